@@ -1,0 +1,29 @@
+/**
+ * Runs once per `npm test`: builds the fixture tarballs (hashes from git) and starts the fixture
+ * upstream on 127.0.0.1. Tests receive the manifest through `inject("manifest")`.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { buildCatalogue } from "./fixtures/catalogue.ts";
+import { startFixtureServer } from "./fixtures/upstream-server.ts";
+import type { Manifest } from "./shared/manifest.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    manifest: Manifest;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const root = mkdtempSync(join(tmpdir(), "pkgedge-fixtures-"));
+  const catalogue = buildCatalogue(root);
+  const server = await startFixtureServer(catalogue);
+  project.provide("manifest", { ...catalogue.manifest, controlUrl: server.url });
+  return async () => {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The Hono app: protocol routes, then operator routes. Paths are matched raw (never decoded), after
+ * an optional mount prefix, so only the exact grammar of spec §2 reaches the bucket or upstream.
+ */
+
+import { Hono, type Context } from "hono";
+import { ConfigError } from "./config";
+import { runtimeFor, type Runtime } from "./runtime";
+import { chooseFlavor, isFlavor } from "./routes/flavor";
+import { parseResourcePath } from "./routes/grammar";
+import { notFound, serveTarball } from "./routes/tarball";
+import { serveRegistryList } from "./registries/serve";
+import type { FillDeps } from "./fill/fill";
+import { meta, robots } from "./ops/meta";
+import { log } from "./log";
+
+type AppEnv = { Bindings: Env; Variables: { rt: Runtime } };
+
+/** The path as sent, without query or fragment, minus the mount prefix ("//" matches no route). */
+function rawPath(request: Request, options?: { env?: unknown }): string {
+  const url = request.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0) return "/";
+  const end = url.slice(start).search(/[?#]/);
+  const path = end < 0 ? url.slice(start) : url.slice(start, start + end);
+  const rt = options?.env ? runtimeFor(options.env as Env) : undefined;
+  const prefix = rt && !(rt instanceof ConfigError) ? rt.config.pathPrefix : "";
+  if (prefix === "") return path;
+  if (path === prefix) return "/";
+  return path.startsWith(prefix + "/") ? path.slice(prefix.length) : "//";
+}
+
+function fillDeps(c: Context<AppEnv>): FillDeps {
+  const rt = c.get("rt");
+  return {
+    config: rt.config,
+    store: rt.store,
+    recent: rt.recent,
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  };
+}
+
+const METHODS = new Set(["GET", "HEAD"]);
+
+function methodNotAllowed(): Response {
+  return new Response(null, { status: 405, headers: { allow: "GET, HEAD" } });
+}
+
+function isProtocolPath(path: string): boolean {
+  return path === "/registries" || /^\/registries\.(eager|conservative)$/.test(path) || parseResourcePath(path) !== null;
+}
+
+export const app = new Hono<AppEnv>({ getPath: rawPath });
+
+app.use("*", async (c, next) => {
+  const rt = runtimeFor(c.env);
+  if (rt instanceof ConfigError) {
+    return c.json({ error: "pkgedge is misconfigured", variable: rt.variable, message: rt.message }, 500);
+  }
+  c.set("rt", rt);
+  const path = rawPath(c.req.raw, { env: c.env });
+  if (!METHODS.has(c.req.method)) return isProtocolPath(path) ? methodNotAllowed() : notFound();
+  await next();
+});
+
+app.get("/registries", (c) => {
+  const flavor = chooseFlavor(c.req.header("julia-registry-preference") ?? null, c.req.header("julia-ci-variables") ?? null);
+  return new Response(null, {
+    status: 302,
+    headers: { location: `${c.get("rt").config.pathPrefix}/registries.${flavor}`, "cache-control": "no-store" },
+  });
+});
+
+app.get("/registries.:flavor{[a-z]+}", (c) => {
+  const flavor = c.req.param("flavor") ?? "";
+  if (!isFlavor(flavor)) return notFound();
+  return serveRegistryList(fillDeps(c), c.get("rt").registries, flavor, c.req.raw);
+});
+
+app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
+app.get("/robots.txt", () => robots());
+
+app.get("*", (c) => {
+  const resource = parseResourcePath(rawPath(c.req.raw, { env: c.env }));
+  if (!resource) return notFound();
+  return serveTarball(fillDeps(c), resource, c.req.raw);
+});
+
+app.onError((err, c) => {
+  log("error", "unhandled", { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  return c.json({ error: "internal error" }, 500);
+});

@@ -1,0 +1,119 @@
+/**
+ * Filling a miss from upstream (spec §6.3): probe the upstreams, GET from the first that has the
+ * resource, pass the body through the commit gate, and write it to the bucket in the background
+ * while (optionally) streaming the same bytes to the client. The bucket object appears only if
+ * every check passed; otherwise the write is abandoned and the client's stream breaks.
+ */
+
+import type { Resource } from "../routes/grammar";
+import type { ObjectStore } from "../store/store";
+import type { Config } from "../config";
+import { probeUpstreams, getFromUpstreams, type UpstreamHit } from "../upstream/upstream";
+import { commitGate, lengthCheck, withIdleTimeout, type BodyCheck, type Verdict } from "./gate";
+import type { RecentLookups } from "./recent";
+import { log } from "../log";
+
+export const TARBALL_CONTENT_TYPE = "application/x-gzip";
+
+export interface FillDeps {
+  config: Config;
+  store: ObjectStore;
+  recent: RecentLookups;
+  /** Keeps background work (the bucket write) alive after the response is sent. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Extra checks on the body beyond its length, e.g. the tree-hash verifier. */
+  extraChecks?(resource: Resource): BodyCheck[];
+}
+
+export type FillOutcome =
+  | { committed: true; upstream: string; bytes: number }
+  /** `blame` says whether the upstream's bytes failed a check or the bucket write failed. */
+  | { committed: false; upstream: string; reason: string; blame: "upstream" | "store" };
+
+export type FillStart =
+  | { kind: "not-found" }
+  | { kind: "upstream-failed"; errors: string[] }
+  | {
+      kind: "streaming";
+      upstream: string;
+      length: number | undefined;
+      /** The client's copy of the bytes (absent when the caller asked for none). */
+      body: ReadableStream<Uint8Array> | undefined;
+      /** Settles when the bucket write has been committed or abandoned. */
+      outcome: Promise<FillOutcome>;
+    };
+
+/** How long an upstream that served bad bytes for a key is passed over for that key. */
+const QUARANTINE_SECONDS = 600;
+
+/** Which upstreams have this resource: from recent memory, else by probing them all. */
+export async function locate(deps: FillDeps, resource: Resource): Promise<UpstreamHit[] | null> {
+  const { config, recent } = deps;
+  const known = recent.lookup(resource.key);
+  if (known !== undefined) return known;
+  const probe = await probeUpstreams(config.upstreams, "/" + resource.key, config.upstreamTimeoutMs);
+  const hits = probe.found ? probe.hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream)) : [];
+  const result = hits.length > 0 ? hits : null;
+  if (!result) log("info", "upstream_miss", { key: resource.key, errors: probe.found ? ["quarantined"] : probe.errors });
+  recent.remember(resource.key, result, config.negativeTtlSeconds);
+  return result;
+}
+
+export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: { clientCopy: boolean }): Promise<FillStart> {
+  const { config, store, recent } = deps;
+  const hits = await locate(deps, resource);
+  if (!hits) return { kind: "not-found" };
+
+  const got = await getFromUpstreams(
+    hits.map((h) => h.upstream),
+    "/" + resource.key,
+    config.upstreamTimeoutMs,
+  );
+  if (!got.ok) {
+    // HEAD said yes but GET failed everywhere (spec C46): fail this request, retry after the TTL.
+    recent.remember(resource.key, null, config.negativeTtlSeconds);
+    return { kind: "upstream-failed", errors: got.errors };
+  }
+  const { upstream, length } = got.response;
+
+  const gate = commitGate([lengthCheck(length), ...(deps.extraChecks?.(resource) ?? [])]);
+  const gated = withIdleTimeout(got.response.body, config.upstreamIdleTimeoutMs, gate.abandon).pipeThrough(gate.stream);
+  let storeBranch = gated;
+  let clientBranch: ReadableStream<Uint8Array> | undefined;
+  if (options.clientCopy) [clientBranch, storeBranch] = gated.tee();
+
+  const write = store.putStream(resource.key, storeBranch, length, {
+    contentType: TARBALL_CONTENT_TYPE,
+    customMetadata: { upstream, fetchedAt: new Date().toISOString() },
+  });
+  const outcome = settleFill(resource, upstream, write, gate.verdict).then((result) => {
+    if (!result.committed) {
+      recent.forget(resource.key);
+      if (result.blame === "upstream") recent.quarantine(resource.key, upstream, QUARANTINE_SECONDS);
+    }
+    return result;
+  });
+  deps.waitUntil(outcome);
+  return { kind: "streaming", upstream, length, body: clientBranch, outcome };
+}
+
+/** Combines the bucket write and the gate's verdict into one logged outcome. */
+async function settleFill(resource: Resource, upstream: string, write: Promise<boolean>, verdict: Promise<Verdict>): Promise<FillOutcome> {
+  let writeError: string | undefined;
+  try {
+    await write;
+  } catch (err) {
+    writeError = err instanceof Error ? err.message : String(err);
+  }
+  // The write only finishes after the gate released the last chunk, so the verdict is in by now,
+  // unless the write failed first; then the verdict may never come and the write error stands.
+  const v = writeError === undefined ? await verdict : await Promise.race([verdict, Promise.resolve(undefined)]);
+  if (v?.ok && writeError === undefined) {
+    log("info", "fill_committed", { key: resource.key, upstream, ...v.details });
+    return { committed: true, upstream, bytes: Number(v.details?.bytes ?? 0) };
+  }
+  const rejected = v !== undefined && !v.ok;
+  const reason = rejected ? v.reason : (writeError ?? "unknown");
+  log("warn", "fill_rejected", { key: resource.key, upstream, reason, ...(rejected ? v.details : {}), writeError });
+  return { committed: false, upstream, reason, blame: rejected ? "upstream" : "store" };
+}

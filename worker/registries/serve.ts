@@ -1,0 +1,68 @@
+/**
+ * Serving `/registries.<flavor>` from the bucket. On a fresh deployment the first request waits
+ * for the list to be fetched (and its registry tarball stored); afterwards a request that finds
+ * this isolate's last check older than REGISTRY_TTL_SECONDS starts a refresh in the background and
+ * is served the stored list at once.
+ */
+
+import type { Flavor } from "../routes/flavor";
+import type { FillDeps } from "../fill/fill";
+import { refreshFlavor, type RefreshResult } from "./refresh";
+import { listKey } from "./state";
+import { ifNoneMatchHits } from "../routes/conditional";
+
+/** Registry lists change; caches may keep one briefly, then must come back (the ETag makes that cheap). */
+export const REGISTRY_LIST_CACHE_CONTROL = "public, max-age=30";
+
+/** Per isolate: when each flavor was last checked, and the refresh in flight (one at a time). */
+export class RegistryRefresher {
+  private readonly lastCheck = new Map<Flavor, number>();
+  private readonly inFlight = new Map<Flavor, Promise<RefreshResult>>();
+
+  refresh(deps: FillDeps, flavor: Flavor): Promise<RefreshResult> {
+    let running = this.inFlight.get(flavor);
+    if (!running) {
+      this.lastCheck.set(flavor, Date.now());
+      running = refreshFlavor(deps, flavor).finally(() => this.inFlight.delete(flavor));
+      this.inFlight.set(flavor, running);
+    }
+    return running;
+  }
+
+  isStale(flavor: Flavor, ttlSeconds: number): boolean {
+    const at = this.lastCheck.get(flavor);
+    return at === undefined || Date.now() - at >= ttlSeconds * 1000;
+  }
+}
+
+export async function serveRegistryList(deps: FillDeps, refresher: RegistryRefresher, flavor: Flavor, request: Request): Promise<Response> {
+  let obj = request.method === "HEAD" ? null : await deps.store.get(listKey(flavor));
+  const info = obj ?? (await deps.store.head(listKey(flavor)));
+  if (!info) {
+    const result = await refresher.refresh(deps, flavor);
+    if (!result.ok) {
+      return Response.json(
+        { error: "no registry list yet, and upstream could not provide one", detail: result.error },
+        { status: 502, headers: { "cache-control": "no-store" } },
+      );
+    }
+    return serveRegistryList(deps, refresher, flavor, request);
+  }
+  if (refresher.isStale(flavor, deps.config.registryTtlSeconds)) deps.waitUntil(refresher.refresh(deps, flavor));
+
+  const headers = new Headers({
+    "content-type": "text/plain",
+    "content-length": String(info.size),
+    "accept-ranges": "bytes",
+    etag: info.etag,
+    "last-modified": info.uploaded.toUTCString(),
+    "cache-control": REGISTRY_LIST_CACHE_CONTROL,
+  });
+  const ifNoneMatch = request.headers.get("if-none-match");
+  if (ifNoneMatchHits(ifNoneMatch, info.etag)) {
+    await obj?.body.cancel();
+    headers.delete("content-length");
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(obj ? obj.body : null, { headers });
+}

@@ -1,0 +1,36 @@
+/**
+ * Cuts a byte stream into parts of exactly `partBytes` (the last one shorter), holding at most
+ * one part in memory. Multipart uploads need equal-sized parts of at least 5 MiB.
+ */
+export async function* partsOf(body: ReadableStream<Uint8Array>, partBytes: number): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let part = new Uint8Array(partBytes);
+  let filled = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        break;
+      }
+      let offset = 0;
+      while (offset < value.byteLength) {
+        const n = Math.min(partBytes - filled, value.byteLength - offset);
+        part.set(value.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (filled === partBytes) {
+          yield part;
+          part = new Uint8Array(partBytes);
+          filled = 0;
+        }
+      }
+    }
+    if (filled > 0) yield part.subarray(0, filled);
+  } finally {
+    // If the consumer stopped early (a failed part upload), stop the source too.
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,105 @@
+import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./store";
+import { partsOf } from "./parts";
+
+export interface R2StoreOptions {
+  multipartThresholdBytes: number;
+  multipartPartBytes: number;
+}
+
+function info(obj: R2Object): ObjectInfo {
+  return {
+    key: obj.key,
+    size: obj.size,
+    etag: obj.httpEtag,
+    uploaded: obj.uploaded,
+    customMetadata: obj.customMetadata ?? {},
+  };
+}
+
+function conditional(options: PutOptions): R2PutOptions["onlyIf"] {
+  if (options.onlyIfEtag === undefined) return undefined;
+  // R2 has no "if absent" condition; uploadedBefore the epoch only holds for a missing object.
+  if (options.onlyIfEtag === null) return { uploadedBefore: new Date(0) };
+  return { etagMatches: options.onlyIfEtag.replace(/^"|"$/g, "") };
+}
+
+/** The R2 binding as an ObjectStore. */
+export class R2Store implements ObjectStore {
+  constructor(
+    private readonly bucket: R2Bucket,
+    private readonly options: R2StoreOptions,
+  ) {}
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const obj = await this.bucket.head(key);
+    return obj ? info(obj) : null;
+  }
+
+  async get(key: string, span?: ByteSpan): Promise<ObjectBody | null> {
+    const obj = await this.bucket.get(key, span ? { range: span } : undefined);
+    if (!obj) return null;
+    return { ...info(obj), body: obj.body };
+  }
+
+  async putStream(
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    length: number | undefined,
+    options: PutOptions,
+  ): Promise<boolean> {
+    if (length !== undefined && length <= this.options.multipartThresholdBytes) {
+      // R2 put of a stream needs a known length; FixedLengthStream also fails the put if the
+      // stream ends early or runs long, so a short body can never be stored.
+      const sized = body.pipeThrough(new FixedLengthStream(length));
+      const written = await this.bucket.put(key, sized, {
+        httpMetadata: { contentType: options.contentType },
+        customMetadata: options.customMetadata,
+        onlyIf: conditional(options),
+      });
+      return written !== null;
+    }
+    return this.putMultipart(key, body, options);
+  }
+
+  /** Completing the upload is the commit: it happens only after the stream ended cleanly. */
+  private async putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
+    const upload = await this.bucket.createMultipartUpload(key, {
+      httpMetadata: { contentType: options.contentType },
+      customMetadata: options.customMetadata,
+    });
+    try {
+      const parts: R2UploadedPart[] = [];
+      for await (const part of partsOf(body, this.options.multipartPartBytes)) {
+        parts.push(await upload.uploadPart(parts.length + 1, part));
+      }
+      if (parts.length === 0) parts.push(await upload.uploadPart(1, new Uint8Array(0)));
+      await upload.complete(parts);
+      return true;
+    } catch (err) {
+      await upload.abort().catch(() => {});
+      throw err;
+    }
+  }
+
+  async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {
+    const written = await this.bucket.put(key, body, {
+      httpMetadata: { contentType: options.contentType },
+      customMetadata: options.customMetadata,
+      onlyIf: conditional(options),
+    });
+    return written !== null;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.bucket.delete(key);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix, cursor, include: ["customMetadata"] });
+      for (const obj of page.objects) yield info(obj);
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor !== undefined);
+  }
+}

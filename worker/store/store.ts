@@ -1,0 +1,47 @@
+/**
+ * The one storage interface every caller uses. Keys are protocol paths without the leading slash
+ * (`package/<uuid>/<hash>`, `registries.eager`), so the bucket is itself a static storage server.
+ * Backends implement it; nothing outside the factory knows which backend is in use.
+ */
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** A quoted, strong HTTP entity tag. */
+  etag: string;
+  uploaded: Date;
+  customMetadata: Record<string, string>;
+}
+
+export interface ObjectBody extends ObjectInfo {
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface PutOptions {
+  contentType: string;
+  customMetadata?: Record<string, string>;
+  /** Only write if the stored object still has this etag (or, with null, if there is none). */
+  onlyIfEtag?: string | null;
+}
+
+/** A byte range of a stored object: `length` bytes from `offset`. */
+export interface ByteSpan {
+  offset: number;
+  length: number;
+}
+
+export interface ObjectStore {
+  head(key: string): Promise<ObjectInfo | null>;
+  get(key: string, span?: ByteSpan): Promise<ObjectBody | null>;
+  /**
+   * Writes a whole object from a stream. With `length` known and under the multipart threshold
+   * this is a single put; otherwise a multipart upload. Either way the object appears only if the
+   * stream ends cleanly: a stream that errors (a failed verification, a short body) writes nothing.
+   * Resolves to false when an `onlyIfEtag` precondition did not hold.
+   */
+  putStream(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, options: PutOptions): Promise<boolean>;
+  /** Writes a small object held in memory (registry lists, state). */
+  putSmall(key: string, body: string, options: PutOptions): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
