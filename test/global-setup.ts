@@ -9,13 +9,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { buildCatalogue } from "./fixtures/catalogue.ts";
 import { startFixtureServer } from "./fixtures/upstream-server.ts";
-import type { Manifest } from "./shared/manifest.ts";
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    manifest: Manifest;
-  }
-}
+import "./shared/manifest.ts";
 
 export default async function setup(project: TestProject) {
   const root = mkdtempSync(join(tmpdir(), "pkgedge-fixtures-"));

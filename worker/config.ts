@@ -56,6 +56,7 @@ function number(vars: Vars, name: string, fallback: number, min: number, max: nu
   return value;
 }
 
+/** An absent UPSTREAM_SERVERS means the defaults; one that is set but lists nothing is an error. */
 export function parseUpstreams(raw: string | undefined): string[] {
   const name = "UPSTREAM_SERVERS";
   const items = (raw ?? DEFAULT_UPSTREAMS)
@@ -92,7 +93,7 @@ function pathPrefix(vars: Vars): string {
 export function parseConfig(vars: Vars): Config {
   const multipartPartBytes = number(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 5 * 1024 * MiB);
   return {
-    upstreams: parseUpstreams(text(vars, "UPSTREAM_SERVERS")),
+    upstreams: parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS")),
     registryTtlSeconds: number(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400),
     negativeTtlSeconds: number(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60),
     upstreamTimeoutMs: number(vars, "UPSTREAM_TIMEOUT_MS", 5000, 100, 60000),

@@ -28,3 +28,9 @@ export interface Manifest {
   /** A well-formed, verifiable tarball whose name nothing refers to (for wrong-bytes faults). */
   objects: Record<string, FixtureObject>;
 }
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    manifest: Manifest;
+  }
+}

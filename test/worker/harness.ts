@@ -7,7 +7,8 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { inject } from "vitest";
 import worker from "../../worker/index";
-import type { Fault, UpstreamConfig } from "../fixtures/upstream-server";
+import type { Fault, UpstreamConfig } from "../shared/upstream-config.ts";
+import "../shared/manifest.ts";
 
 export const manifest = inject("manifest");
 

@@ -46,29 +46,48 @@ export type FillStart =
 /** How long an upstream that served bad bytes for a key is passed over for that key. */
 const QUARANTINE_SECONDS = 600;
 
-/** Which upstreams have this resource: from recent memory, else by probing them all. */
-export async function locate(deps: FillDeps, resource: Resource): Promise<UpstreamHit[] | null> {
+/**
+ * Which upstreams have this resource, best first: from recent memory, else by probing them all.
+ * `more` resolves to every upstream that has it once all probes settled (for falling back).
+ */
+export async function locate(deps: FillDeps, resource: Resource): Promise<{ hits: UpstreamHit[]; more: Promise<UpstreamHit[]> } | null> {
   const { config, recent } = deps;
   const known = recent.lookup(resource.key);
-  if (known !== undefined) return known;
+  if (known === null) return null;
+  if (known !== undefined) return { hits: known, more: Promise.resolve(known) };
+  const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream));
   const probe = await probeUpstreams(config.upstreams, "/" + resource.key, config.upstreamTimeoutMs);
-  const hits = probe.found ? probe.hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream)) : [];
-  const result = hits.length > 0 ? hits : null;
-  if (!result) log("info", "upstream_miss", { key: resource.key, errors: probe.found ? ["quarantined"] : probe.errors });
-  recent.remember(resource.key, result, config.negativeTtlSeconds);
-  return result;
+  const hits = probe.found ? usable(probe.hits) : [];
+  if (!probe.found || hits.length === 0) {
+    log("info", "upstream_miss", { key: resource.key, errors: probe.found ? ["every upstream with it is quarantined"] : probe.errors });
+    recent.remember(resource.key, null, config.negativeTtlSeconds);
+    return null;
+  }
+  recent.remember(resource.key, hits, config.negativeTtlSeconds);
+  // Once every probe has answered, remember all upstreams that have it, winner first.
+  const more = probe.all.then((all) => {
+    const ordered = [...hits, ...usable(all).filter((h) => !hits.some((w) => w.upstream === h.upstream))];
+    recent.remember(resource.key, ordered, config.negativeTtlSeconds);
+    return ordered;
+  });
+  return { hits, more };
 }
 
 export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: { clientCopy: boolean }): Promise<FillStart> {
   const { config, store, recent } = deps;
-  const hits = await locate(deps, resource);
-  if (!hits) return { kind: "not-found" };
+  const located = await locate(deps, resource);
+  if (!located) return { kind: "not-found" };
 
-  const got = await getFromUpstreams(
-    hits.map((h) => h.upstream),
-    "/" + resource.key,
-    config.upstreamTimeoutMs,
-  );
+  let got = await getFromUpstreams(located.hits.map((h) => h.upstream), "/" + resource.key, config.upstreamTimeoutMs);
+  if (!got.ok) {
+    // The winner failed; fall back to the upstreams whose HEAD answered later.
+    const tried = new Set(located.hits.map((h) => h.upstream));
+    const rest = (await located.more).map((h) => h.upstream).filter((u) => !tried.has(u));
+    if (rest.length > 0) {
+      const retry = await getFromUpstreams(rest, "/" + resource.key, config.upstreamTimeoutMs);
+      got = retry.ok ? retry : { ok: false, errors: [...got.errors, ...retry.errors] };
+    }
+  }
   if (!got.ok) {
     // HEAD said yes but GET failed everywhere (spec C46): fail this request, retry after the TTL.
     recent.remember(resource.key, null, config.negativeTtlSeconds);

@@ -119,10 +119,12 @@ export function withIdleTimeout(source: ReadableStream<Uint8Array>, idleMs: numb
           if (done) controller.close();
           else controller.enqueue(value);
         } catch (err) {
-          const why = err instanceof BodyRejected ? err : new BodyRejected(`upstream body failed: ${err instanceof Error ? err.message : String(err)}`);
+          const stalledOut = err instanceof BodyRejected;
+          const why = stalledOut ? err : new BodyRejected(`upstream body failed: ${err instanceof Error ? err.message : String(err)}`);
           onError(why);
           controller.error(why);
-          reader.cancel(why).catch(() => {});
+          // A stalled read is still pending upstream: cancel it. A failed one has nothing to cancel.
+          if (stalledOut) reader.cancel(why).catch(() => {});
         } finally {
           if (timer !== undefined) clearTimeout(timer);
         }

@@ -87,11 +87,11 @@ async function serveStoredRange(
 
 /** A cold HEAD answers from the upstream probe, which pins that upstream for the GET that follows (spec §6.3.7). */
 async function headOnMiss(deps: FillDeps, resource: Resource): Promise<Response> {
-  const hits = await locate(deps, resource);
-  if (!hits) return notFound();
+  const located = await locate(deps, resource);
+  if (!located) return notFound();
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
-  const length = hits[0]!.length;
+  const length = located.hits[0]!.length;
   if (length !== undefined) headers.set("content-length", String(length));
   return new Response(null, { headers });
 }

@@ -11,7 +11,15 @@ export interface UpstreamHit {
   length: number | undefined;
 }
 
-export type ProbeResult = { found: true; hits: UpstreamHit[] } | { found: false; errors: string[] };
+export type ProbeResult =
+  | {
+      found: true;
+      /** The upstreams that had answered 200 when the first one did (usually just that one). */
+      hits: UpstreamHit[];
+      /** Every upstream that answered 200, once all HEADs have settled: the fallbacks. */
+      all: Promise<UpstreamHit[]>;
+    }
+  | { found: false; errors: string[] };
 
 /**
  * Headers for every upstream request. Asking for `identity` keeps the bytes exactly as stored
@@ -64,7 +72,7 @@ export async function probeUpstreams(upstreams: readonly string[], path: string,
   );
   await Promise.race([first, all]);
   if (hits.length === 0) return { found: false, errors };
-  return { found: true, hits };
+  return { found: true, hits: [...hits], all: all.then(() => hits) };
 }
 
 export interface UpstreamBody {

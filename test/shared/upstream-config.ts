@@ -1,0 +1,27 @@
+/** How a test configures one upstream on the fixture server (see test/fixtures/upstream-server.ts). */
+
+/**
+ * What an upstream does wrong for one path. HEAD answers normally unless the fault says otherwise,
+ * as a real server would (it is the GET body that goes bad).
+ */
+export type Fault =
+  | "wrong-bytes" // a different, valid tarball with its own correct length
+  | "truncate" // announces the full length, sends half, closes cleanly
+  | "overlong" // sends more bytes than its Content-Length
+  | "corrupt-gzip" // right length, bytes flipped in the middle
+  | "status-500" // HEAD and GET answer 500
+  | "status-503" // HEAD and GET answer 503
+  | "get-503" // HEAD 200, GET 503
+  | "stall" // headers and half the body, then silence
+  | "reset" // headers and half the body, then a TCP reset
+  | "no-length" // chunked transfer, no Content-Length
+  | "redirect" // 302 to another path on the same upstream that serves the bytes
+  | "slow"; // the body in small pieces over about two seconds
+
+export interface UpstreamConfig {
+  /** Registry list bodies; a missing or null entry answers 404. */
+  lists?: { eager?: string | null; conservative?: string | null; flavourless?: string | null };
+  /** Serve only these protocol paths (default: every fixture tarball). */
+  only?: string[];
+  faults?: Record<string, Fault>;
+}

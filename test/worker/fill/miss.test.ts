@@ -1,0 +1,213 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { reset } from "cloudflare:test";
+import { bucketKeys, fixtureBytes, manifest, mirror, sha256, upstream } from "../harness";
+
+beforeEach(() => reset());
+
+const pkg = (v = "0.5.3") => `/package/${manifest.example.uuid}/${manifest.example.versions[v]}`;
+
+async function stored(path: string): Promise<Uint8Array | null> {
+  const obj = await env.BUCKET.get(path.slice(1));
+  return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
+}
+
+async function body(res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Reads a response body to the end; resolves to the bytes, or to the error that broke the stream. */
+async function readToEnd(res: Response): Promise<{ bytes: Uint8Array } | { error: unknown }> {
+  try {
+    return { bytes: await body(res) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+describe("miss path (spec §6.3)", () => {
+  it("streams the upstream bytes with X-Cache-Miss and commits them to the bucket", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const expected = await fixtureBytes(pkg());
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cache-miss")).toBe("miss");
+    expect(res.headers.get("content-type")).toBe("application/x-gzip");
+    expect(res.headers.get("content-length")).toBe(String(expected.length));
+    expect(res.headers.has("content-encoding")).toBe(false);
+    expect(await body(res)).toEqual(expected);
+    await m.settle();
+    expect(await stored(pkg())).toEqual(expected);
+    const obj = await env.BUCKET.head(pkg().slice(1));
+    expect(obj?.httpMetadata?.contentType).toBe("application/x-gzip");
+    expect(obj?.customMetadata?.upstream).toBe(up.url);
+
+    const warm = await m.fetch(pkg());
+    expect(warm.headers.has("x-cache-miss")).toBe(false);
+    expect(await body(warm)).toEqual(expected);
+    expect((await up.log()).map((r) => r.method)).toEqual(["HEAD", "GET"]);
+  });
+
+  it("never asks upstream for zstd, even when the client does (spec §4.4)", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(pkg(), { headers: { "accept-encoding": "zstd, gzip", "julia-version": "1.13.0" } });
+    const b = await body(res);
+    expect([b[0], b[1]]).toEqual([0x1f, 0x8b]);
+    for (const r of await up.log()) expect(r.headers["accept-encoding"] ?? "").not.toMatch(/zstd/);
+    await m.settle();
+  });
+
+  it("404s with no-store when no upstream has it, and remembers that (C26, C27)", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const missing = `/artifact/${"0".repeat(40)}`;
+    for (let i = 0; i < 5; i++) {
+      const res = await m.fetch(missing);
+      expect(res.status).toBe(404);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+    expect((await up.log()).length).toBe(1); // one HEAD; the other four were answered from memory
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("asks upstream again once the negative memory expires", async () => {
+    const up = await upstream({ only: [] });
+    const m = mirror({ UPSTREAM_SERVERS: up.url, NEGATIVE_TTL_SECONDS: "1" });
+    expect((await m.fetch(pkg())).status).toBe(404);
+    await up.reconfigure({});
+    expect((await m.fetch(pkg())).status).toBe(404); // still remembered
+    await new Promise((r) => setTimeout(r, 1100));
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(200);
+    await body(res);
+    await m.settle();
+  });
+
+  it("probes every upstream and fills from one that has it", async () => {
+    const empty = await upstream({ only: [] });
+    const full = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: `${empty.url},${full.url}` });
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(200);
+    expect(await body(res)).toEqual(await fixtureBytes(pkg()));
+    await m.settle();
+    expect((await empty.log()).map((r) => r.method)).toEqual(["HEAD"]);
+    expect((await full.log()).map((r) => r.method)).toEqual(["HEAD", "GET"]);
+  });
+
+  it("falls back to the next upstream when the GET fails (C46, E10)", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "get-503" } });
+    const good = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    // Make sure the failing upstream wins the HEAD race by giving the good one nothing to race with first.
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(200);
+    expect(await body(res)).toEqual(await fixtureBytes(pkg()));
+    await m.settle();
+    expect(await stored(pkg())).toEqual(await fixtureBytes(pkg()));
+  });
+
+  it("fails the request when every GET fails after a HEAD said yes, and stores nothing (C46)", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "get-503" } });
+    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(502);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    await res.arrayBuffer();
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("follows upstream redirects", async () => {
+    const up = await upstream({ faults: { [pkg()]: "redirect" } });
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(200);
+    expect(await body(res)).toEqual(await fixtureBytes(pkg()));
+    await m.settle();
+    expect(await stored(pkg())).toEqual(await fixtureBytes(pkg()));
+  });
+
+  it("never stores a truncated body, and the client's stream breaks (C47, E15)", async () => {
+    const up = await upstream({ faults: { [pkg()]: "truncate" } });
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(200);
+    const result = await readToEnd(res);
+    expect("error" in result).toBe(true);
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("never stores a body longer than its Content-Length", async () => {
+    const up = await upstream({ faults: { [pkg()]: "overlong" } });
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(pkg());
+    const result = await readToEnd(res);
+    // The runtime may cut the body at Content-Length itself; either way nothing wrong is stored.
+    if ("bytes" in result) expect(result.bytes).toEqual(await fixtureBytes(pkg()));
+    await m.settle();
+    const kept = await stored(pkg());
+    if (kept) expect(await sha256(kept)).toBe(await sha256(await fixtureBytes(pkg())));
+  });
+
+  it("stores a body sent without Content-Length (E9) through a multipart upload", async () => {
+    const up = await upstream({ faults: { [manifest.bigArtifact]: "no-length" } });
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(manifest.bigArtifact);
+    expect(res.status).toBe(200);
+    expect(res.headers.has("content-length")).toBe(false);
+    const expected = await fixtureBytes(manifest.bigArtifact);
+    expect(await body(res)).toEqual(expected);
+    await m.settle();
+    expect(await stored(manifest.bigArtifact)).toEqual(expected);
+  });
+
+  it("answers a cold HEAD with the Content-Length the GET then delivers, from the same upstream (C51, E8)", async () => {
+    const a = await upstream();
+    const b = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const head = await m.fetch(pkg(), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    const length = head.headers.get("content-length");
+    expect(length).toBe(String((await fixtureBytes(pkg())).length));
+    expect(await m.fetch(`/artifact/${"1".repeat(40)}`, { method: "HEAD" }).then((r) => r.status)).toBe(404);
+    const get = await m.fetch(pkg());
+    expect(get.headers.get("content-length")).toBe(length);
+    expect((await body(get)).length).toBe(Number(length));
+    await m.settle();
+    const gets = [...(await a.log()), ...(await b.log())].filter((r) => r.method === "GET" && r.path === pkg());
+    expect(gets.length).toBe(1);
+    const heads = [...(await a.log()), ...(await b.log())].filter((r) => r.method === "HEAD" && r.path === pkg());
+    expect(heads.length).toBe(2); // one probe per upstream; the GET reused it
+  });
+
+  it("serves a range of a cold resource correctly while the whole object is filled (C20, E17)", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const expected = await fixtureBytes(manifest.bigArtifact);
+    const res = await m.fetch(manifest.bigArtifact, { headers: { range: "bytes=1000-2999" } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get("content-range")).toBe(`bytes 1000-2999/${expected.length}`);
+    expect(await body(res)).toEqual(expected.subarray(1000, 3000));
+    await m.settle();
+    expect(await stored(manifest.bigArtifact)).toEqual(expected);
+    const unsat = await m.fetch(pkg(), { headers: { range: `bytes=999999-` } });
+    expect(unsat.status).toBe(416);
+    await m.settle();
+  });
+
+  it("uses a multipart upload above the threshold and stores identical bytes", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "1000" });
+    const expected = await fixtureBytes(manifest.bigArtifact);
+    const res = await m.fetch(manifest.bigArtifact);
+    expect(await body(res)).toEqual(expected);
+    await m.settle();
+    expect(await stored(manifest.bigArtifact)).toEqual(expected);
+    // R2 gives multipart objects an etag with a part-count suffix: proof the multipart path ran.
+    expect((await env.BUCKET.head(manifest.bigArtifact.slice(1)))?.etag).toMatch(/-\d+$/);
+  });
+});

@@ -1,0 +1,152 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { reset } from "cloudflare:test";
+import { bucketKeys, manifest, mirror, upstream } from "../harness";
+
+beforeEach(() => reset());
+
+const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
+
+describe("/registries redirect (spec §3.1, C1–C5, C52)", () => {
+  it.each([
+    ["no headers (C1)", {}, "/registries.conservative"],
+    ["CI variables with =t (C2)", { "Julia-CI-Variables": "APPVEYOR=n;CI=t;GITHUB_ACTIONS=t" }, "/registries.eager"],
+    ["explicit eager (C3)", { "Julia-Registry-Preference": "eager" }, "/registries.eager"],
+    ["explicit conservative beats CI (C4)", { "Julia-CI-Variables": "CI=t", "Julia-Registry-Preference": "conservative" }, "/registries.conservative"],
+    ["only =t counts (C5)", { "Julia-CI-Variables": "CI=f;TRAVIS=n;JULIA_CI=o" }, "/registries.conservative"],
+    ["a path as preference (C52)", { "Julia-Registry-Preference": "../../x" }, "/registries.conservative"],
+  ])("%s", async (_, headers, location) => {
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    for (const method of ["GET", "HEAD"]) {
+      const res = await m.fetch("/registries", { method, headers, redirect: "manual" });
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe(location);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+  });
+});
+
+describe("bad input never reaches upstream or the bucket", () => {
+  const hash = "46e44e869b4d90b96bd8ed1fdcf32244fddfb6cc";
+  const uuid = "7876af07-990d-54b4-ab0e-23690620f79a";
+  it.each([
+    `/package/${uuid.toUpperCase()}/${hash}`,
+    `/package/${uuid}/${hash.toUpperCase()}`,
+    `/artifact/${hash.slice(1)}`,
+    `/artifact/${hash}0`,
+    `/package/${uuid}/${hash}/`,
+    `/artifact/${hash}.tar.gz`,
+    `/package%2F${uuid}%2F${hash}`,
+    `/artifact/%34${hash.slice(1)}`,
+    `//artifact/${hash}`,
+    `/package//${uuid}/${hash}`,
+    `/registries.bogus`,
+    `/registries/`,
+    `/registries.eager/`,
+    `/docs`,
+    `/`,
+    `/meta/`,
+  ])("%s → 404", async (path) => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    for (const method of ["GET", "HEAD"]) {
+      const res = await m.fetch(path, { method });
+      expect(res.status).toBe(404);
+    }
+    await m.settle();
+    expect(await up.log()).toEqual([]);
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("a path that URL parsing would resolve (`..`) is never served", async () => {
+    // The runtime resolves dot segments before the worker sees the URL (as curl and Pkg do before
+    // sending): what arrives is the resolved path, which is matched exactly like any other.
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(`/package/../robots.txt/..%2f..%2fartifact`);
+    expect(res.status).toBe(404);
+    expect(await up.log()).toEqual([]);
+  });
+
+  it.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])("%s on a protocol route → 405 with Allow (C41)", async (method) => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    for (const path of [pkgPath(), "/registries", "/registries.eager", `/artifact/${manifest.objects[manifest.artifact]!.treeHash}`]) {
+      const res = await m.fetch(path, { method, body: method === "POST" || method === "PUT" ? "x" : undefined });
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, HEAD");
+    }
+    expect((await m.fetch("/nothing-here", { method })).status).toBe(404);
+    await m.settle();
+    expect(await up.log()).toEqual([]);
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("ignores query strings (C33, E4)", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(`${pkgPath()}?foo=bar`);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    await m.settle();
+    expect((await up.log()).map((r) => r.path)).toEqual([pkgPath(), pkgPath()]); // HEAD probe + GET, no query
+  });
+});
+
+describe("operator routes", () => {
+  it("serves robots.txt exactly (C39)", async () => {
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const res = await m.fetch("/robots.txt");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(await res.text()).toBe("User-agent: *\nDisallow: /\n");
+  });
+
+  it("serves /meta as JSON with version and upstreams (C37)", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch("/meta");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const body = (await res.json()) as Record<string, any>;
+    expect(body.pkgedge_version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(body.pkgserver_url).toBe("http://pkgedge.test");
+    expect(body.upstreams).toEqual([up.url]);
+    expect(body.registries.eager.registries).toEqual([]);
+    expect(body.registries.conservative.published_at).toBeNull();
+  });
+});
+
+describe("misconfiguration answers every request with a 500 that names the variable", () => {
+  it.each([
+    ["UPSTREAM_SERVERS", ""],
+    ["UPSTREAM_SERVERS", " , "],
+    ["UPSTREAM_SERVERS", "ftp://127.0.0.1:1"],
+    ["REGISTRY_TTL_SECONDS", "a minute"],
+  ])("%s=%j", async (variable, value) => {
+    const m = mirror({ [variable]: value });
+    for (const path of ["/registries", pkgPath(), "/meta", "/nothing"]) {
+      const res = await m.fetch(path);
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { variable: string; message: string };
+      expect(body.variable).toBe(variable);
+      expect(body.message).toContain(variable);
+    }
+  });
+});
+
+describe("mount prefix (PATH_PREFIX, spec §2)", () => {
+  it("serves the protocol under the prefix only", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, PATH_PREFIX: "/julia" });
+    const redirect = await m.fetch("/julia/registries", { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe("/julia/registries.conservative");
+    const res = await m.fetch(`/julia${pkgPath()}`);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect((await m.fetch(pkgPath())).status).toBe(404);
+    expect((await m.fetch(`/juliax${pkgPath()}`)).status).toBe(404);
+    expect((await m.fetch("/julia/robots.txt")).status).toBe(200);
+    await m.settle();
+  });
+});

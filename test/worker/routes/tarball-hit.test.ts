@@ -1,0 +1,107 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { reset } from "cloudflare:test";
+import { fixtureBytes, manifest, mirror, upstream, type Mirror, type Upstream } from "../harness";
+
+const path = () => manifest.bigArtifact;
+let bytes: Uint8Array;
+let up: Upstream;
+let m: Mirror;
+
+beforeEach(async () => {
+  await reset();
+  bytes = await fixtureBytes(path());
+  // The bucket is a static storage server: its keys are the protocol paths.
+  await env.BUCKET.put(path().slice(1), bytes, { httpMetadata: { contentType: "application/x-gzip" } });
+  up = await upstream();
+  m = mirror({ UPSTREAM_SERVERS: up.url });
+});
+
+async function body(res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+describe("hit path (spec §3.1, §4)", () => {
+  it("serves the stored bytes with the tarball headers and never touches upstream", async () => {
+    const res = await m.fetch(path());
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-gzip");
+    expect(res.headers.get("content-length")).toBe(String(bytes.length));
+    expect(res.headers.get("accept-ranges")).toBe("bytes");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable, no-transform");
+    expect(res.headers.get("etag")).toMatch(/^"[^"]+"$/);
+    expect(new Date(res.headers.get("last-modified")!).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(res.headers.has("content-encoding")).toBe(false);
+    expect(res.headers.has("x-cache-miss")).toBe(false);
+    expect(await body(res)).toEqual(bytes);
+    expect(await up.log()).toEqual([]);
+  });
+
+  it("answers HEAD with the same headers and Content-Length, and no body (C8, C12)", async () => {
+    const get = await m.fetch(path());
+    await get.arrayBuffer();
+    const head = await m.fetch(path(), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    for (const h of ["content-type", "content-length", "etag", "last-modified", "cache-control", "accept-ranges"]) {
+      expect(head.headers.get(h), h).toBe(get.headers.get(h));
+    }
+    expect((await body(head)).length).toBe(0);
+  });
+
+  it("serves gzip bytes whatever the client accepts (C34, C35, E16)", async () => {
+    for (const ae of ["gzip", "zstd, gzip", "br", "identity"]) {
+      const res = await m.fetch(path(), { headers: { "accept-encoding": ae } });
+      const b = await body(res);
+      expect([b[0], b[1]]).toEqual([0x1f, 0x8b]);
+      expect(res.headers.has("content-encoding")).toBe(false);
+    }
+  });
+
+  it("answers If-None-Match with 304 (spec §4.3)", async () => {
+    const etag = (await m.fetch(path(), { method: "HEAD" })).headers.get("etag")!;
+    for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, "*"]) {
+      const res = await m.fetch(path(), { headers: { "if-none-match": inm } });
+      expect(res.status, inm).toBe(304);
+      expect(res.headers.get("etag")).toBe(etag);
+      expect((await body(res)).length).toBe(0);
+    }
+    const changed = await m.fetch(path(), { headers: { "if-none-match": '"something-else"' } });
+    expect(changed.status).toBe(200);
+    expect(await body(changed)).toEqual(bytes);
+  });
+
+  describe("ranges (C14–C19)", () => {
+    const L = () => bytes.length;
+    it.each([
+      ["bytes=0-1023", () => [0, 1023]],
+      ["bytes=1024-", () => [1024, L() - 1]],
+      ["bytes=-2047", () => [L() - 2047, L() - 1]],
+      ["bytes=100-99999999", () => [100, L() - 1]],
+    ])("%s → 206 with the right bytes", async (range, span) => {
+      const [start, end] = span() as [number, number];
+      const res = await m.fetch(path(), { headers: { range } });
+      expect(res.status).toBe(206);
+      expect(res.headers.get("content-range")).toBe(`bytes ${start}-${end}/${L()}`);
+      expect(res.headers.get("content-length")).toBe(String(end - start + 1));
+      expect(await body(res)).toEqual(bytes.subarray(start, end + 1));
+    });
+
+    it.each(["bytes=2-1", "bytes=-0", "LENGTH"])("%s → 416 with Content-Range bytes */len", async (range) => {
+      const res = await m.fetch(path(), { headers: { range: range === "LENGTH" ? `bytes=${L()}-` : range } });
+      expect(res.status).toBe(416);
+      expect(res.headers.get("content-range")).toBe(`bytes */${L()}`);
+    });
+
+    it("multi-range → 200 with the whole body (E19)", async () => {
+      const res = await m.fetch(path(), { headers: { range: "bytes=0-1,5-9" } });
+      expect(res.status).toBe(200);
+      expect(await body(res)).toEqual(bytes);
+    });
+
+    it("HEAD with a range reports the partial length", async () => {
+      const res = await m.fetch(path(), { method: "HEAD", headers: { range: "bytes=0-9" } });
+      expect(res.status).toBe(206);
+      expect(res.headers.get("content-length")).toBe("10");
+    });
+  });
+});
