@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { ConfigError } from "./config";
 import { runtimeFor, type Runtime } from "./runtime";
-import { chooseFlavor, isFlavor } from "./routes/flavor";
+import { chooseFlavor, FLAVORS } from "./routes/flavor";
 import { parseResourcePath } from "./routes/grammar";
 import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
@@ -47,7 +47,7 @@ function methodNotAllowed(): Response {
 }
 
 function isProtocolPath(path: string): boolean {
-  return path === "/registries" || /^\/registries\.(eager|conservative)$/.test(path) || parseResourcePath(path) !== null;
+  return path === "/registries" || FLAVORS.some((f) => path === `/registries.${f}`) || parseResourcePath(path) !== null;
 }
 
 export const app = new Hono<AppEnv>({ getPath: rawPath });
@@ -71,11 +71,9 @@ app.get("/registries", (c) => {
   });
 });
 
-app.get("/registries.:flavor{[a-z]+}", (c) => {
-  const flavor = c.req.param("flavor") ?? "";
-  if (!isFlavor(flavor)) return notFound();
-  return serveRegistryList(fillDeps(c), c.get("rt").registries, flavor, c.req.raw);
-});
+for (const flavor of FLAVORS) {
+  app.get(`/registries.${flavor}`, (c) => serveRegistryList(fillDeps(c), c.get("rt").registries, flavor, c.req.raw));
+}
 
 app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
 app.get("/robots.txt", () => robots());
