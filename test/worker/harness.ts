@@ -7,50 +7,21 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { inject } from "vitest";
 import worker from "../../worker/index";
-import type { Fault, UpstreamConfig } from "../shared/upstream-config.ts";
+import { createUpstream, fixtureBytes as fixtureBytesAt, type Fault, type Upstream, type UpstreamConfig } from "../shared/control.ts";
 import "../shared/manifest.ts";
 
 export const manifest = inject("manifest");
 
-let upstreamCount = 0;
+export type { Fault, Upstream, UpstreamConfig };
 
-/** Creates a fresh upstream on the fixture server and returns its base URL and a way to read its log. */
-export async function upstream(config: UpstreamConfig = {}): Promise<Upstream> {
-  const name = `up${++upstreamCount}-${Math.random().toString(36).slice(2, 8)}`;
-  const res = await fetch(`${manifest.controlUrl}/control/upstreams/${name}`, { method: "PUT", body: JSON.stringify(config) });
-  const { url } = (await res.json()) as { url: string };
-  return {
-    url,
-    async log() {
-      const r = await fetch(`${manifest.controlUrl}/control/upstreams/${name}/log`);
-      return (await r.json()) as RequestRecord[];
-    },
-    async reconfigure(next: UpstreamConfig) {
-      await fetch(`${manifest.controlUrl}/control/upstreams/${name}`, { method: "PUT", body: JSON.stringify(next) });
-    },
-  };
+/** Creates a fresh upstream on the fixture server. */
+export function upstream(config: UpstreamConfig = {}): Promise<Upstream> {
+  return createUpstream(manifest.controlUrl, config);
 }
-
-export interface RequestRecord {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-}
-
-export interface Upstream {
-  url: string;
-  log(): Promise<RequestRecord[]>;
-  /** Replaces the configuration (and clears the log). */
-  reconfigure(next: UpstreamConfig): Promise<void>;
-}
-
-export type { Fault, UpstreamConfig };
 
 /** The bytes the fixture upstream serves for a protocol path. */
-export async function fixtureBytes(path: string): Promise<Uint8Array> {
-  const res = await fetch(`${manifest.controlUrl}/control/file?path=${encodeURIComponent(path)}`);
-  if (res.status !== 200) throw new Error(`no fixture for ${path}`);
-  return new Uint8Array(await res.arrayBuffer());
+export function fixtureBytes(path: string): Promise<Uint8Array> {
+  return fixtureBytesAt(manifest.controlUrl, path);
 }
 
 export interface Mirror {

@@ -1,0 +1,149 @@
+/**
+ * The mirror as operators run it: `wrangler dev` with `--var UPSTREAM_SERVERS:…` and
+ * `--persist-to`, walked over real HTTP the way Pkg walks it: registry discovery, the registry
+ * tarball, every package version it lists, and the artifact a package names. Cold, warm, and
+ * after a restart on the same persisted bucket.
+ */
+
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createUpstream, fixtureBytes, type Upstream } from "../shared/control.ts";
+import "../shared/manifest.ts";
+import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
+import { packageVersions, pkgHeaders, registryPackages, unpack } from "./pkg-client.ts";
+
+const manifest = inject("manifest");
+let up: Upstream;
+let dev: WranglerDev;
+let persistTo: string;
+
+beforeAll(async () => {
+  up = await createUpstream(manifest.controlUrl, {
+    lists: { conservative: `${manifest.snapshots[0]}\n`, eager: `${manifest.snapshots[1]}\n` },
+  });
+  persistTo = mkdtempSync(join(tmpdir(), "pkgedge-e2e-state-"));
+  dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: up.url }, persistTo });
+});
+
+afterAll(async () => {
+  await dev?.stop();
+  rmSync(persistTo, { recursive: true, force: true });
+});
+
+interface Fetched {
+  path: string;
+  status: number;
+  headers: Headers;
+  bytes: Uint8Array;
+}
+
+async function get(path: string, init: RequestInit = {}): Promise<Fetched> {
+  const res = await fetch(dev.url + path, { headers: pkgHeaders(dev.url, path), ...init });
+  return { path, status: res.status, headers: res.headers, bytes: new Uint8Array(await res.arrayBuffer()) };
+}
+
+/** Walks the mirror as Pkg does and returns every tarball response, checking each against upstream. */
+async function walk(): Promise<Fetched[]> {
+  const seen: Fetched[] = [];
+  const check = async (path: string) => {
+    const r = await get(path);
+    expect(r.status, path).toBe(200);
+    expect(r.headers.get("content-type")).toBe("application/x-gzip");
+    expect(r.headers.has("content-encoding"), "never a Content-Encoding").toBe(false);
+    expect(r.headers.get("content-length")).toBe(String(r.bytes.length));
+    expect(Buffer.from(r.bytes).equals(Buffer.from(await fixtureBytes(manifest.controlUrl, path))), `${path} is byte-identical`).toBe(true);
+    seen.push(r);
+    return r;
+  };
+
+  // 1. Discovery: /registries redirects (CI=t → eager), the list names registry tarballs.
+  const redirect = await fetch(`${dev.url}/registries`, { headers: pkgHeaders(dev.url, "/registries"), redirect: "manual" });
+  expect(redirect.status).toBe(302);
+  const list = await fetch(new URL(redirect.headers.get("location")!, dev.url), { headers: pkgHeaders(dev.url, "/registries") });
+  expect(list.status).toBe(200);
+  const lines = (await list.text()).trimEnd().split("\n");
+  expect(lines).toEqual([manifest.snapshots[1]]);
+
+  // 2. The registry tarball, then every version of every package it lists, then their artifacts.
+  for (const line of lines) {
+    const registry = unpack((await check(line)).bytes);
+    try {
+      for (const [uuid, { path }] of registryPackages(registry.read("Registry.toml"))) {
+        for (const [, hash] of packageVersions(registry.read(`${path}/Versions.toml`))) {
+          const pkg = await check(`/package/${uuid}/${hash}`);
+          const tree = unpack(pkg.bytes);
+          try {
+            for (const m of safeRead(tree, "Artifacts.toml").matchAll(/git-tree-sha1\s*=\s*"([0-9a-f]{40})"/g)) await check(`/artifact/${m[1]}`);
+          } finally {
+            tree.remove();
+          }
+        }
+      }
+    } finally {
+      registry.remove();
+    }
+  }
+  return seen;
+}
+
+/** Upstream GETs of tarballs (list revalidations are expected, and not counted). */
+async function tarballGets(): Promise<number> {
+  return (await up.log()).filter((r) => r.method === "GET" && !r.path.startsWith("/registries")).length;
+}
+
+function safeRead(tree: { read(p: string): string }, path: string): string {
+  try {
+    return tree.read(path);
+  } catch {
+    return "";
+  }
+}
+
+describe("wrangler dev against a loopback storage server", () => {
+  it("serves cold misses, then warm hits, byte-identical with upstream's", async () => {
+    const cold = await walk();
+    const tarballs = cold.length;
+    expect(tarballs).toBe(1 + 3 + 1 + 1); // registry, Example ×3, Hello_jll, its artifact
+    // The registry tarball was stored before the list was published, so it is already a hit.
+    expect(cold[0]!.headers.has("x-cache-miss")).toBe(false);
+    for (const r of cold.slice(1)) expect(r.headers.get("x-cache-miss"), r.path).toBe("miss");
+
+    await new Promise((r) => setTimeout(r, 1000)); // background commits
+    const getsBefore = await tarballGets();
+    const warm = await walk();
+    for (const r of warm) {
+      expect(r.headers.has("x-cache-miss"), r.path).toBe(false);
+      expect(r.headers.get("etag")).toMatch(/^"/);
+      expect(r.headers.get("cache-control")).toBe("public, max-age=31536000, immutable, no-transform");
+    }
+    expect(await tarballGets()).toBe(getsBefore);
+  });
+
+  it("answers HEAD with the GET's Content-Length, warm and cold (C12, C51)", async () => {
+    const warmPath = manifest.snapshots[1]!;
+    const head = await fetch(dev.url + warmPath, { method: "HEAD" });
+    expect(head.headers.get("content-length")).toBe(String(manifest.objects[warmPath]!.size));
+    const coldPath = manifest.snapshots[0]!; // advertised only in the conservative list, not yet fetched
+    const coldHead = await fetch(dev.url + coldPath, { method: "HEAD" });
+    expect(coldHead.status).toBe(200);
+    expect(coldHead.headers.get("x-cache-miss")).toBe("miss");
+    const coldGet = await get(coldPath);
+    expect(coldHead.headers.get("content-length")).toBe(String(coldGet.bytes.length));
+  });
+
+  it("keeps its bucket across a restart on the same --persist-to", async () => {
+    await dev.stop();
+    dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: up.url }, persistTo });
+    const getsBefore = await tarballGets();
+    const after = await walk();
+    for (const r of after) expect(r.headers.has("x-cache-miss"), r.path).toBe(false);
+    expect(await tarballGets()).toBe(getsBefore);
+  });
+
+  it("logs one JSON object per event", () => {
+    const events = dev.output().split("\n").filter((l) => l.trim().startsWith('{"level"'));
+    for (const line of events) expect(() => JSON.parse(line.trim())).not.toThrow();
+  });
+});
