@@ -11,6 +11,7 @@ import { parseResourcePath } from "./routes/grammar";
 import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
 import type { FillDeps } from "./fill/fill";
+import { treeHashCheck } from "./fill/verified";
 import { meta, robots } from "./ops/meta";
 import { log } from "./log";
 
@@ -37,6 +38,7 @@ function fillDeps(c: Context<AppEnv>): FillDeps {
     store: rt.store,
     recent: rt.recent,
     waitUntil: (p) => c.executionCtx.waitUntil(p),
+    extraChecks: (resource) => [treeHashCheck(resource)],
   };
 }
 

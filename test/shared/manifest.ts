@@ -13,6 +13,18 @@ export interface FixtureObject {
   sha256: string;
 }
 
+/** A tarball made by real tools, with the hashes git (or the spec) gives for its tree. */
+export interface Vector {
+  name: string;
+  /** Served by the fixture server at /control/file?path=<path>. */
+  path: string;
+  skip: string;
+  noSkip: string;
+  size: number;
+  /** Set when pkgedge refuses this archive on purpose: the reason it gives. */
+  rejected?: string;
+}
+
 export interface Manifest {
   /** Base URL of the fixture server; `${controlUrl}/u/<name>` are upstreams. */
   controlUrl: string;
@@ -27,6 +39,7 @@ export interface Manifest {
   bigArtifact: string;
   /** A well-formed, verifiable tarball whose name nothing refers to (for wrong-bytes faults). */
   objects: Record<string, FixtureObject>;
+  vectors: Vector[];
 }
 
 declare module "vitest" {

@@ -1,0 +1,42 @@
+/**
+ * The tree-hash check on a fill: the gzipped tarball streams through the verifier as it passes
+ * the commit gate, and the commit rule decides at the end whether it may be stored under the name
+ * it was requested by (spec §6.3.5, §7.4).
+ */
+
+import type { Resource } from "../routes/grammar";
+import { createTarGzHasher } from "../verify/verify";
+import { acceptTreeHash } from "../verify/rule";
+import { BodyRejected, type BodyCheck } from "./gate";
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function treeHashCheck(resource: Resource): BodyCheck {
+  const hasher = createTarGzHasher();
+  const expected = resource.treeHash;
+  return {
+    async update(chunk) {
+      try {
+        await hasher.write(chunk);
+      } catch (err) {
+        throw new BodyRejected(`not a valid gzipped tarball: ${message(err)}`, { expected });
+      }
+    },
+    async finish() {
+      let hashes;
+      try {
+        hashes = await hasher.finish();
+      } catch (err) {
+        return { ok: false, reason: `not a valid gzipped tarball: ${message(err)}`, details: { expected } };
+      }
+      const details = { expected, noSkip: hashes.noSkip, skip: hashes.skip, entries: hashes.entries };
+      const accepted = acceptTreeHash(resource.kind, expected, hashes);
+      return accepted.ok ? { ok: true, details: { ...details, matched: accepted.matched } } : { ok: false, reason: accepted.reason, details };
+    },
+    abandon(reason) {
+      hasher.abort(reason);
+    },
+  };
+}
