@@ -23,5 +23,7 @@ export interface UpstreamConfig {
   lists?: { eager?: string | null; conservative?: string | null; flavourless?: string | null };
   /** Serve only these protocol paths (default: every fixture tarball). */
   only?: string[];
+  /** Serve the fixture at the value's path under the key's path too (a tarball under a name it may not match). */
+  aliases?: Record<string, string>;
   faults?: Record<string, Fault>;
 }

@@ -52,12 +52,16 @@ const QUARANTINE_SECONDS = 600;
  */
 export async function locate(deps: FillDeps, resource: Resource): Promise<{ hits: UpstreamHit[]; more: Promise<UpstreamHit[]> } | null> {
   const { config, recent } = deps;
+  // An upstream that served bad bytes for this key is passed over, whatever memory says.
+  const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream));
   const known = recent.lookup(resource.key);
   if (known === null) return null;
-  if (known !== undefined) return { hits: known, more: Promise.resolve(known) };
-  const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream));
+  const knownUsable = known && usable(known);
+  if (knownUsable && knownUsable.length > 0) return { hits: knownUsable, more: Promise.resolve(knownUsable) };
   const probe = await probeUpstreams(config.upstreams, "/" + resource.key, config.upstreamTimeoutMs);
-  const hits = probe.found ? usable(probe.hits) : [];
+  let hits = probe.found ? usable(probe.hits) : [];
+  // The first to answer may be one we pass over: then wait for the others before giving up.
+  if (probe.found && hits.length === 0) hits = usable(await probe.all);
   if (!probe.found || hits.length === 0) {
     log("info", "upstream_miss", { key: resource.key, errors: probe.found ? ["every upstream with it is quarantined"] : probe.errors });
     recent.remember(resource.key, null, config.negativeTtlSeconds);
