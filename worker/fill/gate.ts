@@ -69,7 +69,10 @@ export function commitGate(checks: readonly BodyCheck[]): CommitGate {
     async transform(chunk, controller) {
       if (chunk.byteLength === 0) return;
       try {
-        for (const check of checks) await check.update(chunk);
+        for (const check of checks) {
+          const pending = check.update(chunk);
+          if (pending) await pending; // most updates are synchronous: no promise per small chunk
+        }
       } catch (err) {
         fail(err);
       }

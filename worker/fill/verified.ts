@@ -17,11 +17,14 @@ export function treeHashCheck(resource: Resource): BodyCheck {
   const hasher = createTarGzHasher();
   const expected = resource.treeHash;
   return {
-    async update(chunk) {
-      try {
-        await hasher.write(chunk);
-      } catch (err) {
+    update(chunk) {
+      const reject = (err: unknown): never => {
         throw new BodyRejected(`not a valid gzipped tarball: ${message(err)}`, { expected });
+      };
+      try {
+        return hasher.write(chunk)?.catch(reject);
+      } catch (err) {
+        return reject(err);
       }
     },
     async finish() {

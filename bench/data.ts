@@ -1,0 +1,76 @@
+/**
+ * Benchmark data, built once and kept under bench/out/ (ignored by git): gzipped tarballs shaped
+ * like real artifacts — large, partly compressible binaries plus many small text files, an
+ * executable and symlinks — with their tree hash computed by git.
+ */
+
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { gitTreeHash, tarGz } from "../test/fixtures/tarballs.ts";
+import { REPO } from "../test/fixtures/wrangler-dev.ts";
+
+export const OUT = join(REPO, "bench", "out");
+const MiB = 1024 * 1024;
+
+export interface BenchTarball {
+  file: string;
+  /** Compressed size in bytes. */
+  size: number;
+  /** Uncompressed payload in bytes (the files' contents). */
+  payload: number;
+  treeHash: string;
+  entries: number;
+}
+
+/** Binary-like bytes: about half random, half repetitive, so gzip gets roughly 2:1 as on real artifacts. */
+function binaryLike(size: number): Buffer {
+  const out = Buffer.alloc(size);
+  const block = 4096;
+  for (let offset = 0; offset < size; offset += block) {
+    const n = Math.min(block, size - offset);
+    if ((offset / block) % 2 === 0) randomBytes(n).copy(out, offset);
+    else out.fill(`pkgedge-${offset % 977} `, offset, offset + n);
+  }
+  return out;
+}
+
+export function benchTarball(name: string, payloadMiB: number): BenchTarball {
+  mkdirSync(OUT, { recursive: true });
+  const meta = join(OUT, `${name}.json`);
+  if (existsSync(meta)) {
+    const known = JSON.parse(readFileSync(meta, "utf8")) as BenchTarball;
+    if (existsSync(known.file) && statSync(known.file).size === known.size) return known;
+  }
+  const dir = join(OUT, `${name}-tree`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "lib"), { recursive: true });
+  mkdirSync(join(dir, "share", "doc"), { recursive: true });
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  const bigFiles = Math.max(1, Math.round(payloadMiB / 10));
+  let payload = 0;
+  let entries = 0;
+  for (let i = 0; i < bigFiles; i++) {
+    const bytes = binaryLike(Math.round((payloadMiB * MiB) / bigFiles));
+    writeFileSync(join(dir, "lib", `libbig-${String(i).padStart(3, "0")}.so`), bytes);
+    payload += bytes.length;
+    entries++;
+  }
+  for (let i = 0; i < 2000; i++) {
+    const text = `Page ${i}\n`.repeat(200 + (i % 50));
+    writeFileSync(join(dir, "share", "doc", `page-${String(i).padStart(4, "0")}.txt`), text);
+    payload += text.length;
+    entries++;
+  }
+  writeFileSync(join(dir, "bin", "tool"), "#!/bin/sh\necho tool\n");
+  chmodSync(join(dir, "bin", "tool"), 0o755);
+  symlinkSync("libbig-000.so", join(dir, "lib", "libbig.so"));
+  entries += 2;
+  const file = join(OUT, `${name}.tar.gz`);
+  console.log(`  building ${file} (${payloadMiB} MiB of content; once, then reused)…`);
+  tarGz(dir, file, { format: "gnu", level: 6 });
+  const result: BenchTarball = { file, size: statSync(file).size, payload, treeHash: gitTreeHash(dir), entries };
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(meta, JSON.stringify(result));
+  return result;
+}

@@ -1,0 +1,88 @@
+/** Small helpers shared by the benchmarks: timing, a static file server, formatting. */
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { createReadStream, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const MB = 1e6;
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - start, value };
+}
+
+/** Median of `runs` timings (the machines are noisy; medians and same-run ratios, not absolutes). */
+export async function median(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await timed(fn)).ms);
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export function shellMs(command: string): number {
+  const start = performance.now();
+  const r = spawnSync("bash", ["-c", command], { stdio: ["ignore", "ignore", "inherit"] });
+  if (r.status !== 0) throw new Error(`${command} failed`);
+  return performance.now() - start;
+}
+
+export function shellMedianMs(runs: number, command: string): number {
+  const times = Array.from({ length: runs }, () => shellMs(command)).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** Serves files from disk on 127.0.0.1: path → file. */
+export async function staticServer(files: Map<string, string>): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const file = files.get(new URL(req.url ?? "/", "http://x").pathname);
+    if (!file) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "application/x-gzip", "content-length": statSync(file).size });
+    if (req.method === "HEAD") return void res.end();
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Reads a whole HTTP body and returns its length. */
+export async function drain(res: Response): Promise<number> {
+  let n = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) n += chunk.byteLength;
+  return n;
+}
+
+export function rate(bytes: number, ms: number): string {
+  return `${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
+}
+
+export function ratio(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}×`;
+}
+
+export function have(command: string): boolean {
+  try {
+    execFileSync("bash", ["-c", `command -v ${command}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Prints a table of rows (first row is the header). */
+export function table(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const [n, r] of rows.entries()) {
+    console.log("  " + r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+    if (n === 0) console.log("  " + widths.map((w) => "-".repeat(w)).join("  "));
+  }
+}
