@@ -3,7 +3,8 @@
  * machine and data, reported as ratios (absolute numbers on these machines are noisy).
  *
  *   verify  the tree-hash verifier inside workerd vs `gzip -dc FILE | sha1sum`, on a ≥200 MB tarball
- *   cold    a cold miss through pkgedge (wrangler dev, local R2) vs a direct download from the upstream
+ *   cold    a cold miss through pkgedge (wrangler dev, local R2) vs a direct download from the upstream,
+ *           and vs the local bucket's own write speed for the same bytes (the floor for a commit)
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { REPO, startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
-import { benchTarball } from "./data.ts";
+import { benchTarball, type BenchTarball } from "./data.ts";
 import { drain, MB, median, rate, ratio, shellMedianMs, staticServer, table } from "./lib.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -26,25 +27,23 @@ async function benchVerify(): Promise<void> {
   const reference = shellMedianMs(RUNS, `gzip -dc '${t.file}' | sha1sum > /dev/null`);
 
   const files = await staticServer(new Map([["/artifact.tar.gz", t.file]]));
-  const state = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
-  const dev = await startWranglerDev({ vars: {}, persistTo: state, config: join(REPO, "bench", "worker", "wrangler.toml") });
   try {
-    const url = (form: string) => `${dev.url}/verify?form=${form}&url=${encodeURIComponent(`${files.url}/artifact.tar.gz`)}`;
-    const rows = [["what", "median time", "rate (gzipped bytes)", "vs gzip -dc | sha1sum"], ["gzip -dc FILE | sha1sum", `${reference.toFixed(0)} ms`, rate(t.size, reference), "1.00×"]];
-    for (const [form, label] of [["push", "pkgedge verifier, as a fill feeds it (workerd)"], ["piped", "pkgedge verifier, stream piped in (workerd)"]] as const) {
-      const first = (await (await fetch(url(form))).json()) as { skip: string };
-      if (first.skip !== t.treeHash) throw new Error(`verifier (${form}) computed ${first.skip}, git says ${t.treeHash}`);
-      const ms = await median(RUNS, async () => (await fetch(url(form))).json());
-      rows.push([label, `${ms.toFixed(0)} ms`, rate(t.size, ms), ratio(reference, ms)]);
-    }
-    const download = await median(RUNS, async () => drain(await fetch(`${files.url}/artifact.tar.gz`)));
-    rows.push(["loopback download alone (Node fetch)", `${download.toFixed(0)} ms`, rate(t.size, download), ratio(reference, download)]);
-    table(rows);
-    console.log(`  both forms computed the tree hash git computes: ${t.treeHash}`);
+    await benchWorker(async (worker) => {
+      const url = (form: string) => `${worker}/verify?form=${form}&url=${encodeURIComponent(`${files.url}/artifact.tar.gz`)}`;
+      const rows = [["what", "median time", "rate (gzipped bytes)", "vs gzip -dc | sha1sum"], ["gzip -dc FILE | sha1sum", `${reference.toFixed(0)} ms`, rate(t.size, reference), "1.00×"]];
+      for (const [form, label] of [["push", "pkgedge verifier, as a fill feeds it (workerd)"], ["piped", "pkgedge verifier, stream piped in (workerd)"]] as const) {
+        const first = (await (await fetch(url(form))).json()) as { skip: string };
+        if (first.skip !== t.treeHash) throw new Error(`verifier (${form}) computed ${first.skip}, git says ${t.treeHash}`);
+        const ms = await median(RUNS, async () => (await fetch(url(form))).json());
+        rows.push([label, `${ms.toFixed(0)} ms`, rate(t.size, ms), ratio(reference, ms)]);
+      }
+      const download = await median(RUNS, async () => drain(await fetch(`${files.url}/artifact.tar.gz`)));
+      rows.push(["loopback download alone (Node fetch)", `${download.toFixed(0)} ms`, rate(t.size, download), ratio(reference, download)]);
+      table(rows);
+      console.log(`  both forms computed the tree hash git computes: ${t.treeHash}`);
+    });
   } finally {
-    await dev.stop();
     await files.close();
-    rmSync(state, { recursive: true, force: true });
   }
 }
 
@@ -53,9 +52,21 @@ async function benchColdMiss(): Promise<void> {
   const t = benchTarball("artifact-400mib", 400);
   const path = `/artifact/${t.treeHash}`;
   const fixture = await startFixtureServer({ files: new Map([[path, t.file]]) });
-  const upstream = fixture.configure("bench", {});
-  const rows: string[][] = [["what", "median time to first byte", "median total", "rate", "vs direct"]];
   try {
+    await coldMissAgainst(t, path, fixture.configure("loopback", {}), "loopback upstream (as fast as the machine goes)", true);
+    await coldMissAgainst(t, path, fixture.configure("internet", { rate: INTERNET_RATE }), `upstream at ${INTERNET_RATE / MB} MB/s (a fast internet download)`);
+  } finally {
+    await fixture.close();
+  }
+}
+
+/** A fast download from a storage server across the internet. */
+const INTERNET_RATE = 25 * MB;
+
+async function coldMissAgainst(t: BenchTarball, path: string, upstream: string, label: string, withFloor = false): Promise<void> {
+  console.log(`\n  ${label}:`);
+  const rows: string[][] = [["what", "median time to first byte", "median total", "rate", "vs direct"]];
+  {
     const direct = { ttfb: [] as number[], total: [] as number[] };
     const cold = { ttfb: [] as number[], total: [] as number[], committed: [] as number[] };
     for (let i = 0; i < RUNS; i++) {
@@ -87,10 +98,33 @@ async function benchColdMiss(): Promise<void> {
     rows.push(["direct from the upstream", `${med(direct.ttfb).toFixed(0)} ms`, `${med(direct.total).toFixed(0)} ms`, rate(t.size, med(direct.total)), "1.00×"]);
     rows.push(["pkgedge cold miss (streamed + verified)", `${med(cold.ttfb).toFixed(0)} ms`, `${med(cold.total).toFixed(0)} ms`, rate(t.size, med(cold.total)), ratio(med(cold.total), med(direct.total))]);
     rows.push(["  … until committed to the bucket", "", `${med(cold.committed).toFixed(0)} ms`, rate(t.size, med(cold.committed)), ratio(med(cold.committed), med(direct.total))]);
+    if (!withFloor) return table(rows);
+    const floor = await bucketWriteFloor(`${upstream}${path}`);
+    rows.push(["local bucket write alone: one put", "", `${floor.single.toFixed(0)} ms`, rate(t.size, floor.single), ratio(floor.single, med(direct.total))]);
+    rows.push(["local bucket write alone: multipart, 16 MiB parts", "", `${floor.multipart.toFixed(0)} ms`, rate(t.size, floor.multipart), ratio(floor.multipart, med(direct.total))]);
     table(rows);
-  } finally {
-    await fixture.close();
+    console.log(`  pkgedge cold miss / multipart write alone: ${ratio(med(cold.committed), floor.multipart)} (a fill of this size is committed with multipart;`);
+    console.log("  locally the simulated bucket, the verifier and the stream plumbing share one workerd thread)");
   }
+}
+
+/** How long the local bucket alone takes to store the same bytes, through the benchmark worker. */
+async function benchWorker<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const state = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
+  const dev = await startWranglerDev({ vars: {}, persistTo: state, config: join(REPO, "bench", "worker", "wrangler.toml") });
+  try {
+    return await fn(dev.url);
+  } finally {
+    await dev.stop();
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+async function bucketWriteFloor(source: string): Promise<{ single: number; multipart: number }> {
+  return benchWorker(async (url) => {
+    const put = (part: number) => async () => (await fetch(`${url}/r2-put?part=${part}&url=${encodeURIComponent(source)}`)).json();
+    return { single: await median(RUNS, put(0)), multipart: await median(RUNS, put(16 * 1024 * 1024)) };
+  });
 }
 
 async function timedDownload(url: string): Promise<{ ttfb: number; total: number; bytes: number }> {

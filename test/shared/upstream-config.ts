@@ -25,5 +25,7 @@ export interface UpstreamConfig {
   only?: string[];
   /** Serve the fixture at the value's path under the key's path too (a tarball under a name it may not match). */
   aliases?: Record<string, string>;
+  /** Serve bodies at about this many bytes per second (a realistic internet download). */
+  rate?: number;
   faults?: Record<string, Fault>;
 }

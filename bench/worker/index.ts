@@ -1,0 +1,50 @@
+/**
+ * Pieces of pkgedge alone, inside workerd, for `npm run bench` (references for the whole):
+ *   GET /verify?url=U&form=push   the verifier, fed chunk by chunk as the fill's commit gate feeds it
+ *   GET /verify?url=U&form=piped  the verifier, the compressed stream piped natively (treeHashOfTarGz)
+ *   GET /r2-put?url=U&part=N      U's body written straight into the bucket: one put, or multipart
+ *                                 with N-byte parts (the bucket's own write speed, nothing else)
+ */
+import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
+import { partsOf } from "../../worker/store/parts";
+
+interface BenchEnv {
+  BUCKET: R2Bucket;
+}
+
+async function r2Put(bucket: R2Bucket, body: ReadableStream<Uint8Array>, partBytes: number): Promise<number> {
+  const key = `bench/${crypto.randomUUID()}`;
+  if (partBytes === 0) {
+    const obj = await bucket.put(key, body);
+    return obj!.size;
+  }
+  const upload = await bucket.createMultipartUpload(key);
+  const parts: R2UploadedPart[] = [];
+  for await (const part of partsOf(body, partBytes)) parts.push(await upload.uploadPart(parts.length + 1, part));
+  return (await upload.complete(parts)).size;
+}
+
+async function pushed(body: ReadableStream<Uint8Array>): Promise<TreeHashes> {
+  const hasher = createTarGzHasher();
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const pending = hasher.write(value);
+    if (pending) await pending;
+  }
+  return hasher.finish();
+}
+
+export default {
+  async fetch(request: Request, env: BenchEnv): Promise<Response> {
+    const { pathname, searchParams } = new URL(request.url);
+    const url = searchParams.get("url");
+    if (!url) return new Response("pkgedge benchmark worker: /verify?url=U&form=push|piped, /r2-put?url=U&part=N\n"); // also the readiness probe
+    const upstream = await fetch(url);
+    if (!upstream.body) return new Response("no body", { status: 502 });
+    if (pathname === "/r2-put") return Response.json({ size: await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)) });
+    const hashes = searchParams.get("form") === "piped" ? await treeHashOfTarGz(upstream.body) : await pushed(upstream.body);
+    return Response.json(hashes);
+  },
+} satisfies ExportedHandler<BenchEnv>;
