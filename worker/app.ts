@@ -5,13 +5,12 @@
 
 import { Hono, type Context } from "hono";
 import { ConfigError } from "./config";
-import { runtimeFor, type Runtime } from "./runtime";
+import { fillDepsFor, runtimeFor, type Runtime } from "./runtime";
 import { chooseFlavor, FLAVORS } from "./routes/flavor";
 import { parseResourcePath } from "./routes/grammar";
 import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
 import type { FillDeps } from "./fill/fill";
-import { treeHashCheck } from "./fill/verified";
 import { meta, robots } from "./ops/meta";
 import { log } from "./log";
 
@@ -32,14 +31,7 @@ function rawPath(request: Request, options?: { env?: unknown }): string {
 }
 
 function fillDeps(c: Context<AppEnv>): FillDeps {
-  const rt = c.get("rt");
-  return {
-    config: rt.config,
-    store: rt.store,
-    recent: rt.recent,
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
-    extraChecks: (resource) => [treeHashCheck(resource)],
-  };
+  return fillDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p));
 }
 
 const METHODS = new Set(["GET", "HEAD"]);

@@ -9,6 +9,8 @@ import type { ObjectStore } from "./store/store";
 import { R2Store } from "./store/r2";
 import { RecentLookups } from "./fill/recent";
 import { RegistryRefresher } from "./registries/serve";
+import type { FillDeps } from "./fill/fill";
+import { treeHashCheck } from "./fill/verified";
 import { log } from "./log";
 
 export interface Runtime {
@@ -46,4 +48,15 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
     runtimes.set(env, runtime);
   }
   return runtime;
+}
+
+/** What a fill needs from the runtime and the invocation it runs in (a request, a cron event). */
+export function fillDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): FillDeps {
+  return {
+    config: rt.config,
+    store: rt.store,
+    recent: rt.recent,
+    waitUntil,
+    extraChecks: (resource) => [treeHashCheck(resource)],
+  };
 }

@@ -29,7 +29,7 @@ export interface Manifest {
   /** Base URL of the fixture server; `${controlUrl}/u/<name>` are upstreams. */
   controlUrl: string;
   registryUuid: string;
-  /** Registry snapshots, oldest first: each is a registry tarball path. */
+  /** Registry snapshots, oldest first (three): each is a registry tarball path. */
   snapshots: string[];
   example: { uuid: string; versions: Record<string, string> };
   helloJll: { uuid: string; version: string; treeHash: string };

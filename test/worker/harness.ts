@@ -4,7 +4,7 @@
  */
 
 import { env } from "cloudflare:workers";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { inject } from "vitest";
 import worker from "../../worker/index";
 import { createUpstream, fixtureBytes as fixtureBytesAt, type Fault, type Upstream, type UpstreamConfig } from "../shared/control.ts";
@@ -28,6 +28,8 @@ export interface Mirror {
   env: Env;
   /** Sends a request to the worker; `path` is relative to the mirror's origin. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Runs the cron trigger's handler, as Cloudflare would every minute. */
+  scheduled(): Promise<void>;
   /** Waits for every background task (bucket writes, refreshes) started so far. */
   settle(): Promise<void>;
 }
@@ -42,6 +44,11 @@ export function mirror(vars: Record<string, string>): Mirror {
       const ctx = createExecutionContext();
       pending.push(ctx);
       return worker.fetch!(new Request(`http://pkgedge.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>, mirrorEnv, ctx);
+    },
+    async scheduled() {
+      const ctx = createExecutionContext();
+      pending.push(ctx);
+      await worker.scheduled!(createScheduledController({ cron: "* * * * *" }), mirrorEnv, ctx);
     },
     async settle() {
       while (pending.length > 0) await waitOnExecutionContext(pending.shift()!);

@@ -34,3 +34,36 @@ export function newestFirst(sightings: Sightings): string[] {
     .sort((a, b) => a.count - b.count || a.index - b.index)
     .map((c) => c.hash);
 }
+
+export interface Choice {
+  /** Hashes to try, newest first, ending at the published one: none pkgedge already moved past. */
+  candidates: string[];
+  /** The upstreams' newest advertised hash is older than what pkgedge publishes (a rollback). */
+  consensusBackwards: boolean;
+}
+
+/**
+ * The monotonic guard (spec §5.2, C49). `sightings` includes the published hash when any upstream
+ * still has it (added after the advertised ones, so that on a tie the advertised hash counts as
+ * newer). Walking newest first, the published hash ends the walk: nothing after it is newer. A
+ * hash pkgedge published and then replaced is never chosen again, whatever the upstreams say.
+ */
+export function chooseCandidates(
+  sightings: Sightings,
+  published: string | undefined,
+  superseded: ReadonlySet<string>,
+  advertised: ReadonlySet<string>,
+): Choice {
+  const ordered = newestFirst(sightings);
+  const candidates: string[] = [];
+  for (const hash of ordered) {
+    if (superseded.has(hash)) continue;
+    candidates.push(hash);
+    if (hash === published) break;
+  }
+  const newestAdvertised = ordered.findIndex((h) => advertised.has(h));
+  const publishedAt = published === undefined ? -1 : ordered.indexOf(published);
+  const consensusBackwards =
+    newestAdvertised >= 0 && (superseded.has(ordered[newestAdvertised]!) || (publishedAt >= 0 && publishedAt < newestAdvertised));
+  return { candidates, consensusBackwards };
+}

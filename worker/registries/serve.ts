@@ -8,13 +8,18 @@
 import type { Flavor } from "../routes/flavor";
 import type { FillDeps } from "../fill/fill";
 import { refreshFlavor, type RefreshResult } from "./refresh";
-import { listKey } from "./state";
+import { listKey, readState } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
 
 /** Registry lists change; caches may keep one briefly, then must come back (the ETag makes that cheap). */
 export const REGISTRY_LIST_CACHE_CONTROL = "public, max-age=30";
 
-/** Per isolate: when each flavor was last checked, and the refresh in flight (one at a time). */
+/**
+ * Per isolate: when each flavor was last checked, and the refresh in flight (one at a time).
+ * Whether a check is due is decided from this isolate's memory first, then from the last check
+ * any isolate (or the cron trigger) recorded in the bucket, so a new isolate does not refresh on
+ * its first request when another just did.
+ */
 export class RegistryRefresher {
   private readonly lastCheck = new Map<Flavor, number>();
   private readonly inFlight = new Map<Flavor, Promise<RefreshResult>>();
@@ -29,9 +34,16 @@ export class RegistryRefresher {
     return running;
   }
 
-  isStale(flavor: Flavor, ttlSeconds: number): boolean {
-    const at = this.lastCheck.get(flavor);
-    return at === undefined || Date.now() - at >= ttlSeconds * 1000;
+  async isDue(deps: FillDeps, flavor: Flavor): Promise<boolean> {
+    const ttl = deps.config.registryTtlSeconds * 1000;
+    const fresh = (at: number | undefined) => at !== undefined && Date.now() - at < ttl;
+    if (this.inFlight.has(flavor) || fresh(this.lastCheck.get(flavor))) return false;
+    const shared = Date.parse((await readState(deps.store, flavor))?.lastCheckAt ?? "");
+    if (fresh(Number.isNaN(shared) ? undefined : shared)) {
+      this.lastCheck.set(flavor, shared);
+      return false;
+    }
+    return true;
   }
 }
 
@@ -48,7 +60,12 @@ export async function serveRegistryList(deps: FillDeps, refresher: RegistryRefre
     }
     return serveRegistryList(deps, refresher, flavor, request);
   }
-  if (refresher.isStale(flavor, deps.config.registryTtlSeconds)) deps.waitUntil(refresher.refresh(deps, flavor));
+  // Stale: serve the stored list now, revalidate in the background.
+  deps.waitUntil(
+    refresher.isDue(deps, flavor).then((due) => {
+      if (due) return refresher.refresh(deps, flavor);
+    }),
+  );
 
   const headers = new Headers({
     "content-type": "text/plain",

@@ -18,8 +18,7 @@ function info(obj: R2Object): ObjectInfo {
 
 function conditional(options: PutOptions): R2PutOptions["onlyIf"] {
   if (options.onlyIfEtag === undefined) return undefined;
-  // R2 has no "if absent" condition; uploadedBefore the epoch only holds for a missing object.
-  if (options.onlyIfEtag === null) return { uploadedBefore: new Date(0) };
+  if (options.onlyIfEtag === null) return { etagDoesNotMatch: "*" }; // only if there is no object yet
   return { etagMatches: options.onlyIfEtag.replace(/^"|"$/g, "") };
 }
 
