@@ -5,12 +5,11 @@
 
 import { Hono, type Context } from "hono";
 import { ConfigError } from "./config";
-import { fillDepsFor, runtimeFor, type Runtime } from "./runtime";
+import { mirrorDepsFor, runtimeFor, type MirrorDeps, type Runtime } from "./runtime";
 import { chooseFlavor, FLAVORS } from "./routes/flavor";
 import { parseResourcePath } from "./routes/grammar";
 import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
-import type { FillDeps } from "./fill/fill";
 import { meta, robots } from "./ops/meta";
 import { log } from "./log";
 
@@ -30,8 +29,8 @@ function rawPath(request: Request, options?: { env?: unknown }): string {
   return path.startsWith(prefix + "/") ? path.slice(prefix.length) : "//";
 }
 
-function fillDeps(c: Context<AppEnv>): FillDeps {
-  return fillDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p));
+function deps(c: Context<AppEnv>): MirrorDeps {
+  return mirrorDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p));
 }
 
 const METHODS = new Set(["GET", "HEAD"]);
@@ -66,7 +65,7 @@ app.get("/registries", (c) => {
 });
 
 for (const flavor of FLAVORS) {
-  app.get(`/registries.${flavor}`, (c) => serveRegistryList(fillDeps(c), c.get("rt").registries, flavor, c.req.raw));
+  app.get(`/registries.${flavor}`, (c) => serveRegistryList(deps(c), c.get("rt").registries, flavor, c.req.raw));
 }
 
 app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
@@ -75,7 +74,7 @@ app.get("/robots.txt", () => robots());
 app.get("*", (c) => {
   const resource = parseResourcePath(rawPath(c.req.raw, { env: c.env }));
   if (!resource) return notFound();
-  return serveTarball(fillDeps(c), resource, c.req.raw);
+  return serveTarball(deps(c), resource, c.req.raw);
 });
 
 app.onError((err, c) => {

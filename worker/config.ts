@@ -21,8 +21,29 @@ export interface Config {
   multipartThresholdBytes: number;
   /** Part size for multipart uploads (R2 and S3 need at least 5 MiB, except the last part). */
   multipartPartBytes: number;
+  /** Bytes of a running fill held in memory for the requesters streaming it (constant memory). */
+  fillWindowBytes: number;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
   pathPrefix: string;
+}
+
+/** Every variable parseConfig reads (secrets excluded): what the worker hands its coordinators. */
+export const CONFIG_VARS = [
+  "UPSTREAM_SERVERS",
+  "REGISTRY_TTL_SECONDS",
+  "NEGATIVE_TTL_SECONDS",
+  "UPSTREAM_TIMEOUT_MS",
+  "UPSTREAM_IDLE_TIMEOUT_MS",
+  "MULTIPART_THRESHOLD_BYTES",
+  "MULTIPART_PART_BYTES",
+  "PATH_PREFIX",
+  "FILL_WINDOW_BYTES",
+] as const;
+
+export function configVars(env: Record<string, unknown>): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const name of CONFIG_VARS) if (typeof env[name] === "string") vars[name] = env[name] as string;
+  return vars;
 }
 
 export class ConfigError extends Error {
@@ -101,5 +122,6 @@ export function parseConfig(vars: Vars): Config {
     multipartThresholdBytes: number(vars, "MULTIPART_THRESHOLD_BYTES", 100 * MiB, 0, 5 * 1024 * MiB),
     multipartPartBytes,
     pathPrefix: pathPrefix(vars),
+    fillWindowBytes: number(vars, "FILL_WINDOW_BYTES", 16 * MiB, 256 * 1024, 64 * MiB),
   };
 }

@@ -2,7 +2,9 @@
 import { app } from "./app";
 import { ConfigError } from "./config";
 import { FLAVORS } from "./routes/flavor";
-import { fillDepsFor, runtimeFor } from "./runtime";
+import { mirrorDepsFor, runtimeFor } from "./runtime";
+
+export { FillCoordinator } from "./fill/coordinator";
 
 export default {
   fetch: app.fetch,
@@ -11,7 +13,7 @@ export default {
   async scheduled(_controller, env, ctx) {
     const rt = runtimeFor(env);
     if (rt instanceof ConfigError) return; // already logged; requests report it too
-    const deps = fillDepsFor(rt, (p) => ctx.waitUntil(p));
+    const deps = mirrorDepsFor(rt, (p) => ctx.waitUntil(p));
     await Promise.all(FLAVORS.map((flavor) => rt.registries.refresh(deps, flavor)));
   },
 } satisfies ExportedHandler<Env>;

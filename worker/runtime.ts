@@ -1,34 +1,48 @@
 /**
- * Everything a request needs that outlives it: the parsed configuration, the store, and what this
- * isolate recently learnt from upstream. Built once per environment; a bad configuration is kept
- * as an error so every request can report it without re-parsing or crashing.
+ * Everything a request needs that outlives it: the parsed configuration, the store, and the way
+ * to the fill coordinators. Built once per environment; a bad configuration is kept as an error so
+ * every request can report it without re-parsing or crashing.
  */
 
-import { ConfigError, parseConfig, type Config } from "./config";
+import { ConfigError, configVars, parseConfig, type Config } from "./config";
 import type { ObjectStore } from "./store/store";
 import { R2Store } from "./store/r2";
-import { RecentLookups } from "./fill/recent";
 import { RegistryRefresher } from "./registries/serve";
-import type { FillDeps } from "./fill/fill";
-import { treeHashCheck } from "./fill/verified";
+import { coordinatedFills, type Fills } from "./fill/fills";
 import { log } from "./log";
 
 export interface Runtime {
   config: Config;
   store: ObjectStore;
-  recent: RecentLookups;
+  fills: Fills;
   registries: RegistryRefresher;
   /** When this isolate started serving, for /meta. */
   startedAt: Date;
 }
 
+/** What the routes and the registry refresh need for one invocation (a request, a cron event). */
+export interface MirrorDeps {
+  config: Config;
+  store: ObjectStore;
+  fills: Fills;
+  /** Keeps background work alive after the response is sent. */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
 const reported = new Set<string>();
 
-function buildStore(env: Env, config: Config): ObjectStore {
+/** The bucket, as the one storage interface everything uses. */
+export function storeFor(env: Env, config: Config): ObjectStore {
   const bucket = (env as { BUCKET?: R2Bucket }).BUCKET;
   if (!bucket || typeof bucket.get !== "function") throw new ConfigError("BUCKET", "no R2 bucket is bound as BUCKET");
   return new R2Store(bucket, config);
+}
+
+function fillsFor(env: Env, config: Config): Fills {
+  const namespace = (env as { FILLS?: DurableObjectNamespace }).FILLS;
+  if (!namespace || typeof namespace.idFromName !== "function") throw new ConfigError("FILLS", "no Durable Object namespace is bound as FILLS");
+  return coordinatedFills(namespace, config.upstreams, configVars(env as unknown as Record<string, unknown>));
 }
 
 export function runtimeFor(env: Env): Runtime | ConfigError {
@@ -36,7 +50,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: buildStore(env, config), recent: new RecentLookups(), registries: new RegistryRefresher(), startedAt: new Date() };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), startedAt: new Date() };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       runtime = err;
@@ -50,13 +64,6 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   return runtime;
 }
 
-/** What a fill needs from the runtime and the invocation it runs in (a request, a cron event). */
-export function fillDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): FillDeps {
-  return {
-    config: rt.config,
-    store: rt.store,
-    recent: rt.recent,
-    waitUntil,
-    extraChecks: (resource) => [treeHashCheck(resource)],
-  };
+export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): MirrorDeps {
+  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil };
 }

@@ -4,7 +4,8 @@
  */
 
 import { env } from "cloudflare:workers";
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, listDurableObjectIds, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import type { FillCoordinator } from "../../worker/fill/coordinator";
 import { inject } from "vitest";
 import worker from "../../worker/index";
 import { createUpstream, fixtureBytes as fixtureBytesAt, type Fault, type Upstream, type UpstreamConfig } from "../shared/control.ts";
@@ -51,7 +52,13 @@ export function mirror(vars: Record<string, string>): Mirror {
       await worker.scheduled!(createScheduledController({ cron: "* * * * *" }), mirrorEnv, ctx);
     },
     async settle() {
-      while (pending.length > 0) await waitOnExecutionContext(pending.shift()!);
+      // Requests' background work, then every fill coordinator's running fill, until both are quiet.
+      for (let round = 0; round < 3; round++) {
+        while (pending.length > 0) await waitOnExecutionContext(pending.shift()!);
+        for (const id of await listDurableObjectIds(env.FILLS)) {
+          await runInDurableObject(env.FILLS.get(id), (coordinator: FillCoordinator) => coordinator.idle());
+        }
+      }
     },
   };
 }

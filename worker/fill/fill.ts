@@ -77,7 +77,14 @@ export async function locate(deps: FillDeps, resource: Resource): Promise<{ hits
   return { hits, more };
 }
 
-export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: { clientCopy: boolean }): Promise<FillStart> {
+export interface FillOptions {
+  /** Tee a copy of the (gated) bytes for the caller's client. */
+  clientCopy: boolean;
+  /** Sees every gated byte on its way to the bucket (a shared fill's window). */
+  tap?: (start: { upstream: string; length: number | undefined }) => TransformStream<Uint8Array, Uint8Array>;
+}
+
+export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: FillOptions): Promise<FillStart> {
   const { config, store, recent } = deps;
   const located = await locate(deps, resource);
   if (!located) return { kind: "not-found" };
@@ -100,7 +107,8 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
   const { upstream, length } = got.response;
 
   const gate = commitGate([lengthCheck(length), ...(deps.extraChecks?.(resource) ?? [])]);
-  const gated = withIdleTimeout(got.response.body, config.upstreamIdleTimeoutMs, gate.abandon).pipeThrough(gate.stream);
+  let gated = withIdleTimeout(got.response.body, config.upstreamIdleTimeoutMs, gate.abandon).pipeThrough(gate.stream);
+  if (options.tap) gated = gated.pipeThrough(options.tap({ upstream, length }));
   let storeBranch = gated;
   let clientBranch: ReadableStream<Uint8Array> | undefined;
   if (options.clientCopy) [clientBranch, storeBranch] = gated.tee();

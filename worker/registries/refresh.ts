@@ -9,7 +9,7 @@
 import type { Flavor } from "../routes/flavor";
 import { formatRegistryList, parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../routes/grammar";
 import { getText, probeUpstreams } from "../upstream/upstream";
-import { fillFromUpstream, type FillDeps } from "../fill/fill";
+import type { MirrorDeps } from "../runtime";
 import { chooseCandidates, collectSightings, type Sightings } from "./order";
 import { listKey, readState, updateState } from "./state";
 import { log } from "../log";
@@ -23,7 +23,7 @@ type Round =
   | { kind: "failed"; error: string };
 
 /** Reads one upstream's list for a flavor; a flavourless upstream's `/registries` serves every flavor (spec E7). */
-async function advertisedBy(deps: FillDeps, upstream: string, flavor: Flavor): Promise<RegistryRef[] | string> {
+async function advertisedBy(deps: MirrorDeps, upstream: string, flavor: Flavor): Promise<RegistryRef[] | string> {
   const timeout = deps.config.upstreamTimeoutMs;
   let res = await getText(upstream, `/registries.${flavor}`, timeout);
   if (res.status === 404) res = await getText(upstream, "/registries", timeout);
@@ -32,18 +32,15 @@ async function advertisedBy(deps: FillDeps, upstream: string, flavor: Flavor): P
 }
 
 /** Makes sure a registry tarball is committed to the bucket, filling (and verifying) it if needed. */
-async function ensureStored(deps: FillDeps, ref: RegistryRef): Promise<string | null> {
+async function ensureStored(deps: MirrorDeps, ref: RegistryRef): Promise<string | null> {
   const resource = parseResourcePath(registryPath(ref))!;
   if (await deps.store.head(resource.key)) return null;
-  const fill = await fillFromUpstream(deps, resource, { clientCopy: false });
-  if (fill.kind === "not-found") return "no upstream has it";
-  if (fill.kind === "upstream-failed") return fill.errors.join("; ");
-  const outcome = await fill.outcome;
+  const outcome = await deps.fills.commit(resource);
   return outcome.committed ? null : outcome.reason;
 }
 
 /** Cross-check: an upstream that advertised this registry but not this hash may still have it. */
-async function crossCheck(deps: FillDeps, uuid: string, sightings: Sightings): Promise<void> {
+async function crossCheck(deps: MirrorDeps, uuid: string, sightings: Sightings): Promise<void> {
   const advertisers = new Set([...sightings.values()].flatMap((s) => [...s]));
   await Promise.all(
     [...sightings].map(async ([hash, seen]) => {
@@ -55,7 +52,7 @@ async function crossCheck(deps: FillDeps, uuid: string, sightings: Sightings): P
   );
 }
 
-async function refreshRound(deps: FillDeps, flavor: Flavor): Promise<Round> {
+async function refreshRound(deps: MirrorDeps, flavor: Flavor): Promise<Round> {
   const [current, state] = await Promise.all([deps.store.get(listKey(flavor)), readState(deps.store, flavor)]);
   const currentBody = current ? await new Response(current.body).text() : null;
   const published = new Map((currentBody ? parseRegistryList(currentBody) : []).map((r) => [r.uuid, r.treeHash]));
@@ -109,7 +106,7 @@ async function refreshRound(deps: FillDeps, flavor: Flavor): Promise<Round> {
   return { kind: "published", refs, replaced };
 }
 
-export async function refreshFlavor(deps: FillDeps, flavor: Flavor): Promise<RefreshResult> {
+export async function refreshFlavor(deps: MirrorDeps, flavor: Flavor): Promise<RefreshResult> {
   const attemptAt = new Date().toISOString();
   let result: RefreshResult = { ok: false, error: "too many concurrent refreshes" };
   try {

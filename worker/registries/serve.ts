@@ -6,7 +6,7 @@
  */
 
 import type { Flavor } from "../routes/flavor";
-import type { FillDeps } from "../fill/fill";
+import type { MirrorDeps } from "../runtime";
 import { refreshFlavor, type RefreshResult } from "./refresh";
 import { listKey, readState } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
@@ -24,7 +24,7 @@ export class RegistryRefresher {
   private readonly lastCheck = new Map<Flavor, number>();
   private readonly inFlight = new Map<Flavor, Promise<RefreshResult>>();
 
-  refresh(deps: FillDeps, flavor: Flavor): Promise<RefreshResult> {
+  refresh(deps: MirrorDeps, flavor: Flavor): Promise<RefreshResult> {
     let running = this.inFlight.get(flavor);
     if (!running) {
       this.lastCheck.set(flavor, Date.now());
@@ -34,7 +34,7 @@ export class RegistryRefresher {
     return running;
   }
 
-  async isDue(deps: FillDeps, flavor: Flavor): Promise<boolean> {
+  async isDue(deps: MirrorDeps, flavor: Flavor): Promise<boolean> {
     const ttl = deps.config.registryTtlSeconds * 1000;
     const fresh = (at: number | undefined) => at !== undefined && Date.now() - at < ttl;
     if (this.inFlight.has(flavor) || fresh(this.lastCheck.get(flavor))) return false;
@@ -47,7 +47,7 @@ export class RegistryRefresher {
   }
 }
 
-export async function serveRegistryList(deps: FillDeps, refresher: RegistryRefresher, flavor: Flavor, request: Request): Promise<Response> {
+export async function serveRegistryList(deps: MirrorDeps, refresher: RegistryRefresher, flavor: Flavor, request: Request): Promise<Response> {
   let obj = request.method === "HEAD" ? null : await deps.store.get(listKey(flavor));
   const info = obj ?? (await deps.store.head(listKey(flavor)));
   if (!info) {

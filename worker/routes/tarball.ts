@@ -8,7 +8,8 @@ import type { Resource } from "./grammar";
 import { parseRange } from "./range";
 import { ifNoneMatchHits } from "./conditional";
 import type { ObjectInfo } from "../store/store";
-import { fillFromUpstream, locate, TARBALL_CONTENT_TYPE, type FillDeps } from "../fill/fill";
+import { TARBALL_CONTENT_TYPE } from "../fill/fill";
+import type { MirrorDeps } from "../runtime";
 
 const IMMUTABLE = "public, max-age=31536000, immutable, no-transform";
 const NO_STORE = "no-store";
@@ -39,7 +40,7 @@ function sized(body: ReadableStream<Uint8Array>, length: number): ReadableStream
   return body.pipeThrough(new FixedLengthStream(length));
 }
 
-export async function serveTarball(deps: FillDeps, resource: Resource, request: Request): Promise<Response> {
+export async function serveTarball(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
   const head = request.method === "HEAD";
   const rangeHeader = request.headers.get("range");
   const ifNoneMatch = request.headers.get("if-none-match");
@@ -65,7 +66,7 @@ export async function serveTarball(deps: FillDeps, resource: Resource, request: 
 }
 
 async function serveStoredRange(
-  deps: FillDeps,
+  deps: MirrorDeps,
   resource: Resource,
   info: ObjectInfo,
   head: boolean,
@@ -85,56 +86,49 @@ async function serveStoredRange(
   return new Response(sized(obj.body, length), { status, headers });
 }
 
-/** A cold HEAD answers from the upstream probe, which pins that upstream for the GET that follows (spec §6.3.7). */
-async function headOnMiss(deps: FillDeps, resource: Resource): Promise<Response> {
-  const located = await locate(deps, resource);
-  if (!located) return notFound();
+/**
+ * A cold HEAD answers from the resource's coordinator, which remembers the upstream it found so
+ * the GET that follows is filled from it and has the same Content-Length (spec §6.3.7).
+ */
+async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Response> {
+  const located = await deps.fills.locate(resource);
+  if (!located.found) return notFound();
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
-  const length = located.hits[0]!.length;
-  if (length !== undefined) headers.set("content-length", String(length));
+  if (located.length !== undefined) headers.set("content-length", String(located.length));
   return new Response(null, { headers });
 }
 
-async function getOnMiss(deps: FillDeps, resource: Resource, rangeHeader: string | null): Promise<Response> {
-  const fill = await fillFromUpstream(deps, resource, { clientCopy: true });
-  if (fill.kind === "not-found") return notFound();
-  if (fill.kind === "upstream-failed") {
-    return Response.json({ error: "upstream failed", key: resource.key }, { status: 502, headers: { "cache-control": NO_STORE } });
-  }
-  const headers = baseHeaders();
-  headers.set("x-cache-miss", "miss");
-  const body = fill.body!;
-  const { length } = fill;
-  if (length === undefined) return new Response(body, { headers }); // spec E9: stream chunked
-
-  // A range on a cold resource (spec C20, E17): cut it out of the stream while the fill goes on.
-  const range = parseRange(rangeHeader, length);
-  if (range.kind === "unsatisfiable") {
-    await body.cancel();
-    return unsatisfiable(length, headers);
-  }
-  if (range.kind === "partial") {
-    const span = range.end - range.start + 1;
-    headers.set("content-range", `bytes ${range.start}-${range.end}/${length}`);
-    headers.set("content-length", String(span));
-    return new Response(sized(body.pipeThrough(slice(range.start, span)), span), { status: 206, headers });
-  }
-  headers.set("content-length", String(length));
-  return new Response(sized(body, length), { headers });
+function upstreamFailed(resource: Resource): Response {
+  return Response.json({ error: "upstream failed", key: resource.key }, { status: 502, headers: { "cache-control": NO_STORE } });
 }
 
-/** Passes on `length` bytes starting at `start`, then stops reading (the fill's own branch goes on). */
-function slice(start: number, length: number): TransformStream<Uint8Array, Uint8Array> {
-  let position = 0;
-  const end = start + length;
-  return new TransformStream({
-    transform(chunk, controller) {
-      const from = Math.max(start - position, 0);
-      const to = Math.min(end - position, chunk.byteLength);
-      position += chunk.byteLength;
-      if (to > from) controller.enqueue(chunk.subarray(from, to));
-      if (position >= end) controller.terminate();
-    },
-  });
+async function getOnMiss(deps: MirrorDeps, resource: Resource, rangeHeader: string | null): Promise<Response> {
+  const headers = baseHeaders();
+  headers.set("x-cache-miss", "miss");
+  // A range on a cold resource (spec C20, E17) needs the length first; the coordinator serves the
+  // range from the running fill, the upstream or the bucket, while the whole object is filled.
+  if (rangeHeader !== null) {
+    const located = await deps.fills.locate(resource);
+    if (!located.found) return notFound();
+    if (located.length !== undefined) {
+      const range = parseRange(rangeHeader, located.length);
+      if (range.kind === "unsatisfiable") return unsatisfiable(located.length, headers);
+      if (range.kind === "partial") {
+        const fill = await deps.fills.stream(resource, { start: range.start, end: range.end });
+        if (fill.kind === "not-found") return notFound();
+        if (fill.kind === "upstream-failed") return upstreamFailed(resource);
+        const span = range.end - range.start + 1;
+        headers.set("content-range", `bytes ${range.start}-${range.end}/${located.length}`);
+        headers.set("content-length", String(span));
+        return new Response(sized(fill.body, span), { status: 206, headers });
+      }
+    }
+  }
+  const fill = await deps.fills.stream(resource);
+  if (fill.kind === "not-found") return notFound();
+  if (fill.kind === "upstream-failed") return upstreamFailed(resource);
+  if (fill.length === undefined) return new Response(fill.body, { headers }); // spec E9: stream chunked
+  headers.set("content-length", String(fill.length));
+  return new Response(sized(fill.body, fill.length), { headers });
 }
