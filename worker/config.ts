@@ -122,6 +122,6 @@ export function parseConfig(vars: Vars): Config {
     multipartThresholdBytes: number(vars, "MULTIPART_THRESHOLD_BYTES", 100 * MiB, 0, 5 * 1024 * MiB),
     multipartPartBytes,
     pathPrefix: pathPrefix(vars),
-    fillWindowBytes: number(vars, "FILL_WINDOW_BYTES", 16 * MiB, 256 * 1024, 64 * MiB),
+    fillWindowBytes: number(vars, "FILL_WINDOW_BYTES", 16 * MiB, 64 * 1024, 64 * MiB),
   };
 }

@@ -11,7 +11,8 @@ import type { ObjectStore } from "../store/store";
 import { UPSTREAM_HEADERS } from "../upstream/upstream";
 import type { FillOutcome } from "./fill";
 
-const BLOCK = 256 * 1024;
+/** The window is kept in blocks of a quarter of its size (at most 256 KiB), dropped whole from the front. */
+const MAX_BLOCK = 256 * 1024;
 /** How much a requester takes from the window per read. */
 const READ = 64 * 1024;
 
@@ -25,6 +26,7 @@ export class SharedFill {
   private ended = false;
   private result: FillOutcome | null = null;
   private wake: (() => void)[] = [];
+  private readonly block: number;
 
   constructor(
     readonly key: string,
@@ -35,6 +37,7 @@ export class SharedFill {
     /** Settles when the bucket write has been committed or abandoned. */
     readonly outcome: Promise<FillOutcome>,
   ) {
+    this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(windowBytes / 4)));
     void outcome.then((r) => {
       this.result = r;
       this.notify();
@@ -62,6 +65,7 @@ export class SharedFill {
   });
 
   private append(chunk: Uint8Array): void {
+    const BLOCK = this.block;
     let offset = 0;
     while (offset < chunk.byteLength) {
       const used = (this.received - this.windowStart) % BLOCK;
@@ -94,9 +98,9 @@ export class SharedFill {
   private fromWindow(offset: number, until: number): Uint8Array | null {
     if (offset < this.windowStart || offset >= this.received) return null;
     const inWindow = offset - this.windowStart;
-    const block = this.blocks[Math.floor(inWindow / BLOCK)]!;
-    const at = inWindow % BLOCK;
-    const n = Math.min(READ, BLOCK - at, this.received - offset, until - offset);
+    const block = this.blocks[Math.floor(inWindow / this.block)]!;
+    const at = inWindow % this.block;
+    const n = Math.min(READ, this.block - at, this.received - offset, until - offset);
     return block.slice(at, at + n);
   }
 
