@@ -23,8 +23,12 @@ export interface BenchTarball {
   entries: number;
 }
 
-/** Binary-like bytes: about half random, half repetitive, so gzip gets roughly 2:1 as on real artifacts. */
-function binaryLike(size: number): Buffer {
+/**
+ * Binary-like bytes: about half random, half repetitive, so gzip gets roughly 2:1 as on real
+ * artifacts; or all random (incompressible), for large objects built quickly.
+ */
+function contentBytes(size: number, compressible: boolean): Buffer {
+  if (!compressible) return randomBytes(size);
   const out = Buffer.alloc(size);
   const block = 4096;
   for (let offset = 0; offset < size; offset += block) {
@@ -35,7 +39,8 @@ function binaryLike(size: number): Buffer {
   return out;
 }
 
-export function benchTarball(name: string, payloadMiB: number): BenchTarball {
+export function benchTarball(name: string, payloadMiB: number, options: { compressible?: boolean } = {}): BenchTarball {
+  const compressible = options.compressible ?? true;
   mkdirSync(OUT, { recursive: true });
   const meta = join(OUT, `${name}.json`);
   if (existsSync(meta)) {
@@ -51,7 +56,7 @@ export function benchTarball(name: string, payloadMiB: number): BenchTarball {
   let payload = 0;
   let entries = 0;
   for (let i = 0; i < bigFiles; i++) {
-    const bytes = binaryLike(Math.round((payloadMiB * MiB) / bigFiles));
+    const bytes = contentBytes(Math.round((payloadMiB * MiB) / bigFiles), compressible);
     writeFileSync(join(dir, "lib", `libbig-${String(i).padStart(3, "0")}.so`), bytes);
     payload += bytes.length;
     entries++;
@@ -68,9 +73,14 @@ export function benchTarball(name: string, payloadMiB: number): BenchTarball {
   entries += 2;
   const file = join(OUT, `${name}.tar.gz`);
   console.log(`  building ${file} (${payloadMiB} MiB of content; once, then reused)…`);
-  tarGz(dir, file, { format: "gnu", level: 6 });
+  tarGz(dir, file, { format: "gnu", level: compressible ? 6 : 1 });
   const result: BenchTarball = { file, size: statSync(file).size, payload, treeHash: gitTreeHash(dir), entries };
   rmSync(dir, { recursive: true, force: true });
   writeFileSync(meta, JSON.stringify(result));
   return result;
 }
+
+/** The tarballs the benchmarks use (built once each). */
+export const artifact300MB = () => benchTarball("artifact-300mb", 600);
+export const artifact32MB = () => benchTarball("artifact-32mb", 64);
+export const artifact1GiB = () => benchTarball("artifact-1gib", 1024, { compressible: false });

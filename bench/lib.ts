@@ -86,3 +86,45 @@ export function table(rows: string[][]): void {
     if (n === 0) console.log("  " + widths.map((w) => "-".repeat(w)).join("  "));
   }
 }
+
+/** Runs `fn` against the benchmark worker (bench/worker) under its own wrangler dev and bucket. */
+export async function withBenchWorker<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { REPO, startWranglerDev } = await import("../test/fixtures/wrangler-dev.ts");
+  const state = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
+  const dev = await startWranglerDev({ vars: {}, persistTo: state, config: join(REPO, "bench", "worker", "wrangler.toml") });
+  try {
+    return await fn(dev.url);
+  } finally {
+    await dev.stop();
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+export const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+export function med(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+/** Downloads a URL, timing the first byte and the whole body. */
+export async function timedDownload(url: string, init?: RequestInit): Promise<{ ttfb: number; total: number; bytes: number }> {
+  const start = performance.now();
+  const res = await fetch(url, init);
+  const reader = res.body!.getReader();
+  let bytes = 0;
+  let ttfb = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (bytes === 0) ttfb = performance.now() - start;
+    bytes += value.byteLength;
+  }
+  return { ttfb, total: performance.now() - start, bytes };
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / MB).toFixed(1)} MB`;
+}

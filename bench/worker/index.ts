@@ -4,6 +4,7 @@
  *   GET /verify?url=U&form=piped  the verifier, the compressed stream piped natively (treeHashOfTarGz)
  *   GET /r2-put?url=U&part=N      U's body written straight into the bucket: one put, or multipart
  *                                 with N-byte parts (the bucket's own write speed, nothing else)
+ *   GET /floor?size=N             N bytes from memory: the runtime floor for small responses
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
@@ -12,16 +13,16 @@ interface BenchEnv {
   BUCKET: R2Bucket;
 }
 
-async function r2Put(bucket: R2Bucket, body: ReadableStream<Uint8Array>, partBytes: number): Promise<number> {
+async function r2Put(bucket: R2Bucket, body: ReadableStream<Uint8Array>, partBytes: number): Promise<{ key: string; size: number }> {
   const key = `bench/${crypto.randomUUID()}`;
   if (partBytes === 0) {
     const obj = await bucket.put(key, body);
-    return obj!.size;
+    return { key, size: obj!.size };
   }
   const upload = await bucket.createMultipartUpload(key);
   const parts: R2UploadedPart[] = [];
   for await (const part of partsOf(body, partBytes)) parts.push(await upload.uploadPart(parts.length + 1, part));
-  return (await upload.complete(parts)).size;
+  return { key, size: (await upload.complete(parts)).size };
 }
 
 async function pushed(body: ReadableStream<Uint8Array>): Promise<TreeHashes> {
@@ -39,11 +40,15 @@ async function pushed(body: ReadableStream<Uint8Array>): Promise<TreeHashes> {
 export default {
   async fetch(request: Request, env: BenchEnv): Promise<Response> {
     const { pathname, searchParams } = new URL(request.url);
+    if (pathname === "/floor") {
+      const size = Number(searchParams.get("size") ?? 0);
+      return new Response(new Uint8Array(size).fill(0x1f), { headers: { "content-type": "application/x-gzip" } });
+    }
     const url = searchParams.get("url");
     if (!url) return new Response("pkgedge benchmark worker: /verify?url=U&form=push|piped, /r2-put?url=U&part=N\n"); // also the readiness probe
     const upstream = await fetch(url);
     if (!upstream.body) return new Response("no body", { status: 502 });
-    if (pathname === "/r2-put") return Response.json({ size: await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)) });
+    if (pathname === "/r2-put") return Response.json(await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)));
     const hashes = searchParams.get("form") === "piped" ? await treeHashOfTarGz(upstream.body) : await pushed(upstream.body);
     return Response.json(hashes);
   },

@@ -1,0 +1,101 @@
+/**
+ * Warm hits, each beside nginx serving the same files from disk (how the deployment pkgedge
+ * replaces served hits) and the runtime floor (a worker answering from memory: under wrangler dev
+ * a local proxy sits in front of workerd, and small requests mostly measure it):
+ *   (a) a small package tarball, 32 concurrent keep-alive clients for a fixed duration
+ *   (b) one warm 300 MB artifact
+ */
+
+import autocannon from "autocannon";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { buildCatalogue } from "../test/fixtures/catalogue.ts";
+import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
+import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
+import { artifact300MB } from "./data.ts";
+import { drain, mb, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
+import { nginxAvailable, startNginx } from "./nginx.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 32;
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string): Promise<Load> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+export async function benchHits(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
+  try {
+    const catalogue = buildCatalogue(join(work, "fixtures"));
+    const pkg = `/package/${catalogue.manifest.example.uuid}/${Object.values(catalogue.manifest.example.versions).at(-1)}`;
+    const t = artifact300MB();
+    const big = `/artifact/${t.treeHash}`;
+    const files = new Map([...catalogue.files, [big, t.file]]);
+    const size = readFileSync(catalogue.files.get(pkg)!).length;
+
+    // nginx serves the same files, laid out by their protocol paths.
+    const www = join(work, "www");
+    for (const [path, file] of files) {
+      mkdirSync(dirname(join(www, path)), { recursive: true });
+      copyFileSync(file, join(www, path));
+    }
+    const fixture = await startFixtureServer({ files });
+    const dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: fixture.configure("hits", {}) }, persistTo: join(work, "state") });
+    const nginx = nginxAvailable() ? await startNginx(join(work, "nginx"), { root: www }) : null;
+    try {
+      // Fail loudly on a broken setup instead of benchmarking error pages.
+      if (nginx && (await fetch(nginx.url + pkg)).status !== 200) throw new Error(`nginx does not serve ${pkg}: see ${join(work, "nginx", "error.log")}`);
+      // Warm pkgedge's bucket.
+      for (const path of [pkg, big]) {
+        await drain(await fetch(dev.url + path));
+        for (;;) {
+          const res = await fetch(dev.url + path, { method: "HEAD" });
+          if (!res.headers.has("x-cache-miss")) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+
+      console.log(`\n## (a) warm hits on a ${size}-byte package tarball: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each`);
+      const rows = [["server", "requests/s", "p50 latency", "p99 latency", "errors"]];
+      const results: Record<string, Load> = {};
+      const add = (name: string, l: Load) => {
+        results[name] = l;
+        rows.push([name, l.rps.toFixed(0), `${l.p50} ms`, `${l.p99} ms`, String(l.errors)]);
+      };
+      add("pkgedge (wrangler dev, local R2)", await load(dev.url + pkg));
+      if (nginx) add("nginx static", await load(nginx.url + pkg));
+      await withBenchWorker(async (floor) => add("runtime floor (worker answering from memory)", await load(`${floor}/floor?size=${size}`)));
+      table(rows);
+      const p = results["pkgedge (wrangler dev, local R2)"]!;
+      if (nginx) console.log(`  pkgedge / nginx: ${ratio(p.rps, results["nginx static"]!.rps)} the requests/s`);
+      console.log(`  pkgedge / runtime floor: ${ratio(p.rps, results["runtime floor (worker answering from memory)"]!.rps)} the requests/s`);
+
+      console.log(`\n## (b) one warm ${mb(t.size)} artifact`);
+      const big2 = [["server", "median time", "rate", "vs nginx"]];
+      const pk = await median(RUNS, async () => drain(await fetch(dev.url + big)));
+      const ng = nginx ? await median(RUNS, async () => drain(await fetch(nginx.url + big))) : null;
+      big2.push(["pkgedge (wrangler dev, local R2)", `${pk.toFixed(0)} ms`, rate(t.size, pk), ng ? ratio(ng, pk) : "n/a"]);
+      if (ng) big2.push(["nginx static", `${ng.toFixed(0)} ms`, rate(t.size, ng), "1.00×"]);
+      table(big2);
+      console.log("  (the object was filled with a multipart upload; the local R2 simulator reads multipart objects far");
+      console.log("  more slowly than single-put ones, so this row measures the simulator as much as pkgedge)");
+    } finally {
+      await nginx?.stop();
+      await dev.stop();
+      await fixture.close();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+
+
+}
