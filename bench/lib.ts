@@ -88,7 +88,7 @@ export function table(rows: string[][]): void {
 }
 
 /** Runs `fn` against the benchmark worker (bench/worker) under its own wrangler dev and bucket. */
-export async function withBenchWorker<T>(fn: (url: string) => Promise<T>): Promise<T> {
+export async function withBenchWorker<T>(fn: (url: string, pgid: number) => Promise<T>): Promise<T> {
   const { mkdtempSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
@@ -96,7 +96,7 @@ export async function withBenchWorker<T>(fn: (url: string) => Promise<T>): Promi
   const state = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
   const dev = await startWranglerDev({ vars: {}, persistTo: state, config: join(REPO, "bench", "worker", "wrangler.toml") });
   try {
-    return await fn(dev.url);
+    return await fn(dev.url, dev.process.pid!);
   } finally {
     await dev.stop();
     rmSync(state, { recursive: true, force: true });

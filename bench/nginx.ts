@@ -29,7 +29,7 @@ export async function startNginx(dir: string, mode: { root: string } | { proxyTo
   const location =
     "root" in mode
       ? `root ${mode.root}; default_type application/x-gzip;`
-      : `proxy_pass ${mode.proxyTo}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_cache pkg; proxy_cache_valid 200 7d; proxy_cache_lock on; proxy_cache_lock_timeout 1h; proxy_cache_lock_age 1h;`;
+      : `proxy_pass ${mode.proxyTo}/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_cache pkg; proxy_cache_valid 200 7d; proxy_cache_lock on; proxy_cache_lock_timeout 1h; proxy_cache_lock_age 1h;`;
   writeFileSync(
     join(dir, "nginx.conf"),
     `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes auto;

@@ -37,6 +37,8 @@ export interface Manifest {
   artifact: string;
   /** An incompressible artifact of a few hundred KiB, for ranges and streaming. */
   bigArtifact: string;
+  /** A 12 MiB incompressible artifact: large enough for several multipart parts. */
+  largeArtifact: string;
   /** A well-formed, verifiable tarball whose name nothing refers to (for wrong-bytes faults). */
   objects: Record<string, FixtureObject>;
   vectors: Vector[];

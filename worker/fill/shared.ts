@@ -15,6 +15,8 @@ import type { FillOutcome } from "./fill";
 const MAX_BLOCK = 256 * 1024;
 /** How much a requester takes from the window per read. */
 const READ = 64 * 1024;
+/** How long the fill waits for a requester about to fall out of the window (see waitForLaggards). */
+const LAGGARD_PATIENCE_MS = 2000;
 
 export class SharedFill {
   /** Blocks of the window, oldest first; `windowStart` is the object offset of blocks[0]. */
@@ -27,6 +29,9 @@ export class SharedFill {
   private result: FillOutcome | null = null;
   private wake: (() => void)[] = [];
   private readonly block: number;
+  private readonly spare: Uint8Array[] = [];
+  /** Where each requester streaming from the window is. */
+  private readonly readers = new Set<{ offset: number }>();
 
   constructor(
     readonly key: string,
@@ -54,7 +59,8 @@ export class SharedFill {
 
   /** Receives the fill's gated bytes: install as the fill's tap. */
   readonly tap = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => {
+    transform: async (chunk, controller) => {
+      await this.waitForLaggards(chunk.byteLength);
       this.append(chunk);
       controller.enqueue(chunk);
     },
@@ -69,7 +75,7 @@ export class SharedFill {
     let offset = 0;
     while (offset < chunk.byteLength) {
       const used = (this.received - this.windowStart) % BLOCK;
-      if (used === 0 && (this.blocks.length === 0 || this.received > this.windowStart)) this.blocks.push(new Uint8Array(BLOCK));
+      if (used === 0 && (this.blocks.length === 0 || this.received > this.windowStart)) this.blocks.push(this.spare.pop() ?? new Uint8Array(BLOCK));
       const block = this.blocks[this.blocks.length - 1]!;
       const n = Math.min(BLOCK - used, chunk.byteLength - offset);
       block.set(chunk.subarray(offset, offset + n), used);
@@ -78,10 +84,42 @@ export class SharedFill {
     }
     // Keep the window bounded: drop whole blocks from the front.
     while (this.blocks.length > 1 && this.received - this.windowStart - BLOCK >= this.windowBytes) {
-      this.blocks.shift();
+      // Reused for the next bytes: a fill allocates its window once, whatever the object's size.
+      // (Requesters get copies, never views into a block.)
+      this.spare.push(this.blocks.shift()!);
       this.windowStart += BLOCK;
     }
     this.notify();
+  }
+
+  /**
+   * Before the window moves past a requester still reading from it, the fill waits for it, but
+   * only for LAGGARD_PATIENCE_MS: requesters about as fast as the fill keep sharing one download,
+   * while a slow one is let go to its fallback instead of holding everyone back.
+   */
+  private async waitForLaggards(incoming: number): Promise<void> {
+    const deadline = Date.now() + LAGGARD_PATIENCE_MS;
+    for (;;) {
+      const wouldStart = this.windowStartAfter(incoming);
+      const lagging = [...this.readers].some((r) => r.offset < wouldStart);
+      if (!lagging || Date.now() >= deadline) return;
+      // Woken by a requester's progress, or re-checked after a moment; the timer is always cleared
+      // (workerd caps active timers, and many requesters wake this loop often).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 50);
+        this.wake.push(resolve);
+      });
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  /** Where the window would start after appending `incoming` more bytes. */
+  private windowStartAfter(incoming: number): number {
+    const received = this.received + incoming;
+    let start = this.windowStart;
+    while (received - start - this.block >= this.windowBytes) start += this.block;
+    return start;
   }
 
   private notify(): void {
@@ -109,39 +147,57 @@ export class SharedFill {
    * It errors, rather than ending, if the fill fails verification before the requester is done.
    */
   subscribe(start: number, end?: number): ReadableStream<Uint8Array> {
+    // While it reads from the window, the fill knows where this requester is (see waitForLaggards).
+    const reader = { offset: start };
+    this.readers.add(reader);
+    const leave = () => {
+      if (this.readers.delete(reader)) this.notify();
+    };
     let offset = start;
-    const last = () => end ?? (this.length !== undefined ? this.length - 1 : undefined);
     let fallback: AsyncIterator<Uint8Array> | null = null;
+    const last = () => end ?? (this.length !== undefined ? this.length - 1 : undefined);
+
+    const step = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+      for (;;) {
+        if (this.failed) {
+          leave();
+          return controller.error(new Error(`fill of ${this.key} failed: ${this.result && !this.result.committed ? this.result.reason : ""}`));
+        }
+        const stop = last();
+        const until = stop === undefined ? Infinity : stop + 1;
+        if (offset >= until || (stop === undefined && this.ended && offset >= this.received)) {
+          leave();
+          return controller.close();
+        }
+        if (fallback || offset < this.windowStart) {
+          leave(); // no longer reading from the window: the fill need not wait for it
+          fallback ??= this.fallbackFrom(offset, stop);
+          const next = await fallback.next();
+          if (next.done) {
+            // The fallback delivered everything asked for; the object's verdict decides how it ends.
+            while (!this.result && !this.ended) await this.changed();
+            if (this.failed) continue;
+            return controller.close();
+          }
+          offset += next.value.byteLength;
+          return controller.enqueue(next.value);
+        }
+        const bytes = this.fromWindow(offset, until);
+        if (bytes) {
+          offset += bytes.byteLength;
+          reader.offset = offset;
+          this.notify();
+          return controller.enqueue(bytes);
+        }
+        await this.changed();
+      }
+    };
+
     return new ReadableStream<Uint8Array>(
       {
-        pull: async (controller) => {
-          for (;;) {
-            if (this.failed) return controller.error(new Error(`fill of ${this.key} failed: ${this.result && !this.result.committed ? this.result.reason : ""}`));
-            const stop = last();
-            const until = stop === undefined ? Infinity : stop + 1;
-            if (offset >= until) return controller.close();
-            if (stop === undefined && this.ended && offset >= this.received) return controller.close();
-            if (fallback || offset < this.windowStart) {
-              fallback ??= this.fallbackFrom(offset, stop);
-              const next = await fallback.next();
-              if (next.done) {
-                // The fallback delivered everything asked for; the object's verdict decides how it ends.
-                while (!this.result && !this.ended) await this.changed();
-                if (this.failed) continue;
-                return controller.close();
-              }
-              offset += next.value.byteLength;
-              return controller.enqueue(next.value);
-            }
-            const bytes = this.fromWindow(offset, until);
-            if (bytes) {
-              offset += bytes.byteLength;
-              return controller.enqueue(bytes);
-            }
-            await this.changed();
-          }
-        },
+        pull: step,
         cancel: async () => {
+          leave();
           await fallback?.return?.();
         },
       },

@@ -1,10 +1,12 @@
 /**
  * Cuts a byte stream into parts of exactly `partBytes` (the last one shorter), holding at most
- * one part in memory. Multipart uploads need equal-sized parts of at least 5 MiB.
+ * one part in memory. Multipart uploads need equal-sized parts of at least 5 MiB. The same buffer
+ * is reused for every part: the consumer must be done with a part (its upload resolved) before it
+ * asks for the next.
  */
 export async function* partsOf(body: ReadableStream<Uint8Array>, partBytes: number): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
-  let part = new Uint8Array(partBytes);
+  const part = new Uint8Array(partBytes);
   let filled = 0;
   let finished = false;
   try {
@@ -22,7 +24,6 @@ export async function* partsOf(body: ReadableStream<Uint8Array>, partBytes: numb
         offset += n;
         if (filled === partBytes) {
           yield part;
-          part = new Uint8Array(partBytes);
           filled = 0;
         }
       }

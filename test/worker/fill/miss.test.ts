@@ -199,6 +199,16 @@ describe("miss path (spec §6.3)", () => {
     await m.settle();
   });
 
+  it("stores an object of several multipart parts byte for byte", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "1000", MULTIPART_PART_BYTES: String(5 * 1024 * 1024) });
+    const expected = await fixtureBytes(manifest.largeArtifact);
+    expect(await sha256(await body(await m.fetch(manifest.largeArtifact)))).toBe(await sha256(expected));
+    await m.settle();
+    expect(await sha256((await stored(manifest.largeArtifact))!)).toBe(await sha256(expected));
+    expect((await env.BUCKET.head(manifest.largeArtifact.slice(1)))?.etag).toMatch(/-3$/); // 5 + 5 + 2 MiB
+  });
+
   it("uses a multipart upload above the threshold and stores identical bytes", async () => {
     const up = await upstream();
     const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "1000" });
