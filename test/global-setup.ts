@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { buildCatalogue } from "./fixtures/catalogue.ts";
 import { startFixtureServer } from "./fixtures/upstream-server.ts";
+import { startS3Server } from "./fixtures/s3-server.ts";
 import "./shared/manifest.ts";
 
 export default async function setup(project: TestProject) {
@@ -16,7 +17,10 @@ export default async function setup(project: TestProject) {
   const catalogue = buildCatalogue(root);
   const server = await startFixtureServer(catalogue);
   project.provide("manifest", { ...catalogue.manifest, controlUrl: server.url });
+  const s3 = await startS3Server(join(root, "s3"));
+  project.provide("s3", s3.info);
   return async () => {
+    await s3.close();
     await server.close();
     rmSync(root, { recursive: true, force: true });
   };

@@ -12,6 +12,7 @@ import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
 import { meta, robots } from "./ops/meta";
 import { log } from "./log";
+import { S3Error } from "./store/s3";
 
 type AppEnv = { Bindings: Env; Variables: { rt: Runtime } };
 
@@ -78,6 +79,10 @@ app.get("*", (c) => {
 });
 
 app.onError((err, c) => {
+  if (err instanceof S3Error && (err.status === 403 || err.status === 401)) {
+    log("error", "storage_refused", { message: err.message });
+    return c.json({ error: "the S3 bucket refused pkgedge's credentials", variable: "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", detail: err.message }, 500);
+  }
   log("error", "unhandled", { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return c.json({ error: "internal error" }, 500);
 });

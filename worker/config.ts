@@ -21,11 +21,15 @@ export interface Config {
   multipartThresholdBytes: number;
   /** Part size for multipart uploads (R2 and S3 need at least 5 MiB, except the last part). */
   multipartPartBytes: number;
+  /** Which bucket is the cache: the R2 binding, or an S3-compatible bucket (secrets come from the env). */
+  storage: StorageConfig;
   /** Bytes of a running fill held in memory for the requesters streaming it (constant memory). */
   fillWindowBytes: number;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
   pathPrefix: string;
 }
+
+export type StorageConfig = { kind: "r2" } | { kind: "s3"; endpoint: string; bucket: string; region: string; forcePathStyle: boolean };
 
 /** Every variable parseConfig reads (secrets excluded): what the worker hands its coordinators. */
 export const CONFIG_VARS = [
@@ -38,6 +42,11 @@ export const CONFIG_VARS = [
   "MULTIPART_PART_BYTES",
   "PATH_PREFIX",
   "FILL_WINDOW_BYTES",
+  "STORAGE",
+  "S3_ENDPOINT",
+  "S3_BUCKET",
+  "S3_REGION",
+  "S3_FORCE_PATH_STYLE",
 ] as const;
 
 export function configVars(env: Record<string, unknown>): Record<string, string> {
@@ -111,6 +120,25 @@ function pathPrefix(vars: Vars): string {
   return raw.replace(/\/$/, "");
 }
 
+function storage(vars: Vars): StorageConfig {
+  const kind = (text(vars, "STORAGE") ?? "r2").toLowerCase();
+  if (kind === "r2") return { kind: "r2" };
+  if (kind !== "s3") throw new ConfigError("STORAGE", `expected r2 or s3, got ${JSON.stringify(kind)}`);
+  const endpoint = text(vars, "S3_ENDPOINT");
+  if (!endpoint) throw new ConfigError("S3_ENDPOINT", "STORAGE=s3 needs the bucket's endpoint URL");
+  try {
+    const url = new URL(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+  } catch {
+    throw new ConfigError("S3_ENDPOINT", `${JSON.stringify(endpoint)} is not an http(s) URL`);
+  }
+  const bucket = text(vars, "S3_BUCKET");
+  if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError("S3_BUCKET", `expected a bucket name, got ${JSON.stringify(bucket ?? "")}`);
+  const style = (text(vars, "S3_FORCE_PATH_STYLE") ?? "true").toLowerCase();
+  if (style !== "true" && style !== "false") throw new ConfigError("S3_FORCE_PATH_STYLE", `expected true or false, got ${JSON.stringify(style)}`);
+  return { kind: "s3", endpoint, bucket, region: text(vars, "S3_REGION") ?? "auto", forcePathStyle: style === "true" };
+}
+
 export function parseConfig(vars: Vars): Config {
   const multipartPartBytes = number(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 5 * 1024 * MiB);
   return {
@@ -123,5 +151,6 @@ export function parseConfig(vars: Vars): Config {
     multipartPartBytes,
     pathPrefix: pathPrefix(vars),
     fillWindowBytes: number(vars, "FILL_WINDOW_BYTES", 16 * MiB, 64 * 1024, 64 * MiB),
+    storage: storage(vars),
   };
 }

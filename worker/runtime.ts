@@ -7,6 +7,7 @@
 import { ConfigError, configVars, parseConfig, type Config } from "./config";
 import type { ObjectStore } from "./store/store";
 import { R2Store } from "./store/r2";
+import { S3Store } from "./store/s3";
 import { RegistryRefresher } from "./registries/serve";
 import { coordinatedFills, type Fills } from "./fill/fills";
 import { log } from "./log";
@@ -32,8 +33,27 @@ export interface MirrorDeps {
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
 const reported = new Set<string>();
 
-/** The bucket, as the one storage interface everything uses. */
+/** The bucket, as the one storage interface everything uses: the only place that knows which backend. */
 export function storeFor(env: Env, config: Config): ObjectStore {
+  if (config.storage.kind === "s3") {
+    const secrets = env as unknown as Record<string, unknown>;
+    const secret = (name: string) => {
+      const value = secrets[name];
+      if (typeof value !== "string" || value === "") throw new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`);
+      return value;
+    };
+    const { endpoint, bucket, region, forcePathStyle } = config.storage;
+    return new S3Store({
+      endpoint,
+      bucket,
+      region,
+      forcePathStyle,
+      accessKeyId: secret("S3_ACCESS_KEY_ID"),
+      secretAccessKey: secret("S3_SECRET_ACCESS_KEY"),
+      multipartThresholdBytes: config.multipartThresholdBytes,
+      multipartPartBytes: config.multipartPartBytes,
+    });
+  }
   const bucket = (env as { BUCKET?: R2Bucket }).BUCKET;
   if (!bucket || typeof bucket.get !== "function") throw new ConfigError("BUCKET", "no R2 bucket is bound as BUCKET");
   return new R2Store(bucket, config);

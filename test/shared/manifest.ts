@@ -44,8 +44,19 @@ export interface Manifest {
   vectors: Vector[];
 }
 
+/** The local S3-compatible server the tests start (it checks SigV4 signatures). */
+export interface S3Server {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     manifest: Manifest;
+    s3: S3Server;
+    /** Which bucket backend this test project runs against. */
+    storage: "r2" | "s3";
   }
 }

@@ -4,14 +4,75 @@
  */
 
 import { env } from "cloudflare:workers";
-import { createExecutionContext, createScheduledController, listDurableObjectIds, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, listDurableObjectIds, reset, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import type { FillCoordinator } from "../../worker/fill/coordinator";
-import { inject } from "vitest";
+import { beforeEach, inject } from "vitest";
+import { AwsClient } from "aws4fetch";
+import { parseConfig } from "../../worker/config";
+import { storeFor } from "../../worker/runtime";
+import type { ObjectInfo, ObjectStore } from "../../worker/store/store";
 import worker from "../../worker/index";
 import { createUpstream, fixtureBytes as fixtureBytesAt, type Fault, type Upstream, type UpstreamConfig } from "../shared/control.ts";
 import "../shared/manifest.ts";
 
 export const manifest = inject("manifest");
+const s3 = inject("s3");
+/** The bucket backend this test project runs against (the vitest project provides it). */
+export const backend = inject("storage") ?? "r2";
+
+let s3Bucket = "";
+
+/**
+ * Every test starts with an empty bucket: R2 is reset; on S3 each test gets a bucket of its own
+ * on the local S3 server.
+ */
+beforeEach(async () => {
+  await reset();
+  if (backend === "s3") {
+    s3Bucket = `t-${crypto.randomUUID().slice(0, 18)}`;
+    const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, service: "s3", region: "us-east-1" });
+    const res = await client.fetch(`${s3.endpoint}/${s3Bucket}`, { method: "PUT" });
+    if (res.status !== 200) throw new Error(`could not create test bucket ${s3Bucket}: ${res.status}`);
+  }
+});
+
+/** The variables that point a mirror at this project's bucket. */
+function storageVars(): Record<string, string> {
+  if (backend !== "s3") return {};
+  return {
+    STORAGE: "s3",
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: s3Bucket,
+    S3_REGION: "us-east-1",
+    S3_FORCE_PATH_STYLE: "true",
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
+/** The bucket as the worker sees it, through the same factory (either backend). */
+export function bucket(): ObjectStore {
+  const vars = { ...env, ...storageVars() } as unknown as Env;
+  return storeFor(vars, parseConfig(vars as unknown as Record<string, unknown>));
+}
+
+export async function storedBytes(key: string): Promise<Uint8Array | null> {
+  const obj = await bucket().get(key);
+  return obj ? new Uint8Array(await new Response(obj.body).arrayBuffer()) : null;
+}
+
+export async function storedText(key: string): Promise<string | null> {
+  const b = await storedBytes(key);
+  return b ? new TextDecoder().decode(b) : null;
+}
+
+export function storedInfo(key: string): Promise<ObjectInfo | null> {
+  return bucket().head(key);
+}
+
+export async function putObject(key: string, bytes: Uint8Array, contentType = "application/x-gzip"): Promise<void> {
+  await bucket().putStream(key, new Blob([bytes]).stream(), bytes.length, { contentType });
+}
 
 export type { Fault, Upstream, UpstreamConfig };
 
@@ -37,7 +98,7 @@ export interface Mirror {
 
 /** A mirror with its own configuration; the same object keeps its in-memory state across requests. */
 export function mirror(vars: Record<string, string>): Mirror {
-  const mirrorEnv = { ...env, ...vars } as Env;
+  const mirrorEnv = { ...env, ...storageVars(), ...vars } as Env;
   const pending: ExecutionContext[] = [];
   return {
     env: mirrorEnv,
@@ -71,11 +132,6 @@ export async function sha256(bytes: Uint8Array | ArrayBuffer): Promise<string> {
 /** Every key in the bucket. */
 export async function bucketKeys(): Promise<string[]> {
   const keys: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await env.BUCKET.list({ cursor });
-    keys.push(...page.objects.map((o) => o.key));
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
-  return keys;
+  for await (const info of bucket().list("")) keys.push(info.key);
+  return keys.sort();
 }

@@ -12,6 +12,7 @@ function info(obj: R2Object): ObjectInfo {
     size: obj.size,
     etag: obj.httpEtag,
     uploaded: obj.uploaded,
+    contentType: obj.httpMetadata?.contentType,
     customMetadata: obj.customMetadata ?? {},
   };
 }

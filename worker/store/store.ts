@@ -10,6 +10,7 @@ export interface ObjectInfo {
   /** A quoted, strong HTTP entity tag. */
   etag: string;
   uploaded: Date;
+  contentType: string | undefined;
   customMetadata: Record<string, string>;
 }
 

@@ -4,15 +4,12 @@
  * later request with a good upstream available gets verified bytes.
  */
 
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { env } from "cloudflare:workers";
-import { reset } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { treeHashOfTarGz } from "../../../worker/verify/verify";
 import { acceptTreeHash } from "../../../worker/verify/rule";
 import { parseResourcePath } from "../../../worker/routes/grammar";
-import { fixtureBytes, manifest, mirror, sha256, upstream, type Fault, type Mirror } from "../harness";
+import { bucket, fixtureBytes, manifest, mirror, sha256, storedBytes, upstream, type Fault, type Mirror } from "../harness";
 
-beforeEach(() => reset());
 afterEach(() => vi.restoreAllMocks());
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
@@ -32,13 +29,11 @@ async function outcome(res: Response): Promise<Outcome> {
 /** Lists the bucket and re-verifies every tarball in it: nothing wrong may ever be stored. */
 async function auditBucket(): Promise<string[]> {
   const keys: string[] = [];
-  const listed = await env.BUCKET.list();
-  for (const obj of listed.objects) {
+  for await (const obj of bucket().list("")) {
     const resource = parseResourcePath("/" + obj.key);
     if (!resource) continue;
     keys.push(obj.key);
-    const body = await env.BUCKET.get(obj.key);
-    const bytes = new Uint8Array(await body!.arrayBuffer());
+    const bytes = (await storedBytes(obj.key))!;
     const hashes = await treeHashOfTarGz(new Blob([bytes]).stream());
     expect(acceptTreeHash(resource.kind, resource.treeHash, hashes).ok, `${obj.key} verifies`).toBe(true);
     const fixture = manifest.objects["/" + obj.key];

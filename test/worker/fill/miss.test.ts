@@ -1,16 +1,10 @@
-import { beforeEach, describe, expect, it } from "vitest";
-import { env } from "cloudflare:workers";
-import { reset } from "cloudflare:test";
-import { bucketKeys, fixtureBytes, manifest, mirror, sha256, upstream } from "../harness";
+import { describe, expect, it } from "vitest";
+import { backend, bucketKeys, fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
-beforeEach(() => reset());
 
 const pkg = (v = "0.5.3") => `/package/${manifest.example.uuid}/${manifest.example.versions[v]}`;
 
-async function stored(path: string): Promise<Uint8Array | null> {
-  const obj = await env.BUCKET.get(path.slice(1));
-  return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
-}
+const stored = (path: string) => storedBytes(path.slice(1));
 
 async function body(res: Response): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
@@ -39,8 +33,8 @@ describe("miss path (spec §6.3)", () => {
     expect(await body(res)).toEqual(expected);
     await m.settle();
     expect(await stored(pkg())).toEqual(expected);
-    const obj = await env.BUCKET.head(pkg().slice(1));
-    expect(obj?.httpMetadata?.contentType).toBe("application/x-gzip");
+    const obj = await storedInfo(pkg().slice(1));
+    expect(obj?.contentType).toBe("application/x-gzip");
     expect(obj?.customMetadata?.upstream).toBe(up.url);
 
     const warm = await m.fetch(pkg());
@@ -206,7 +200,8 @@ describe("miss path (spec §6.3)", () => {
     expect(await sha256(await body(await m.fetch(manifest.largeArtifact)))).toBe(await sha256(expected));
     await m.settle();
     expect(await sha256((await stored(manifest.largeArtifact))!)).toBe(await sha256(expected));
-    expect((await env.BUCKET.head(manifest.largeArtifact.slice(1)))?.etag).toMatch(/-3$/); // 5 + 5 + 2 MiB
+    // R2 (like AWS S3) gives a multipart object an etag with its part count; the local S3 server does not.
+    if (backend === "r2") expect((await storedInfo(manifest.largeArtifact.slice(1)))?.etag).toMatch(/-3"$/); // 5 + 5 + 2 MiB
   });
 
   it("uses a multipart upload above the threshold and stores identical bytes", async () => {
@@ -218,6 +213,6 @@ describe("miss path (spec §6.3)", () => {
     await m.settle();
     expect(await stored(manifest.bigArtifact)).toEqual(expected);
     // R2 gives multipart objects an etag with a part-count suffix: proof the multipart path ran.
-    expect((await env.BUCKET.head(manifest.bigArtifact.slice(1)))?.etag).toMatch(/-\d+$/);
+    if (backend === "r2") expect((await storedInfo(manifest.bigArtifact.slice(1)))?.etag).toMatch(/-\d+"$/);
   });
 });

@@ -5,20 +5,16 @@
  * when their clients leave.
  */
 
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { abortAllDurableObjects, reset, runDurableObjectAlarm } from "cloudflare:test";
-import { fixtureBytes, manifest, mirror, sha256, upstream } from "../harness";
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
+import { fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
-beforeEach(() => reset());
 
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
 const SMALL_WINDOW = String(64 * 1024);
 
-async function stored(path: string): Promise<Uint8Array | null> {
-  const obj = await env.BUCKET.get(path.slice(1));
-  return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
-}
+const stored = (path: string) => storedBytes(path.slice(1));
 
 async function readAll(res: Response, pauseAfterFirstMs = 0): Promise<Uint8Array> {
   const reader = res.body!.getReader();
@@ -55,7 +51,7 @@ describe("single-flight", () => {
     for (const res of responses) {
       const first = await res.body!.getReader().read();
       expect(first.done).toBe(false);
-      expect(await env.BUCKET.head(big().slice(1))).toBeNull(); // not committed yet: streaming, not waiting
+      expect(await storedInfo(big().slice(1))).toBeNull(); // not committed yet: streaming, not waiting
       await res.body!.cancel().catch(() => {});
     }
     await m.settle();
@@ -141,7 +137,7 @@ describe("fills outlive their clients", () => {
     await res.body!.getReader().read();
     const stub = env.FILLS.get(env.FILLS.idFromName(`${up.url} ${big().slice(1)}`)); // named by upstreams and key
     await abortAllDurableObjects(); // as if the object died: memory gone, storage and alarm kept
-    expect(await env.BUCKET.head(big().slice(1))).toBeNull();
+    expect(await storedInfo(big().slice(1))).toBeNull();
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     await m.settle();
     expect(await sha256((await stored(big()))!)).toBe(await sha256(await fixtureBytes(big())));

@@ -3,22 +3,17 @@
  * never backwards, never advertising what cannot be served, and in order under concurrency.
  */
 
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { env } from "cloudflare:workers";
-import { reset } from "cloudflare:test";
-import { manifest, mirror, upstream } from "../harness";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { backend, manifest, mirror, storedInfo, storedText, upstream } from "../harness";
 
-beforeEach(() => reset());
 afterEach(() => vi.restoreAllMocks());
 
 const snap = (i: number) => manifest.snapshots[i]!;
 const list = (i: number) => `${snap(i)}\n`;
 const hashOf = (i: number) => manifest.objects[snap(i)]!.treeHash;
 
-async function published(flavor = "conservative"): Promise<string | null> {
-  const obj = await env.BUCKET.get(`registries.${flavor}`);
-  return obj ? obj.text() : null;
-}
+const published = (flavor = "conservative") => storedText(`registries.${flavor}`);
+const state = async () => JSON.parse((await storedText("_pkgedge/registries.conservative.json"))!);
 
 async function meta(m: ReturnType<typeof mirror>): Promise<any> {
   return (await m.fetch("/meta")).json();
@@ -80,8 +75,7 @@ describe("never backwards", () => {
       await m.scheduled();
       expect(await published()).toBe(list(i));
     }
-    const state = JSON.parse(await (await env.BUCKET.get("_pkgedge/registries.conservative.json"))!.text());
-    expect(state.superseded[manifest.registryUuid]).toEqual([hashOf(0), hashOf(1)]);
+    expect((await state()).superseded[manifest.registryUuid]).toEqual([hashOf(0), hashOf(1)]);
     await m.settle();
   });
 });
@@ -98,7 +92,7 @@ describe("never unservable", () => {
     await up.reconfigure({ lists: { conservative: list(1) }, ...config });
     await m.scheduled();
     expect(await published()).toBe(list(0));
-    expect(await env.BUCKET.head(snap(1).slice(1))).toBeNull();
+    expect(await storedInfo(snap(1).slice(1))).toBeNull();
     const info = await meta(m);
     expect(info.registries.conservative.last_error).toContain(snap(1));
     await m.settle();
@@ -139,7 +133,9 @@ describe("stale-if-error", () => {
   });
 });
 
-describe("concurrency", () => {
+// Ordering under concurrency rests on compare-and-swap writes, which the local S3 server ignores
+// (AWS S3, R2's S3 API and MinIO honour If-Match / If-None-Match); so these run against R2 only.
+describe.skipIf(backend === "s3")("concurrency", () => {
   it("publishes overlapping refreshes in order: a slower refresh never overwrites a newer list", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
     const first = mirror({ UPSTREAM_SERVERS: up.url });
@@ -155,8 +151,7 @@ describe("concurrency", () => {
     expect(await published()).toBe(list(2));
     await slow; // A's write was based on a stale read: it must not land
     expect(await published()).toBe(list(2));
-    const state = JSON.parse(await (await env.BUCKET.get("_pkgedge/registries.conservative.json"))!.text());
-    expect(state.superseded[manifest.registryUuid]).toEqual([hashOf(0)]);
+    expect((await state()).superseded[manifest.registryUuid]).toEqual([hashOf(0)]);
     await first.settle();
     await second.settle();
   });

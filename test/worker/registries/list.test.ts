@@ -1,9 +1,6 @@
-import { beforeEach, describe, expect, it } from "vitest";
-import { env } from "cloudflare:workers";
-import { reset } from "cloudflare:test";
-import { bucketKeys, fixtureBytes, manifest, mirror, upstream } from "../harness";
+import { describe, expect, it } from "vitest";
+import { bucketKeys, fixtureBytes, manifest, mirror, storedBytes, storedInfo, upstream } from "../harness";
 
-beforeEach(() => reset());
 
 const [snap1, snap2] = [() => manifest.snapshots[0]!, () => manifest.snapshots[1]!];
 const LINE = /^\/registry\/[0-9a-f-]{36}\/[0-9a-f]{40}$/;
@@ -22,8 +19,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
       for (const line of body.trimEnd().split("\n")) expect(line).toMatch(LINE);
       expect(body).toContain(manifest.registryUuid);
       // The tarball it names is already in the bucket, byte for byte.
-      const stored = await env.BUCKET.get(snap.slice(1));
-      expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(await fixtureBytes(snap));
+      expect(await storedBytes(snap.slice(1))).toEqual(await fixtureBytes(snap));
     }
     await m.settle();
     const keys = await bucketKeys();
@@ -112,7 +108,7 @@ describe("revalidation", () => {
     const fresh = await m.fetch("/registries.conservative");
     expect(await fresh.text()).toBe(`${snap2()}\n`);
     // The new registry tarball was stored before the list changed.
-    expect(await env.BUCKET.head(snap2().slice(1))).not.toBeNull();
+    expect(await storedInfo(snap2().slice(1))).not.toBeNull();
     await m.settle();
   });
 

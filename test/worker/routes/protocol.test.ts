@@ -1,8 +1,6 @@
-import { beforeEach, describe, expect, it } from "vitest";
-import { reset } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
 import { bucketKeys, manifest, mirror, upstream } from "../harness";
 
-beforeEach(() => reset());
 
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
 

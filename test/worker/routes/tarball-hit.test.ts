@@ -1,7 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { env } from "cloudflare:workers";
-import { reset } from "cloudflare:test";
-import { fixtureBytes, manifest, mirror, upstream, type Mirror, type Upstream } from "../harness";
+import { fixtureBytes, manifest, mirror, putObject, upstream, type Mirror, type Upstream } from "../harness";
 
 const path = () => manifest.bigArtifact;
 let bytes: Uint8Array;
@@ -9,10 +7,9 @@ let up: Upstream;
 let m: Mirror;
 
 beforeEach(async () => {
-  await reset();
   bytes = await fixtureBytes(path());
   // The bucket is a static storage server: its keys are the protocol paths.
-  await env.BUCKET.put(path().slice(1), bytes, { httpMetadata: { contentType: "application/x-gzip" } });
+  await putObject(path().slice(1), bytes);
   up = await upstream();
   m = mirror({ UPSTREAM_SERVERS: up.url });
 });

@@ -1,0 +1,210 @@
+/**
+ * Any S3-compatible bucket (AWS S3, MinIO, Ceph, Backblaze B2, R2's S3 endpoint) as an
+ * ObjectStore, over HTTP with SigV4 (aws4fetch: small enough for the worker bundle, unlike the
+ * AWS SDK). Same contract as the R2 binding: an object appears only if its body stream ended
+ * cleanly; objects larger than one part, or of unknown length, go up as multipart uploads
+ * completed at the end. Compare-and-swap writes (registry lists) need a bucket that honours
+ * If-Match / If-None-Match on PutObject, as AWS S3, R2's S3 API and MinIO do.
+ */
+
+import { AwsClient } from "aws4fetch";
+import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./store";
+import { partsOf } from "./parts";
+
+export interface S3StoreOptions {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  forcePathStyle: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  multipartThresholdBytes: number;
+  multipartPartBytes: number;
+}
+
+/** An S3 answer pkgedge did not expect, with the service's own error code when it gave one. */
+export class S3Error extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    what: string,
+  ) {
+    super(`S3 ${what} failed: ${status} ${code}`);
+    this.name = "S3Error";
+  }
+}
+
+const META = "x-amz-meta-";
+
+/** The text of the first <tag> in an XML document (S3's answers are small and regular). */
+function xmlValue(xml: string, tag: string): string | undefined {
+  const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
+  return m ? decodeXml(m[1]!) : undefined;
+}
+
+function decodeXml(s: string): string {
+  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+function encodeKey(key: string): string {
+  return key.split("/").map(encodeURIComponent).join("/");
+}
+
+function quoted(etag: string): string {
+  return etag.startsWith('"') || etag.startsWith("W/") ? etag : `"${etag}"`;
+}
+
+/** Reads a stream that must hold exactly `length` bytes. */
+async function readExactly(body: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let filled = 0;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    if (filled + chunk.byteLength > length) throw new Error(`body longer than ${length} bytes`);
+    out.set(chunk, filled);
+    filled += chunk.byteLength;
+  }
+  if (filled !== length) throw new Error(`body of ${filled} bytes, expected ${length}`);
+  return out;
+}
+
+export class S3Store implements ObjectStore {
+  private readonly client: AwsClient;
+
+  constructor(private readonly options: S3StoreOptions) {
+    this.client = new AwsClient({ accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, service: "s3", region: options.region });
+  }
+
+  private url(key: string, query = ""): string {
+    const endpoint = new URL(this.options.endpoint);
+    const base = this.options.forcePathStyle
+      ? `${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}/${this.options.bucket}`
+      : `${endpoint.protocol}//${this.options.bucket}.${endpoint.host}${endpoint.pathname.replace(/\/$/, "")}`;
+    return `${base}/${encodeKey(key)}${query}`;
+  }
+
+  private async send(what: string, url: string, init: RequestInit, ok: number[]): Promise<Response> {
+    const res = await this.client.fetch(url, init);
+    if (ok.includes(res.status)) return res;
+    const text = await res.text().catch(() => "");
+    throw new S3Error(res.status, xmlValue(text, "Code") ?? res.statusText, what);
+  }
+
+  private info(key: string, res: Response): ObjectInfo {
+    const customMetadata: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      if (name.toLowerCase().startsWith(META)) customMetadata[name.slice(META.length).toLowerCase()] = value;
+    });
+    const range = res.headers.get("content-range");
+    const size = range ? Number(range.split("/")[1]) : Number(res.headers.get("content-length") ?? 0);
+    return {
+      key,
+      size,
+      etag: quoted(res.headers.get("etag") ?? '""'),
+      uploaded: new Date(res.headers.get("last-modified") ?? 0),
+      contentType: res.headers.get("content-type") ?? undefined,
+      customMetadata,
+    };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const res = await this.send(`HEAD ${key}`, this.url(key), { method: "HEAD" }, [200, 404]);
+    return res.status === 404 ? null : this.info(key, res);
+  }
+
+  async get(key: string, span?: ByteSpan): Promise<ObjectBody | null> {
+    const headers: Record<string, string> = span ? { range: `bytes=${span.offset}-${span.offset + span.length - 1}` } : {};
+    const res = await this.send(`GET ${key}`, this.url(key), { headers }, [200, 206, 404]);
+    if (res.status === 404 || !res.body) {
+      await res.body?.cancel();
+      return null;
+    }
+    return { ...this.info(key, res), body: res.body };
+  }
+
+  private headersFor(options: PutOptions): Record<string, string> {
+    const headers: Record<string, string> = { "content-type": options.contentType };
+    for (const [k, v] of Object.entries(options.customMetadata ?? {})) headers[META + k.toLowerCase()] = v;
+    if (options.onlyIfEtag === null) headers["if-none-match"] = "*";
+    else if (options.onlyIfEtag !== undefined) headers["if-match"] = options.onlyIfEtag;
+    return headers;
+  }
+
+  async putStream(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, options: PutOptions): Promise<boolean> {
+    if (length !== undefined && length <= this.options.multipartPartBytes) {
+      // One part's worth: read it whole first, so a stream that breaks never starts an upload.
+      // (Some S3 implementations keep whatever arrived when a streamed body breaks off.)
+      const whole = await readExactly(body, length);
+      const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body: whole }, [200, 412]);
+      await res.body?.cancel();
+      return res.status === 200;
+    }
+    // Anything larger, or of unknown length, is a multipart upload: completing it is the commit.
+    return this.putMultipart(key, body, options);
+  }
+
+  /** Completing the upload is the commit: it happens only after the stream ended cleanly. */
+  private async putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
+    const { onlyIfEtag: _conditional, ...create } = options;
+    const started = await this.send(`create multipart ${key}`, this.url(key, "?uploads"), { method: "POST", headers: this.headersFor(create) }, [200]);
+    const uploadId = xmlValue(await started.text(), "UploadId");
+    if (!uploadId) throw new S3Error(started.status, "NoUploadId", `create multipart ${key}`);
+    const q = (extra = "") => `?uploadId=${encodeURIComponent(uploadId)}${extra}`;
+    try {
+      const etags: string[] = [];
+      for await (const part of partsOf(body, this.options.multipartPartBytes)) {
+        const n = etags.length + 1;
+        // A copy: partsOf reuses its buffer, and the request body is read after this call returns.
+        const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), { method: "PUT", body: part.slice() }, [200]);
+        await res.body?.cancel();
+        etags.push(res.headers.get("etag") ?? "");
+      }
+      if (etags.length === 0) {
+        const res = await this.send(`upload part 1 of ${key}`, this.url(key, q("&partNumber=1")), { method: "PUT", body: new Uint8Array(0) }, [200]);
+        await res.body?.cancel();
+        etags.push(res.headers.get("etag") ?? "");
+      }
+      const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
+      const done = await this.send(`complete multipart ${key}`, this.url(key, q()), { method: "POST", headers: { "content-type": "application/xml" }, body: xml }, [200]);
+      const text = await done.text();
+      // S3 may answer 200 and still report an error in the body.
+      if (xmlValue(text, "Code")) throw new S3Error(200, xmlValue(text, "Code")!, `complete multipart ${key}`);
+      return true;
+    } catch (err) {
+      await this.client.fetch(this.url(key, q()), { method: "DELETE" }).then((r) => r.body?.cancel()).catch(() => {});
+      throw err;
+    }
+  }
+
+  async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {
+    const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body }, [200, 412]);
+    await res.body?.cancel();
+    return res.status === 200;
+  }
+
+  async delete(key: string): Promise<void> {
+    const res = await this.send(`DELETE ${key}`, this.url(key), { method: "DELETE" }, [200, 204, 404]);
+    await res.body?.cancel();
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const query = `?list-type=2&prefix=${encodeURIComponent(prefix)}${token ? `&continuation-token=${encodeURIComponent(token)}` : ""}`;
+      const base = this.url("", "").replace(/\/$/, "");
+      const res = await this.send(`LIST ${prefix}`, base + query, {}, [200]);
+      const xml = await res.text();
+      for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+        const c = m[1]!;
+        yield {
+          key: xmlValue(c, "Key")!,
+          size: Number(xmlValue(c, "Size") ?? 0),
+          etag: quoted(xmlValue(c, "ETag") ?? '""'),
+          uploaded: new Date(xmlValue(c, "LastModified") ?? 0),
+          contentType: undefined,
+          customMetadata: {},
+        };
+      }
+      token = xmlValue(xml, "IsTruncated") === "true" ? xmlValue(xml, "NextContinuationToken") : undefined;
+    } while (token);
+  }
+}
