@@ -1,0 +1,130 @@
+/**
+ * `npm run infra:bucket -- --endpoint URL --bucket NAME [--region R] [--virtual-host] [--create]`
+ *
+ * Creates (with --create) or validates the S3-compatible bucket a pkgedge mirror uses as its cache:
+ * that it exists, that pkgedge's credentials can write, read and delete in it, whether it honours
+ * conditional writes (registry lists are published with them), and that incomplete multipart
+ * uploads (fills abandoned mid-way) are cleaned up by a lifecycle rule. Credentials come from
+ * S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, the same secrets the worker uses.
+ */
+
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutObjectCommand,
+  S3Client,
+  type LifecycleRule,
+} from "@aws-sdk/client-s3";
+import { parseArgs } from "node:util";
+
+const RULE_ID = "pkgedge-abort-incomplete-multipart";
+
+function fail(message: string): never {
+  console.error(`✗ ${message}`);
+  process.exit(1);
+}
+
+function errorName(err: unknown): string {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return `${e.name ?? "error"}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}`;
+}
+
+const { values } = parseArgs({
+  options: {
+    endpoint: { type: "string" },
+    bucket: { type: "string" },
+    region: { type: "string", default: "auto" },
+    "virtual-host": { type: "boolean", default: false },
+    create: { type: "boolean", default: false },
+  },
+});
+if (!values.endpoint) fail("--endpoint is required (the S3_ENDPOINT the worker uses)");
+if (!values.bucket) fail("--bucket is required (the S3_BUCKET the worker uses)");
+const accessKeyId = process.env.S3_ACCESS_KEY_ID;
+const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
+if (!accessKeyId) fail("S3_ACCESS_KEY_ID is not set");
+if (!secretAccessKey) fail("S3_SECRET_ACCESS_KEY is not set");
+
+const s3 = new S3Client({
+  endpoint: values.endpoint,
+  region: values.region === "auto" ? "us-east-1" : values.region,
+  forcePathStyle: !values["virtual-host"],
+  credentials: { accessKeyId, secretAccessKey },
+});
+const Bucket = values.bucket;
+// With path-style addressing the SDK sends (and signs) bucket-level requests as "/bucket/"; some
+// S3-compatible servers verify the signature over "/bucket". Both forms mean the same to S3, so
+// send the one every server signs the same way.
+s3.middlewareStack.add(
+  (next) => async (args) => {
+    const request = args.request as { path?: string };
+    if (!values["virtual-host"] && request.path === `/${Bucket}/`) request.path = `/${Bucket}`;
+    return next(args);
+  },
+  { step: "build", name: "pkgedgeBucketPath" },
+);
+
+// 1. The bucket exists (or is created).
+try {
+  await s3.send(new HeadBucketCommand({ Bucket }));
+  console.log(`✓ bucket ${Bucket} exists`);
+} catch (err) {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status === 403) fail(`the bucket refused these credentials (${errorName(err)}): check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
+  if (status !== 404) fail(`could not reach bucket ${Bucket}: ${errorName(err)}`);
+  if (!values.create) fail(`bucket ${Bucket} does not exist (run again with --create to create it)`);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket }));
+  } catch (createErr) {
+    fail(`could not create bucket ${Bucket}: ${errorName(createErr)}`);
+  }
+  console.log(`✓ bucket ${Bucket} created`);
+}
+
+// 2. Write, read back, delete: what every fill and hit does.
+const probeKey = `_pkgedge/probe-${crypto.randomUUID()}`;
+const probe = `pkgedge bucket probe ${new Date().toISOString()}`;
+try {
+  await s3.send(new PutObjectCommand({ Bucket, Key: probeKey, Body: probe, ContentType: "text/plain" }));
+  const got = await s3.send(new GetObjectCommand({ Bucket, Key: probeKey }));
+  const text = await got.Body?.transformToString();
+  if (text !== probe) fail(`read back ${JSON.stringify(text)} instead of what was written`);
+} catch (err) {
+  fail(`the write/read probe failed: ${errorName(err)}`);
+}
+
+// 3. Conditional writes: a second "only if absent" write of the same key must be refused.
+let conditional = false;
+try {
+  await s3.send(new PutObjectCommand({ Bucket, Key: probeKey, Body: "again", IfNoneMatch: "*" }));
+} catch (err) {
+  conditional = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
+}
+await s3.send(new DeleteObjectCommand({ Bucket, Key: probeKey })).catch((err) => fail(`could not delete the probe: ${errorName(err)}`));
+console.log("✓ write, read and delete work");
+if (conditional) console.log("✓ conditional writes are honoured (registry lists are published in order)");
+else console.log("! conditional writes are NOT honoured: concurrent registry refreshes may publish out of order on this server");
+
+// 4. A lifecycle rule that aborts multipart uploads left incomplete (abandoned fills).
+try {
+  let rules: LifecycleRule[] = [];
+  try {
+    rules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket }))).Rules ?? [];
+  } catch {
+    rules = []; // no configuration yet
+  }
+  if (rules.some((r) => r.ID === RULE_ID)) {
+    console.log("✓ the abort-incomplete-multipart lifecycle rule is in place");
+  } else {
+    const ours: LifecycleRule = { ID: RULE_ID, Status: "Enabled", Filter: { Prefix: "" }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } };
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [...rules, ours] } }));
+    console.log("✓ added a lifecycle rule that aborts multipart uploads left incomplete for a day");
+  }
+} catch (err) {
+  console.log(`! could not set the abort-incomplete-multipart lifecycle rule (${errorName(err)}): set one by hand if this server supports it`);
+}
+console.log(`bucket ${Bucket} is ready for pkgedge`);
