@@ -54,6 +54,9 @@ const s3 = new S3Client({
   region: values.region === "auto" ? "us-east-1" : values.region,
   forcePathStyle: !values["virtual-host"],
   credentials: { accessKeyId, secretAccessKey },
+  // Plain signed requests: not every S3-compatible server takes aws-chunked bodies with checksum trailers.
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
 });
 const Bucket = values.bucket;
 // With path-style addressing the SDK sends (and signs) bucket-level requests as "/bucket/"; some

@@ -3,7 +3,9 @@
 import { describe, expect, inject, it } from "vitest";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { AwsClient } from "aws4fetch";
 import "../shared/manifest.ts";
+import { fixtureBytes } from "../shared/control.ts";
 import { REPO } from "../fixtures/wrangler-dev.ts";
 
 const s3 = inject("s3");
@@ -52,5 +54,44 @@ describe("npm run infra:bucket", () => {
     const noSecret = await run("bucket.ts", ["--endpoint", s3.endpoint, "--bucket", s3.bucket], { S3_ACCESS_KEY_ID: "x", S3_SECRET_ACCESS_KEY: "" });
     expect(noSecret.code).toBe(1);
     expect(noSecret.output).toMatch(/S3_SECRET_ACCESS_KEY is not set/);
+  });
+});
+
+describe("npm run infra:export", () => {
+  const manifest = inject("manifest");
+  const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, service: "s3", region: "us-east-1" });
+  const put = async (bucket: string, key: string, body: Uint8Array | string) => {
+    const res = await client.fetch(`${s3.endpoint}/${bucket}/${key}`, { method: "PUT", body });
+    expect(res.status).toBe(200);
+  };
+  const get = async (bucket: string, key: string) => {
+    const res = await client.fetch(`${s3.endpoint}/${bucket}/${key}`);
+    return res.status === 200 ? new Uint8Array(await res.arrayBuffer()) : null;
+  };
+  const createBucket = async (name: string) => expect((await client.fetch(`${s3.endpoint}/${name}`, { method: "PUT" })).status).toBe(200);
+
+  it("copies a mirror's bucket, verifying every tarball, and refuses one stored under the wrong name", async () => {
+    const source = `src-${Date.now().toString(36)}`;
+    const target = `dst-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const good = [manifest.snapshots[1]!, `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`, manifest.artifact, manifest.bigArtifact];
+    for (const path of good) await put(source, path.slice(1), await fixtureBytes(manifest.controlUrl, path));
+    const wrongName = `artifact/${"a".repeat(40)}`;
+    await put(source, wrongName, await fixtureBytes(manifest.controlUrl, manifest.artifact));
+    await put(source, "registries.eager", `${manifest.snapshots[1]}\n`);
+    await put(source, "_pkgedge/registries.eager.json", "{}");
+
+    const args = ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target];
+    const first = await run("export.ts", args, creds);
+    expect(first.code, first.output).toBe(1);
+    expect(first.output).toMatch(/copied 6 objects .* 1 failed/);
+    expect(first.output).toContain(`✗ ${wrongName}: tree hash mismatch`);
+    for (const path of good) expect(await get(target, path.slice(1)), path).toEqual(await fixtureBytes(manifest.controlUrl, path));
+    expect(await get(target, wrongName)).toBeNull();
+    expect(new TextDecoder().decode((await get(target, "registries.eager"))!)).toBe(`${manifest.snapshots[1]}\n`);
+
+    const again = await run("export.ts", [...args, "--skip-existing"], creds);
+    expect(again.output).toMatch(/skipped 6 already there, 1 failed/);
   });
 });

@@ -3,8 +3,8 @@
  * name it was requested by.
  */
 
-import type { ResourceKind } from "../routes/grammar";
-import type { TreeHashes } from "./tree";
+import type { ResourceKind } from "../routes/grammar.ts";
+import type { TreeHashes } from "./tree.ts";
 
 export type Acceptance = { ok: true; matched: "no-skip" | "skip" } | { ok: false; reason: string };
 

@@ -126,7 +126,13 @@ export class TarReader {
   private readonly global = new Map<string, string>();
   private pendingExtended: { kind: "L" | "K" | "x" | "g" } | null = null;
 
-  constructor(private readonly sink: TarSink) {}
+  private readonly sink: TarSink;
+
+  // A plain field, not a parameter property: operator tools load this module in Node, whose type
+  // stripping does not rewrite parameter properties.
+  constructor(sink: TarSink) {
+    this.sink = sink;
+  }
 
   /** True once the end-of-archive block has been read. */
   get ended(): boolean {

@@ -5,7 +5,7 @@
  * so memory grows with the number of entries, never with file sizes.
  */
 
-import { latin1Bytes, TarError, type TarEntry, type TarSink } from "./tar";
+import { latin1Bytes, TarError, type TarEntry, type TarSink } from "./tar.ts";
 
 type Leaf = { kind: "leaf"; mode: "100644" | "100755" | "120000"; hash: Uint8Array };
 type Dir = { kind: "dir"; children: Map<string, Node> };
@@ -45,12 +45,42 @@ function components(path: string): string[] {
   return path.split("/").filter((c) => c !== "" && c !== ".");
 }
 
-/** Files up to this size are hashed in one digest call; larger ones stream through a DigestStream. */
+/** Files up to this size are hashed in one digest call; larger ones stream through a digest. */
 const SMALL_FILE = 64 * 1024;
+
+/** An incremental SHA-1. workerd has crypto.DigestStream; elsewhere (operator tools on Node) pass one in. */
+export interface StreamingSha1 {
+  update(bytes: Uint8Array): void | Promise<void>;
+  digest(): Promise<Uint8Array>;
+}
+
+/** crypto.DigestStream is workerd's; looked up so this module also loads (given a sha1) in Node. */
+type DigestStreamClass = new (algorithm: string) => WritableStream<Uint8Array> & { digest: Promise<ArrayBuffer> };
+
+export function digestStreamSha1(): StreamingSha1 {
+  const DigestStream = (crypto as unknown as { DigestStream?: DigestStreamClass }).DigestStream;
+  if (!DigestStream) throw new Error("no crypto.DigestStream here: pass a streaming SHA-1 to the tree builder");
+  const ds = new DigestStream("SHA-1");
+  const writer = ds.getWriter();
+  return {
+    update: (bytes) => writer.write(bytes),
+    async digest() {
+      await writer.close();
+      return new Uint8Array(await ds.digest);
+    },
+  };
+}
 
 export class TreeBuilder implements TarSink {
   private readonly root: Dir = { kind: "dir", children: new Map() };
-  private current: { path: string[]; mode: Leaf["mode"]; small: Uint8Array[] | null; stream: WritableStreamDefaultWriter<Uint8Array> | null; digest: Promise<ArrayBuffer> | null } | null = null;
+  private current: { path: string[]; mode: Leaf["mode"]; small: Uint8Array[] | null; stream: StreamingSha1 | null } | null = null;
+
+  private readonly streamingSha1: () => StreamingSha1;
+
+  // A plain field (see TarReader): this module also runs in Node's type stripping.
+  constructor(streamingSha1: () => StreamingSha1 = digestStreamSha1) {
+    this.streamingSha1 = streamingSha1;
+  }
   private registryToml = false;
   private count = 0;
 
@@ -81,12 +111,11 @@ export class TreeBuilder implements TarSink {
         const mode = e.mode & 0o100 ? "100755" : "100644";
         const header = encoder.encode(`blob ${e.size}\0`);
         if (e.size <= SMALL_FILE) {
-          this.current = { path, mode, small: [header], stream: null, digest: null };
+          this.current = { path, mode, small: [header], stream: null };
         } else {
-          const ds = new crypto.DigestStream("SHA-1");
-          const writer = ds.getWriter();
-          void writer.write(header);
-          this.current = { path, mode, small: null, stream: writer, digest: ds.digest };
+          const stream = this.streamingSha1();
+          await stream.update(header);
+          this.current = { path, mode, small: null, stream };
         }
         return;
       }
@@ -96,7 +125,7 @@ export class TreeBuilder implements TarSink {
   async data(chunk: Uint8Array): Promise<void> {
     const cur = this.current!;
     if (cur.small) cur.small.push(chunk.slice());
-    else await cur.stream!.write(chunk);
+    else await cur.stream!.update(chunk);
   }
 
   async entryEnd(): Promise<void> {
@@ -106,8 +135,7 @@ export class TreeBuilder implements TarSink {
     if (cur.small) {
       hash = await sha1(...cur.small);
     } else {
-      await cur.stream!.close();
-      hash = new Uint8Array(await cur.digest!);
+      hash = await cur.stream!.digest();
     }
     this.place(cur.path, { kind: "leaf", mode: cur.mode, hash });
   }

@@ -4,10 +4,10 @@
  * the fill path, tests, benchmarks and operator tools all use the same code.
  */
 
-import { TarReader, TarError } from "./tar";
-import { TreeBuilder, type TreeHashes } from "./tree";
+import { TarReader, TarError } from "./tar.ts";
+import { TreeBuilder, type StreamingSha1, type TreeHashes } from "./tree.ts";
 
-export type { TreeHashes };
+export type { StreamingSha1, TreeHashes };
 export { TarError };
 
 export interface TarGzHasher {
@@ -41,8 +41,8 @@ const BATCH_BYTES = 64 * 1024;
  * resolves to the hashes. workerd hands out 4 KiB pieces; batching them costs one copy and saves
  * most of the per-chunk work (promises, digest writes) downstream.
  */
-async function hashDecompressed(decompressed: ReadableStream<Uint8Array>): Promise<TreeHashes> {
-  const tree = new TreeBuilder();
+async function hashDecompressed(decompressed: ReadableStream<Uint8Array>, sha1?: () => StreamingSha1): Promise<TreeHashes> {
+  const tree = new TreeBuilder(sha1);
   const tar = new TarReader(tree);
   const reader = decompressed.getReader();
   const batch = new Uint8Array(BATCH_BYTES);
@@ -123,10 +123,13 @@ export function createTarGzHasher(): TarGzHasher {
   };
 }
 
-/** Both tree hashes of a whole gzipped tarball stream (the compressed side piped natively). */
-export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>): Promise<TreeHashes> {
+/**
+ * Both tree hashes of a whole gzipped tarball stream (the compressed side piped natively).
+ * `sha1` supplies an incremental SHA-1 where crypto.DigestStream does not exist (Node).
+ */
+export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>, sha1?: () => StreamingSha1): Promise<TreeHashes> {
   const gunzip = new DecompressionStream("gzip");
   const piped = body.pipeTo(gunzip.writable).catch((err) => Promise.reject(explain(err)));
-  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable), piped]);
+  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable, sha1), piped]);
   return hashes;
 }
