@@ -37,6 +37,11 @@ describe("configuration", () => {
     ["multipart parts under 5 MiB", { MULTIPART_PART_BYTES: "1024" }, "MULTIPART_PART_BYTES"],
     ["a prefix with ..", { PATH_PREFIX: "/a/../b" }, "PATH_PREFIX"],
     ["a prefix without a leading slash", { PATH_PREFIX: "julia" }, "PATH_PREFIX"],
+    ["an unknown storage backend", { STORAGE: "gcs" }, "STORAGE"],
+    ["S3 without an endpoint", { STORAGE: "s3", S3_BUCKET: "pkgedge" }, "S3_ENDPOINT"],
+    ["S3 with a non-http endpoint", { STORAGE: "s3", S3_ENDPOINT: "ftp://x", S3_BUCKET: "pkgedge" }, "S3_ENDPOINT"],
+    ["S3 without a bucket", { STORAGE: "s3", S3_ENDPOINT: "https://s3.example" }, "S3_BUCKET"],
+    ["S3 with a bad path-style flag", { STORAGE: "s3", S3_ENDPOINT: "https://s3.example", S3_BUCKET: "pkgedge", S3_FORCE_PATH_STYLE: "maybe" }, "S3_FORCE_PATH_STYLE"],
   ])("names the variable for %s", (_, vars, variable) => {
     const err = errorOf(vars);
     expect(err.variable).toBe(variable);

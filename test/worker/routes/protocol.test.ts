@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketKeys, manifest, mirror, upstream } from "../harness";
+import { backend, bucketKeys, manifest, mirror, upstream } from "../harness";
 
 
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
@@ -129,6 +129,27 @@ describe("misconfiguration answers every request with a 500 that names the varia
       expect(body.variable).toBe(variable);
       expect(body.message).toContain(variable);
     }
+  });
+});
+
+describe("S3 configuration errors name the variable", () => {
+  it.each(["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"])("a missing %s", async (secret) => {
+    const m = mirror({ STORAGE: "s3", S3_ENDPOINT: "http://127.0.0.1:9", S3_BUCKET: "pkgedge", S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret", [secret]: "" });
+    const res = await m.fetch(pkgPath());
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { variable: string }).variable).toBe(secret);
+  });
+
+  it.skipIf(backend !== "s3")("credentials the bucket refuses answer a 500 that names them, and change nothing", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, S3_SECRET_ACCESS_KEY: "not-the-secret" });
+    const res = await m.fetch(pkgPath());
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { variable: string };
+    expect(body.variable).toContain("S3_SECRET_ACCESS_KEY");
+    expect(await up.log()).toEqual([]); // refused before any fill
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
   });
 });
 
