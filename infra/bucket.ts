@@ -16,10 +16,10 @@ import {
   HeadBucketCommand,
   PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
-  S3Client,
   type LifecycleRule,
 } from "@aws-sdk/client-s3";
 import { parseArgs } from "node:util";
+import { s3Client } from "./s3-client.ts";
 
 const RULE_ID = "pkgedge-abort-incomplete-multipart";
 
@@ -49,27 +49,8 @@ const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
 if (!accessKeyId) fail("S3_ACCESS_KEY_ID is not set");
 if (!secretAccessKey) fail("S3_SECRET_ACCESS_KEY is not set");
 
-const s3 = new S3Client({
-  endpoint: values.endpoint,
-  region: values.region === "auto" ? "us-east-1" : values.region,
-  forcePathStyle: !values["virtual-host"],
-  credentials: { accessKeyId, secretAccessKey },
-  // Plain signed requests: not every S3-compatible server takes aws-chunked bodies with checksum trailers.
-  requestChecksumCalculation: "WHEN_REQUIRED",
-  responseChecksumValidation: "WHEN_REQUIRED",
-});
 const Bucket = values.bucket;
-// With path-style addressing the SDK sends (and signs) bucket-level requests as "/bucket/"; some
-// S3-compatible servers verify the signature over "/bucket". Both forms mean the same to S3, so
-// send the one every server signs the same way.
-s3.middlewareStack.add(
-  (next) => async (args) => {
-    const request = args.request as { path?: string };
-    if (!values["virtual-host"] && request.path === `/${Bucket}/`) request.path = `/${Bucket}`;
-    return next(args);
-  },
-  { step: "build", name: "pkgedgeBucketPath" },
-);
+const s3 = s3Client({ endpoint: values.endpoint, bucket: Bucket, region: values.region, virtualHost: values["virtual-host"], accessKeyId, secretAccessKey });
 
 // 1. The bucket exists (or is created).
 try {

@@ -10,13 +10,14 @@
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY). Exits non-zero if any object failed.
  */
 
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { parseResourcePath } from "../worker/routes/grammar.ts";
 import { acceptTreeHash } from "../worker/verify/rule.ts";
 import { treeHashOfTarGz } from "../worker/verify/verify.ts";
+import { s3Client } from "./s3-client.ts";
 
 function fail(message: string): never {
   console.error(`✗ ${message}`);
@@ -45,24 +46,7 @@ function client(side: "from" | "to"): { s3: S3Client; bucket: string } {
   const secretAccessKey = process.env[`${prefix}_S3_SECRET_ACCESS_KEY`] ?? process.env.S3_SECRET_ACCESS_KEY;
   if (!accessKeyId) fail(`${prefix}_S3_ACCESS_KEY_ID (or S3_ACCESS_KEY_ID) is not set`);
   if (!secretAccessKey) fail(`${prefix}_S3_SECRET_ACCESS_KEY (or S3_SECRET_ACCESS_KEY) is not set`);
-  const s3 = new S3Client({
-    endpoint,
-    region: values.region === "auto" ? "us-east-1" : values.region,
-    forcePathStyle: !values["virtual-host"],
-    credentials: { accessKeyId, secretAccessKey },
-    // Plain signed requests: not every S3-compatible server takes aws-chunked bodies with checksum trailers.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
-  // Path-style bucket requests as "/bucket", which every S3-compatible server signs the same way.
-  s3.middlewareStack.add(
-    (next) => async (args) => {
-      const request = args.request as { path?: string };
-      if (!values["virtual-host"] && request.path === `/${bucket}/`) request.path = `/${bucket}`;
-      return next(args);
-    },
-    { step: "build", name: "pkgedgeBucketPath" },
-  );
+  const s3 = s3Client({ endpoint, bucket, region: values.region, virtualHost: values["virtual-host"], accessKeyId, secretAccessKey });
   return { s3, bucket };
 }
 

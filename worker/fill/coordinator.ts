@@ -122,7 +122,6 @@ export class FillCoordinator extends DurableObject<Env> {
     let resolveOutcome!: (p: Promise<FillOutcome>) => void;
     const outcomePromise = new Promise<FillOutcome>((r) => (resolveOutcome = r));
     const start = await fillFromUpstream(deps, resource, {
-      clientCopy: false,
       tap: ({ upstream, length }) => {
         shared = new SharedFill(resource.key, upstream, length, deps.config.fillWindowBytes, deps.store, outcomePromise);
         return shared.tap;

@@ -1,8 +1,9 @@
 /**
  * Filling a miss from upstream (spec §6.3): probe the upstreams, GET from the first that has the
- * resource, pass the body through the commit gate, and write it to the bucket in the background
- * while (optionally) streaming the same bytes to the client. The bucket object appears only if
- * every check passed; otherwise the write is abandoned and the client's stream breaks.
+ * resource, pass the body through the commit gate (and a tap, through which the resource's
+ * coordinator shares the bytes with its requesters), and write it to the bucket. The object
+ * appears only if every check passed; otherwise the write is abandoned, and the tap's readers see
+ * a broken stream rather than a clean end.
  */
 
 import type { Resource } from "../routes/grammar";
@@ -37,8 +38,6 @@ export type FillStart =
       kind: "streaming";
       upstream: string;
       length: number | undefined;
-      /** The client's copy of the bytes (absent when the caller asked for none). */
-      body: ReadableStream<Uint8Array> | undefined;
       /** Settles when the bucket write has been committed or abandoned. */
       outcome: Promise<FillOutcome>;
     };
@@ -78,8 +77,6 @@ export async function locate(deps: FillDeps, resource: Resource): Promise<{ hits
 }
 
 export interface FillOptions {
-  /** Tee a copy of the (gated) bytes for the caller's client. */
-  clientCopy: boolean;
   /** Sees every gated byte on its way to the bucket (a shared fill's window). */
   tap?: (start: { upstream: string; length: number | undefined }) => TransformStream<Uint8Array, Uint8Array>;
 }
@@ -109,11 +106,7 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
   const gate = commitGate([lengthCheck(length), ...(deps.extraChecks?.(resource) ?? [])]);
   let gated = withIdleTimeout(got.response.body, config.upstreamIdleTimeoutMs, gate.abandon).pipeThrough(gate.stream);
   if (options.tap) gated = gated.pipeThrough(options.tap({ upstream, length }));
-  let storeBranch = gated;
-  let clientBranch: ReadableStream<Uint8Array> | undefined;
-  if (options.clientCopy) [clientBranch, storeBranch] = gated.tee();
-
-  const write = store.putStream(resource.key, storeBranch, length, {
+  const write = store.putStream(resource.key, gated, length, {
     contentType: TARBALL_CONTENT_TYPE,
     customMetadata: { upstream, fetchedAt: new Date().toISOString() },
   });
@@ -125,7 +118,7 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
     return result;
   });
   deps.waitUntil(outcome);
-  return { kind: "streaming", upstream, length, body: clientBranch, outcome };
+  return { kind: "streaming", upstream, length, outcome };
 }
 
 /** Combines the bucket write and the gate's verdict into one logged outcome. */

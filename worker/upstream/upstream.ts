@@ -28,7 +28,7 @@ export type ProbeResult =
  */
 export const UPSTREAM_HEADERS = {
   "accept-encoding": "identity",
-  "user-agent": "pkgedge (+https://github.com/pkgedge)",
+  "user-agent": "pkgedge",
 } as const;
 
 function lengthOf(res: Response): number | undefined {
