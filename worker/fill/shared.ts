@@ -45,6 +45,7 @@ export class SharedFill {
     this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(windowBytes / 4)));
     void outcome.then((r) => {
       this.result = r;
+      this.releaseIfDone();
       this.notify();
     });
   }
@@ -122,6 +123,17 @@ export class SharedFill {
     return start;
   }
 
+  /**
+   * Once the object is in the bucket and nobody reads from the window, the window is let go: the
+   * coordinator may stay alive a while, and anyone who comes later reads from the bucket.
+   */
+  private releaseIfDone(): void {
+    if (!this.committed || this.readers.size > 0) return;
+    this.blocks = [];
+    this.spare.length = 0;
+    this.windowStart = this.received;
+  }
+
   private notify(): void {
     const waiting = this.wake;
     this.wake = [];
@@ -151,7 +163,10 @@ export class SharedFill {
     const reader = { offset: start };
     this.readers.add(reader);
     const leave = () => {
-      if (this.readers.delete(reader)) this.notify();
+      if (this.readers.delete(reader)) {
+        this.releaseIfDone();
+        this.notify();
+      }
     };
     let offset = start;
     let fallback: AsyncIterator<Uint8Array> | null = null;
