@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUpstream, fixtureBytes, type Upstream } from "../shared/control.ts";
 import "../shared/manifest.ts";
-import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
+import { REPO, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
+import { spawn } from "node:child_process";
 import { packageVersions, pkgHeaders, registryPackages, unpack } from "./pkg-client.ts";
 
 const manifest = inject("manifest");
@@ -93,6 +94,16 @@ async function tarballGets(): Promise<number> {
   return (await up.log()).filter((r) => r.method === "GET" && !r.path.startsWith("/registries")).length;
 }
 
+function smoke(url: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "infra", "smoke.ts"), url], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
 function safeRead(tree: { read(p: string): string }, path: string): string {
   try {
     return tree.read(path);
@@ -140,6 +151,19 @@ describe("wrangler dev against a loopback storage server", () => {
     const after = await walk();
     for (const r of after) expect(r.headers.has("x-cache-miss"), r.path).toBe(false);
     expect(await tarballGets()).toBe(getsBefore);
+  });
+
+  it("passes the smoke test operators run after a deploy (npm run smoke)", async () => {
+    const ok = await smoke(dev.url);
+    expect(ok.code, ok.output).toBe(0);
+    expect(ok.output).toMatch(/✓ GET \/meta/);
+    expect(ok.output).toMatch(/✓ registry \/registry\/.* verifies/);
+    expect(ok.output).toMatch(/✓ package \/package\/.* verifies/);
+    expect(ok.output).toContain("smoke test passed");
+    // Something that is not a working pkgedge fails, and says where.
+    const bad = await smoke(`${manifest.controlUrl}/u/nowhere`);
+    expect(bad.code).toBe(1);
+    expect(bad.output).toMatch(/✗ GET \/meta: GET \/meta answered 404/);
   });
 
   it("logs one JSON object per event", () => {

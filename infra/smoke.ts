@@ -1,0 +1,108 @@
+/**
+ * `npm run smoke -- URL`: checks a running pkgedge the way a Julia client uses it, after a deploy
+ * or against `wrangler dev`. GET /meta; GET /registries following redirects with Pkg's headers;
+ * download each registry it lists and one package that registry names; verify every tree hash;
+ * report timings. Exits non-zero, with the reason, on any failure.
+ */
+
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseRegistryList, parseResourcePath } from "../worker/routes/grammar.ts";
+import { acceptTreeHash } from "../worker/verify/rule.ts";
+import { treeHashOfTarGz } from "../worker/verify/verify.ts";
+
+const base = (process.argv[2] ?? "").replace(/\/+$/, "");
+if (!/^https?:\/\//.test(base)) {
+  console.error("usage: npm run smoke -- https://pkg.example.org");
+  process.exit(2);
+}
+
+const headers = {
+  "Julia-Pkg-Protocol": "1.0",
+  "Julia-Pkg-Server": base,
+  "Julia-Version": "1.13.0",
+  "Julia-Interactive": "false",
+  "User-Agent": "pkgedge-smoke",
+};
+
+const nodeSha1 = () => {
+  const h = createHash("sha1");
+  return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
+};
+
+let failed = false;
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const start = performance.now();
+  try {
+    const value = await fn();
+    console.log(`✓ ${name} (${(performance.now() - start).toFixed(0)} ms)`);
+    return value;
+  } catch (err) {
+    failed = true;
+    console.error(`✗ ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+async function get(path: string, extra: Record<string, string> = {}): Promise<Response> {
+  const res = await fetch(base + path, { headers: { ...headers, ...extra }, signal: AbortSignal.timeout(120_000) });
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}`);
+  return res;
+}
+
+/** Downloads a tarball and checks what Pkg checks: gzip bytes, no Content-Encoding, the tree hash. */
+async function tarball(path: string): Promise<Uint8Array> {
+  const resource = parseResourcePath(path);
+  if (!resource) throw new Error(`${path} is not a resource path`);
+  const res = await get(path, { "Accept-Encoding": "zstd, gzip" });
+  if (res.headers.has("content-encoding")) throw new Error(`${path} came with Content-Encoding ${res.headers.get("content-encoding")}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length) throw new Error(`${path}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new Error(`${path} is not gzip`);
+  const hashes = await treeHashOfTarGz(new Blob([bytes]).stream(), nodeSha1);
+  const accepted = acceptTreeHash(resource.kind, resource.treeHash, hashes);
+  if (!accepted.ok) throw new Error(`${path}: ${accepted.reason} (no-skip ${hashes.noSkip}, skip ${hashes.skip})`);
+  return bytes;
+}
+
+/** The first package version a registry tarball names: path and tree hash, read with tar. */
+function firstPackage(registry: Uint8Array): string | null {
+  const dir = mkdtempSync(join(tmpdir(), "pkgedge-smoke-"));
+  try {
+    writeFileSync(join(dir, "registry.tar.gz"), registry);
+    execFileSync("tar", ["-xzf", join(dir, "registry.tar.gz"), "-C", dir]);
+    const toml = readFileSync(join(dir, "Registry.toml"), "utf8");
+    const section = toml.split(/^\[packages\]\s*$/m)[1] ?? "";
+    for (const m of section.matchAll(/^([0-9a-f-]{36})\s*=\s*\{[^}]*path\s*=\s*"([^"]+)"/gm)) {
+      const versions = readFileSync(join(dir, m[2]!, "Versions.toml"), "utf8");
+      const hash = /git-tree-sha1\s*=\s*"([0-9a-f]{40})"/.exec(versions)?.[1];
+      if (hash) return `/package/${m[1]}/${hash}`;
+    }
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`smoke test of ${base}`);
+await step("GET /meta", async () => {
+  const meta = (await (await get("/meta")).json()) as { pkgedge_version?: string };
+  if (!meta.pkgedge_version) throw new Error("no pkgedge_version in /meta");
+});
+const list = await step("GET /registries (following redirects)", async () => {
+  const text = await (await get("/registries")).text();
+  const refs = parseRegistryList(text);
+  if (refs.length === 0) throw new Error(`no registry lines in ${JSON.stringify(text.slice(0, 200))}`);
+  return refs;
+});
+for (const ref of list ?? []) {
+  const path = `/registry/${ref.uuid}/${ref.treeHash}`;
+  const registry = await step(`registry ${path} verifies`, () => tarball(path));
+  const pkg = registry && firstPackage(registry);
+  if (pkg) await step(`package ${pkg} verifies`, () => tarball(pkg));
+}
+console.log(failed ? "smoke test FAILED" : "smoke test passed");
+process.exit(failed ? 1 : 0);
