@@ -95,3 +95,11 @@ describe("npm run infra:export", () => {
     expect(again.output).toMatch(/skipped 6 already there, 1 failed/);
   });
 });
+
+describe("npm run bundle:check", () => {
+  it("bundles every environment offline within the size budget", async () => {
+    const { code, output } = await run("bundle-check.ts", [], {});
+    expect(code, output).toBe(0);
+    for (const env of ["default", "staging", "production"]) expect(output).toMatch(new RegExp(`✓ ${env}: [\\d.]+ KiB, [\\d.]+ KiB gzipped`));
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * `npm run bundle:check`: bundles the worker for every environment with `wrangler deploy --dry-run`
+ * (offline, no account needed) and fails if the gzipped upload exceeds the budget.
+ *
+ * Budget: 64 KiB gzipped. The worker is about 44 KiB; what would blow it is a heavy dependency
+ * (the AWS SDK alone adds ~140 KiB gzipped, hence aws4fetch in the worker), and a larger bundle
+ * means slower cold starts at every edge location.
+ */
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { OFFLINE_ENV, REPO } from "../test/fixtures/wrangler-dev.ts";
+
+export const BUDGET_GZIP_KIB = 64;
+const ENVIRONMENTS = ["", "staging", "production"];
+
+function dryRun(env: string, outdir: string): Promise<{ code: number; output: string }> {
+  const bin = join(REPO, "node_modules", ".bin");
+  const args = ["deploy", "--dry-run", "--outdir", outdir, ...(env ? ["--env", env] : [])];
+  return new Promise((resolve) => {
+    const child = spawn(join(bin, "wrangler"), args, { cwd: REPO, env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` } });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+let failed = false;
+for (const env of ENVIRONMENTS) {
+  const label = env || "default";
+  const outdir = mkdtempSync(join(tmpdir(), "pkgedge-bundle-"));
+  try {
+    const { code, output } = await dryRun(env, outdir);
+    const m = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(output);
+    if (code !== 0 || !m) {
+      failed = true;
+      console.error(`✗ ${label}: wrangler deploy --dry-run failed\n${output}`);
+      continue;
+    }
+    const gzip = Number(m[2]);
+    const within = gzip <= BUDGET_GZIP_KIB;
+    failed ||= !within;
+    console.log(`${within ? "✓" : "✗"} ${label}: ${m[1]} KiB, ${gzip} KiB gzipped (budget ${BUDGET_GZIP_KIB} KiB gzipped)`);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+process.exit(failed ? 1 : 0);
