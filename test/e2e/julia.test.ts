@@ -16,10 +16,12 @@ import { REPO, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-d
 const manifest = inject("manifest");
 const JULIA_SH = process.env.PKGEDGE_JULIA_SH ?? resolve(REPO, "../shared/tools/julia.sh");
 const JULIA_ROOT = process.env.JULIA_ROOT ?? "/opt/julia-1.5";
-const haveJulia = existsSync(JULIA_SH) && existsSync(join(JULIA_ROOT, "usr/bin/julia"));
+/** A plain julia binary (GitHub Actions' setup-julia), used with a fresh depot like julia.sh does. */
+const JULIA_BIN = process.env.PKGEDGE_JULIA;
+const haveJulia = JULIA_BIN ? existsSync(JULIA_BIN) : existsSync(JULIA_SH) && existsSync(join(JULIA_ROOT, "usr/bin/julia"));
 
 if (!haveJulia) {
-  const why = `Julia end-to-end tests SKIPPED: no Julia at ${JULIA_ROOT} (install it with: bash ${JULIA_SH} install)`;
+  const why = `Julia end-to-end tests SKIPPED: no Julia at ${JULIA_BIN ?? JULIA_ROOT} (install it with: bash ${JULIA_SH} install)`;
   if (process.env.CI) throw new Error(`${why}. CI must run them.`);
   console.warn(`\n*** ${why} ***\n`);
 }
@@ -32,15 +34,21 @@ if (!haveJulia) {
  */
 function julia(server: string, script: string): Promise<{ code: number; output: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn("bash", [JULIA_SH, "run", server, "--compile=min", "-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JULIA_ROOT } });
+    const depot = JULIA_BIN ? mkdtempSync(join(tmpdir(), "pkgedge-depot-")) : "";
+    const child = JULIA_BIN
+      ? spawn(JULIA_BIN, ["--compile=min", "-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JULIA_DEPOT_PATH: depot, JULIA_PKG_SERVER: server } })
+      : spawn("bash", [JULIA_SH, "run", server, "--compile=min", "-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JULIA_ROOT } });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("close", (code) => resolveRun({ code: code ?? -1, output }));
+    child.on("close", (code) => {
+      if (depot) rmSync(depot, { recursive: true, force: true });
+      resolveRun({ code: code ?? -1, output });
+    });
   });
 }
 
-describe.skipIf(!haveJulia)("Julia 1.5.3 Pkg against wrangler dev", () => {
+describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", () => {
   let up: Upstream;
   let dev: WranglerDev;
   let persistTo: string;
@@ -68,7 +76,10 @@ describe.skipIf(!haveJulia)("Julia 1.5.3 Pkg against wrangler dev", () => {
     println("HELLO=", Example.hello("pkgedge"))
     println("ARTIFACT=", Pkg.Artifacts.artifact_exists(Base.SHA1("${artifactHash()}")))
     println("ARTIFACT_EXE=", isfile(joinpath(Pkg.Artifacts.artifact_path(Base.SHA1("${artifactHash()}")), "bin", "hello")))
-    println("REGISTRY=", read(joinpath(DEPOT_PATH[1], "registries", "General", ".tree_info.toml"), String))
+    # Julia 1.7+ keeps the registry as a tarball beside General.toml; 1.5 unpacks it with .tree_info.toml.
+    regs = joinpath(DEPOT_PATH[1], "registries")
+    info = isfile(joinpath(regs, "General.toml")) ? joinpath(regs, "General.toml") : joinpath(regs, "General", ".tree_info.toml")
+    println("REGISTRY=", read(info, String))
   `;
 
   for (const phase of ["cold", "warm"]) {
