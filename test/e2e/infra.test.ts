@@ -121,3 +121,23 @@ describe("npm run lint", () => {
     expect(messages.some((m) => m.includes('"evnt" is not defined'))).toBe(true);
   });
 });
+
+describe("npm run provision", () => {
+  it("plans each environment's bucket from wrangler.toml, and the S3 secrets only when given", async () => {
+    const plain = await run("provision.ts", ["--dry-run"], { S3_ACCESS_KEY_ID: "", S3_SECRET_ACCESS_KEY: "" });
+    expect(plain.code, plain.output).toBe(0);
+    expect(plain.output).toContain("would run: wrangler r2 bucket create pkgedge-staging");
+    expect(plain.output).toContain("would run: wrangler r2 bucket create pkgedge-production");
+    expect(plain.output).not.toContain("secret put");
+    const s3 = await run("provision.ts", ["--env", "production", "--dry-run"], { S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret" });
+    expect(s3.output).toContain("would run: wrangler secret put S3_ACCESS_KEY_ID --env production");
+    expect(s3.output).toContain("would run: wrangler secret put S3_SECRET_ACCESS_KEY --env production");
+    expect(s3.output).not.toContain("pkgedge-staging");
+  });
+
+  it("refuses to run for real without Cloudflare credentials", async () => {
+    const r = await run("provision.ts", [], { CLOUDFLARE_API_TOKEN: "", CLOUDFLARE_ACCOUNT_ID: "" });
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID must be set/);
+  });
+});

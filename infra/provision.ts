@@ -1,0 +1,77 @@
+/**
+ * `npm run provision -- [--env staging|production ...] [--dry-run]`
+ *
+ * What a new Cloudflare account needs before the first deploy, done idempotently with wrangler
+ * (CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID in the environment): the R2 bucket each
+ * environment binds as BUCKET (read from wrangler.toml; created only if missing) and, when
+ * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are set here, those secrets on each environment. The
+ * production custom domain is the `routes` entry in wrangler.toml: `wrangler deploy` creates it.
+ * With --dry-run it only prints what it would run.
+ */
+
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { OFFLINE_ENV, REPO } from "../test/fixtures/wrangler-dev.ts";
+
+const { values } = parseArgs({ options: { env: { type: "string", multiple: true }, "dry-run": { type: "boolean", default: false } } });
+const environments = values.env?.length ? values.env : ["staging", "production"];
+const dryRun = values["dry-run"];
+
+/** The bucket_name of an environment's BUCKET binding, from wrangler.toml. */
+function bucketOf(env: string): string {
+  const toml = readFileSync(join(REPO, "wrangler.toml"), "utf8");
+  const block = toml.split(`[[env.${env}.r2_buckets]]`)[1];
+  const name = block && /bucket_name\s*=\s*"([^"]+)"/.exec(block)?.[1];
+  if (!name) throw new Error(`wrangler.toml has no [[env.${env}.r2_buckets]] with a bucket_name`);
+  return name;
+}
+
+function wrangler(args: string[], input?: string): { code: number; out: string } {
+  const shown = `wrangler ${args.join(" ")}${input !== undefined ? " (value from the environment)" : ""}`;
+  if (dryRun) {
+    console.log(`would run: ${shown}`);
+    return { code: 0, out: "" };
+  }
+  const bin = join(REPO, "node_modules", ".bin");
+  const r = spawnSync(join(bin, "wrangler"), args, { input, encoding: "utf8", env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` } });
+  return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
+}
+
+if (!dryRun && (!process.env.CLOUDFLARE_API_TOKEN || !process.env.CLOUDFLARE_ACCOUNT_ID)) {
+  console.error("✗ CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID must be set (or use --dry-run)");
+  process.exit(1);
+}
+
+let failed = false;
+for (const env of environments) {
+  const bucket = bucketOf(env);
+  const listed = wrangler(["r2", "bucket", "list"]);
+  if (!dryRun && listed.code !== 0) {
+    console.error(`✗ ${env}: could not list R2 buckets:\n${listed.out}`);
+    failed = true;
+    continue;
+  }
+  if (!dryRun && new RegExp(`(^|\\s)name:\\s*${bucket}\\b`, "m").test(listed.out)) {
+    console.log(`✓ ${env}: bucket ${bucket} exists`);
+  } else {
+    const created = wrangler(["r2", "bucket", "create", bucket]);
+    if (created.code !== 0 && !/already exists/i.test(created.out)) {
+      console.error(`✗ ${env}: could not create bucket ${bucket}:\n${created.out}`);
+      failed = true;
+      continue;
+    }
+    if (!dryRun) console.log(`✓ ${env}: bucket ${bucket} created`);
+  }
+  for (const secret of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
+    const value = process.env[secret];
+    if (!value) continue;
+    const put = wrangler(["secret", "put", secret, "--env", env], value);
+    if (put.code !== 0) {
+      console.error(`✗ ${env}: could not set ${secret}:\n${put.out}`);
+      failed = true;
+    } else if (!dryRun) console.log(`✓ ${env}: secret ${secret} set`);
+  }
+}
+process.exit(failed ? 1 : 0);
