@@ -1,27 +1,15 @@
 /** The operator tooling in infra/, against the local SigV4-checking S3 server. */
 
 import { describe, expect, inject, it } from "vitest";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
 import "../shared/manifest.ts";
 import { fixtureBytes } from "../shared/control.ts";
-import { REPO } from "../fixtures/wrangler-dev.ts";
+import { runScript } from "./run-script.ts";
 
 const s3 = inject("s3");
 
-function run(script: string, args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "infra", script), ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("close", (code) => resolve({ code: code ?? -1, output }));
-  });
-}
+const run = (script: string, args: string[], env: Record<string, string>) => runScript(join("infra", script), args, env);
 
 const creds = { S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
 

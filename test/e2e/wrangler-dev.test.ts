@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUpstream, fixtureBytes, type Upstream } from "../shared/control.ts";
 import "../shared/manifest.ts";
-import { REPO, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
-import { spawn } from "node:child_process";
+import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
+import { runScript } from "./run-script.ts";
 import { packageVersions, pkgHeaders, registryPackages, unpack } from "./pkg-client.ts";
 
 const manifest = inject("manifest");
@@ -94,15 +94,7 @@ async function tarballGets(): Promise<number> {
   return (await up.log()).filter((r) => r.method === "GET" && !r.path.startsWith("/registries")).length;
 }
 
-function smoke(url: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "infra", "smoke.ts"), url], { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("close", (code) => resolve({ code: code ?? -1, output }));
-  });
-}
+const smoke = (url: string) => runScript("infra/smoke.ts", [url]);
 
 function safeRead(tree: { read(p: string): string }, path: string): string {
   try {
