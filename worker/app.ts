@@ -52,8 +52,8 @@ app.use("*", async (c, next) => {
     return c.json({ error: "pkgedge is misconfigured", variable: rt.variable, message: rt.message }, 500);
   }
   c.set("rt", rt);
-  const path = rawPath(c.req.raw, { env: c.env });
-  if (!METHODS.has(c.req.method)) return isProtocolPath(path) ? methodNotAllowed() : notFound();
+  // c.req.path is rawPath's answer (Hono's getPath), computed once per request.
+  if (!METHODS.has(c.req.method)) return isProtocolPath(c.req.path) ? methodNotAllowed() : notFound();
   await next();
 });
 
@@ -73,7 +73,7 @@ app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
 app.get("/robots.txt", () => robots());
 
 app.get("*", (c) => {
-  const resource = parseResourcePath(rawPath(c.req.raw, { env: c.env }));
+  const resource = parseResourcePath(c.req.path);
   if (!resource) return notFound();
   return serveTarball(deps(c), resource, c.req.raw);
 });

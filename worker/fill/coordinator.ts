@@ -16,7 +16,6 @@ import { parseConfig, type Config } from "../config";
 import { RecentLookups } from "./recent";
 import { fillFromUpstream, locate, type FillDeps, type FillOutcome } from "./fill";
 import { SharedFill } from "./shared";
-import { treeHashCheck } from "./verified";
 import { storeFor } from "../runtime";
 import { log } from "../log";
 
@@ -102,7 +101,6 @@ export class FillCoordinator extends DurableObject<Env> {
       store: storeFor(this.env, config),
       recent: this.recent,
       waitUntil: (p) => this.ctx.waitUntil(p),
-      extraChecks: (r) => [treeHashCheck(r)],
     };
   }
 

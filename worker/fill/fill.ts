@@ -10,7 +10,8 @@ import type { Resource } from "../routes/grammar";
 import type { ObjectStore } from "../store/store";
 import type { Config } from "../config";
 import { probeUpstreams, getFromUpstreams, type UpstreamHit } from "../upstream/upstream";
-import { commitGate, lengthCheck, withIdleTimeout, type BodyCheck, type Verdict } from "./gate";
+import { commitGate, lengthCheck, withIdleTimeout, type Verdict } from "./gate";
+import { treeHashCheck } from "./verified";
 import type { RecentLookups } from "./recent";
 import { log } from "../log";
 
@@ -22,8 +23,6 @@ export interface FillDeps {
   recent: RecentLookups;
   /** Keeps background work (the bucket write) alive after the response is sent. */
   waitUntil(promise: Promise<unknown>): void;
-  /** Extra checks on the body beyond its length, e.g. the tree-hash verifier. */
-  extraChecks?(resource: Resource): BodyCheck[];
 }
 
 export type FillOutcome =
@@ -103,7 +102,8 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
   }
   const { upstream, length } = got.response;
 
-  const gate = commitGate([lengthCheck(length), ...(deps.extraChecks?.(resource) ?? [])]);
+  // Every fill is verified: nothing reaches the bucket whose length or tree hash is wrong.
+  const gate = commitGate([lengthCheck(length), treeHashCheck(resource)]);
   let gated = withIdleTimeout(got.response.body, config.upstreamIdleTimeoutMs, gate.abandon).pipeThrough(gate.stream);
   if (options.tap) gated = gated.pipeThrough(options.tap({ upstream, length }));
   const write = store.putStream(resource.key, gated, length, {

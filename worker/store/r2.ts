@@ -23,6 +23,10 @@ function conditional(options: PutOptions): R2PutOptions["onlyIf"] {
   return { etagMatches: options.onlyIfEtag.replace(/^"|"$/g, "") };
 }
 
+function metadata(options: PutOptions): { httpMetadata: R2HTTPMetadata; customMetadata?: Record<string, string> } {
+  return { httpMetadata: { contentType: options.contentType }, customMetadata: options.customMetadata };
+}
+
 /** The R2 binding as an ObjectStore. */
 export class R2Store implements ObjectStore {
   constructor(
@@ -51,11 +55,7 @@ export class R2Store implements ObjectStore {
       // R2 put of a stream needs a known length; FixedLengthStream also fails the put if the
       // stream ends early or runs long, so a short body can never be stored.
       const sized = body.pipeThrough(new FixedLengthStream(length));
-      const written = await this.bucket.put(key, sized, {
-        httpMetadata: { contentType: options.contentType },
-        customMetadata: options.customMetadata,
-        onlyIf: conditional(options),
-      });
+      const written = await this.bucket.put(key, sized, { ...metadata(options), onlyIf: conditional(options) });
       return written !== null;
     }
     return this.putMultipart(key, body, options);
@@ -63,10 +63,7 @@ export class R2Store implements ObjectStore {
 
   /** Completing the upload is the commit: it happens only after the stream ended cleanly. */
   private async putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
-    const upload = await this.bucket.createMultipartUpload(key, {
-      httpMetadata: { contentType: options.contentType },
-      customMetadata: options.customMetadata,
-    });
+    const upload = await this.bucket.createMultipartUpload(key, metadata(options));
     try {
       const parts: R2UploadedPart[] = [];
       for await (const part of partsOf(body, this.options.multipartPartBytes)) {
@@ -82,11 +79,7 @@ export class R2Store implements ObjectStore {
   }
 
   async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {
-    const written = await this.bucket.put(key, body, {
-      httpMetadata: { contentType: options.contentType },
-      customMetadata: options.customMetadata,
-      onlyIf: conditional(options),
-    });
+    const written = await this.bucket.put(key, body, { ...metadata(options), onlyIf: conditional(options) });
     return written !== null;
   }
 
@@ -97,7 +90,7 @@ export class R2Store implements ObjectStore {
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let cursor: string | undefined;
     do {
-      const page = await this.bucket.list({ prefix, cursor, include: ["customMetadata"] });
+      const page = await this.bucket.list({ prefix, cursor, include: ["httpMetadata", "customMetadata"] });
       for (const obj of page.objects) yield info(obj);
       cursor = page.truncated ? page.cursor : undefined;
     } while (cursor !== undefined);
