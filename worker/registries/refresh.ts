@@ -53,8 +53,8 @@ async function crossCheck(deps: MirrorDeps, uuid: string, sightings: Sightings):
 }
 
 async function refreshRound(deps: MirrorDeps, flavor: Flavor): Promise<Round> {
-  const [current, state] = await Promise.all([deps.store.get(listKey(flavor)), readState(deps.store, flavor)]);
-  const currentBody = current ? await new Response(current.body).text() : null;
+  const [stored, state] = await Promise.all([deps.store.get(listKey(flavor)), readState(deps.store, flavor)]);
+  const currentBody = stored ? await new Response(stored.body).text() : null;
   const published = new Map((currentBody ? parseRegistryList(currentBody) : []).map((r) => [r.uuid, r.treeHash]));
 
   const upstreams = deps.config.upstreams;
@@ -99,7 +99,7 @@ async function refreshRound(deps: MirrorDeps, flavor: Flavor): Promise<Round> {
   // Nothing newer could be stored although upstreams advertise it: the list stands, but say so.
   if (body === currentBody) return failures.length > 0 ? { kind: "failed", error: couldNot } : { kind: "unchanged", refs };
   // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
-  const written = await deps.store.putSmall(listKey(flavor), body, { contentType: "text/plain", onlyIfEtag: current?.etag ?? null });
+  const written = await deps.store.putSmall(listKey(flavor), body, { contentType: "text/plain", onlyIfEtag: stored?.etag ?? null });
   if (!written) return { kind: "conflict" };
   const replaced = [...published].filter(([uuid, hash]) => chosen.get(uuid) !== hash).map(([uuid, treeHash]) => ({ uuid, treeHash }));
   log("info", "registry_published", { flavor, lines: body.trimEnd().split("\n"), replaced: replaced.map(registryPath) });

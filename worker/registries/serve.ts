@@ -7,6 +7,7 @@
 
 import type { Flavor } from "../routes/flavor";
 import type { MirrorDeps } from "../runtime";
+import type { ObjectInfo } from "../store/store";
 import { refreshFlavor, type RefreshResult } from "./refresh";
 import { listKey, readState } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
@@ -47,25 +48,37 @@ export class RegistryRefresher {
   }
 }
 
+async function readList(deps: MirrorDeps, flavor: Flavor, head: boolean): Promise<{ info: ObjectInfo; body: ReadableStream<Uint8Array> | null } | null> {
+  if (head) {
+    const info = await deps.store.head(listKey(flavor));
+    return info ? { info, body: null } : null;
+  }
+  const obj = await deps.store.get(listKey(flavor));
+  return obj ? { info: obj, body: obj.body } : null;
+}
+
 export async function serveRegistryList(deps: MirrorDeps, refresher: RegistryRefresher, flavor: Flavor, request: Request): Promise<Response> {
-  let obj = request.method === "HEAD" ? null : await deps.store.get(listKey(flavor));
-  const info = obj ?? (await deps.store.head(listKey(flavor)));
-  if (!info) {
+  const head = request.method === "HEAD";
+  let list = await readList(deps, flavor, head);
+  if (!list) {
+    // A fresh deployment: this request waits for the first list to be fetched and published.
     const result = await refresher.refresh(deps, flavor);
-    if (!result.ok) {
+    list = result.ok ? await readList(deps, flavor, head) : null;
+    if (!list) {
       return Response.json(
-        { error: "no registry list yet, and upstream could not provide one", detail: result.error },
+        { error: "no registry list yet, and upstream could not provide one", detail: result.ok ? "the published list could not be read back" : result.error },
         { status: 502, headers: { "cache-control": "no-store" } },
       );
     }
-    return serveRegistryList(deps, refresher, flavor, request);
+  } else {
+    // Serve the stored list now; revalidate in the background if no one has checked within the TTL.
+    deps.waitUntil(
+      refresher.isDue(deps, flavor).then((due) => {
+        if (due) return refresher.refresh(deps, flavor);
+      }),
+    );
   }
-  // Stale: serve the stored list now, revalidate in the background.
-  deps.waitUntil(
-    refresher.isDue(deps, flavor).then((due) => {
-      if (due) return refresher.refresh(deps, flavor);
-    }),
-  );
+  const { info, body } = list;
 
   const headers = new Headers({
     "content-type": "text/plain",
@@ -77,9 +90,9 @@ export async function serveRegistryList(deps: MirrorDeps, refresher: RegistryRef
   });
   const ifNoneMatch = request.headers.get("if-none-match");
   if (ifNoneMatchHits(ifNoneMatch, info.etag)) {
-    await obj?.body.cancel();
+    await body?.cancel();
     headers.delete("content-length");
     return new Response(null, { status: 304, headers });
   }
-  return new Response(obj ? obj.body : null, { headers });
+  return new Response(body, { headers });
 }
