@@ -153,8 +153,9 @@ export class S3Store implements ObjectStore {
       const etags: string[] = [];
       for await (const part of partsOf(body, this.options.multipartPartBytes)) {
         const n = etags.length + 1;
-        // A copy: partsOf reuses its buffer, and the request body is read after this call returns.
-        const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), { method: "PUT", body: part.slice() }, [200]);
+        // partsOf reuses its buffer; that is safe because the part's upload has answered (and so
+        // read the whole body) before the next part is asked for.
+        const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), { method: "PUT", body: part }, [200]);
         await res.body?.cancel();
         etags.push(res.headers.get("etag") ?? "");
       }
