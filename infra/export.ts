@@ -104,7 +104,7 @@ for (const { key, size } of keys) {
     }),
   );
   const verdict = forCheck
-    ? treeHashOfTarGz(forCheck, nodeSha1).then(
+    ? treeHashOfTarGz(forCheck, { sha1: nodeSha1 }).then(
         (hashes) => acceptTreeHash(resource!.kind, resource!.treeHash, hashes),
         (err: unknown) => ({ ok: false as const, reason: err instanceof Error ? err.message : String(err) }),
       )

@@ -13,8 +13,8 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function treeHashCheck(resource: Resource): BodyCheck {
-  const hasher = createTarGzHasher();
+export function treeHashCheck(resource: Resource, maxEntries?: number): BodyCheck {
+  const hasher = createTarGzHasher({ maxEntries });
   const expected = resource.treeHash;
   return {
     update(chunk) {
@@ -32,11 +32,11 @@ export function treeHashCheck(resource: Resource): BodyCheck {
       try {
         hashes = await hasher.finish();
       } catch (err) {
-        return { ok: false, reason: `not a valid gzipped tarball: ${message(err)}`, details: { expected } };
+        return { ok: false, reason: `not a valid gzipped tarball: ${message(err)}`, blame: "upstream", details: { expected } };
       }
       const details = { expected, noSkip: hashes.noSkip, skip: hashes.skip, entries: hashes.entries };
       const accepted = acceptTreeHash(resource.kind, expected, hashes);
-      return accepted.ok ? { ok: true, details: { ...details, matched: accepted.matched } } : { ok: false, reason: accepted.reason, details };
+      return accepted.ok ? { ok: true, details: { ...details, matched: accepted.matched } } : { ok: false, reason: accepted.reason, blame: "upstream", details };
     },
     abandon(reason) {
       hasher.abort(reason);

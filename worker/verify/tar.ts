@@ -55,11 +55,24 @@ function field(header: Uint8Array, offset: number, length: number): string {
   return latin1(nul < 0 ? slice : slice.subarray(0, nul));
 }
 
+/**
+ * An octal number field, read as Tar.jl's `read_header_int` does: leading spaces skipped, digits
+ * up to the first NUL or space, at least one digit, and nothing but octal digits before that.
+ */
 function octal(header: Uint8Array, offset: number, length: number, what: string): number {
-  const text = field(header, offset, length).trim();
-  if (text === "") return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarError(`malformed ${what} field ${JSON.stringify(text)}`);
-  return parseInt(text, 8);
+  let value = 0;
+  let digits = 0;
+  for (let i = offset; i < offset + length; i++) {
+    const byte = header[i]!;
+    if (digits === 0 && byte === 0x20) continue;
+    if (byte === 0x00 || byte === 0x20) break;
+    if (byte < 0x30 || byte > 0x37) throw new TarError(`malformed ${what} field ${JSON.stringify(field(header, offset, length))}`);
+    value = value * 8 + (byte - 0x30);
+    if (!Number.isSafeInteger(value)) throw new TarError(`${what} field too large`);
+    digits++;
+  }
+  if (digits === 0) throw new TarError(`empty ${what} field`);
+  return value;
 }
 
 /** Size: octal ASCII, or big-endian base-256 when the first byte is 0x80 (spec §7.2.3). */
@@ -118,10 +131,12 @@ export class TarReader {
   private readonly header = new Uint8Array(BLOCK);
   private headerFill = 0;
   private state: State = { kind: "header" };
-  /** Overrides for the next real header, from GNU L/K and pax x records. */
-  private nextPath: string | null = null;
-  private nextLink: string | null = null;
-  private nextSize: number | null = null;
+  /**
+   * Overrides for the next real header, as Tar.jl's `read_header` keeps them: a copy of the global
+   * records when the first extended header of a run is read, then every record in order (GNU L/K,
+   * pax x, and pax g, which also updates the globals).
+   */
+  private metadata: Map<string, string> | null = null;
   /** Pax g records: persist for all later entries. */
   private readonly global = new Map<string, string>();
   private pendingExtended: { kind: "L" | "K" | "x" | "g" } | null = null;
@@ -187,14 +202,14 @@ export class TarReader {
   finish(): void {
     if (this.state.kind === "ended") return;
     if (this.state.kind !== "header" || this.headerFill !== 0) throw new TarError("archive truncated inside an entry");
-    if (this.pendingExtended || this.nextPath !== null || this.nextLink !== null) throw new TarError("archive ends after an extended header");
+    if (this.pendingExtended || this.metadata) throw new TarError("archive ends after an extended header");
     // Ending at a block boundary without the zero block is accepted (as Tar.jl does).
   }
 
   private async onHeader(): Promise<void> {
     const h = this.header;
     if (isZeroBlock(h)) {
-      if (this.pendingExtended || this.nextPath !== null) throw new TarError("archive ends after an extended header");
+      if (this.pendingExtended || this.metadata) throw new TarError("archive ends after an extended header");
       this.state = { kind: "ended" };
       return;
     }
@@ -218,18 +233,15 @@ export class TarReader {
     const prefix = magic === "ustar" ? field(h, 345, 155) : "";
     let path = prefix !== "" ? `${prefix}/${name}` : name;
     let linkpath = field(h, 157, 100);
-    const gpath = this.global.get("path");
-    const glink = this.global.get("linkpath");
-    const gsize = this.global.get("size");
-    if (gpath !== undefined) path = gpath;
-    if (glink !== undefined) linkpath = glink;
-    if (gsize !== undefined) size = paxSize(gsize);
-    if (this.nextPath !== null) path = this.nextPath;
-    if (this.nextLink !== null) linkpath = this.nextLink;
-    if (this.nextSize !== null) size = this.nextSize;
-    this.nextPath = this.nextLink = this.nextSize = null;
+    const metadata = this.metadata ?? this.global;
+    this.metadata = null;
+    path = metadata.get("path") ?? path;
+    linkpath = metadata.get("linkpath") ?? linkpath;
+    const paxSized = metadata.get("size");
+    if (paxSized !== undefined) size = paxSize(paxSized);
 
     const type = entryType(typeflag);
+    if (type === "hardlink") linkpath = normalised(linkpath); // as Tar.jl's read_tarball does, before its checks
     validate(path, type, linkpath, size);
     const entry: TarEntry = { path, type, mode, size: type === "file" ? size : 0, linkpath };
     await this.sink.entry(entry);
@@ -249,21 +261,15 @@ export class TarReader {
       const data = concat(state.collect, state.collected);
       const kind = this.pendingExtended!.kind;
       this.pendingExtended = null;
+      const metadata = (this.metadata ??= new Map(this.global));
       if (kind === "L" || kind === "K") {
         if (data.length === 0 || data[data.length - 1] !== 0) throw new TarError("GNU long name without its trailing NUL");
-        const value = latin1(data.subarray(0, data.length - 1));
-        if (kind === "L") this.nextPath = value;
-        else this.nextLink = value;
+        metadata.set(kind === "L" ? "path" : "linkpath", latin1(data.subarray(0, data.length - 1)));
       } else {
-        const records = parsePax(data);
-        const target = kind === "g" ? this.global : null;
-        for (const [key, value] of records) {
+        for (const [key, value] of parsePax(data)) {
           if (key !== "path" && key !== "linkpath" && key !== "size") continue;
-          if (key === "size") paxSize(value); // validate now
-          if (target) target.set(key, value);
-          else if (key === "path") this.nextPath = value;
-          else if (key === "linkpath") this.nextLink = value;
-          else this.nextSize = paxSize(value);
+          if (kind === "g") this.global.set(key, value);
+          metadata.set(key, value);
         }
       }
     } else if (state.deliver) {
@@ -295,7 +301,15 @@ function entryType(typeflag: string): EntryType {
   }
 }
 
-/** The per-entry rejections of spec §7.2.7. */
+/** A hardlink target with empty and `.` components dropped (so `/a` names the archive's `a`, as in Tar.jl). */
+function normalised(linkpath: string): string {
+  return linkpath
+    .split("/")
+    .filter((c) => c !== "" && c !== ".")
+    .join("/");
+}
+
+/** The per-entry rejections of Tar.jl's `check_header` (spec §7.2.7). */
 function validate(path: string, type: EntryType, linkpath: string, size: number): void {
   if (path === "") throw new TarError("empty path");
   if (path.includes("\0") || linkpath.includes("\0")) throw new TarError("NUL in a path");
@@ -306,7 +320,8 @@ function validate(path: string, type: EntryType, linkpath: string, size: number)
   if (!isLink && linkpath !== "") throw new TarError("link target on a non-link");
   if (type === "hardlink" && (linkpath.startsWith("/") || linkpath.split("/").includes(".."))) throw new TarError("hardlink target outside the archive");
   if (type !== "file" && size !== 0) throw new TarError(`non-zero size on a ${type}`);
-  if (type !== "directory" && (path.endsWith("/") || path.endsWith("/."))) throw new TarError(`non-directory path ending in a slash ${JSON.stringify(path)}`);
+  if (type !== "directory" && path.endsWith("/")) throw new TarError(`non-directory path ending with '/' ${JSON.stringify(path)}`);
+  if (type !== "directory" && (path === "." || path.endsWith("/."))) throw new TarError(`non-directory path ending with a '.' component ${JSON.stringify(path)}`);
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

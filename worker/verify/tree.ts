@@ -7,9 +7,22 @@
 
 import { latin1Bytes, TarError, type TarEntry, type TarSink } from "./tar.ts";
 
-type Leaf = { kind: "leaf"; mode: "100644" | "100755" | "120000"; hash: Uint8Array };
-type Dir = { kind: "dir"; children: Map<string, Node> };
+/**
+ * A leaf is one short string, its kind's letter then its 20 hash bytes (one char per byte): an
+ * object with a Uint8Array cost about 290 bytes per entry, and archives can hold ~10^5 entries.
+ * `f`/`x`: a file (mode 100644/100755); `F`/`X`: the same made by a hardlink (Tar.jl refuses a
+ * hardlink to one); `l`: a symlink. A directory is a Map of its children.
+ */
+type Leaf = string;
+type Dir = Map<string, Node>;
 type Node = Leaf | Dir;
+
+const MODES: Record<string, string> = { f: "100644", x: "100755", F: "100644", X: "100755", l: "120000" };
+
+/** Built in one call, so V8 keeps one flat string rather than a concatenation of two. */
+function leaf(kind: "f" | "x" | "F" | "X" | "l", hash: Uint8Array): Leaf {
+  return String.fromCharCode(kind.charCodeAt(0), ...hash);
+}
 
 export interface TreeHashes {
   /** Empty directories hashed as the empty tree (what registries are named by). */
@@ -71,51 +84,71 @@ export function digestStreamSha1(): StreamingSha1 {
   };
 }
 
+/** Archives larger than this many entries are refused unless the caller says otherwise. */
+export const DEFAULT_MAX_ENTRIES = 250_000;
+
+/**
+ * Builds the tree the way Tar.jl's `read_tarball` and `git_tree_hash` do, refusing what they
+ * refuse: an entry under a path whose last entry was a symlink (even if a parent was replaced
+ * since), and a hardlink whose target's last entry is not a plain file.
+ */
 export class TreeBuilder implements TarSink {
-  private readonly root: Dir = { kind: "dir", children: new Map() };
-  private current: { path: string[]; mode: Leaf["mode"]; small: Uint8Array[] | null; stream: StreamingSha1 | null } | null = null;
+  private readonly root: Dir = new Map();
+  private current: { path: string[]; exec: boolean; small: Uint8Array[] | null; stream: StreamingSha1 | null } | null = null;
+  /** Normalised paths whose last entry is a symlink (Tar.jl's `paths` values that are strings). */
+  private readonly symlinks = new Set<string>();
 
   private readonly streamingSha1: () => StreamingSha1;
+  private readonly maxEntries: number;
 
-  // A plain field (see TarReader): this module also runs in Node's type stripping.
-  constructor(streamingSha1: () => StreamingSha1 = digestStreamSha1) {
+  // Plain fields (see TarReader): this module also runs in Node's type stripping.
+  constructor(streamingSha1: () => StreamingSha1 = digestStreamSha1, maxEntries = DEFAULT_MAX_ENTRIES) {
     this.streamingSha1 = streamingSha1;
+    this.maxEntries = maxEntries;
   }
   private registryToml = false;
   private count = 0;
 
   async entry(e: TarEntry): Promise<void> {
-    this.count++;
+    if (++this.count > this.maxEntries) throw new TarError(`archive has more than ${this.maxEntries} entries (VERIFY_MAX_ENTRIES)`);
     const path = components(e.path);
+    this.refuseUnderSymlink(path, e.path);
+    if (this.symlinks.size > 0) {
+      const full = path.join("/");
+      if (e.type === "symlink") this.symlinks.add(full);
+      else this.symlinks.delete(full);
+    } else if (e.type === "symlink") {
+      this.symlinks.add(path.join("/"));
+    }
     if (path.length === 0) return; // the archive root (`./`)
-    this.refuseThroughSymlink(path, e.path);
     switch (e.type) {
       case "directory":
         this.ensureDir(path);
         return;
       case "symlink": {
         const target = latin1Bytes(e.linkpath);
-        this.place(path, { kind: "leaf", mode: "120000", hash: await sha1(encoder.encode(`blob ${target.length}\0`), target) });
+        this.place(path, leaf("l", await sha1(encoder.encode(`blob ${target.length}\0`), target)));
         return;
       }
       case "hardlink": {
         const target = this.lookup(components(e.linkpath));
-        if (!target || target.kind !== "leaf" || target.mode === "120000") {
-          throw new TarError(`hardlink ${JSON.stringify(e.path)} does not point at an earlier regular file`);
+        if (typeof target !== "string" || (target[0] !== "f" && target[0] !== "x")) {
+          const what = target === undefined ? "a missing" : typeof target !== "string" ? "a directory" : target[0] === "l" ? "a symlink" : "a hardlink";
+          throw new TarError(`hardlink ${JSON.stringify(e.path)} has ${what} target ${JSON.stringify(e.linkpath)}`);
         }
-        this.place(path, { kind: "leaf", mode: e.mode & 0o100 ? "100755" : "100644", hash: target.hash });
+        this.place(path, leaf(e.mode & 0o100 ? "X" : "F", latin1Bytes(target.slice(1))));
         return;
       }
       case "file": {
         if (e.path === "Registry.toml") this.registryToml = true;
-        const mode = e.mode & 0o100 ? "100755" : "100644";
+        const exec = (e.mode & 0o100) !== 0;
         const header = encoder.encode(`blob ${e.size}\0`);
         if (e.size <= SMALL_FILE) {
-          this.current = { path, mode, small: [header], stream: null };
+          this.current = { path, exec, small: [header], stream: null };
         } else {
           const stream = this.streamingSha1();
           await stream.update(header);
-          this.current = { path, mode, small: null, stream };
+          this.current = { path, exec, small: null, stream };
         }
         return;
       }
@@ -131,13 +164,8 @@ export class TreeBuilder implements TarSink {
   async entryEnd(): Promise<void> {
     const cur = this.current!;
     this.current = null;
-    let hash: Uint8Array;
-    if (cur.small) {
-      hash = await sha1(...cur.small);
-    } else {
-      hash = await cur.stream!.digest();
-    }
-    this.place(cur.path, { kind: "leaf", mode: cur.mode, hash });
+    const hash = cur.small ? await sha1(...cur.small) : await cur.stream!.digest();
+    this.place(cur.path, leaf(cur.exec ? "x" : "f", hash));
   }
 
   async hashes(): Promise<TreeHashes> {
@@ -146,25 +174,21 @@ export class TreeBuilder implements TarSink {
     return { noSkip: hex(noSkip!), skip: hex(skip), registryTomlAtRoot: this.registryToml, entries: this.count };
   }
 
-  /** Spec §7.2.9: no entry may pass through a symlink already in the tree. */
-  private refuseThroughSymlink(path: string[], raw: string): void {
-    let dir = this.root;
+  /** Tar.jl: no entry may lie under a path whose last entry was a symlink ("possible attack"). */
+  private refuseUnderSymlink(path: string[], raw: string): void {
+    if (this.symlinks.size === 0) return;
+    let prefix = "";
     for (let i = 0; i < path.length - 1; i++) {
-      const node = dir.children.get(path[i]!);
-      if (!node) return;
-      if (node.kind === "leaf") {
-        if (node.mode === "120000") throw new TarError(`path ${JSON.stringify(raw)} passes through a symlink`);
-        return; // a file in the way is replaced by a directory
-      }
-      dir = node;
+      prefix = i === 0 ? path[0]! : `${prefix}/${path[i]}`;
+      if (this.symlinks.has(prefix)) throw new TarError(`path ${JSON.stringify(raw)} lies under the symlink ${JSON.stringify(prefix)}`);
     }
   }
 
   private lookup(path: string[]): Node | undefined {
     let node: Node | undefined = this.root;
     for (const name of path) {
-      if (!node || node.kind !== "dir") return undefined;
-      node = node.children.get(name);
+      if (node === undefined || typeof node === "string") return undefined;
+      node = node.get(name);
     }
     return node;
   }
@@ -172,11 +196,11 @@ export class TreeBuilder implements TarSink {
   /** Walks to the parent directory, replacing anything that is not a directory on the way. */
   private parentOf(path: string[]): Dir {
     let dir = this.root;
-    for (const name of path.slice(0, -1)) {
-      let next = dir.children.get(name);
-      if (!next || next.kind !== "dir") {
-        next = { kind: "dir", children: new Map() };
-        dir.children.set(name, next);
+    for (let i = 0; i < path.length - 1; i++) {
+      let next = dir.get(path[i]!);
+      if (next === undefined || typeof next === "string") {
+        next = new Map();
+        dir.set(path[i]!, next);
       }
       dir = next;
     }
@@ -186,12 +210,12 @@ export class TreeBuilder implements TarSink {
   private ensureDir(path: string[]): void {
     const parent = this.parentOf(path);
     const name = path[path.length - 1]!;
-    if (parent.children.get(name)?.kind !== "dir") parent.children.set(name, { kind: "dir", children: new Map() });
+    if (typeof parent.get(name) !== "object") parent.set(name, new Map());
   }
 
   /** Last entry wins (spec §7.3.6). */
-  private place(path: string[], leaf: Leaf): void {
-    this.parentOf(path).children.set(path[path.length - 1]!, leaf);
+  private place(path: string[], node: Leaf): void {
+    this.parentOf(path).set(path[path.length - 1]!, node);
   }
 }
 
@@ -203,12 +227,12 @@ const EMPTY_TREE = new Uint8Array([0x4b, 0x82, 0x5d, 0xc6, 0x42, 0xcb, 0x6e, 0xb
  */
 async function hashTree(dir: Dir, skipEmpty: boolean): Promise<Uint8Array | null> {
   const rows: { key: string; name: string; mode: string; hash: Uint8Array }[] = [];
-  for (const [name, node] of dir.children) {
-    if (node.kind === "dir") {
+  for (const [name, node] of dir) {
+    if (typeof node !== "string") {
       const hash = await hashTree(node, skipEmpty);
       if (hash) rows.push({ key: name + "/", name, mode: "40000", hash });
     } else {
-      rows.push({ key: name, name, mode: node.mode, hash: node.hash });
+      rows.push({ key: name, name, mode: MODES[node[0]!]!, hash: latin1Bytes(node.slice(1)) });
     }
   }
   if (skipEmpty && rows.length === 0) return null;

@@ -41,8 +41,8 @@ const BATCH_BYTES = 64 * 1024;
  * resolves to the hashes. workerd hands out 4 KiB pieces; batching them costs one copy and saves
  * most of the per-chunk work (promises, digest writes) downstream.
  */
-async function hashDecompressed(decompressed: ReadableStream<Uint8Array>, sha1?: () => StreamingSha1): Promise<TreeHashes> {
-  const tree = new TreeBuilder(sha1);
+async function hashDecompressed(decompressed: ReadableStream<Uint8Array>, options: HashOptions): Promise<TreeHashes> {
+  const tree = new TreeBuilder(options.sha1, options.maxEntries);
   const tar = new TarReader(tree);
   const reader = decompressed.getReader();
   const batch = new Uint8Array(BATCH_BYTES);
@@ -71,11 +71,18 @@ async function hashDecompressed(decompressed: ReadableStream<Uint8Array>, sha1?:
   return tree.hashes();
 }
 
+export interface HashOptions {
+  /** An incremental SHA-1 where crypto.DigestStream does not exist (Node). */
+  sha1?: () => StreamingSha1;
+  /** Archives with more entries are refused (the tree is held in memory). */
+  maxEntries?: number;
+}
+
 /** The push form, for the fill: bytes arrive as the commit gate passes them on. */
-export function createTarGzHasher(): TarGzHasher {
+export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   const gunzip = new DecompressionStream("gzip");
   const writer = gunzip.writable.getWriter();
-  const consumed = hashDecompressed(gunzip.readable);
+  const consumed = hashDecompressed(gunzip.readable, options);
   // Surface a failure on the next write instead of waiting for finish().
   let failure: unknown = null;
   consumed.catch((err) => (failure = err));
@@ -123,13 +130,10 @@ export function createTarGzHasher(): TarGzHasher {
   };
 }
 
-/**
- * Both tree hashes of a whole gzipped tarball stream (the compressed side piped natively).
- * `sha1` supplies an incremental SHA-1 where crypto.DigestStream does not exist (Node).
- */
-export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>, sha1?: () => StreamingSha1): Promise<TreeHashes> {
+/** Both tree hashes of a whole gzipped tarball stream (the compressed side piped natively). */
+export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>, options: HashOptions = {}): Promise<TreeHashes> {
   const gunzip = new DecompressionStream("gzip");
   const piped = body.pipeTo(gunzip.writable).catch((err) => Promise.reject(explain(err)));
-  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable, sha1), piped]);
+  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable, options), piped]);
   return hashes;
 }
