@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           name: "worker-s3",
           include: ["test/worker/fill/**/*.test.ts", "test/worker/registries/**/*.test.ts", "test/worker/routes/protocol.test.ts", "test/worker/routes/tarball-hit.test.ts"],
-          exclude: ["test/worker/fill/gate.test.ts", "test/worker/registries/order.test.ts"],
+          exclude: ["test/worker/fill/gate.test.ts", "test/worker/fill/window.test.ts", "test/worker/registries/order.test.ts"],
           testTimeout: 30_000,
           provide: { storage: "s3" },
         },

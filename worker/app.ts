@@ -83,6 +83,11 @@ app.onError((err, c) => {
     log("error", "storage_refused", { message: err.message });
     return c.json({ error: "the S3 bucket refused pkgedge's credentials", variable: "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", detail: err.message }, 500);
   }
+  if (err instanceof S3Error) {
+    // The bucket failed or did not answer in time (after its retries): unavailable, not our bug.
+    log("error", "storage_unavailable", { path: c.req.path, message: err.message });
+    return c.json({ error: "the bucket is unavailable", detail: err.message }, 503, { "cache-control": "no-store", "retry-after": "5" });
+  }
   log("error", "unhandled", { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return c.json({ error: "internal error" }, 500);
 });

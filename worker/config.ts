@@ -6,18 +6,25 @@
  * variable; the worker then answers every request with a 500 that says so, instead of crashing.
  */
 
+import { DEFAULT_MAX_ENTRIES } from "./verify/tree";
+
 export interface Config {
   /** Upstream base URLs (storage servers or Pkg servers), without trailing slash, in preference order. */
   upstreams: string[];
   /** How old the stored registry list may get before a request revalidates it in the background. */
   registryTtlSeconds: number;
-  /** How long "no upstream has it" is remembered, so a storm of requests does not hammer upstream. */
+  /** How long "every upstream answered 404" is remembered, so a storm of requests does not hammer upstream. */
   negativeTtlSeconds: number;
+  /** How long "no upstream could be asked" (5xx, timeout, DNS, refused) is remembered: briefly, it is not an answer. */
+  failureTtlSeconds: number;
   /** Per-upstream timeout for the HEAD probe and for response headers of a GET. */
   upstreamTimeoutMs: number;
   /** A body that delivers nothing for this long is abandoned (the client would give up at 20 s). */
   upstreamIdleTimeoutMs: number;
-  /** Objects larger than this (or of unknown length) are written with multipart upload. */
+  /** A body slower than this, measured over `upstreamMinRateWindowMs` of waiting for it, is abandoned. */
+  upstreamMinBytesPerSecond: number;
+  upstreamMinRateWindowMs: number;
+  /** Objects larger than this (or of unknown length) are written with multipart upload; 0: always. */
   multipartThresholdBytes: number;
   /** Part size for multipart uploads (R2 and S3 need at least 5 MiB, except the last part). */
   multipartPartBytes: number;
@@ -25,35 +32,21 @@ export interface Config {
   storage: StorageConfig;
   /** Bytes of a running fill held in memory for the requesters streaming it (constant memory). */
   fillWindowBytes: number;
+  /** Larger objects (or of unknown length) are not filled on once nobody has read them for the grace period. */
+  unattendedFillMaxBytes: number;
+  unattendedFillGraceSeconds: number;
+  /** After this many failed fills in a row, a key is refused for `fillBackoffSeconds`. */
+  fillMaxAttempts: number;
+  fillBackoffSeconds: number;
+  /** Archives with more entries than this are refused (the tree builder's memory grows with entries). */
+  verifyMaxEntries: number;
+  /** Timeout for one request to an S3-compatible bucket (response headers; bodies are watched for stalls). */
+  s3TimeoutMs: number;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
   pathPrefix: string;
 }
 
 export type StorageConfig = { kind: "r2" } | { kind: "s3"; endpoint: string; bucket: string; region: string; forcePathStyle: boolean };
-
-/** Every variable parseConfig reads (secrets excluded): what the worker hands its coordinators. */
-export const CONFIG_VARS = [
-  "UPSTREAM_SERVERS",
-  "REGISTRY_TTL_SECONDS",
-  "NEGATIVE_TTL_SECONDS",
-  "UPSTREAM_TIMEOUT_MS",
-  "UPSTREAM_IDLE_TIMEOUT_MS",
-  "MULTIPART_THRESHOLD_BYTES",
-  "MULTIPART_PART_BYTES",
-  "PATH_PREFIX",
-  "FILL_WINDOW_BYTES",
-  "STORAGE",
-  "S3_ENDPOINT",
-  "S3_BUCKET",
-  "S3_REGION",
-  "S3_FORCE_PATH_STYLE",
-] as const;
-
-export function configVars(env: Record<string, unknown>): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const name of CONFIG_VARS) if (typeof env[name] === "string") vars[name] = env[name] as string;
-  return vars;
-}
 
 export class ConfigError extends Error {
   constructor(
@@ -77,12 +70,14 @@ function text(vars: Vars, name: string): string | undefined {
   return value.trim() === "" ? undefined : value.trim();
 }
 
-function number(vars: Vars, name: string, fallback: number, min: number, max: number): number {
+/** Byte, millisecond and second counts are whole numbers: fractions would reach buffer arithmetic. */
+function integer(vars: Vars, name: string, fallback: number, min: number, max: number): number {
   const raw = text(vars, name);
   if (raw === undefined) return fallback;
-  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number, got ${JSON.stringify(raw)}`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${raw}`);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
   return value;
 }
 
@@ -139,18 +134,40 @@ function storage(vars: Vars): StorageConfig {
   return { kind: "s3", endpoint, bucket, region: text(vars, "S3_REGION") ?? "auto", forcePathStyle: style === "true" };
 }
 
+const GiB = 1024 * MiB;
+
 export function parseConfig(vars: Vars): Config {
-  const multipartPartBytes = number(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 5 * 1024 * MiB);
+  // Each part is held in memory while it uploads: keep it well below the 128 MB isolate limit.
+  const multipartPartBytes = integer(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 32 * MiB);
+  // A single put takes at most 5 GiB; 0 means every object is a multipart upload.
+  const multipartThresholdBytes = integer(vars, "MULTIPART_THRESHOLD_BYTES", 100 * MiB, 0, 5 * GiB);
+  if (multipartThresholdBytes !== 0 && multipartThresholdBytes < multipartPartBytes) {
+    throw new ConfigError("MULTIPART_THRESHOLD_BYTES", `must be 0 (always multipart) or at least MULTIPART_PART_BYTES (${multipartPartBytes}), got ${multipartThresholdBytes}`);
+  }
+  const upstreamIdleTimeoutMs = integer(vars, "UPSTREAM_IDLE_TIMEOUT_MS", 10_000, 100, 60_000);
+  const upstreamMinRateWindowMs = integer(vars, "UPSTREAM_MIN_RATE_WINDOW_MS", 20_000, 1000, 600_000);
+  if (upstreamMinRateWindowMs < upstreamIdleTimeoutMs) {
+    throw new ConfigError("UPSTREAM_MIN_RATE_WINDOW_MS", `must be at least UPSTREAM_IDLE_TIMEOUT_MS (${upstreamIdleTimeoutMs}), got ${upstreamMinRateWindowMs}`);
+  }
   return {
     upstreams: parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS")),
-    registryTtlSeconds: number(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400),
-    negativeTtlSeconds: number(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60),
-    upstreamTimeoutMs: number(vars, "UPSTREAM_TIMEOUT_MS", 5000, 100, 60000),
-    upstreamIdleTimeoutMs: number(vars, "UPSTREAM_IDLE_TIMEOUT_MS", 10000, 100, 60000),
-    multipartThresholdBytes: number(vars, "MULTIPART_THRESHOLD_BYTES", 100 * MiB, 0, 5 * 1024 * MiB),
+    registryTtlSeconds: integer(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400),
+    negativeTtlSeconds: integer(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60),
+    failureTtlSeconds: integer(vars, "UPSTREAM_FAILURE_TTL_SECONDS", 5, 0, 60),
+    upstreamTimeoutMs: integer(vars, "UPSTREAM_TIMEOUT_MS", 5000, 100, 60_000),
+    upstreamIdleTimeoutMs,
+    upstreamMinBytesPerSecond: integer(vars, "UPSTREAM_MIN_BYTES_PER_SECOND", 8192, 0, 1024 * MiB),
+    upstreamMinRateWindowMs,
+    multipartThresholdBytes,
     multipartPartBytes,
     pathPrefix: pathPrefix(vars),
-    fillWindowBytes: number(vars, "FILL_WINDOW_BYTES", 16 * MiB, 64 * 1024, 64 * MiB),
+    fillWindowBytes: integer(vars, "FILL_WINDOW_BYTES", 16 * MiB, 64 * 1024, 64 * MiB),
+    unattendedFillMaxBytes: integer(vars, "UNATTENDED_FILL_MAX_BYTES", 256 * MiB, 0, 1024 * GiB),
+    unattendedFillGraceSeconds: integer(vars, "UNATTENDED_FILL_GRACE_SECONDS", 10, 0, 600),
+    fillMaxAttempts: integer(vars, "FILL_MAX_ATTEMPTS", 5, 1, 100),
+    fillBackoffSeconds: integer(vars, "FILL_BACKOFF_SECONDS", 600, 1, 86400),
+    verifyMaxEntries: integer(vars, "VERIFY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES, 1, 10_000_000),
+    s3TimeoutMs: integer(vars, "S3_TIMEOUT_MS", 10_000, 100, 120_000),
     storage: storage(vars),
   };
 }

@@ -4,10 +4,9 @@
  * every request can report it without re-parsing or crashing.
  */
 
-import { ConfigError, configVars, parseConfig, type Config } from "./config";
+import { ConfigError, parseConfig, type Config } from "./config";
 import type { ObjectStore } from "./store/store";
-import { R2Store } from "./store/r2";
-import { S3Store } from "./store/s3";
+import { storeFor } from "./store/factory";
 import { RegistryRefresher } from "./registries/serve";
 import { coordinatedFills, type Fills } from "./fill/fills";
 import { log } from "./log";
@@ -19,6 +18,22 @@ export interface Runtime {
   registries: RegistryRefresher;
   /** When this isolate started serving, for /meta. */
   startedAt: Date;
+  /** The latest upstream failures this isolate saw, newest last, for /meta. */
+  upstreamFailures: UpstreamFailure[];
+}
+
+export interface UpstreamFailure {
+  at: string;
+  key: string;
+  detail: string;
+}
+
+const MAX_FAILURES_KEPT = 20;
+
+/** Keeps an upstream failure for /meta (a few, newest last). */
+export function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
+  rt.upstreamFailures.push({ at: new Date().toISOString(), key, detail });
+  if (rt.upstreamFailures.length > MAX_FAILURES_KEPT) rt.upstreamFailures.shift();
 }
 
 /** What the routes and the registry refresh need for one invocation (a request, a cron event). */
@@ -28,41 +43,17 @@ export interface MirrorDeps {
   fills: Fills;
   /** Keeps background work alive after the response is sent. */
   waitUntil(promise: Promise<unknown>): void;
+  /** Records an upstream failure a request ran into (logged, and shown in /meta). */
+  noteFailure(key: string, detail: string): void;
 }
 
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
 const reported = new Set<string>();
 
-/** The bucket, as the one storage interface everything uses: the only place that knows which backend. */
-export function storeFor(env: Env, config: Config): ObjectStore {
-  if (config.storage.kind === "s3") {
-    const secrets = env as unknown as Record<string, unknown>;
-    const secret = (name: string) => {
-      const value = secrets[name];
-      if (typeof value !== "string" || value === "") throw new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`);
-      return value;
-    };
-    const { endpoint, bucket, region, forcePathStyle } = config.storage;
-    return new S3Store({
-      endpoint,
-      bucket,
-      region,
-      forcePathStyle,
-      accessKeyId: secret("S3_ACCESS_KEY_ID"),
-      secretAccessKey: secret("S3_SECRET_ACCESS_KEY"),
-      multipartThresholdBytes: config.multipartThresholdBytes,
-      multipartPartBytes: config.multipartPartBytes,
-    });
-  }
-  const bucket = (env as { BUCKET?: R2Bucket }).BUCKET;
-  if (!bucket || typeof bucket.get !== "function") throw new ConfigError("BUCKET", "no R2 bucket is bound as BUCKET");
-  return new R2Store(bucket, config);
-}
-
 function fillsFor(env: Env, config: Config): Fills {
-  const namespace = (env as { FILLS?: DurableObjectNamespace }).FILLS;
+  const namespace = env.FILLS as Env["FILLS"] | undefined;
   if (!namespace || typeof namespace.idFromName !== "function") throw new ConfigError("FILLS", "no Durable Object namespace is bound as FILLS");
-  return coordinatedFills(namespace, config.upstreams, configVars(env as unknown as Record<string, unknown>));
+  return coordinatedFills(namespace, config);
 }
 
 export function runtimeFor(env: Env): Runtime | ConfigError {
@@ -70,7 +61,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), startedAt: new Date() };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), startedAt: new Date(), upstreamFailures: [] };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       runtime = err;
@@ -85,5 +76,5 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 }
 
 export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): MirrorDeps {
-  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil };
+  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil, noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail) };
 }

@@ -39,6 +39,8 @@ export interface Manifest {
   bigArtifact: string;
   /** A 12 MiB incompressible artifact: large enough for several multipart parts. */
   largeArtifact: string;
+  /** A 64 MiB incompressible artifact: a fill long enough to measure pacing against. */
+  hugeArtifact: string;
   /** A well-formed, verifiable tarball whose name nothing refers to (for wrong-bytes faults). */
   objects: Record<string, FixtureObject>;
   vectors: Vector[];

@@ -16,7 +16,10 @@ export type Fault =
   | "reset" // headers and half the body, then a TCP reset
   | "no-length" // chunked transfer, no Content-Length
   | "redirect" // 302 to another path on the same upstream that serves the bytes
-  | "slow"; // the body in small pieces over about two seconds
+  | "slow" // the body in small pieces over about two seconds
+  | "dribble" // HEAD at once; GET headers at once, then 20 bytes a second
+  | "bad-ranges" // whole GETs are right; ranged GETs answer 206 with bytes flipped
+  | "head-length-mismatch"; // HEAD announces 1000 bytes more than GET sends (GET itself is consistent)
 
 export interface UpstreamConfig {
   /** Registry list bodies; a missing or null entry answers 404. */
@@ -28,4 +31,6 @@ export interface UpstreamConfig {
   /** Serve bodies at about this many bytes per second (a realistic internet download). */
   rate?: number;
   faults?: Record<string, Fault>;
+  /** Answer every HEAD only after this many milliseconds (so another upstream wins the race). */
+  headDelayMs?: number;
 }

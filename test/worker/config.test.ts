@@ -33,6 +33,14 @@ describe("configuration", () => {
     ["an upstream that is not a URL", { UPSTREAM_SERVERS: "not a url" }, "UPSTREAM_SERVERS"],
     ["a non-number TTL", { REGISTRY_TTL_SECONDS: "soon" }, "REGISTRY_TTL_SECONDS"],
     ["a negative TTL", { REGISTRY_TTL_SECONDS: "-5" }, "REGISTRY_TTL_SECONDS"],
+    ["a fractional byte count", { MULTIPART_PART_BYTES: "16777216.5" }, "MULTIPART_PART_BYTES"],
+    ["a fractional timeout", { UPSTREAM_TIMEOUT_MS: "1500.5" }, "UPSTREAM_TIMEOUT_MS"],
+    ["parts too large to hold in an isolate", { MULTIPART_PART_BYTES: String(64 * 1024 * 1024) }, "MULTIPART_PART_BYTES"],
+    ["a multipart threshold under one part", { MULTIPART_THRESHOLD_BYTES: "1000" }, "MULTIPART_THRESHOLD_BYTES"],
+    ["a single put over 5 GiB", { MULTIPART_THRESHOLD_BYTES: String(6 * 1024 ** 3) }, "MULTIPART_THRESHOLD_BYTES"],
+    ["a throughput window shorter than the idle timeout", { UPSTREAM_MIN_RATE_WINDOW_MS: "5000", UPSTREAM_IDLE_TIMEOUT_MS: "10000" }, "UPSTREAM_MIN_RATE_WINDOW_MS"],
+    ["a failure memory over a minute", { UPSTREAM_FAILURE_TTL_SECONDS: "3600" }, "UPSTREAM_FAILURE_TTL_SECONDS"],
+    ["no fill attempts at all", { FILL_MAX_ATTEMPTS: "0" }, "FILL_MAX_ATTEMPTS"],
     ["a negative cache over 60 s", { NEGATIVE_TTL_SECONDS: "3600" }, "NEGATIVE_TTL_SECONDS"],
     ["multipart parts under 5 MiB", { MULTIPART_PART_BYTES: "1024" }, "MULTIPART_PART_BYTES"],
     ["a prefix with ..", { PATH_PREFIX: "/a/../b" }, "PATH_PREFIX"],
@@ -46,6 +54,15 @@ describe("configuration", () => {
     const err = errorOf(vars);
     expect(err.variable).toBe(variable);
     expect(err.message).toContain(variable);
+  });
+
+  it("says the rule a number broke", () => {
+    expect(errorOf({ REGISTRY_TTL_SECONDS: "-5" }).message).toBe('REGISTRY_TTL_SECONDS: expected a whole number from 1 to 86400, got "-5"');
+    expect(errorOf({ MULTIPART_THRESHOLD_BYTES: "1000" }).message).toMatch(/must be 0 \(always multipart\) or at least MULTIPART_PART_BYTES/);
+  });
+
+  it("accepts 0 as the multipart threshold: every object a multipart upload", () => {
+    expect(parseConfig({ MULTIPART_THRESHOLD_BYTES: "0" }).multipartThresholdBytes).toBe(0);
   });
 
   it("accepts a mount prefix with or without a trailing slash", () => {

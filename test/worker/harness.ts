@@ -6,12 +6,15 @@
 import { env } from "cloudflare:workers";
 import { createExecutionContext, createScheduledController, listDurableObjectIds, reset, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import type { FillCoordinator } from "../../worker/fill/coordinator";
-import { beforeEach, inject } from "vitest";
 import { AwsClient } from "aws4fetch";
 import { parseConfig } from "../../worker/config";
-import { storeFor } from "../../worker/runtime";
+import { storeFor } from "../../worker/store/factory";
 import type { ObjectInfo, ObjectStore } from "../../worker/store/store";
 import worker from "../../worker/index";
+import { treeHashOfTarGz } from "../../worker/verify/verify";
+import { acceptTreeHash } from "../../worker/verify/rule";
+import { parseResourcePath } from "../../worker/routes/grammar";
+import { beforeEach, expect, inject } from "vitest";
 import { createUpstream, fixtureBytes as fixtureBytesAt, type Fault, type Upstream, type UpstreamConfig } from "../shared/control.ts";
 import "../shared/manifest.ts";
 
@@ -134,4 +137,33 @@ export async function bucketKeys(): Promise<string[]> {
   const keys: string[] = [];
   for await (const info of bucket().list("")) keys.push(info.key);
   return keys.sort();
+}
+
+export { treeHashOfTarGz };
+
+export type Outcome = { status: number; clean: true; bytes: Uint8Array } | { status: number; clean: false };
+
+/** Reads a response to its end: a clean end with the bytes, or a broken transfer. */
+export async function outcome(res: Response): Promise<Outcome> {
+  try {
+    return { status: res.status, clean: true, bytes: new Uint8Array(await res.arrayBuffer()) };
+  } catch {
+    return { status: res.status, clean: false };
+  }
+}
+
+/** Lists the bucket and re-verifies every tarball in it: nothing wrong may ever be stored. */
+export async function auditBucket(): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const obj of bucket().list("")) {
+    const resource = parseResourcePath("/" + obj.key);
+    if (!resource) continue;
+    keys.push(obj.key);
+    const bytes = (await storedBytes(obj.key))!;
+    const hashes = await treeHashOfTarGz(new Blob([bytes]).stream());
+    expect(acceptTreeHash(resource.kind, resource.treeHash, hashes).ok, `${obj.key} verifies`).toBe(true);
+    const fixture = manifest.objects["/" + obj.key];
+    if (fixture) expect(await sha256(bytes), `${obj.key} holds the fixture bytes`).toBe(fixture.sha256);
+  }
+  return keys;
 }

@@ -1,77 +1,96 @@
 /**
- * The fill coordinator: one Durable Object per resource (spec §6.3.2, E21). However many requests
- * miss on a resource at once, its object starts one upstream download and every requester streams
- * from it (see SharedFill). It also holds the resource's short memory — which upstreams have it,
- * that none has, which served bad bytes — for the whole deployment rather than one isolate, so a
- * HEAD and the GET after it agree on the upstream and its Content-Length wherever they land.
+ * The fill coordinator: one Durable Object per resource (spec §6.3.2, E21), called over RPC with
+ * the worker's parsed configuration. However many requests miss on a resource at once, its object
+ * starts one upstream download and every requester streams from it (see SharedFill). It also holds
+ * the resource's memory for the whole deployment rather than one isolate: which upstreams have it
+ * (so a HEAD and the GET after it agree on the upstream and its Content-Length), that none has it,
+ * which upstreams served bad bytes (kept in storage), and how many fills failed in a row.
  *
- * A fill does not depend on its requesters: it runs to the end if they all leave. While it runs an
- * alarm keeps the object awake, and the key is recorded in storage, so a fill interrupted by the
- * object being evicted is started again by the alarm and still ends in the bucket.
+ * A fill does not depend on its requesters: a small one runs to the end if they all leave. While
+ * it runs an alarm keeps the object awake and the key is recorded in storage, so a fill interrupted
+ * by the object being evicted is started again by the alarm, at most FILL_MAX_ATTEMPTS times.
  */
 
 import { DurableObject } from "cloudflare:workers";
 import { parseResourcePath, type Resource } from "../routes/grammar";
-import { parseConfig, type Config } from "../config";
+import { parseRange } from "../routes/range";
+import type { Config } from "../config";
 import { RecentLookups } from "./recent";
-import { fillFromUpstream, locate, type FillDeps, type FillOutcome } from "./fill";
+import { fillFromUpstream, locate, type FillDeps, type FillOutcome, type Location } from "./fill";
 import { SharedFill } from "./shared";
-import { storeFor } from "../runtime";
+import { storeFor } from "../store/factory";
+import type { Committed, Located, Streamed } from "./fills";
 import { log } from "../log";
-
-/** How the worker tells the coordinator what to do. */
-export const FILL_REQUEST = {
-  /** The caller's parsed configuration (the worker's, so both always agree). */
-  config: "x-pkgedge-config",
-  /** `stream` (default), `head`, or `commit` (fill and wait for the outcome, no bytes back). */
-  mode: "x-pkgedge-mode",
-  /** First and last byte wanted (inclusive), for ranges. */
-  start: "x-pkgedge-start",
-  end: "x-pkgedge-end",
-} as const;
-
-/** What the coordinator answers with, besides the status and the bytes. */
-export const FILL_RESPONSE = { length: "x-pkgedge-length", upstream: "x-pkgedge-upstream" } as const;
 
 const KEEPALIVE_MS = 30_000;
 
-type Started = { kind: "ok"; fill: SharedFill } | { kind: "not-found" | "upstream-failed"; detail?: string };
+type Started = { kind: "ok"; fill: SharedFill } | { kind: "not-found" } | { kind: "upstream-failed"; detail: string; retryAfterSeconds: number };
 
 interface Pending {
   key: string;
-  config: Record<string, unknown>;
+  config: Config;
+}
+
+/** Consecutive failed fills of this key; reset by a commit. */
+interface Attempts {
+  count: number;
+  lastAt: number;
 }
 
 export class FillCoordinator extends DurableObject<Env> {
   private fill: SharedFill | null = null;
   private readonly recent = new RecentLookups();
+  private starting: Promise<Started> | null = null;
+  private probing: Promise<Location> | null = null;
 
-  override async fetch(request: Request): Promise<Response> {
-    const key = new URL(request.url).pathname.slice(1);
-    const resource = parseResourcePath("/" + key);
-    const rawConfig = JSON.parse(request.headers.get(FILL_REQUEST.config) ?? "{}") as Record<string, unknown>;
-    if (!resource) return new Response("not a resource", { status: 400 });
-    const deps = this.deps(parseConfig(rawConfig));
-    const mode = request.headers.get(FILL_REQUEST.mode) ?? "stream";
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Upstreams that served bad bytes for this key stay passed over when the object is evicted.
+    void ctx.blockConcurrencyWhile(async () => {
+      this.recent.restoreQuarantine((await ctx.storage.get<[string, number][]>("quarantine")) ?? []);
+    });
+  }
 
-    if (mode === "head") {
-      if (this.fill && !this.fill.failed) return this.answer(200, this.fill.length, this.fill.upstream);
-      const located = await locate(deps, resource);
-      return located ? this.answer(200, located.hits[0]!.length, located.hits[0]!.upstream) : this.answer(404);
-    }
+  /** Whether an upstream has the resource, and its length (a cold HEAD). */
+  async locate(config: Config, key: string): Promise<Located> {
+    const resource = resourceOf(key);
+    if (this.fill && !this.fill.failed) return { found: true, length: this.fill.length };
+    const location = await this.probe(this.deps(config), resource);
+    if (location.kind === "found") return { found: true, length: location.hits[0]!.length };
+    if (location.kind === "absent") return { found: false, unavailable: false };
+    return { found: false, unavailable: true, detail: location.errors.join("; "), retryAfterSeconds: Math.max(1, config.failureTtlSeconds) };
+  }
 
-    const started = await this.ensureFill(deps, resource, rawConfig);
-    if (started.kind !== "ok") return this.answer(started.kind === "not-found" ? 404 : 502, undefined, undefined, started.detail);
+  /** The resource's bytes (a `Range` header is evaluated against the length the fill really has). */
+  async stream(config: Config, key: string, rangeHeader: string | null): Promise<Streamed> {
+    const started = await this.ensureFill(config, resourceOf(key));
+    if (started.kind !== "ok") return started;
     const fill = started.fill;
-
-    if (mode === "commit") {
-      const outcome = await fill.outcome;
-      return Response.json(outcome, { headers: { [FILL_RESPONSE.upstream]: fill.upstream } });
+    // A cold range holds back its end until the whole object is verified, so it keeps the fill going:
+    // on objects too large to fill unattended, Range is ignored (RFC 9110 allows it) and the whole
+    // object is streamed, so a client that asks for one byte and leaves lets the fill go.
+    if (rangeHeader !== null && fill.length !== undefined && fill.length <= config.unattendedFillMaxBytes) {
+      const range = parseRange(rangeHeader, fill.length);
+      if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length: fill.length };
+      if (range.kind === "partial") {
+        return { kind: "streaming", length: fill.length, range: { start: range.start, end: range.end }, body: fill.subscribe(range.start, range.end) };
+      }
     }
-    const start = Number(request.headers.get(FILL_REQUEST.start) ?? 0);
-    const endHeader = request.headers.get(FILL_REQUEST.end);
-    const body = fill.subscribe(start, endHeader === null ? undefined : Number(endHeader));
-    return this.answer(200, fill.length, fill.upstream, undefined, body);
+    return { kind: "streaming", length: fill.length, body: fill.subscribe(0) };
+  }
+
+  /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
+  async commit(config: Config, key: string): Promise<Committed> {
+    const started = await this.ensureFill(config, resourceOf(key));
+    if (started.kind === "not-found") return { committed: false, reason: "no upstream has it" };
+    if (started.kind !== "ok") return { committed: false, reason: started.detail };
+    const release = started.fill.attend();
+    try {
+      const outcome = await started.fill.outcome;
+      return outcome.committed ? { committed: true } : { committed: false, reason: outcome.reason };
+    } finally {
+      release();
+    }
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */
@@ -88,7 +107,7 @@ export class FillCoordinator extends DurableObject<Env> {
     if (!resource) return void (await this.ctx.storage.delete("pending"));
     if (!this.fill) {
       log("info", "fill_resumed", { key: pending.key });
-      const started = await this.ensureFill(this.deps(parseConfig(pending.config)), resource, pending.config);
+      const started = await this.ensureFill(pending.config, resource);
       if (started.kind !== "ok") await this.ctx.storage.delete("pending");
       return;
     }
@@ -96,54 +115,77 @@ export class FillCoordinator extends DurableObject<Env> {
   }
 
   private deps(config: Config): FillDeps {
-    return {
-      config,
-      store: storeFor(this.env, config),
-      recent: this.recent,
-      waitUntil: (p) => this.ctx.waitUntil(p),
-    };
+    return { config, store: storeFor(this.env, config), recent: this.recent, waitUntil: (p) => this.ctx.waitUntil(p) };
+  }
+
+  /** One probe at a time: concurrent cold requests for a key cost one HEAD per upstream. */
+  private probe(deps: FillDeps, resource: Resource): Promise<Location> {
+    this.probing ??= locate(deps, resource).finally(() => (this.probing = null));
+    return this.probing;
   }
 
   /** The running fill for this resource, or a new one (a failed fill is never reused). */
-  private ensureFill(deps: FillDeps, resource: Resource, rawConfig: Record<string, unknown>): Promise<Started> {
+  private ensureFill(config: Config, resource: Resource): Promise<Started> {
     if (this.fill && !this.fill.failed) return Promise.resolve({ kind: "ok", fill: this.fill });
     // Requests that arrive while a fill is being started join it instead of starting another.
-    this.starting ??= this.startFill(deps, resource, rawConfig).finally(() => (this.starting = null));
+    this.starting ??= this.startFill(config, resource).finally(() => (this.starting = null));
     return this.starting;
   }
 
-  private starting: Promise<Started> | null = null;
-
-  private async startFill(deps: FillDeps, resource: Resource, rawConfig: Record<string, unknown>): Promise<Started> {
+  private async startFill(config: Config, resource: Resource): Promise<Started> {
     this.fill = null;
+    const deps = this.deps(config);
+    const location = await this.probe(deps, resource);
+    if (location.kind === "absent") return { kind: "not-found" };
+    const retryAfterSeconds = Math.max(1, config.failureTtlSeconds);
+    if (location.kind === "unavailable") return { kind: "upstream-failed", detail: location.errors.join("; "), retryAfterSeconds };
+
+    // A fill that fails the same way every time (bad bytes everywhere, an archive too large to
+    // verify, an object that ends this Durable Object) is refused for a while, not restarted forever.
+    const attempts = (await this.ctx.storage.get<Attempts>("attempts")) ?? { count: 0, lastAt: 0 };
+    const backoffEnds = attempts.lastAt + config.fillBackoffSeconds * 1000;
+    if (attempts.count >= config.fillMaxAttempts && Date.now() < backoffEnds) {
+      const wait = Math.ceil((backoffEnds - Date.now()) / 1000);
+      log("warn", "fill_backoff", { key: resource.key, attempts: attempts.count, retry_after_seconds: wait });
+      return { kind: "upstream-failed", detail: `${attempts.count} fills of ${resource.key} failed in a row; refused for ${wait} s more`, retryAfterSeconds: wait };
+    }
+    await this.ctx.storage.put("attempts", { count: attempts.count + 1, lastAt: Date.now() } satisfies Attempts);
+
     let shared: SharedFill | undefined;
     let resolveOutcome!: (p: Promise<FillOutcome>) => void;
     const outcomePromise = new Promise<FillOutcome>((r) => (resolveOutcome = r));
-    const start = await fillFromUpstream(deps, resource, {
-      tap: ({ upstream, length }) => {
-        shared = new SharedFill(resource.key, upstream, length, deps.config.fillWindowBytes, deps.store, outcomePromise);
-        return shared.tap;
-      },
-    });
-    if (start.kind === "not-found") return { kind: "not-found" };
-    if (start.kind === "upstream-failed") return { kind: "upstream-failed", detail: start.errors.join("; ") };
+    const options = {
+      key: resource.key,
+      windowBytes: config.fillWindowBytes,
+      unattendedMaxBytes: config.unattendedFillMaxBytes,
+      unattendedGraceMs: config.unattendedFillGraceSeconds * 1000,
+      upstreamTimeoutMs: config.upstreamTimeoutMs,
+      upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
+    };
+    const start = await fillFromUpstream(deps, resource, { tap: (tap) => (shared = new SharedFill(tap, options, deps.store, outcomePromise)).tap }, location);
+    if (start.kind !== "streaming") {
+      // Not a fill that failed: nothing was fetched. Give the attempt back.
+      await this.ctx.storage.put("attempts", attempts);
+      return start.kind === "not-found" ? start : { kind: "upstream-failed", detail: start.errors.join("; "), retryAfterSeconds };
+    }
     resolveOutcome(start.outcome);
     const fill = shared!;
     this.fill = fill;
-    await this.ctx.storage.put("pending", { key: resource.key, config: rawConfig } satisfies Pending);
+    await this.ctx.storage.put("pending", { key: resource.key, config } satisfies Pending);
     await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
-    void start.outcome.then(async () => {
+    void start.outcome.then(async (outcome) => {
       await this.ctx.storage.delete("pending");
       await this.ctx.storage.deleteAlarm();
+      if (outcome.committed) await this.ctx.storage.delete("attempts");
+      else if (outcome.blame === "abandoned") await this.ctx.storage.put("attempts", attempts);
+      await this.ctx.storage.put("quarantine", this.recent.quarantineEntries());
     });
     return { kind: "ok", fill };
   }
+}
 
-  private answer(status: number, length?: number, upstream?: string, detail?: string, body?: ReadableStream<Uint8Array>): Response {
-    const headers = new Headers();
-    if (length !== undefined) headers.set(FILL_RESPONSE.length, String(length));
-    if (upstream !== undefined) headers.set(FILL_RESPONSE.upstream, upstream);
-    if (detail) headers.set("x-pkgedge-detail", detail.slice(0, 1000));
-    return new Response(body ?? null, { status, headers });
-  }
+function resourceOf(key: string): Resource {
+  const resource = parseResourcePath("/" + key);
+  if (!resource) throw new TypeError(`not a resource key: ${JSON.stringify(key)}`);
+  return resource;
 }

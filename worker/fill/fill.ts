@@ -1,16 +1,17 @@
 /**
  * Filling a miss from upstream (spec §6.3): probe the upstreams, GET from the first that has the
- * resource, pass the body through the commit gate (and a tap, through which the resource's
- * coordinator shares the bytes with its requesters), and write it to the bucket. The object
- * appears only if every check passed; otherwise the write is abandoned, and the tap's readers see
- * a broken stream rather than a clean end.
+ * resource, watch the body (idle, throughput floor, deadline), pass it through the commit gate
+ * (and a tap, through which the resource's coordinator shares the bytes with its requesters), and
+ * write it to the bucket. The object appears only if every check passed; otherwise the write is
+ * abandoned, and the tap's readers see a broken stream rather than a clean end.
  */
 
 import type { Resource } from "../routes/grammar";
 import type { ObjectStore } from "../store/store";
 import type { Config } from "../config";
 import { probeUpstreams, getFromUpstreams, type UpstreamHit } from "../upstream/upstream";
-import { commitGate, lengthCheck, withIdleTimeout, type Verdict } from "./gate";
+import { watchBody } from "../streams/watchdog";
+import { BodyRejected, commitGate, lengthCheck, type Blame, type Verdict } from "./gate";
 import { treeHashCheck } from "./verified";
 import type { RecentLookups } from "./recent";
 import { log } from "../log";
@@ -27,8 +28,8 @@ export interface FillDeps {
 
 export type FillOutcome =
   | { committed: true; upstream: string; bytes: number }
-  /** `blame` says whether the upstream's bytes failed a check or the bucket write failed. */
-  | { committed: false; upstream: string; reason: string; blame: "upstream" | "store" };
+  /** `blame` says whether the upstream's bytes or pace failed, the bucket write failed, or the fill was let go. */
+  | { committed: false; upstream: string; reason: string; blame: Blame | "store" };
 
 export type FillStart =
   | { kind: "not-found" }
@@ -41,49 +42,78 @@ export type FillStart =
       outcome: Promise<FillOutcome>;
     };
 
-/** How long an upstream that served bad bytes for a key is passed over for that key. */
-const QUARANTINE_SECONDS = 600;
+export type Location = { kind: "found"; hits: UpstreamHit[]; more: Promise<UpstreamHit[]> } | { kind: "absent" } | { kind: "unavailable"; errors: string[] };
+
+/** How long an upstream that served bad bytes (or dribbled) for a key is passed over for that key. */
+export const QUARANTINE_SECONDS = 600;
 
 /**
  * Which upstreams have this resource, best first: from recent memory, else by probing them all.
- * `more` resolves to every upstream that has it once all probes settled (for falling back).
+ * `more` resolves to every upstream that has it once all probes settled (for falling back). Only
+ * "every upstream said 404" is absence; if any could not be asked, the answer is "unavailable".
  */
-export async function locate(deps: FillDeps, resource: Resource): Promise<{ hits: UpstreamHit[]; more: Promise<UpstreamHit[]> } | null> {
+export async function locate(deps: FillDeps, resource: Resource): Promise<Location> {
   const { config, recent } = deps;
   // An upstream that served bad bytes for this key is passed over, whatever memory says.
   const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream));
   const known = recent.lookup(resource.key);
-  if (known === null) return null;
-  const knownUsable = known && usable(known);
-  if (knownUsable && knownUsable.length > 0) return { hits: knownUsable, more: Promise.resolve(knownUsable) };
+  if (known?.kind === "absent" || known?.kind === "unavailable") return known;
+  const knownUsable = known?.kind === "hits" ? usable(known.hits) : [];
+  if (knownUsable.length > 0) return { kind: "found", hits: knownUsable, more: Promise.resolve(knownUsable) };
   const probe = await probeUpstreams(config.upstreams, "/" + resource.key, config.upstreamTimeoutMs);
   let hits = probe.found ? usable(probe.hits) : [];
   // The first to answer may be one we pass over: then wait for the others before giving up.
   if (probe.found && hits.length === 0) hits = usable(await probe.all);
   if (!probe.found || hits.length === 0) {
-    log("info", "upstream_miss", { key: resource.key, errors: probe.found ? ["every upstream with it is quarantined"] : probe.errors });
-    recent.remember(resource.key, null, config.negativeTtlSeconds);
-    return null;
+    // Upstreams that have it but are passed over for bad bytes make an outage, not an absence.
+    const errors = probe.found ? [`every upstream that has it served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`] : probe.errors;
+    if (!probe.found && !probe.unavailable) {
+      log("info", "upstream_miss", { key: resource.key, errors });
+      recent.remember(resource.key, { kind: "absent" }, config.negativeTtlSeconds);
+      return { kind: "absent" };
+    }
+    log("warn", "upstream_unavailable", { key: resource.key, errors });
+    recent.remember(resource.key, { kind: "unavailable", errors }, config.failureTtlSeconds);
+    return { kind: "unavailable", errors };
   }
-  recent.remember(resource.key, hits, config.negativeTtlSeconds);
+  recent.remember(resource.key, { kind: "hits", hits }, config.negativeTtlSeconds);
   // Once every probe has answered, remember all upstreams that have it, winner first.
   const more = probe.all.then((all) => {
     const ordered = [...hits, ...usable(all).filter((h) => !hits.some((w) => w.upstream === h.upstream))];
-    recent.remember(resource.key, ordered, config.negativeTtlSeconds);
+    recent.remember(resource.key, { kind: "hits", hits: ordered }, config.negativeTtlSeconds);
     return ordered;
   });
-  return { hits, more };
+  return { kind: "found", hits, more };
+}
+
+/** What a fill's tap is told when the body starts. */
+export interface TapStart {
+  upstream: string;
+  length: number | undefined;
+  /** Lets the fill go on purpose (nobody wants it any more): nothing is stored, nobody is blamed. */
+  abandon(reason: string): void;
 }
 
 export interface FillOptions {
   /** Sees every gated byte on its way to the bucket (a shared fill's window). */
-  tap?: (start: { upstream: string; length: number | undefined }) => TransformStream<Uint8Array, Uint8Array>;
+  tap?: (start: TapStart) => TransformStream<Uint8Array, Uint8Array>;
 }
 
-export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: FillOptions): Promise<FillStart> {
+/**
+ * How long a body may take in all: long enough for the whole object at the throughput floor,
+ * plus a minute. Only a backstop: the floor itself trips first on a dribble.
+ */
+function deadlineMs(config: Config, length: number | undefined): number | undefined {
+  if (config.upstreamMinBytesPerSecond === 0) return undefined;
+  const size = length ?? 5 * 1024 ** 3; // unknown length: as for the largest single upload
+  return config.upstreamMinRateWindowMs + 60_000 + Math.ceil((size / config.upstreamMinBytesPerSecond) * 1000);
+}
+
+export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: FillOptions, location?: Location): Promise<FillStart> {
   const { config, store, recent } = deps;
-  const located = await locate(deps, resource);
-  if (!located) return { kind: "not-found" };
+  const located = location ?? (await locate(deps, resource));
+  if (located.kind === "absent") return { kind: "not-found" };
+  if (located.kind === "unavailable") return { kind: "upstream-failed", errors: located.errors };
 
   let got = await getFromUpstreams(located.hits.map((h) => h.upstream), "/" + resource.key, config.upstreamTimeoutMs);
   if (!got.ok) {
@@ -96,16 +126,29 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
     }
   }
   if (!got.ok) {
-    // HEAD said yes but GET failed everywhere (spec C46): fail this request, retry after the TTL.
-    recent.remember(resource.key, null, config.negativeTtlSeconds);
+    // HEAD said yes but GET failed everywhere (spec C46): an outage, not an absence. Remembered
+    // briefly, so the first request after the upstreams recover fills.
+    recent.remember(resource.key, { kind: "unavailable", errors: got.errors }, config.failureTtlSeconds);
     return { kind: "upstream-failed", errors: got.errors };
   }
   const { upstream, length } = got.response;
 
   // Every fill is verified: nothing reaches the bucket whose length or tree hash is wrong.
-  const gate = commitGate([lengthCheck(length), treeHashCheck(resource)]);
-  let gated = withIdleTimeout(got.response.body, config.upstreamIdleTimeoutMs, gate.abandon).pipeThrough(gate.stream);
-  if (options.tap) gated = gated.pipeThrough(options.tap({ upstream, length }));
+  const gate = commitGate([lengthCheck(length), treeHashCheck(resource, config.verifyMaxEntries)]);
+  const watched = watchBody(
+    got.response.body,
+    {
+      what: `upstream ${upstream}`,
+      idleMs: config.upstreamIdleTimeoutMs,
+      minBytesPerSecond: config.upstreamMinBytesPerSecond,
+      rateWindowMs: config.upstreamMinRateWindowMs,
+      deadlineMs: deadlineMs(config, length),
+    },
+    (err) => gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message)),
+  );
+  let gated = watched.body.pipeThrough(gate.stream);
+  const abandon = (reason: string) => watched.abort(new BodyRejected(reason, {}, "abandoned"));
+  if (options.tap) gated = gated.pipeThrough(options.tap({ upstream, length, abandon }));
   const write = store.putStream(resource.key, gated, length, {
     contentType: TARBALL_CONTENT_TYPE,
     customMetadata: { upstream, fetchedAt: new Date().toISOString() },
@@ -136,8 +179,9 @@ async function settleFill(resource: Resource, upstream: string, write: Promise<b
     log("info", "fill_committed", { key: resource.key, upstream, ...v.details });
     return { committed: true, upstream, bytes: Number(v.details?.bytes ?? 0) };
   }
-  const rejected = v !== undefined && !v.ok;
-  const reason = rejected ? v.reason : (writeError ?? "unknown");
-  log("warn", "fill_rejected", { key: resource.key, upstream, reason, ...(rejected ? v.details : {}), writeError });
-  return { committed: false, upstream, reason, blame: rejected ? "upstream" : "store" };
+  const rejected = v !== undefined && !v.ok ? v : undefined;
+  const reason = rejected ? rejected.reason : (writeError ?? "unknown");
+  const blame = rejected ? rejected.blame : "store";
+  log(blame === "store" ? "error" : blame === "abandoned" ? "info" : "warn", blame === "abandoned" ? "fill_abandoned" : "fill_rejected", { key: resource.key, upstream, reason, ...rejected?.details, writeError });
+  return { committed: false, upstream, reason, blame };
 }

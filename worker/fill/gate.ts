@@ -5,7 +5,10 @@
  * so the client sees a broken transfer (and Pkg retries) and the bucket write is abandoned.
  */
 
-export type Verdict = { ok: true; details?: Record<string, unknown> } | { ok: false; reason: string; details?: Record<string, unknown> };
+/** Who a failed body is put down to: the upstream's bytes or pace, or nobody (the fill was let go on purpose). */
+export type Blame = "upstream" | "abandoned";
+
+export type Verdict = { ok: true; details?: Record<string, unknown> } | { ok: false; reason: string; blame: Blame; details?: Record<string, unknown> };
 
 /** Something that watches a body go by and says at the end whether it may be committed. */
 export interface BodyCheck {
@@ -21,6 +24,7 @@ export class BodyRejected extends Error {
   constructor(
     readonly reason: string,
     readonly details: Record<string, unknown> = {},
+    readonly blame: Blame = "upstream",
   ) {
     super(reason);
     this.name = "BodyRejected";
@@ -39,7 +43,7 @@ export function lengthCheck(expected: number | undefined): BodyCheck {
     },
     async finish() {
       if (expected !== undefined && received !== expected) {
-        return { ok: false, reason: "body shorter than its Content-Length", details: { expected, received } };
+        return { ok: false, reason: "body shorter than its Content-Length", blame: "upstream", details: { expected, received } };
       }
       return { ok: true, details: { bytes: received } };
     },
@@ -62,7 +66,7 @@ export function commitGate(checks: readonly BodyCheck[]): CommitGate {
   const fail = (err: unknown): never => {
     const rejected = err instanceof BodyRejected ? err : new BodyRejected(err instanceof Error ? err.message : String(err));
     for (const check of checks) check.abandon(rejected);
-    settle({ ok: false, reason: rejected.reason, details: rejected.details });
+    settle({ ok: false, reason: rejected.reason, blame: rejected.blame, details: rejected.details });
     throw rejected;
   };
   const stream = new TransformStream<Uint8Array, Uint8Array>({
@@ -101,71 +105,4 @@ export function commitGate(checks: readonly BodyCheck[]): CommitGate {
     }
   };
   return { stream, verdict, abandon };
-}
-
-/**
- * Reads `source` into a new stream that errors if no bytes arrive for `idleMs`. A stalled upstream
- * must not hold a fill (and its clients) forever: Pkg itself gives up after 20 s without a byte.
- * Upstream errors (a reset connection) are passed on as errors, never as a clean end.
- *
- * One timer ticks every `idleMs / 2` and fails the body once the same read has been outstanding
- * for three ticks (so between `idleMs` and 1.5 × `idleMs`), rather than a timer per chunk: bodies
- * arrive in 4 KiB pieces and per-piece timers were a measurable share of a fill's CPU time. Time
- * spent with no read outstanding (a slow client holding the stream back) never counts as a stall.
- */
-export function withIdleTimeout(source: ReadableStream<Uint8Array>, idleMs: number, onError: (err: unknown) => void): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let reading = false;
-  let ticksWhileReading = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let failed = false;
-  const stop = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        const tick = () => {
-          if (reading && ++ticksWhileReading >= 3) {
-            failed = true;
-            const why = new BodyRejected(`upstream sent nothing for ${idleMs} ms`);
-            onError(why);
-            controller.error(why);
-            reader.cancel(why).catch(() => {});
-            return;
-          }
-          timer = setTimeout(tick, idleMs / 2);
-        };
-        timer = setTimeout(tick, idleMs / 2);
-      },
-      async pull(controller) {
-        reading = true;
-        ticksWhileReading = 0;
-        try {
-          const { done, value } = await reader.read();
-          reading = false;
-          if (failed) return;
-          if (done) {
-            stop();
-            controller.close();
-          } else {
-            controller.enqueue(value);
-          }
-        } catch (err) {
-          reading = false;
-          if (failed) return;
-          stop();
-          const why = new BodyRejected(`upstream body failed: ${err instanceof Error ? err.message : String(err)}`);
-          onError(why);
-          controller.error(why);
-        }
-      },
-      cancel(reason) {
-        stop();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }

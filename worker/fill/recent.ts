@@ -1,15 +1,18 @@
 /**
- * What this isolate learnt from upstream recently, per key: which upstreams have it (so a HEAD and
- * the GET after it use the same upstream, and so the same Content-Length), that none has it (so a
- * storm of requests for a missing resource does not hammer upstream), and which upstream served
- * bytes that failed verification (so the next request fills from another one).
+ * What a resource's coordinator learnt from upstream recently: which upstreams have it (so a HEAD
+ * and the GET after it use the same upstream, and so the same Content-Length), that every upstream
+ * said it does not (so a storm of requests for a missing resource costs one probe per TTL), that
+ * the upstreams could not be asked (remembered only briefly: it is not an answer), and which
+ * upstream served bad bytes or dribbled (passed over for a while, and kept in storage).
  */
 
 import type { UpstreamHit } from "../upstream/upstream";
 
+export type Recollection = { kind: "hits"; hits: UpstreamHit[] } | { kind: "absent" } | { kind: "unavailable"; errors: string[] };
+
 interface Entry {
   expires: number;
-  hits: UpstreamHit[] | null; // null: no upstream has it
+  value: Recollection;
 }
 
 const MAX_ENTRIES = 10_000;
@@ -20,21 +23,21 @@ export class RecentLookups {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** undefined: nothing fresh is known; null: known missing; otherwise the upstreams that have it. */
-  lookup(key: string): UpstreamHit[] | null | undefined {
+  /** What is fresh in memory about `key`, if anything. */
+  lookup(key: string): Recollection | undefined {
     const entry = this.probes.get(key);
     if (!entry) return undefined;
     if (entry.expires <= this.now()) {
       this.probes.delete(key);
       return undefined;
     }
-    return entry.hits;
+    return entry.value;
   }
 
-  remember(key: string, hits: UpstreamHit[] | null, ttlSeconds: number): void {
-    if (ttlSeconds <= 0) return;
+  remember(key: string, value: Recollection, ttlSeconds: number): void {
     this.probes.delete(key);
-    this.probes.set(key, { expires: this.now() + ttlSeconds * 1000, hits });
+    if (ttlSeconds <= 0) return;
+    this.probes.set(key, { expires: this.now() + ttlSeconds * 1000, value });
     trim(this.probes);
   }
 
@@ -53,6 +56,16 @@ export class RecentLookups {
     if (expires > this.now()) return true;
     this.quarantined.delete(`${key} ${upstream}`);
     return false;
+  }
+
+  /** The quarantine, to be kept where it outlives this memory (a coordinator's storage). */
+  quarantineEntries(): [string, number][] {
+    const now = this.now();
+    return [...this.quarantined].filter(([, expires]) => expires > now);
+  }
+
+  restoreQuarantine(entries: [string, number][]): void {
+    for (const [k, expires] of entries) this.quarantined.set(k, expires);
   }
 }
 

@@ -1,48 +1,75 @@
 /**
  * One fill, many requesters, constant memory. The fill runs at the pace of the upstream, the
- * verifier and the bucket, never of a client; the bytes it has passed through the commit gate
- * stay in a bounded window for requesters to stream from. A requester that falls behind the
- * window, joins late, or asks for a range that starts before it reads from the bucket once the
- * object is committed, and until then from a ranged GET on the same upstream; either way it
- * never waits for the whole object, and never sees a clean end of an object that failed.
+ * verifier and the bucket, never of a client: its gated bytes pass through a bounded window
+ * (PacedWindow) that requesters stream from, and a requester that cannot keep up is let go to a
+ * fallback. Every fallback is checked against the fill: the bucket once the object is committed,
+ * or a shared catch-up feed whose blocks are compared with the fill's (CatchUp, BlockLedger).
+ *
+ * Verified or broken: no requester gets the last byte it asked for before the fill's verdict is
+ * in and good, so a response can only end cleanly with verified bytes.
  */
 
 import type { ObjectStore } from "../store/store";
-import { UPSTREAM_HEADERS } from "../upstream/upstream";
-import type { FillOutcome } from "./fill";
+import type { FillOutcome, TapStart } from "./fill";
+import { PacedWindow, type WindowReader } from "./flow";
+import { Window } from "./window";
+import { BlockLedger } from "./ledger";
+import { CatchUp, type CatchUpOptions } from "./catch-up";
+import { log } from "../log";
 
-/** The window is kept in blocks of a quarter of its size (at most 256 KiB), dropped whole from the front. */
+/** The window is kept in blocks of a quarter of its size (at most 256 KiB): also the unit of the ledger. */
 const MAX_BLOCK = 256 * 1024;
-/** How much a requester takes from the window per read. */
+/** How much a requester takes from a window per read. */
 const READ = 64 * 1024;
-/** How long the fill waits for a requester about to fall out of the window (see waitForLaggards). */
-const LAGGARD_PATIENCE_MS = 2000;
+/** How long a feed waits for a requester in its way before letting it go to its fallback. */
+export const PATIENCE_MS = 2000;
+/** Catch-up feeds one fill may start; after that, fallbacks wait for the bucket. */
+const MAX_CATCH_UPS = 3;
+
+export interface SharedFillOptions {
+  key: string;
+  windowBytes: number;
+  /** Objects larger than this, or of unknown length, are not filled on once nobody wants them... */
+  unattendedMaxBytes: number;
+  /** ...for this long (Pkg retries a broken download after a second). */
+  unattendedGraceMs: number;
+  upstreamTimeoutMs: number;
+  upstreamIdleTimeoutMs: number;
+}
+
+type Source =
+  | { kind: "window"; paced: PacedWindow; reader: WindowReader; leave(): void; broken(): string | null }
+  | { kind: "bucket"; bytes: AsyncIterator<Uint8Array> };
 
 export class SharedFill {
-  /** Blocks of the window, oldest first; `windowStart` is the object offset of blocks[0]. */
-  private blocks: Uint8Array[] = [];
-  private windowStart = 0;
-  /** Bytes that have passed the gate so far. */
-  private received = 0;
-  /** The gate let the end through: every byte is verified. */
+  readonly upstream: string;
+  readonly length: number | undefined;
+  private readonly main: PacedWindow;
+  private readonly ledger = new BlockLedger();
+  private readonly block: number;
+  /** The gate let the end through: every check passed. */
   private ended = false;
   private result: FillOutcome | null = null;
-  private wake: (() => void)[] = [];
-  private readonly block: number;
-  private readonly spare: Uint8Array[] = [];
-  /** Where each requester streaming from the window is. */
-  private readonly readers = new Set<{ offset: number }>();
+  private wakers: (() => void)[] = [];
+  private catchUp: CatchUp | null = null;
+  private catchUps = 0;
+  private attendees = 0;
+  private unattendedSince: number | null = null;
+  private abandoned = false;
+  private readonly abandon: (reason: string) => void;
 
   constructor(
-    readonly key: string,
-    readonly upstream: string,
-    readonly length: number | undefined,
-    private readonly windowBytes: number,
+    start: TapStart,
+    private readonly options: SharedFillOptions,
     private readonly store: ObjectStore,
     /** Settles when the bucket write has been committed or abandoned. */
     readonly outcome: Promise<FillOutcome>,
   ) {
-    this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(windowBytes / 4)));
+    this.upstream = start.upstream;
+    this.length = start.length;
+    this.abandon = start.abandon;
+    this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(options.windowBytes / 4)));
+    this.main = new PacedWindow(new Window(this.block, options.windowBytes), PATIENCE_MS);
     void outcome.then((r) => {
       this.result = r;
       this.releaseIfDone();
@@ -61,150 +88,104 @@ export class SharedFill {
   /** Receives the fill's gated bytes: install as the fill's tap. */
   readonly tap = new TransformStream<Uint8Array, Uint8Array>({
     transform: async (chunk, controller) => {
-      await this.waitForLaggards(chunk.byteLength);
-      this.append(chunk);
+      this.letGoIfUnattended();
+      for (const done of await this.main.feed(chunk)) this.ledger.add(done.index, done.bytes);
       controller.enqueue(chunk);
     },
     flush: () => {
+      const tail = this.main.window.tail();
+      if (tail) this.ledger.add(tail.index, tail.bytes);
       this.ended = true;
       this.notify();
     },
   });
 
-  private append(chunk: Uint8Array): void {
-    const BLOCK = this.block;
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const used = (this.received - this.windowStart) % BLOCK;
-      if (used === 0 && (this.blocks.length === 0 || this.received > this.windowStart)) this.blocks.push(this.spare.pop() ?? new Uint8Array(BLOCK));
-      const block = this.blocks[this.blocks.length - 1]!;
-      const n = Math.min(BLOCK - used, chunk.byteLength - offset);
-      block.set(chunk.subarray(offset, offset + n), used);
-      offset += n;
-      this.received += n;
-    }
-    // Keep the window bounded: drop whole blocks from the front.
-    while (this.blocks.length > 1 && this.received - this.windowStart - BLOCK >= this.windowBytes) {
-      // Reused for the next bytes: a fill allocates its window once, whatever the object's size.
-      // (Requesters get copies, never views into a block.)
-      this.spare.push(this.blocks.shift()!);
-      this.windowStart += BLOCK;
-    }
-    this.notify();
+  /**
+   * Someone wants this fill (a requester, or a caller waiting for the commit). Returns the release.
+   * When the last one leaves, a large fill is let go after a grace period; a small one finishes,
+   * so the next request is a hit.
+   */
+  attend(): () => void {
+    this.attendees++;
+    this.unattendedSince = null;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.attendees > 0) return;
+      this.unattendedSince = Date.now();
+      this.letGoIfUnattended();
+    };
   }
 
   /**
-   * Before the window moves past a requester still reading from it, the fill waits for it, but
-   * only for LAGGARD_PATIENCE_MS: requesters about as fast as the fill keep sharing one download,
-   * while a slow one is let go to its fallback instead of holding everyone back.
+   * Checked as bytes flow through the tap (a timer set from a requester's call would belong to that
+   * call, not to the fill): a large fill nobody has wanted for the grace period is let go.
    */
-  private async waitForLaggards(incoming: number): Promise<void> {
-    const deadline = Date.now() + LAGGARD_PATIENCE_MS;
-    for (;;) {
-      const wouldStart = this.windowStartAfter(incoming);
-      const lagging = [...this.readers].some((r) => r.offset < wouldStart);
-      if (!lagging || Date.now() >= deadline) return;
-      // Woken by a requester's progress, or re-checked after a moment; the timer is always cleared
-      // (workerd caps active timers, and many requesters wake this loop often).
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 50);
-        this.wake.push(resolve);
-      });
-      if (timer !== undefined) clearTimeout(timer);
-    }
-  }
-
-  /** Where the window would start after appending `incoming` more bytes. */
-  private windowStartAfter(incoming: number): number {
-    const received = this.received + incoming;
-    let start = this.windowStart;
-    while (received - start - this.block >= this.windowBytes) start += this.block;
-    return start;
-  }
-
-  /**
-   * Once the object is in the bucket and nobody reads from the window, the window is let go: the
-   * coordinator may stay alive a while, and anyone who comes later reads from the bucket.
-   */
-  private releaseIfDone(): void {
-    if (!this.committed || this.readers.size > 0) return;
-    this.blocks = [];
-    this.spare.length = 0;
-    this.windowStart = this.received;
-  }
-
-  private notify(): void {
-    const waiting = this.wake;
-    this.wake = [];
-    for (const w of waiting) w();
-  }
-
-  private changed(): Promise<void> {
-    return new Promise((r) => this.wake.push(r));
-  }
-
-  /** Bytes [offset, min(offset + READ, until)) from the window, or null if they are not there (yet). */
-  private fromWindow(offset: number, until: number): Uint8Array | null {
-    if (offset < this.windowStart || offset >= this.received) return null;
-    const inWindow = offset - this.windowStart;
-    const block = this.blocks[Math.floor(inWindow / this.block)]!;
-    const at = inWindow % this.block;
-    const n = Math.min(READ, this.block - at, this.received - offset, until - offset);
-    return block.slice(at, at + n);
+  private letGoIfUnattended(): void {
+    if (this.unattendedSince === null || this.result || this.ended || this.abandoned) return;
+    if (this.length !== undefined && this.length <= this.options.unattendedMaxBytes) return;
+    if (Date.now() - this.unattendedSince < this.options.unattendedGraceMs) return;
+    this.abandoned = true;
+    log("info", "fill_unattended", { key: this.options.key, length: this.length ?? null, limit: this.options.unattendedMaxBytes });
+    this.abandon(`nobody reads this fill any more, and ${this.length === undefined ? "its length is unknown" : `its ${this.length} bytes are over UNATTENDED_FILL_MAX_BYTES`}`);
   }
 
   /**
    * A stream of bytes [start, end] (inclusive; end defaults to the last byte) for one requester.
-   * It errors, rather than ending, if the fill fails verification before the requester is done.
+   * It errors, rather than ending, if the fill fails before the requester is done.
    */
   subscribe(start: number, end?: number): ReadableStream<Uint8Array> {
-    // While it reads from the window, the fill knows where this requester is (see waitForLaggards).
-    const reader = { offset: start };
-    this.readers.add(reader);
-    const leave = () => {
-      if (this.readers.delete(reader)) {
-        this.releaseIfDone();
-        this.notify();
-      }
-    };
+    const release = this.attend();
     let offset = start;
-    let fallback: AsyncIterator<Uint8Array> | null = null;
+    let source: Source | null = null;
     const last = () => end ?? (this.length !== undefined ? this.length - 1 : undefined);
+    const finish = () => {
+      if (source?.kind === "window") source.leave();
+      source = null;
+      release();
+    };
+
+    const deliver = async (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array, until: number) => {
+      // Hold back the requester's last bytes until the verdict: a clean end means verified bytes.
+      if (offset + bytes.byteLength >= until) await this.verdictIn();
+      if (this.failed) return this.error(controller, finish);
+      offset += bytes.byteLength;
+      controller.enqueue(bytes);
+    };
 
     const step = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
       for (;;) {
-        if (this.failed) {
-          leave();
-          return controller.error(new Error(`fill of ${this.key} failed: ${this.result && !this.result.committed ? this.result.reason : ""}`));
-        }
+        if (this.failed) return this.error(controller, finish);
         const stop = last();
         const until = stop === undefined ? Infinity : stop + 1;
-        if (offset >= until || (stop === undefined && this.ended && offset >= this.received)) {
-          leave();
+        if (offset >= until || (stop === undefined && this.ended && offset >= this.main.window.end)) {
+          finish();
           return controller.close();
         }
-        if (fallback || offset < this.windowStart) {
-          leave(); // no longer reading from the window: the fill need not wait for it
-          fallback ??= this.fallbackFrom(offset, stop);
-          const next = await fallback.next();
+        if (this.ended && this.length !== undefined && offset >= this.length) {
+          // Asked for bytes past the end the upstream actually sent (its HEAD and GET disagreed).
+          finish();
+          return controller.error(new Error(`bytes from ${offset} were asked for, but the object has ${this.length}`));
+        }
+        source ??= await this.sourceFor(offset, until);
+        if (!source) continue; // the fill's state changed while waiting: look again
+        if (source.kind === "bucket") {
+          const next = await source.bytes.next();
           if (next.done) {
-            // The fallback delivered everything asked for; the object's verdict decides how it ends.
-            while (!this.result && !this.ended) await this.changed();
-            if (this.failed) continue;
-            return controller.close();
+            finish();
+            return controller.error(new Error(`the bucket's copy of ${this.options.key} ended at byte ${offset}`));
           }
-          offset += next.value.byteLength;
-          return controller.enqueue(next.value);
+          return deliver(controller, next.value, until);
         }
-        const bytes = this.fromWindow(offset, until);
-        if (bytes) {
-          offset += bytes.byteLength;
-          reader.offset = offset;
-          this.notify();
-          return controller.enqueue(bytes);
+        const bytes = source.paced.take(source.reader, READ, until);
+        if (bytes) return deliver(controller, bytes, until);
+        if (source.reader.dropped || offset < source.paced.window.start || source.broken() !== null) {
+          source.leave(); // let go: the next round picks a fallback
+          source = null;
+          continue;
         }
-        await this.changed();
+        await source.paced.changed();
       }
     };
 
@@ -212,46 +193,92 @@ export class SharedFill {
       {
         pull: step,
         cancel: async () => {
-          leave();
-          await fallback?.return?.();
+          const bucket = source?.kind === "bucket" ? source.bytes : null;
+          finish();
+          await bucket?.return?.();
         },
       },
       { highWaterMark: 0 },
     );
   }
 
-  /** Bytes from `offset` on, from the bucket once committed, else from the upstream by range. */
-  private async *fallbackFrom(offset: number, last: number | undefined): AsyncGenerator<Uint8Array> {
-    const length = last === undefined ? undefined : last - offset + 1;
-    if (this.committed) {
-      const obj = await this.store.get(this.key, length === undefined ? undefined : { offset, length });
-      if (!obj) throw new Error(`${this.key} vanished from the bucket`);
-      yield* obj.body as unknown as AsyncIterable<Uint8Array>;
-      return;
+  private error(controller: ReadableStreamDefaultController<Uint8Array>, finish: () => void): void {
+    finish();
+    const reason = this.result && !this.result.committed ? this.result.reason : "unknown";
+    controller.error(new Error(`fill of ${this.options.key} failed: ${reason}`));
+  }
+
+  /** Where a requester at `offset` reads from next; null after waiting for the fill to change. */
+  private async sourceFor(offset: number, until: number): Promise<Source | null> {
+    const main = this.main.join(offset);
+    if (main) {
+      const leave = () => {
+        this.main.leave(main);
+        this.releaseIfDone();
+      };
+      return { kind: "window", paced: this.main, reader: main, leave, broken: () => null };
     }
-    const range = `bytes=${offset}-${last ?? ""}`;
-    const res = await fetch(`${this.upstream}/${this.key}`, { headers: { ...UPSTREAM_HEADERS, range } });
-    if (!res.body || (res.status !== 206 && res.status !== 200)) throw new Error(`ranged GET ${range} answered ${res.status}`);
-    let skip = 0;
-    if (res.status === 206) {
-      if (!res.headers.get("content-range")?.startsWith(`bytes ${offset}-`)) throw new Error(`ranged GET ${range} answered another range`);
-    } else {
-      skip = offset; // the upstream ignored Range: skip to where this requester is
+    if (this.committed) return { kind: "bucket", bytes: this.fromBucket(offset, until) };
+    const catchUp = this.catchUpAt(offset);
+    if (catchUp) {
+      const reader = catchUp.paced.join(offset)!;
+      return { kind: "window", paced: catchUp.paced, reader, leave: () => catchUp.leave(reader), broken: () => (catchUp.finished ? (catchUp.error ?? "") : null) };
     }
-    let remaining = length ?? Infinity;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      let piece = chunk;
-      if (skip > 0) {
-        const n = Math.min(skip, piece.byteLength);
-        skip -= n;
-        piece = piece.subarray(n);
-      }
-      if (piece.byteLength > remaining) piece = piece.subarray(0, remaining);
-      if (piece.byteLength === 0) continue;
-      remaining -= piece.byteLength;
-      yield piece;
-      if (remaining === 0) return;
-    }
-    if (remaining !== Infinity && remaining > 0) throw new Error(`ranged GET ${range} ended early`);
+    await this.changed(); // the bucket, once the object is committed
+    return null;
+  }
+
+  /** A catch-up feed that can serve `offset`: the running one, or a new one if none runs. */
+  private catchUpAt(offset: number): CatchUp | null {
+    if (this.length === undefined) return null; // no end to check a catch-up against: wait for the bucket
+    const running = this.catchUp && !this.catchUp.finished ? this.catchUp : null;
+    if (running) return running.paced.window.start <= offset ? running : null;
+    if (this.catchUps >= MAX_CATCH_UPS) return null;
+    this.catchUps++;
+    const options: CatchUpOptions = {
+      key: this.options.key,
+      upstream: this.upstream,
+      length: this.length,
+      blockBytes: this.block,
+      windowBytes: this.options.windowBytes,
+      patienceMs: PATIENCE_MS,
+      timeoutMs: this.options.upstreamTimeoutMs,
+      idleMs: this.options.upstreamIdleTimeoutMs,
+    };
+    const origin = Math.floor(offset / this.block) * this.block;
+    const catchUp = new CatchUp(origin, options, this.ledger, () => this.failed, () => this.notify());
+    this.catchUp = catchUp;
+    void catchUp.run();
+    return catchUp;
+  }
+
+  /** The committed object's bytes [offset, until): verified, so they need no further check. */
+  private async *fromBucket(offset: number, until: number): AsyncGenerator<Uint8Array> {
+    const size = this.result?.committed ? this.result.bytes : (this.length ?? 0);
+    const obj = await this.store.get(this.options.key, { offset, length: Math.min(until, size) - offset });
+    if (!obj) throw new Error(`${this.options.key} vanished from the bucket`);
+    yield* obj.body as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  /** Resolves once the gate let the end through (every check passed) or the fill failed. */
+  private async verdictIn(): Promise<void> {
+    while (!this.ended && !this.result) await this.changed();
+  }
+
+  /** Once the object is in the bucket and nobody reads from the window, the window is let go. */
+  private releaseIfDone(): void {
+    if (this.committed && this.main.readerCount === 0) this.main.window.release();
+  }
+
+  private notify(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const w of wakers) w();
+    this.main.notify();
+    this.catchUp?.paced.notify();
+  }
+
+  private changed(): Promise<void> {
+    return new Promise((r) => this.wakers.push(r));
   }
 }

@@ -29,6 +29,8 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
       pkgserver_version: `pkgedge-${PKGEDGE_VERSION}`,
       pkgserver_url: url.origin + rt.config.pathPrefix,
       upstreams: rt.config.upstreams,
+      // The latest upstream failures requests to this isolate ran into, each with its cause in words.
+      upstream_failures: rt.upstreamFailures,
       isolate_started_at: rt.startedAt.toISOString(),
       registries,
     },

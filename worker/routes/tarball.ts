@@ -10,6 +10,8 @@ import { ifNoneMatchHits } from "./conditional";
 import type { ObjectInfo } from "../store/store";
 import { TARBALL_CONTENT_TYPE } from "../fill/fill";
 import type { MirrorDeps } from "../runtime";
+import type { Unavailable } from "../fill/fills";
+import { log } from "../log";
 
 const IMMUTABLE = "public, max-age=31536000, immutable, no-transform";
 const NO_STORE = "no-store";
@@ -87,47 +89,51 @@ async function serveStoredRange(
 }
 
 /**
+ * An upstream outage is not an absence (Pkg, downstream caches and operators read 404 as "this does
+ * not exist"): 502, never stored, with a short Retry-After, naming the cause.
+ */
+function upstreamFailed(deps: MirrorDeps, resource: Resource, failure: Unavailable): Response {
+  log("warn", "upstream_failed", { key: resource.key, detail: failure.detail });
+  deps.noteFailure(resource.key, failure.detail);
+  return Response.json(
+    { error: "no upstream could serve this resource just now", key: resource.key, detail: failure.detail },
+    { status: 502, headers: { "cache-control": NO_STORE, "retry-after": String(failure.retryAfterSeconds) } },
+  );
+}
+
+/**
  * A cold HEAD answers from the resource's coordinator, which remembers the upstream it found so
  * the GET that follows is filled from it and has the same Content-Length (spec §6.3.7).
  */
 async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Response> {
   const located = await deps.fills.locate(resource);
-  if (!located.found) return notFound();
+  if (!located.found) return located.unavailable ? upstreamFailed(deps, resource, located) : notFound();
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
   if (located.length !== undefined) headers.set("content-length", String(located.length));
   return new Response(null, { headers });
 }
 
-function upstreamFailed(resource: Resource): Response {
-  return Response.json({ error: "upstream failed", key: resource.key }, { status: 502, headers: { "cache-control": NO_STORE } });
-}
-
+/**
+ * A miss streams from the resource's fill. A range on a cold resource (spec C20, E17) is cut from
+ * the running fill against the length the fill really has; since its bytes are not yet verified
+ * when its headers go out, it is never marked immutable (its end is held back until the verdict).
+ */
 async function getOnMiss(deps: MirrorDeps, resource: Resource, rangeHeader: string | null): Promise<Response> {
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
-  // A range on a cold resource (spec C20, E17) needs the length first; the coordinator serves the
-  // range from the running fill, the upstream or the bucket, while the whole object is filled.
-  if (rangeHeader !== null) {
-    const located = await deps.fills.locate(resource);
-    if (!located.found) return notFound();
-    if (located.length !== undefined) {
-      const range = parseRange(rangeHeader, located.length);
-      if (range.kind === "unsatisfiable") return unsatisfiable(located.length, headers);
-      if (range.kind === "partial") {
-        const fill = await deps.fills.stream(resource, { start: range.start, end: range.end });
-        if (fill.kind === "not-found") return notFound();
-        if (fill.kind === "upstream-failed") return upstreamFailed(resource);
-        const span = range.end - range.start + 1;
-        headers.set("content-range", `bytes ${range.start}-${range.end}/${located.length}`);
-        headers.set("content-length", String(span));
-        return new Response(sized(fill.body, span), { status: 206, headers });
-      }
-    }
-  }
-  const fill = await deps.fills.stream(resource);
+  const fill = await deps.fills.stream(resource, rangeHeader);
   if (fill.kind === "not-found") return notFound();
-  if (fill.kind === "upstream-failed") return upstreamFailed(resource);
+  if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource, fill);
+  if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
+  if (fill.range) {
+    const { start, end } = fill.range;
+    const span = end - start + 1;
+    headers.set("cache-control", "no-store, no-transform");
+    headers.set("content-range", `bytes ${start}-${end}/${fill.length}`);
+    headers.set("content-length", String(span));
+    return new Response(sized(fill.body, span), { status: 206, headers });
+  }
   if (fill.length === undefined) return new Response(fill.body, { headers }); // spec E9: stream chunked
   headers.set("content-length", String(fill.length));
   return new Response(sized(fill.body, fill.length), { headers });

@@ -10,6 +10,15 @@
 import { AwsClient } from "aws4fetch";
 import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./store";
 import { partsOf } from "./parts";
+import { watchBody } from "../streams/watchdog";
+
+/**
+ * Attempts per request (retried on network errors, timeouts, 5xx and 429, with a short backoff):
+ * few where a client waits (a hit), more for a part upload, where giving up loses the whole fill.
+ */
+const ATTEMPTS = { read: 2, write: 4 } as const;
+/** A body being sent may take this long per MiB on top of the timeout (a 1 MiB/s floor). */
+const MS_PER_MIB = 1000;
 
 export interface S3StoreOptions {
   endpoint: string;
@@ -18,8 +27,13 @@ export interface S3StoreOptions {
   forcePathStyle: boolean;
   accessKeyId: string;
   secretAccessKey: string;
-  multipartThresholdBytes: number;
+  /**
+   * Objects over one part go up as multipart uploads. (MULTIPART_THRESHOLD_BYTES is R2's: a single
+   * S3 put is read whole first, so it is capped at one part.)
+   */
   multipartPartBytes: number;
+  /** How long one request may wait for its response headers (plus time to send its body). */
+  timeoutMs: number;
 }
 
 /** An S3 answer pkgedge did not expect, with the service's own error code when it gave one. */
@@ -71,7 +85,7 @@ export class S3Store implements ObjectStore {
   private readonly client: AwsClient;
 
   constructor(private readonly options: S3StoreOptions) {
-    this.client = new AwsClient({ accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, service: "s3", region: options.region });
+    this.client = new AwsClient({ accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, service: "s3", region: options.region, retries: 0 });
   }
 
   private url(key: string, query = ""): string {
@@ -82,11 +96,39 @@ export class S3Store implements ObjectStore {
     return `${base}/${encodeKey(key)}${query}`;
   }
 
-  private async send(what: string, url: string, init: RequestInit, ok: number[]): Promise<Response> {
-    const res = await this.client.fetch(url, init);
-    if (ok.includes(res.status)) return res;
-    const text = await res.text().catch(() => "");
-    throw new S3Error(res.status, xmlValue(text, "Code") ?? res.statusText, what);
+  /**
+   * One S3 request, bounded: a timeout on the response headers (the body, if any, is the caller's
+   * to watch), and a few retries. aws4fetch's own retries (ten, on 5xx only) are off.
+   */
+  private async send(what: string, url: string, init: RequestInit, ok: number[], attempts: number = ATTEMPTS.read): Promise<Response> {
+    const size = init.body instanceof Uint8Array ? init.body.byteLength : typeof init.body === "string" ? init.body.length : 0;
+    const timeoutMs = this.options.timeoutMs + Math.ceil((size / (1024 * 1024)) * MS_PER_MIB);
+    let failure = "";
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+      let res: Response;
+      try {
+        res = await fetch(await this.client.sign(url, init), { signal: abort.signal });
+      } catch (err) {
+        failure = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+        continue;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (ok.includes(res.status)) return res;
+      const text = await res.text().catch(() => "");
+      const code = xmlValue(text, "Code") ?? res.statusText;
+      if (res.status < 500 && res.status !== 429) throw new S3Error(res.status, code, what);
+      failure = `${res.status} ${code}`;
+    }
+    throw new S3Error(0, failure, `${what} (${attempts} attempts)`);
+  }
+
+  /** A response body that fails if the bucket stops sending, rather than hanging its reader. */
+  private watched(body: ReadableStream<Uint8Array>, key: string): ReadableStream<Uint8Array> {
+    return watchBody(body, { what: `bucket (${key})`, idleMs: this.options.timeoutMs }).body;
   }
 
   private info(key: string, res: Response): ObjectInfo {
@@ -118,7 +160,7 @@ export class S3Store implements ObjectStore {
       await res.body?.cancel();
       return null;
     }
-    return { ...this.info(key, res), body: res.body };
+    return { ...this.info(key, res), body: this.watched(res.body, key) };
   }
 
   private headersFor(options: PutOptions): Record<string, string> {
@@ -134,7 +176,7 @@ export class S3Store implements ObjectStore {
       // One part's worth: read it whole first, so a stream that breaks never starts an upload.
       // (Some S3 implementations keep whatever arrived when a streamed body breaks off.)
       const whole = await readExactly(body, length);
-      const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body: whole }, [200, 412]);
+      const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body: whole }, [200, 412], ATTEMPTS.write);
       await res.body?.cancel();
       return res.status === 200;
     }
@@ -145,7 +187,7 @@ export class S3Store implements ObjectStore {
   /** Completing the upload is the commit: it happens only after the stream ended cleanly. */
   private async putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
     const { onlyIfEtag: _conditional, ...create } = options;
-    const started = await this.send(`create multipart ${key}`, this.url(key, "?uploads"), { method: "POST", headers: this.headersFor(create) }, [200]);
+    const started = await this.send(`create multipart ${key}`, this.url(key, "?uploads"), { method: "POST", headers: this.headersFor(create) }, [200], ATTEMPTS.write);
     const uploadId = xmlValue(await started.text(), "UploadId");
     if (!uploadId) throw new S3Error(started.status, "NoUploadId", `create multipart ${key}`);
     const q = (extra = "") => `?uploadId=${encodeURIComponent(uploadId)}${extra}`;
@@ -155,7 +197,7 @@ export class S3Store implements ObjectStore {
         const n = etags.length + 1;
         // partsOf reuses its buffer; that is safe because the part's upload has answered (and so
         // read the whole body) before the next part is asked for.
-        const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), { method: "PUT", body: part }, [200]);
+        const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), { method: "PUT", body: part }, [200], ATTEMPTS.write);
         await res.body?.cancel();
         etags.push(res.headers.get("etag") ?? "");
       }
@@ -165,19 +207,20 @@ export class S3Store implements ObjectStore {
         etags.push(res.headers.get("etag") ?? "");
       }
       const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
-      const done = await this.send(`complete multipart ${key}`, this.url(key, q()), { method: "POST", headers: { "content-type": "application/xml" }, body: xml }, [200]);
+      const done = await this.send(`complete multipart ${key}`, this.url(key, q()), { method: "POST", headers: { "content-type": "application/xml" }, body: xml }, [200], ATTEMPTS.write);
       const text = await done.text();
       // S3 may answer 200 and still report an error in the body.
       if (xmlValue(text, "Code")) throw new S3Error(200, xmlValue(text, "Code")!, `complete multipart ${key}`);
       return true;
     } catch (err) {
-      await this.client.fetch(this.url(key, q()), { method: "DELETE" }).then((r) => r.body?.cancel()).catch(() => {});
+      await this.send(`abort multipart ${key}`, this.url(key, q()), { method: "DELETE" }, [200, 204, 404]).then((r) => r.body?.cancel()).catch(() => {});
       throw err;
     }
   }
 
   async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {
-    const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body }, [200, 412]);
+    // A compare-and-swap write is never retried: a retry after a lost answer would read as a lost race.
+    const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body }, [200, 412], options.onlyIfEtag === undefined ? ATTEMPTS.write : 1);
     await res.body?.cancel();
     return res.status === 200;
   }

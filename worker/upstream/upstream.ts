@@ -19,7 +19,11 @@ export type ProbeResult =
       /** Every upstream that answered 200, once all HEADs have settled: the fallbacks. */
       all: Promise<UpstreamHit[]>;
     }
-  | { found: false; errors: string[] };
+  /**
+   * `unavailable`: at least one upstream could not be asked (5xx, timeout, DNS, refused, TLS), so
+   * "nobody has it" is not known; otherwise every upstream answered that it does not have it.
+   */
+  | { found: false; unavailable: boolean; errors: string[] };
 
 /**
  * Headers for every upstream request. Asking for `identity` keeps the bytes exactly as stored
@@ -36,9 +40,29 @@ function lengthOf(res: Response): number | undefined {
   return raw !== null && /^\d+$/.test(raw) ? Number(raw) : undefined;
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.name === "TimeoutError" ? "timed out" : err.message;
-  return String(err);
+/** Statuses that mean "this upstream does not have it"; any other failure means it could not say. */
+export function isAbsent(status: number): boolean {
+  return status === 404 || status === 410;
+}
+
+/**
+ * A fetch failure in words an operator can act on. workerd reports a failed DNS lookup only as
+ * "internal error; reference = …" and a refused connection as "Network connection lost".
+ */
+export function describeFailure(err: unknown, url: string, timeoutMs?: number): string {
+  const host = (() => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return url;
+    }
+  })();
+  if (!(err instanceof Error)) return String(err);
+  if (err.name === "TimeoutError" || err.name === "AbortError") return `timed out${timeoutMs ? ` after ${timeoutMs} ms` : ""} waiting for ${host}`;
+  if (/internal error; reference/i.test(err.message)) return `DNS lookup failed for ${host} (or it could not be reached)`;
+  if (/network connection lost|connection refused|ECONNREFUSED/i.test(err.message)) return `connection to ${host} refused or lost`;
+  if (/tls|ssl|certificate|handshake/i.test(err.message)) return `TLS handshake with ${host} failed: ${err.message}`;
+  return `${host}: ${err.message}`;
 }
 
 /**
@@ -49,6 +73,7 @@ function describe(err: unknown): string {
 export async function probeUpstreams(upstreams: readonly string[], path: string, timeoutMs: number): Promise<ProbeResult> {
   const hits: UpstreamHit[] = [];
   const errors: string[] = [];
+  let unavailable = false;
   let resolveFirst!: () => void;
   const first = new Promise<void>((r) => (resolveFirst = r));
   const all = Promise.all(
@@ -63,15 +88,17 @@ export async function probeUpstreams(upstreams: readonly string[], path: string,
           hits.push({ upstream, length: lengthOf(res) });
           resolveFirst();
         } else {
+          if (!isAbsent(res.status)) unavailable = true;
           errors.push(`${upstream}: HEAD ${res.status}`);
         }
       } catch (err) {
-        errors.push(`${upstream}: HEAD ${describe(err)}`);
+        unavailable = true;
+        errors.push(`${upstream}: HEAD ${describeFailure(err, upstream, timeoutMs)}`);
       }
     }),
   );
   await Promise.race([first, all]);
-  if (hits.length === 0) return { found: false, errors };
+  if (hits.length === 0) return { found: false, unavailable, errors };
   return { found: true, hits: [...hits], all: all.then(() => hits) };
 }
 
@@ -110,11 +137,44 @@ export async function getFromUpstreams(
       errors.push(`${upstream}: GET ${res.status}`);
     } catch (err) {
       clearTimeout(timer);
-      errors.push(`${upstream}: GET ${describe(err)}`);
+      errors.push(`${upstream}: GET ${describeFailure(err, upstream, timeoutMs)}`);
     }
   }
   log("warn", "upstream_get_failed", { path, errors });
   return { ok: false, errors };
+}
+
+/**
+ * GETs `path` from `offset` on (to the end) from one upstream. An upstream that ignores Range and
+ * answers 200 is read from its start with the first `offset` bytes skipped; one that answers
+ * another range is refused.
+ */
+export async function getFrom(
+  upstream: string,
+  path: string,
+  offset: number,
+  timeoutMs: number,
+): Promise<{ ok: true; body: ReadableStream<Uint8Array>; skip: number } | { ok: false; error: string }> {
+  const range = `bytes=${offset}-`;
+  // The timeout covers the wait for headers only; the body is watched by whoever reads it.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+  try {
+    const res = await fetch(upstream + path, { headers: { ...UPSTREAM_HEADERS, range }, signal: abort.signal });
+    clearTimeout(timer);
+    if (!res.body || (res.status !== 206 && res.status !== 200)) {
+      await res.body?.cancel();
+      return { ok: false, error: `${upstream}: ranged GET ${range} answered ${res.status}` };
+    }
+    if (res.status === 206 && !res.headers.get("content-range")?.startsWith(`bytes ${offset}-`)) {
+      await res.body.cancel();
+      return { ok: false, error: `${upstream}: ranged GET ${range} answered another range` };
+    }
+    return { ok: true, body: res.body, skip: res.status === 200 ? offset : 0 };
+  } catch (err) {
+    clearTimeout(timer);
+    return { ok: false, error: `${upstream}: ranged GET ${describeFailure(err, upstream, timeoutMs)}` };
+  }
 }
 
 /** A registry list is a few lines; anything bigger is not one, and is not read into memory. */
@@ -137,6 +197,6 @@ export async function getText(upstream: string, path: string, timeoutMs: number)
     }
     return { status: 200, text: new TextDecoder().decode(await new Blob(chunks).arrayBuffer()) };
   } catch (err) {
-    return { status: 0, error: describe(err) };
+    return { status: 0, error: describeFailure(err, upstream, timeoutMs) };
   }
 }

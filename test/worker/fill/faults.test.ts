@@ -5,42 +5,12 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { treeHashOfTarGz } from "../../../worker/verify/verify";
-import { acceptTreeHash } from "../../../worker/verify/rule";
-import { parseResourcePath } from "../../../worker/routes/grammar";
-import { bucket, fixtureBytes, manifest, mirror, sha256, storedBytes, upstream, type Fault, type Mirror } from "../harness";
+import { auditBucket, manifest, mirror, outcome, sha256, treeHashOfTarGz, upstream, type Fault, type Mirror, type Outcome } from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
 const FAST = { UPSTREAM_IDLE_TIMEOUT_MS: "300", UPSTREAM_TIMEOUT_MS: "2000" };
-
-type Outcome = { status: number; clean: true; bytes: Uint8Array } | { status: number; clean: false };
-
-/** Reads a response to its end: a clean end with the bytes, or a broken transfer. */
-async function outcome(res: Response): Promise<Outcome> {
-  try {
-    return { status: res.status, clean: true, bytes: new Uint8Array(await res.arrayBuffer()) };
-  } catch {
-    return { status: res.status, clean: false };
-  }
-}
-
-/** Lists the bucket and re-verifies every tarball in it: nothing wrong may ever be stored. */
-async function auditBucket(): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const obj of bucket().list("")) {
-    const resource = parseResourcePath("/" + obj.key);
-    if (!resource) continue;
-    keys.push(obj.key);
-    const bytes = (await storedBytes(obj.key))!;
-    const hashes = await treeHashOfTarGz(new Blob([bytes]).stream());
-    expect(acceptTreeHash(resource.kind, resource.treeHash, hashes).ok, `${obj.key} verifies`).toBe(true);
-    const fixture = manifest.objects["/" + obj.key];
-    if (fixture) expect(await sha256(bytes), `${obj.key} holds the fixture bytes`).toBe(fixture.sha256);
-  }
-  return keys;
-}
 
 async function expectNoWrongBody(m: Mirror, path: string): Promise<Outcome> {
   const result = await outcome(await m.fetch(path));
@@ -99,8 +69,9 @@ describe("verification failures", () => {
     const m1 = mirror({ UPSTREAM_SERVERS: bad.url });
     expect((await outcome(await m1.fetch(pkg()))).clean).toBe(false);
     await m1.settle();
-    // Only the bad upstream: it is passed over now, so no second download of bad bytes.
-    expect((await m1.fetch(pkg())).status).toBe(404);
+    // Only the bad upstream: it is passed over now, so no second download of bad bytes, and the
+    // answer is an outage (502), not "this does not exist".
+    expect((await m1.fetch(pkg())).status).toBe(502);
     expect((await bad.log()).filter((r) => r.method === "GET").length).toBe(1);
   });
 

@@ -195,7 +195,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("stores an object of several multipart parts byte for byte", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "1000", MULTIPART_PART_BYTES: String(5 * 1024 * 1024) });
+    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0", MULTIPART_PART_BYTES: String(5 * 1024 * 1024) });
     const expected = await fixtureBytes(manifest.largeArtifact);
     expect(await sha256(await body(await m.fetch(manifest.largeArtifact)))).toBe(await sha256(expected));
     await m.settle();
@@ -206,7 +206,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("uses a multipart upload above the threshold and stores identical bytes", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "1000" });
+    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0" });
     const expected = await fixtureBytes(manifest.bigArtifact);
     const res = await m.fetch(manifest.bigArtifact);
     expect(await body(res)).toEqual(expected);

@@ -73,7 +73,7 @@ describe("single-flight", () => {
 });
 
 describe("constant memory: the bounded window", () => {
-  it("serves a late joiner from a ranged upstream GET when the window has moved past its start", async () => {
+  it("serves a late joiner from a ranged upstream GET, checked block by block, when the window has moved past its start", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
     const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await fixtureBytes(big());
@@ -85,7 +85,7 @@ describe("constant memory: the bounded window", () => {
     await m.settle();
     const upstreamGets = await gets(up, big());
     expect(upstreamGets.length).toBe(2);
-    expect(upstreamGets[1]!.headers.range).toBe(`bytes=0-${expected.length - 1}`);
+    expect(upstreamGets[1]!.headers.range).toBe("bytes=0-");
   });
 
   it("moves a client that falls behind the window onto the bucket once the object is committed", async () => {

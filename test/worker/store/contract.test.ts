@@ -13,7 +13,7 @@ import "../../shared/manifest.ts";
 
 const s3 = inject("s3");
 const MiB = 1024 * 1024;
-const sizes = (threshold: number) => ({ multipartThresholdBytes: threshold, multipartPartBytes: 5 * MiB });
+const sizes = (threshold: number) => ({ multipartThresholdBytes: threshold, multipartPartBytes: 5 * MiB, timeoutMs: 10_000 });
 
 const backends: [string, (threshold?: number) => ObjectStore][] = [
   ["r2", (threshold = 100 * MiB) => new R2Store(env.BUCKET, sizes(threshold))],
@@ -138,5 +138,18 @@ describe("the s3 store with wrong credentials", () => {
     expect((err as S3Error).status).toBe(403);
     await expect(bad.putSmall(k, "overwritten", { contentType: "text/plain" })).rejects.toThrow(/403/);
     expect(new TextDecoder().decode((await read(good, k))!)).toBe("kept");
+  });
+});
+
+describe("the s3 store against a bucket that never answers", () => {
+  it("gives up within its timeout and retries, instead of hanging its caller", async () => {
+    const { controlUrl } = inject("manifest");
+    const hung = new S3Store({ ...s3, endpoint: `${controlUrl}/hang`, region: "us-east-1", forcePathStyle: true, ...sizes(100 * MiB), timeoutMs: 300 });
+    const started = Date.now();
+    const err = await hung.head(key("hung")).catch((e) => e);
+    expect(err).toBeInstanceOf(S3Error);
+    expect(String(err)).toMatch(/timed out after 300 ms/);
+    expect(String(err)).toMatch(/2 attempts/);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
