@@ -44,6 +44,19 @@ export interface Config {
   s3TimeoutMs: number;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
   pathPrefix: string;
+  /** The registries pkgedge publishes (an allowlist), each with how to ask its origin about a hash. */
+  registries: RegistryConfig[];
+  /** Plain-http upstreams and origins that are not loopback were allowed explicitly. */
+  allowInsecureUpstreams: boolean;
+}
+
+export interface RegistryConfig {
+  uuid: string;
+  /**
+   * A URL with `{hash}` that answers a HEAD with 2xx/3xx when the registry's origin knows that tree
+   * hash (for GitHub: the tarball URL Pkg itself builds). Absent: new hashes need a quorum of upstreams.
+   */
+  originTemplate?: string;
 }
 
 export type StorageConfig = { kind: "r2" } | { kind: "s3"; endpoint: string; bucket: string; region: string; forcePathStyle: boolean };
@@ -59,6 +72,8 @@ export class ConfigError extends Error {
 }
 
 export const DEFAULT_UPSTREAMS = "https://us-east.storage.julialang.org,https://kr.storage.julialang.org";
+export const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
+export const DEFAULT_REGISTRIES = `${GENERAL_UUID}=https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}`;
 const MiB = 1024 * 1024;
 
 type Vars = Partial<Record<string, unknown>>;
@@ -106,6 +121,59 @@ export function parseUpstreams(raw: string | undefined): string[] {
   });
 }
 
+/** Loopback hosts, which Pkg itself lets speak plain http: nothing on the way can tamper with them. */
+export function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function refuseInsecure(name: string, urls: string[], allowed: boolean): void {
+  if (allowed) return;
+  for (const raw of urls) {
+    const url = new URL(raw.replace("{hash}", "0"));
+    if (url.protocol === "http:" && !isLoopback(url)) {
+      throw new ConfigError(name, `${JSON.stringify(raw)} is plain http to a host that is not loopback: anyone on the way could choose your registry (use https, or set ALLOW_INSECURE_UPSTREAMS=true)`);
+    }
+  }
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** `REGISTRIES`: comma-separated `uuid` or `uuid=originTemplate` entries, the template with `{hash}`. */
+export function parseRegistries(raw: string | undefined): RegistryConfig[] {
+  const name = "REGISTRIES";
+  const items = (raw ?? DEFAULT_REGISTRIES)
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (items.length === 0) throw new ConfigError(name, "the list of registries is empty");
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const eq = item.indexOf("=");
+    const uuid = (eq < 0 ? item : item.slice(0, eq)).trim();
+    const template = eq < 0 ? undefined : item.slice(eq + 1).trim();
+    if (!UUID_RE.test(uuid)) throw new ConfigError(name, `${JSON.stringify(uuid)} is not a registry UUID (lowercase hex, 8-4-4-4-12)`);
+    if (seen.has(uuid)) throw new ConfigError(name, `${uuid} is listed twice`);
+    seen.add(uuid);
+    if (template === undefined) return { uuid };
+    if (!template.includes("{hash}")) throw new ConfigError(name, `the origin of ${uuid} must contain {hash}, got ${JSON.stringify(template)}`);
+    let url: URL;
+    try {
+      url = new URL(template.replace("{hash}", "0"));
+    } catch {
+      throw new ConfigError(name, `the origin of ${uuid} is not a URL: ${JSON.stringify(template)}`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(name, `the origin of ${uuid} is not an http(s) URL: ${JSON.stringify(template)}`);
+    return { uuid, originTemplate: template };
+  });
+}
+
+function flag(vars: Vars, name: string, fallback: boolean): boolean {
+  const raw = (text(vars, name) ?? String(fallback)).toLowerCase();
+  if (raw !== "true" && raw !== "false") throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+  return raw === "true";
+}
+
 function pathPrefix(vars: Vars): string {
   const raw = text(vars, "PATH_PREFIX");
   if (raw === undefined || raw === "/") return "";
@@ -149,8 +217,15 @@ export function parseConfig(vars: Vars): Config {
   if (upstreamMinRateWindowMs < upstreamIdleTimeoutMs) {
     throw new ConfigError("UPSTREAM_MIN_RATE_WINDOW_MS", `must be at least UPSTREAM_IDLE_TIMEOUT_MS (${upstreamIdleTimeoutMs}), got ${upstreamMinRateWindowMs}`);
   }
+  const upstreams = parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS"));
+  const registries = parseRegistries(text(vars, "REGISTRIES"));
+  const allowInsecureUpstreams = flag(vars, "ALLOW_INSECURE_UPSTREAMS", false);
+  refuseInsecure("UPSTREAM_SERVERS", upstreams, allowInsecureUpstreams);
+  refuseInsecure("REGISTRIES", registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])), allowInsecureUpstreams);
   return {
-    upstreams: parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS")),
+    upstreams,
+    registries,
+    allowInsecureUpstreams,
     registryTtlSeconds: integer(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400),
     negativeTtlSeconds: integer(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60),
     failureTtlSeconds: integer(vars, "UPSTREAM_FAILURE_TTL_SECONDS", 5, 0, 60),

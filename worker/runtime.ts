@@ -20,6 +20,8 @@ export interface Runtime {
   startedAt: Date;
   /** The latest upstream failures this isolate saw, newest last, for /meta. */
   upstreamFailures: UpstreamFailure[];
+  /** GITHUB_TOKEN, if set: authenticates origin checks on api.github.com (60 an hour without it). */
+  githubToken?: string;
 }
 
 export interface UpstreamFailure {
@@ -45,6 +47,8 @@ export interface MirrorDeps {
   waitUntil(promise: Promise<unknown>): void;
   /** Records an upstream failure a request ran into (logged, and shown in /meta). */
   noteFailure(key: string, detail: string): void;
+  /** Secrets the worker itself uses (never passed to coordinators or logged). */
+  secrets: { githubToken?: string };
 }
 
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
@@ -56,12 +60,17 @@ function fillsFor(env: Env, config: Config): Fills {
   return coordinatedFills(namespace, config);
 }
 
+function secretOf(env: Env, name: string): string | undefined {
+  const value = (env as unknown as Record<string, unknown>)[name];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
 export function runtimeFor(env: Env): Runtime | ConfigError {
   let runtime = runtimes.get(env);
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), startedAt: new Date(), upstreamFailures: [] };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN") };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       runtime = err;
@@ -76,5 +85,5 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 }
 
 export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): MirrorDeps {
-  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil, noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail) };
+  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil, noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail), secrets: { githubToken: rt.githubToken } };
 }

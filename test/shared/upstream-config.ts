@@ -33,4 +33,9 @@ export interface UpstreamConfig {
   faults?: Record<string, Fault>;
   /** Answer every HEAD only after this many milliseconds (so another upstream wins the race). */
   headDelayMs?: number;
+  /**
+   * As a registry's origin, at `/origin/<hash>`: the tree hashes it knows (default: every fixture
+   * registry snapshot), or "down" to answer 503 to everything.
+   */
+  origin?: string[] | "down";
 }

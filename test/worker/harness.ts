@@ -100,8 +100,11 @@ export interface Mirror {
 }
 
 /** A mirror with its own configuration; the same object keeps its in-memory state across requests. */
+/** The fixture registry's origin: the fixture server knows every snapshot it serves. */
+export const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.controlUrl}/origin/{hash}`;
+
 export function mirror(vars: Record<string, string>): Mirror {
-  const mirrorEnv = { ...env, ...storageVars(), ...vars } as Env;
+  const mirrorEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
   const pending: ExecutionContext[] = [];
   return {
     env: mirrorEnv,

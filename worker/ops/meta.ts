@@ -3,7 +3,7 @@
 import pkg from "../../package.json";
 import { FLAVORS } from "../routes/flavor";
 import { parseRegistryList } from "../routes/grammar";
-import { listKey, readState } from "../registries/state";
+import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
 
 export const PKGEDGE_VERSION: string = pkg.version;
@@ -12,13 +12,38 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
   const registries: Record<string, unknown> = {};
   await Promise.all(
     FLAVORS.map(async (flavor) => {
-      const [list, state] = await Promise.all([rt.store.get(listKey(flavor)), readState(rt.store, flavor)]);
+      let stateError: string | null = null;
+      const [list, state] = await Promise.all([
+        rt.store.get(listKey(flavor)),
+        readState(rt.store, flavor).catch((err: unknown) => {
+          if (!(err instanceof StateUnreadable)) throw err;
+          stateError = err.message;
+          return null;
+        }),
+      ]);
       registries[flavor] = {
         registries: list ? parseRegistryList(await new Response(list.body).text()) : [],
         published_at: state?.publishedAt ?? list?.uploaded.toISOString() ?? null,
         last_check_at: state?.lastCheckAt ?? null,
         last_attempt_at: state?.lastAttemptAt ?? null,
-        last_error: state?.lastError ?? null,
+        last_error: stateError ?? state?.lastError ?? null,
+        state_error: stateError,
+        // Per registry: the published hash, when and how it was trusted, what was refused and why.
+        by_registry: Object.fromEntries(
+          Object.entries(state?.registries ?? {}).map(([uuid, r]) => [
+            uuid,
+            {
+              hash: r.hash ?? null,
+              published_at: r.publishedAt ?? null,
+              confirmed_by: r.confirmedBy ?? null,
+              refused: r.refused ?? [],
+              origin_failures: r.originFailures ?? 0,
+              last_origin_error: r.lastOriginError ?? null,
+              capped: r.capped ?? null,
+            },
+          ]),
+        ),
+        ignored_registries: state?.ignored ?? { count: 0, uuids: [] },
       };
     }),
   );
@@ -29,6 +54,7 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
       pkgserver_version: `pkgedge-${PKGEDGE_VERSION}`,
       pkgserver_url: url.origin + rt.config.pathPrefix,
       upstreams: rt.config.upstreams,
+      allowed_registries: rt.config.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
       // The latest upstream failures requests to this isolate ran into, each with its cause in words.
       upstream_failures: rt.upstreamFailures,
       isolate_started_at: rt.startedAt.toISOString(),

@@ -1,69 +1,106 @@
 /**
- * Which advertised registry snapshot is newest (spec §5.1 steps 1–3). Upstream storage servers
- * keep every snapshot they ever served, so a hash that fewer upstreams know is newer: if A knows
- * B's hash but B does not know A's, A's is newer.
+ * Which registry snapshot may replace the published one (spec §5.1 steps 1–3, made safe). Plain
+ * functions over what the upstreams said this round: no fetch, no bucket.
+ *
+ * Storage servers keep every snapshot they ever served, so a hash held by fewer upstreams than the
+ * published one is newer: somebody has the published snapshot but not this one (REF's rule). A hash
+ * held by as many is a tie, and a tie never moves the list; nor does a hash held by more, which is
+ * older. One exception: when no upstream that answered lists the published hash any more and every
+ * one of them lists the same other hash, the upstreams have moved on, and that hash may replace it
+ * (an upstream that skipped the published snapshot would otherwise hold the list back for good).
+ * Never taken again: a hash pkgedge published and replaced (superseded), and a hash that was listed,
+ * and held by more upstreams, when the published one was adopted (passed: known to be older).
  */
 
 import type { RegistryRef } from "../routes/grammar";
 
-/** For one registry UUID: each advertised hash and the upstreams known to have it. */
-export type Sightings = Map<string, Set<string>>;
+/** For one hash: the upstreams that list it now, and those that have it (list it, or store it). */
+export interface Support {
+  listers: Set<string>;
+  holders: Set<string>;
+}
 
-/** Collects per-UUID sightings from the lists each upstream advertised. */
-export function collectSightings(lists: ReadonlyMap<string, readonly RegistryRef[]>): Map<string, Sightings> {
-  const byUuid = new Map<string, Sightings>();
+/** What the upstreams said about one registry this round. */
+export interface Observation {
+  /** Upstreams whose lists could be read this round. */
+  responders: ReadonlySet<string>;
+  /** How many upstreams are configured. */
+  configured: number;
+  hashes: Map<string, Support>;
+}
+
+/** Collects, per registry UUID, who lists which hash (holders are completed by the cross-check). */
+export function observe(lists: ReadonlyMap<string, readonly RegistryRef[]>, configured: number): Map<string, Observation> {
+  const byUuid = new Map<string, Observation>();
+  const responders = new Set(lists.keys());
   for (const [upstream, refs] of lists) {
     for (const ref of refs) {
-      let hashes = byUuid.get(ref.uuid);
-      if (!hashes) byUuid.set(ref.uuid, (hashes = new Map()));
-      let seen = hashes.get(ref.treeHash);
-      if (!seen) hashes.set(ref.treeHash, (seen = new Set()));
-      seen.add(upstream);
+      let obs = byUuid.get(ref.uuid);
+      if (!obs) byUuid.set(ref.uuid, (obs = { responders, configured, hashes: new Map() }));
+      let support = obs.hashes.get(ref.treeHash);
+      if (!support) obs.hashes.set(ref.treeHash, (support = { listers: new Set(), holders: new Set() }));
+      support.listers.add(upstream);
+      support.holders.add(upstream);
     }
   }
   return byUuid;
 }
 
 /**
- * Candidates newest first: ascending by how many upstreams know the hash. Ties keep the order in
- * which the hashes were first advertised, so the outcome does not depend on map internals.
+ * Every upstream that answered has this hash, and they are enough to speak for the rest: at least
+ * two when two or more are configured (one upstream alone never decides for several).
  */
-export function newestFirst(sightings: Sightings): string[] {
-  return [...sightings.entries()]
-    .map(([hash, seen], index) => ({ hash, count: seen.size, index }))
-    .sort((a, b) => a.count - b.count || a.index - b.index)
-    .map((c) => c.hash);
+export function quorumHolds(obs: Observation, hash: string): boolean {
+  const support = obs.hashes.get(hash);
+  if (!support) return false;
+  const enough = obs.configured < 2 || obs.responders.size >= 2;
+  return enough && [...obs.responders].every((u) => support.holders.has(u));
 }
 
-export interface Choice {
-  /** Hashes to try, newest first, ending at the published one: none pkgedge already moved past. */
+export type Refusal = { hash: string; reason: "superseded" | "older" | "tie" };
+
+export interface Ranking {
+  /** Hashes that would replace the published one, newest first (each still needs trust and storage). */
   candidates: string[];
-  /** The upstreams' newest advertised hash is older than what pkgedge publishes (a rollback). */
-  consensusBackwards: boolean;
+  /** Of those, the ones only "every upstream moved on" supports: they must hold for a while first. */
+  movedOn: Set<string>;
+  /** Listed hashes that will not replace it, and why. */
+  refused: Refusal[];
+  /** What the upstreams list points behind the published hash (a rollback upstream). */
+  backwards: boolean;
+}
+
+/** Newest first: held by the fewest upstreams, then listed by the most, then by hash (stable). */
+function newestFirst(a: [string, Support], b: [string, Support]): number {
+  return a[1].holders.size - b[1].holders.size || b[1].listers.size - a[1].listers.size || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+}
+
+export function rankCandidates(obs: Observation, published: string | undefined, superseded: ReadonlySet<string>, passed: ReadonlySet<string> = new Set()): Ranking {
+  const current = published === undefined ? undefined : obs.hashes.get(published);
+  // A published hash no upstream that answered has says nothing about order.
+  const pub = current && current.holders.size > 0 ? current : undefined;
+  const movedOn = (support: Support) => pub !== undefined && pub.listers.size === 0 && [...obs.responders].every((u) => support.listers.has(u));
+  const candidates: string[] = [];
+  const moved = new Set<string>();
+  const refused: Refusal[] = [];
+  for (const [hash, support] of [...obs.hashes].sort(newestFirst)) {
+    if (hash === published || support.listers.size === 0) continue;
+    if (superseded.has(hash)) refused.push({ hash, reason: "superseded" });
+    else if (!pub || support.holders.size < pub.holders.size) candidates.push(hash);
+    else if (!passed.has(hash) && movedOn(support)) {
+      candidates.push(hash);
+      moved.add(hash);
+    } else refused.push({ hash, reason: support.holders.size > pub.holders.size || passed.has(hash) ? "older" : "tie" });
+  }
+  const listedBehind = refused.some((r) => r.reason !== "tie");
+  return { candidates, movedOn: moved, refused, backwards: listedBehind && candidates.length === 0 && (pub?.listers.size ?? 0) === 0 };
 }
 
 /**
- * The monotonic guard (spec §5.2, C49). `sightings` includes the published hash when any upstream
- * still has it (added after the advertised ones, so that on a tie the advertised hash counts as
- * newer). Walking newest first, the published hash ends the walk: nothing after it is newer. A
- * hash pkgedge published and then replaced is never chosen again, whatever the upstreams say.
+ * Hashes listed when `adopted` is adopted that as many or more upstreams hold: not newer, so never
+ * taken later on the strength of the upstreams "moving on" to them (only on REF's evidence).
  */
-export function chooseCandidates(
-  sightings: Sightings,
-  published: string | undefined,
-  superseded: ReadonlySet<string>,
-  advertised: ReadonlySet<string>,
-): Choice {
-  const ordered = newestFirst(sightings);
-  const candidates: string[] = [];
-  for (const hash of ordered) {
-    if (superseded.has(hash)) continue;
-    candidates.push(hash);
-    if (hash === published) break;
-  }
-  const newestAdvertised = ordered.findIndex((h) => advertised.has(h));
-  const publishedAt = published === undefined ? -1 : ordered.indexOf(published);
-  const consensusBackwards =
-    newestAdvertised >= 0 && (superseded.has(ordered[newestAdvertised]!) || (publishedAt >= 0 && publishedAt < newestAdvertised));
-  return { candidates, consensusBackwards };
+export function olderThan(obs: Observation, adopted: string): string[] {
+  const held = obs.hashes.get(adopted)?.holders.size ?? 0;
+  return [...obs.hashes].filter(([hash, s]) => hash !== adopted && s.listers.size > 0 && s.holders.size >= held).map(([hash]) => hash);
 }

@@ -1,137 +1,249 @@
 /**
- * Refreshing a flavor's registry list from upstream (spec §5.2): read what every upstream
- * advertises, cross-check the hashes, and take the newest snapshot that pkgedge has not already
- * moved past and whose tarball it could fetch, verify and commit; only then publish the new list,
- * in one compare-and-swap write. A registry is never advertised before its tarball is in the
- * bucket, the list never goes backwards, and when every upstream fails the published list stays.
+ * Refreshing a flavor's registry list from upstream (spec §5.2): read what every upstream lists,
+ * cross-check who has which snapshot, and take the newest one that may replace the published one
+ * (order.ts), that its origin confirms (or, when the origin cannot be asked, that a quorum of
+ * upstreams has), and that pkgedge could fetch, verify and commit; then record what it replaces and
+ * publish the new list in one compare-and-swap write. Only registries in REGISTRIES are published.
  */
 
+import type { Config, RegistryConfig } from "../config";
 import type { Flavor } from "../routes/flavor";
 import { formatRegistryList, parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../routes/grammar";
 import { getText, probeUpstreams } from "../upstream/upstream";
 import type { MirrorDeps } from "../runtime";
-import { chooseCandidates, collectSightings, type Sightings } from "./order";
-import { listKey, readState, updateState } from "./state";
+import type { ObjectStore } from "../store/store";
+import { observe, olderThan, quorumHolds, rankCandidates, type Observation } from "./order";
+import { askOrigin, OriginMemory, type OriginAnswer } from "./origin";
+import { listKey, readState, StateUnreadable, updateState, type FlavorState, type RegistryReport } from "./state";
 import { log } from "../log";
 
 export type RefreshResult = { ok: true; changed: boolean; refs: RegistryRef[] } | { ok: false; error: string };
 
-type Round =
-  | { kind: "unchanged"; refs: RegistryRef[] }
-  | { kind: "published"; refs: RegistryRef[]; replaced: RegistryRef[] }
-  | { kind: "conflict" }
-  | { kind: "failed"; error: string };
+/** Per registry and round: candidates examined, and registry tarballs filled, at most. */
+export const MAX_CANDIDATES_PER_ROUND = 5;
+export const MAX_FILLS_PER_ROUND = 2;
+/**
+ * How long every upstream must have moved on to a tied hash before it replaces the published one,
+ * when several are configured: less than a cron period, so such a move lands on the next round.
+ */
+export const MOVED_ON_DWELL_MS = 45_000;
 
-/** Reads one upstream's list for a flavor; a flavourless upstream's `/registries` serves every flavor (spec E7). */
-async function advertisedBy(deps: MirrorDeps, upstream: string, flavor: Flavor): Promise<RegistryRef[] | string> {
+/** What a refresh reads from the world: upstream lists, who holds a snapshot, origins, and fills. */
+export interface RegistrySources {
+  upstreams: readonly string[];
+  /** One upstream's list for a flavor, or why it could not be read. */
+  listed(upstream: string, flavor: Flavor): Promise<RegistryRef[] | string>;
+  /** Which of `upstreams` have this registry tarball. */
+  holders(upstreams: string[], ref: RegistryRef): Promise<string[]>;
+  origin(registry: RegistryConfig & { originTemplate: string }, hash: string): Promise<OriginAnswer>;
+  /** Makes sure the tarball is committed (fetched and verified if need be): null, or why not. */
+  store(ref: RegistryRef): Promise<string | null>;
+}
+
+/** The real world: upstream storage servers over HTTP, origins, and the resource's fill coordinator. */
+export function upstreamSources(deps: MirrorDeps): RegistrySources {
   const timeout = deps.config.upstreamTimeoutMs;
-  let res = await getText(upstream, `/registries.${flavor}`, timeout);
-  if (res.status === 404) res = await getText(upstream, "/registries", timeout);
-  if (res.text === undefined) return `${upstream}: ${res.error ?? `status ${res.status}`}`;
-  return parseRegistryList(res.text);
+  return {
+    upstreams: deps.config.upstreams,
+    async listed(upstream, flavor) {
+      // A flavourless upstream's `/registries` serves every flavor (spec E7).
+      let res = await getText(upstream, `/registries.${flavor}`, timeout);
+      if (res.status === 404) res = await getText(upstream, "/registries", timeout);
+      if (res.text === undefined) return `${upstream}: ${res.error ?? `status ${res.status}`}`;
+      return parseRegistryList(res.text);
+    },
+    async holders(upstreams, ref) {
+      const probe = await probeUpstreams(upstreams, registryPath(ref), timeout);
+      return probe.found ? (await probe.all).map((h) => h.upstream) : [];
+    },
+    origin: (registry, hash) => askOrigin(registry, hash, timeout, deps.secrets.githubToken),
+    async store(ref) {
+      const resource = parseResourcePath(registryPath(ref))!;
+      if (await deps.store.head(resource.key)) return null;
+      const outcome = await deps.fills.commit(resource);
+      return outcome.committed ? null : outcome.reason;
+    },
+  };
 }
 
-/** Makes sure a registry tarball is committed to the bucket, filling (and verifying) it if needed. */
-async function ensureStored(deps: MirrorDeps, ref: RegistryRef): Promise<string | null> {
-  const resource = parseResourcePath(registryPath(ref))!;
-  if (await deps.store.head(resource.key)) return null;
-  const outcome = await deps.fills.commit(resource);
-  return outcome.committed ? null : outcome.reason;
-}
+type Round =
+  | { kind: "unchanged"; refs: RegistryRef[]; update: FlavorState }
+  | { kind: "published"; refs: RegistryRef[]; update: FlavorState }
+  | { kind: "conflict" }
+  | { kind: "failed"; error: string; update: FlavorState };
 
-/** Cross-check: an upstream that advertised this registry but not this hash may still have it. */
-async function crossCheck(deps: MirrorDeps, uuid: string, sightings: Sightings): Promise<void> {
-  const advertisers = new Set([...sightings.values()].flatMap((s) => [...s]));
+/** Cross-check: an upstream that answered but does not list a hash may still have it. */
+async function crossCheck(sources: RegistrySources, uuid: string, obs: Observation): Promise<void> {
   await Promise.all(
-    [...sightings].map(async ([hash, seen]) => {
-      const others = [...advertisers].filter((u) => !seen.has(u));
+    [...obs.hashes].map(async ([treeHash, support]) => {
+      const others = [...obs.responders].filter((u) => !support.holders.has(u));
       if (others.length === 0) return;
-      const probe = await probeUpstreams(others, registryPath({ uuid, treeHash: hash }), deps.config.upstreamTimeoutMs);
-      if (probe.found) for (const hit of await probe.all) seen.add(hit.upstream);
+      for (const u of await sources.holders(others, { uuid, treeHash })) support.holders.add(u);
     }),
   );
 }
 
-async function refreshRound(deps: MirrorDeps, flavor: Flavor): Promise<Round> {
-  const [stored, state] = await Promise.all([deps.store.get(listKey(flavor)), readState(deps.store, flavor)]);
-  const currentBody = stored ? await new Response(stored.body).text() : null;
-  const published = new Map((currentBody ? parseRegistryList(currentBody) : []).map((r) => [r.uuid, r.treeHash]));
+type Trust = { ok: true; by: "origin" | "quorum" } | { ok: false; reason: string };
 
-  const upstreams = deps.config.upstreams;
-  const answers = await Promise.all(upstreams.map((u) => advertisedBy(deps, u, flavor)));
-  const lists = new Map<string, RegistryRef[]>();
-  const errors: string[] = [];
-  answers.forEach((a, i) => (typeof a === "string" ? errors.push(a) : lists.set(upstreams[i]!, a)));
-  if (lists.size === 0) return { kind: "failed", error: errors.join("; ") || "no upstream answered" };
-
-  const chosen = new Map<string, string>();
-  const failures: string[] = [];
-  for (const [uuid, sightings] of collectSightings(lists)) {
-    const advertised = new Set(sightings.keys());
-    // The published hash takes part in the ordering too, with how many upstreams still have it.
-    const current = published.get(uuid);
-    if (current !== undefined && !sightings.has(current)) sightings.set(current, new Set());
-    await crossCheck(deps, uuid, sightings);
-    if (current !== undefined && sightings.get(current)?.size === 0) sightings.delete(current); // nobody has it: says nothing
-    const superseded = new Set(state?.superseded?.[uuid] ?? []);
-    const choice = chooseCandidates(sightings, current, superseded, advertised);
-    if (choice.consensusBackwards) {
-      log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, advertised: [...advertised] });
-    }
-    for (const hash of choice.candidates) {
-      if (hash === current) break; // nothing newer could be stored: keep what is published
-      const failure = await ensureStored(deps, { uuid, treeHash: hash });
-      if (failure === null) {
-        chosen.set(uuid, hash);
-        break;
-      }
-      log("warn", "registry_candidate_unusable", { flavor, uuid, hash, reason: failure });
-      failures.push(`${registryPath({ uuid, treeHash: hash })}: ${failure}`);
-    }
+/** The origin is the authority for a hash pkgedge has not published; a quorum stands in when it cannot be asked. */
+async function trust(sources: RegistrySources, registry: RegistryConfig, obs: Observation, hash: string, state: FlavorState | null, memory: OriginMemory, report: RegistryReport): Promise<Trust> {
+  const quorum = (why: string): Trust => (quorumHolds(obs, hash) ? { ok: true, by: "quorum" } : { ok: false, reason: `${why}, and not every answering upstream (at least two) has it` });
+  if (!registry.originTemplate) return quorum("no origin configured");
+  if (state?.confirmed?.[registry.uuid]?.includes(hash)) return { ok: true, by: "origin" };
+  if (memory.saidNo(hash)) return { ok: false, reason: "its origin does not know it" };
+  const answer = await sources.origin({ ...registry, originTemplate: registry.originTemplate }, hash);
+  if (answer.kind === "known") return { ok: true, by: "origin" };
+  if (answer.kind === "unknown") {
+    memory.rememberNo(hash);
+    return { ok: false, reason: `its origin does not know it (${answer.status})` };
   }
-  // Whatever was not replaced stays published (including registries no upstream lists right now).
-  for (const [uuid, hash] of published) if (!chosen.has(uuid)) chosen.set(uuid, hash);
-  const refs = [...chosen].map(([uuid, treeHash]) => ({ uuid, treeHash }));
-  const couldNot = `no advertised registry could be fetched and verified: ${failures.join("; ")}`;
-  if (refs.length === 0) return { kind: "failed", error: couldNot };
-
-  const body = formatRegistryList(refs);
-  // Nothing newer could be stored although upstreams advertise it: the list stands, but say so.
-  if (body === currentBody) return failures.length > 0 ? { kind: "failed", error: couldNot } : { kind: "unchanged", refs };
-  // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
-  const written = await deps.store.putSmall(listKey(flavor), body, { contentType: "text/plain", onlyIfEtag: stored?.etag ?? null });
-  if (!written) return { kind: "conflict" };
-  const replaced = [...published].filter(([uuid, hash]) => chosen.get(uuid) !== hash).map(([uuid, treeHash]) => ({ uuid, treeHash }));
-  log("info", "registry_published", { flavor, lines: body.trimEnd().split("\n"), replaced: replaced.map(registryPath) });
-  return { kind: "published", refs, replaced };
+  report.originFailures = (report.originFailures ?? 0) + 1;
+  report.lastOriginError = answer.error;
+  log("warn", "registry_origin_unavailable", { uuid: registry.uuid, hash, error: answer.error });
+  return quorum(`its origin could not be asked (${answer.error})`);
 }
 
-export async function refreshFlavor(deps: MirrorDeps, flavor: Flavor): Promise<RefreshResult> {
-  const attemptAt = new Date().toISOString();
+export async function refreshRound(store: ObjectStore, sources: RegistrySources, config: Pick<Config, "registries">, flavor: Flavor, memory: OriginMemory, now: number): Promise<Round> {
+  const [stored, state] = await Promise.all([store.get(listKey(flavor)), readState(store, flavor)]);
+  const currentBody = stored ? await new Response(stored.body).text() : null;
+  const allowed = new Map(config.registries.map((r) => [r.uuid, r]));
+  // A registry no longer in REGISTRIES is no longer published.
+  const published = new Map((currentBody ? parseRegistryList(currentBody) : []).filter((r) => allowed.has(r.uuid)).map((r) => [r.uuid, r.treeHash]));
+
+  const answers = await Promise.all(sources.upstreams.map((u) => sources.listed(u, flavor)));
+  const lists = new Map<string, RegistryRef[]>();
+  const errors: string[] = [];
+  answers.forEach((a, i) => (typeof a === "string" ? errors.push(a) : lists.set(sources.upstreams[i]!, a)));
+  const update: FlavorState = { registries: {}, confirmed: {} };
+  if (lists.size === 0) return { kind: "failed", error: errors.join("; ") || "no upstream answered", update };
+
+  const observed = observe(lists, sources.upstreams.length);
+  const ignored = [...observed.keys()].filter((uuid) => !allowed.has(uuid));
+  update.ignored = { count: ignored.length, uuids: ignored.slice(0, 20) };
+
+  const chosen = new Map(published);
+  const storeFailures: string[] = [];
+  for (const registry of config.registries) {
+    const { uuid } = registry;
+    const obs = observed.get(uuid);
+    if (!obs) continue; // nobody lists it: what is published stays, at no cost
+    const current = published.get(uuid);
+    if (current !== undefined && !obs.hashes.has(current)) obs.hashes.set(current, { listers: new Set(), holders: new Set() });
+    await crossCheck(sources, uuid, obs);
+    const superseded = new Set(state?.superseded?.[uuid] ?? []);
+    const ranking = rankCandidates(obs, current, superseded, new Set(state?.passed?.[uuid] ?? []));
+    const report: RegistryReport = { refused: ranking.refused.map((r) => ({ hash: r.hash, reason: r.reason })), capped: null };
+    update.registries![uuid] = report;
+    if (ranking.backwards) log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: ranking.refused });
+    // A move only "every upstream moved on" supports must hold across rounds: upstreams that all lag
+    // in what they list for a round look the same as upstreams that all advanced.
+    const movedOnNow = ranking.candidates.find((h) => ranking.movedOn.has(h));
+    const pending = state?.movedOn?.[uuid];
+    (update.movedOn ??= {})[uuid] = movedOnNow ? { hash: movedOnNow, since: pending?.hash === movedOnNow ? pending.since : new Date(now).toISOString() } : null;
+    // (With one upstream configured there is nobody else to wait for: it decides, as configured.)
+    const held = (hash: string) => obs.configured < 2 || (pending?.hash === hash && now - Date.parse(pending.since) >= MOVED_ON_DWELL_MS);
+
+    let fills = 0;
+    for (const [i, hash] of ranking.candidates.entries()) {
+      if (i >= MAX_CANDIDATES_PER_ROUND || fills >= MAX_FILLS_PER_ROUND) {
+        report.capped = i >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
+        log("warn", "registry_round_capped", { flavor, uuid, cap: report.capped, left: ranking.candidates.length - i });
+        break;
+      }
+      if (ranking.movedOn.has(hash) && !held(hash)) {
+        report.refused!.push({ hash, reason: `every upstream moved on to it; waiting ${MOVED_ON_DWELL_MS / 1000} s for that to hold` });
+        continue;
+      }
+      if (memory.couldNotStore(hash)) {
+        report.refused!.push({ hash, reason: "could not be stored in the last ten minutes" });
+        continue;
+      }
+      const trusted = await trust(sources, registry, obs, hash, state, memory, report);
+      if (!trusted.ok) {
+        report.refused!.push({ hash, reason: trusted.reason });
+        log("warn", "registry_candidate_untrusted", { flavor, uuid, hash, reason: trusted.reason });
+        continue;
+      }
+      if (trusted.by === "origin") (update.confirmed![uuid] ??= []).push(hash);
+      fills++;
+      const failure = await sources.store({ uuid, treeHash: hash });
+      if (failure !== null) {
+        memory.rememberUnstorable(hash);
+        report.refused!.push({ hash, reason: `could not be stored: ${failure}` });
+        log("warn", "registry_candidate_unusable", { flavor, uuid, hash, reason: failure });
+        storeFailures.push(`${registryPath({ uuid, treeHash: hash })}: ${failure}`);
+        continue;
+      }
+      chosen.set(uuid, hash);
+      Object.assign(report, { hash, confirmedBy: trusted.by });
+      const older = olderThan(obs, hash);
+      if (older.length > 0) (update.passed ??= {})[uuid] = older;
+      break;
+    }
+    if (report.hash === undefined && current !== undefined) report.hash = current;
+  }
+
+  const refs = [...chosen].map(([uuid, treeHash]) => ({ uuid, treeHash }));
+  const couldNot = `no advertised registry could be fetched and verified: ${storeFailures.join("; ")}`;
+  if (refs.length === 0) return { kind: "failed", error: storeFailures.length > 0 ? couldNot : "no upstream lists a registry in REGISTRIES", update };
+  const body = formatRegistryList(refs);
+  if (body === currentBody) return storeFailures.length > 0 ? { kind: "failed", error: couldNot, update } : { kind: "unchanged", refs, update };
+
+  // Bookkeeping first: what this list replaces is recorded before the list changes, so a write
+  // that fails after publishing cannot lose it. (Recording a hash that then stays published is
+  // harmless: the published hash is never filtered, and once replaced it was meant to be.)
+  const replaced = [...published].filter(([uuid, hash]) => chosen.get(uuid) !== hash);
+  const superseded: Record<string, string[]> = {};
+  for (const [uuid, hash] of replaced) (superseded[uuid] ??= []).push(hash);
+  await updateState(store, flavor, { superseded, passed: update.passed, confirmed: update.confirmed });
+  // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
+  const written = await store.putSmall(listKey(flavor), body, { contentType: "text/plain", onlyIfEtag: stored?.etag ?? null });
+  if (!written) return { kind: "conflict" };
+  const at = new Date(now).toISOString();
+  for (const [uuid, report] of Object.entries(update.registries!)) if (chosen.get(uuid) !== published.get(uuid)) report.publishedAt = at;
+  log("info", "registry_published", { flavor, lines: body.trimEnd().split("\n"), replaced: replaced.map(([uuid, treeHash]) => registryPath({ uuid, treeHash })) });
+  return { kind: "published", refs, update };
+}
+
+export async function refreshFlavor(
+  store: ObjectStore,
+  sources: RegistrySources,
+  config: Pick<Config, "registries">,
+  flavor: Flavor,
+  memory: OriginMemory,
+  now: () => number = Date.now,
+): Promise<RefreshResult> {
+  const attemptAt = new Date(now()).toISOString();
   let result: RefreshResult = { ok: false, error: "too many concurrent refreshes" };
+  let update: FlavorState = {};
   try {
     for (let round = 0; round < 3; round++) {
-      const outcome = await refreshRound(deps, flavor);
+      const outcome = await refreshRound(store, sources, config, flavor, memory, now());
       if (outcome.kind === "conflict") continue;
+      update = outcome.update;
       if (outcome.kind === "failed") {
         result = { ok: false, error: outcome.error };
         break;
       }
-      const superseded: Record<string, string[]> = {};
-      if (outcome.kind === "published") for (const r of outcome.replaced) (superseded[r.uuid] ??= []).push(r.treeHash);
-      await updateState(deps.store, flavor, {
+      await updateState(store, flavor, {
+        ...update,
         lastAttemptAt: attemptAt,
         lastCheckAt: attemptAt,
         lastError: null,
-        ...(outcome.kind === "published" ? { publishedAt: attemptAt, superseded } : {}),
+        ...(outcome.kind === "published" ? { publishedAt: attemptAt } : {}),
       });
       return { ok: true, changed: outcome.kind === "published", refs: outcome.refs };
     }
   } catch (err) {
+    if (err instanceof StateUnreadable) {
+      // Never overwrite a history we cannot read: stop publishing this flavor, loudly.
+      log("error", "registry_state_unreadable", { flavor, error: err.message });
+      return { ok: false, error: err.message };
+    }
     result = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
   log("warn", "registry_refresh_failed", { flavor, error: result.ok ? undefined : result.error });
-  await updateState(deps.store, flavor, { lastAttemptAt: attemptAt, lastError: result.ok ? null : result.error }).catch((err) =>
+  await updateState(store, flavor, { ...update, lastAttemptAt: attemptAt, lastError: result.ok ? null : result.error }).catch((err) =>
     log("error", "registry_state_write_failed", { flavor, error: String(err) }),
   );
   return result;

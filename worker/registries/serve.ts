@@ -8,7 +8,8 @@
 import type { Flavor } from "../routes/flavor";
 import type { MirrorDeps } from "../runtime";
 import type { ObjectInfo } from "../store/store";
-import { refreshFlavor, type RefreshResult } from "./refresh";
+import { refreshFlavor, upstreamSources, type RefreshResult } from "./refresh";
+import { OriginMemory } from "./origin";
 import { listKey, readState } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
 
@@ -24,12 +25,13 @@ export const REGISTRY_LIST_CACHE_CONTROL = "public, max-age=30";
 export class RegistryRefresher {
   private readonly lastCheck = new Map<Flavor, number>();
   private readonly inFlight = new Map<Flavor, Promise<RefreshResult>>();
+  private readonly origins = new OriginMemory();
 
   refresh(deps: MirrorDeps, flavor: Flavor): Promise<RefreshResult> {
     let running = this.inFlight.get(flavor);
     if (!running) {
       this.lastCheck.set(flavor, Date.now());
-      running = refreshFlavor(deps, flavor).finally(() => this.inFlight.delete(flavor));
+      running = refreshFlavor(deps.store, upstreamSources(deps), deps.config, flavor, this.origins).finally(() => this.inFlight.delete(flavor));
       this.inFlight.set(flavor, running);
     }
     return running;
@@ -39,7 +41,9 @@ export class RegistryRefresher {
     const ttl = deps.config.registryTtlSeconds * 1000;
     const fresh = (at: number | undefined) => at !== undefined && Date.now() - at < ttl;
     if (this.inFlight.has(flavor) || fresh(this.lastCheck.get(flavor))) return false;
-    const shared = Date.parse((await readState(deps.store, flavor))?.lastCheckAt ?? "");
+    // A damaged state cannot say; the refresh then reports it (and publishes nothing).
+    const state = await readState(deps.store, flavor).catch(() => null);
+    const shared = Date.parse(state?.lastCheckAt ?? "");
     if (fresh(Number.isNaN(shared) ? undefined : shared)) {
       this.lastCheck.set(flavor, shared);
       return false;

@@ -11,17 +11,53 @@
 import type { Flavor } from "../routes/flavor";
 import type { ObjectStore } from "../store/store";
 
+/** What /meta says about one registry of a flavor, from the latest round that looked at it. */
+export interface RegistryReport {
+  hash?: string;
+  publishedAt?: string;
+  /** How the published hash was trusted: its origin confirmed it, or a quorum of upstreams had it. */
+  confirmedBy?: "origin" | "quorum";
+  /** Listed hashes the latest round did not take, and why. */
+  refused?: { hash: string; reason: string }[];
+  /** Origin checks that could not be made in the latest round, and the last reason. */
+  originFailures?: number;
+  lastOriginError?: string | null;
+  /** The latest round stopped at a cap (candidates tried or fills started). */
+  capped?: string | null;
+}
+
 export interface FlavorState {
   publishedAt?: string;
   lastCheckAt?: string;
   lastAttemptAt?: string;
   lastError?: string | null;
-  /** Per registry UUID: hashes pkgedge published and later replaced, oldest first. Never published again. */
+  /**
+   * Per registry UUID: hashes pkgedge published and replaced (recorded just before the list changes),
+   * oldest first. Never published again.
+   */
   superseded?: Record<string, string[]>;
+  /** Per registry UUID: hashes listed, and held by more upstreams, when a published hash was adopted: older. */
+  passed?: Record<string, string[]>;
+  /** Per registry UUID: the hash every upstream moved on to, and since when (null: none). */
+  movedOn?: Record<string, { hash: string; since: string } | null>;
+  /** Per registry UUID: hashes its origin confirmed (so it is asked once per hash). */
+  confirmed?: Record<string, string[]>;
+  registries?: Record<string, RegistryReport>;
+  /** Registry UUIDs upstreams listed that are not in REGISTRIES, in the latest round (a few shown). */
+  ignored?: { count: number; uuids: string[] };
 }
 
 /** Enough for months of General's updates; an upstream rolling back further than this is not a real risk. */
 const MAX_SUPERSEDED = 5000;
+const MAX_CONFIRMED = 500;
+
+/** The bookkeeping object exists but cannot be read: publishing stops rather than forget the history. */
+export class StateUnreadable extends Error {
+  constructor(key: string, detail: string) {
+    super(`${key} cannot be parsed (${detail}); publishing is stopped for this flavor until it is repaired or removed`);
+    this.name = "StateUnreadable";
+  }
+}
 
 export function listKey(flavor: Flavor): string {
   return `registries.${flavor}`;
@@ -34,36 +70,62 @@ function stateKey(flavor: Flavor): string {
 async function readJson(store: ObjectStore, key: string): Promise<{ state: FlavorState; etag: string | null }> {
   const obj = await store.get(key);
   if (!obj) return { state: {}, etag: null };
+  const text = await new Response(obj.body).text();
+  let state: unknown;
   try {
-    return { state: JSON.parse(await new Response(obj.body).text()) as FlavorState, etag: obj.etag };
-  } catch {
-    return { state: {}, etag: obj.etag };
+    state = JSON.parse(text);
+  } catch (err) {
+    throw new StateUnreadable(key, err instanceof Error ? err.message : String(err));
   }
+  if (typeof state !== "object" || state === null || Array.isArray(state)) throw new StateUnreadable(key, "not a JSON object");
+  return { state: state as FlavorState, etag: obj.etag };
 }
 
+/** The flavor's bookkeeping, or null if there is none yet; throws StateUnreadable if it is damaged. */
 export async function readState(store: ObjectStore, flavor: Flavor): Promise<FlavorState | null> {
   const { state, etag } = await readJson(store, stateKey(flavor));
   return etag === null ? null : state;
 }
 
+function union(stored: Record<string, string[]> | undefined, update: Record<string, string[]> | undefined, max: number): Record<string, string[]> {
+  const out: Record<string, string[]> = { ...(stored ?? {}) };
+  for (const [uuid, hashes] of Object.entries(update ?? {})) {
+    const all = [...(out[uuid] ?? [])];
+    for (const h of hashes) if (!all.includes(h)) all.push(h);
+    out[uuid] = all.slice(-max);
+  }
+  return out;
+}
+
+/** The same hash keeps its earliest `since` (however many refreshes saw it); otherwise the latest attempt wins. */
+function mergeMovedOn(stored: FlavorState["movedOn"], update: FlavorState["movedOn"], latest: boolean): FlavorState["movedOn"] {
+  const out = { ...(stored ?? {}) };
+  for (const [uuid, next] of Object.entries(update ?? {})) {
+    const prev = out[uuid];
+    if (next && prev && prev.hash === next.hash) out[uuid] = prev.since < next.since ? prev : next;
+    else if (latest || prev === undefined) out[uuid] = next;
+  }
+  return out;
+}
+
 /** Timestamps keep the later value; superseded hashes are a union (so concurrent writers lose nothing). */
 function merge(stored: FlavorState, update: FlavorState): FlavorState {
   const later = (a?: string, b?: string) => (a === undefined ? b : b === undefined ? a : a > b ? a : b);
-  const superseded: Record<string, string[]> = { ...(stored.superseded ?? {}) };
-  for (const [uuid, hashes] of Object.entries(update.superseded ?? {})) {
-    const all = [...(superseded[uuid] ?? [])];
-    for (const h of hashes) if (!all.includes(h)) all.push(h);
-    superseded[uuid] = all.slice(-MAX_SUPERSEDED);
-  }
   const attempt = later(stored.lastAttemptAt, update.lastAttemptAt);
-  // The error belongs to the latest attempt.
-  const lastError = attempt === update.lastAttemptAt ? update.lastError : stored.lastError;
+  // The error and the reports belong to the latest attempt.
+  const latest = attempt === update.lastAttemptAt;
+  const lastError = latest ? update.lastError : stored.lastError;
   return {
     publishedAt: later(stored.publishedAt, update.publishedAt),
     lastCheckAt: later(stored.lastCheckAt, update.lastCheckAt),
     lastAttemptAt: attempt,
     lastError: lastError ?? null,
-    superseded,
+    superseded: union(stored.superseded, update.superseded, MAX_SUPERSEDED),
+    confirmed: union(stored.confirmed, update.confirmed, MAX_CONFIRMED),
+    passed: union(stored.passed, update.passed, MAX_SUPERSEDED),
+    movedOn: mergeMovedOn(stored.movedOn, update.movedOn, latest),
+    registries: latest ? { ...(stored.registries ?? {}), ...(update.registries ?? {}) } : { ...(update.registries ?? {}), ...(stored.registries ?? {}) },
+    ignored: latest ? (update.ignored ?? stored.ignored) : (stored.ignored ?? update.ignored),
   };
 }
 

@@ -152,7 +152,7 @@ describe("unknown is not absent", () => {
   });
 
   it("names an unresolvable upstream's DNS failure in the answer and in /meta", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: "http://no-such-upstream.pkgedge.invalid" });
+    const m = mirror({ UPSTREAM_SERVERS: "https://no-such-upstream.pkgedge.invalid" });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(502);
     const body = (await res.json()) as { detail: string };

@@ -1,0 +1,70 @@
+/**
+ * Asking a registry's origin whether it knows a tree hash (PkgServer.jl's verify_registry_hash):
+ * a HEAD on the URL Pkg itself would download that snapshot from, e.g. GitHub's tarball URL for
+ * General. A snapshot no origin knows is never published, whoever advertises it.
+ */
+
+import type { RegistryConfig } from "../config";
+import { describeFailure, UPSTREAM_HEADERS } from "../upstream/upstream";
+
+export type OriginAnswer = { kind: "known" } | { kind: "unknown"; status: number } | { kind: "unavailable"; error: string };
+
+/** Hosts a GITHUB_TOKEN may be sent to; never anywhere else. */
+const GITHUB_API = "api.github.com";
+
+export async function askOrigin(registry: RegistryConfig & { originTemplate: string }, hash: string, timeoutMs: number, githubToken?: string): Promise<OriginAnswer> {
+  const url = registry.originTemplate.replace("{hash}", hash);
+  const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
+  if (githubToken && new URL(url).hostname === GITHUB_API) headers.authorization = `Bearer ${githubToken}`;
+  try {
+    // A redirect (GitHub answers 302 to its download host) already says the origin knows the hash.
+    const res = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    if (res.status >= 200 && res.status < 400) return { kind: "known" };
+    if (res.status === 404 || res.status === 410 || res.status === 422) return { kind: "unknown", status: res.status };
+    // 401/403/429 (GitHub's rate limit: 60 an hour per address without a token) and 5xx say nothing.
+    const limit = res.headers.get("x-ratelimit-remaining") === "0" ? " (rate limited: set GITHUB_TOKEN)" : "";
+    return { kind: "unavailable", error: `${new URL(url).host} answered ${res.status}${limit}` };
+  } catch (err) {
+    return { kind: "unavailable", error: describeFailure(err, url, timeoutMs) };
+  }
+}
+
+/**
+ * Per isolate: hashes an origin said it does not know (kept an hour, so a hostile listing costs one
+ * check an hour), and registry tarballs that could not be stored (kept ten minutes, so a round's
+ * fills go to candidates not yet tried rather than the same broken ones every minute).
+ */
+export class OriginMemory {
+  private readonly unknown = new Map<string, number>();
+  private readonly unstorable = new Map<string, number>();
+
+  saidNo(hash: string): boolean {
+    return fresh(this.unknown, hash);
+  }
+
+  rememberNo(hash: string): void {
+    remember(this.unknown, hash, 3600_000);
+  }
+
+  couldNotStore(hash: string): boolean {
+    return fresh(this.unstorable, hash);
+  }
+
+  rememberUnstorable(hash: string): void {
+    remember(this.unstorable, hash, 600_000);
+  }
+}
+
+function fresh(map: Map<string, number>, key: string): boolean {
+  const until = map.get(key);
+  if (until === undefined) return false;
+  if (until > Date.now()) return true;
+  map.delete(key);
+  return false;
+}
+
+function remember(map: Map<string, number>, key: string, ms: number): void {
+  map.set(key, Date.now() + ms);
+  while (map.size > 1000) map.delete(map.keys().next().value as string);
+}
