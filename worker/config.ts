@@ -96,15 +96,20 @@ function integer(vars: Vars, name: string, fallback: number, min: number, max: n
   return value;
 }
 
-/** An absent UPSTREAM_SERVERS means the defaults; one that is set but lists nothing is an error. */
-export function parseUpstreams(raw: string | undefined): string[] {
-  const name = "UPSTREAM_SERVERS";
-  const items = (raw ?? DEFAULT_UPSTREAMS)
+/** A comma-separated list: absent means the default; set but empty is an error. */
+function commaList(name: string, raw: string | undefined, fallback: string, what: string): string[] {
+  const items = (raw ?? fallback)
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
-  if (items.length === 0) throw new ConfigError(name, "the list of upstream servers is empty");
-  return items.map((item) => {
+  if (items.length === 0) throw new ConfigError(name, `the list of ${what} is empty`);
+  return items;
+}
+
+/** An absent UPSTREAM_SERVERS means the defaults; one that is set but lists nothing is an error. */
+export function parseUpstreams(raw: string | undefined): string[] {
+  const name = "UPSTREAM_SERVERS";
+  return commaList(name, raw, DEFAULT_UPSTREAMS, "upstream servers").map((item) => {
     let url: URL;
     try {
       url = new URL(item);
@@ -142,13 +147,8 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** `REGISTRIES`: comma-separated `uuid` or `uuid=originTemplate` entries, the template with `{hash}`. */
 export function parseRegistries(raw: string | undefined): RegistryConfig[] {
   const name = "REGISTRIES";
-  const items = (raw ?? DEFAULT_REGISTRIES)
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-  if (items.length === 0) throw new ConfigError(name, "the list of registries is empty");
   const seen = new Set<string>();
-  return items.map((item) => {
+  return commaList(name, raw, DEFAULT_REGISTRIES, "registries").map((item) => {
     const eq = item.indexOf("=");
     const uuid = (eq < 0 ? item : item.slice(0, eq)).trim();
     const template = eq < 0 ? undefined : item.slice(eq + 1).trim();
