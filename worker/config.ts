@@ -203,12 +203,15 @@ function storage(vars: Vars): StorageConfig {
 }
 
 const GiB = 1024 * MiB;
+/** R2's (and S3's) largest single upload: 5 GiB less 5 MiB. */
+export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
 
 export function parseConfig(vars: Vars): Config {
   // Each part is held in memory while it uploads: keep it well below the 128 MB isolate limit.
   const multipartPartBytes = integer(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 32 * MiB);
-  // A single put takes at most 5 GiB; 0 means every object is a multipart upload.
-  const multipartThresholdBytes = integer(vars, "MULTIPART_THRESHOLD_BYTES", 100 * MiB, 0, 5 * GiB);
+  // Objects written in one put read back fast (multipart objects are read part by part), and R2's
+  // put takes a stream of known length up to its single-upload limit; 0: every object multipart.
+  const multipartThresholdBytes = integer(vars, "MULTIPART_THRESHOLD_BYTES", MAX_SINGLE_PUT_BYTES, 0, MAX_SINGLE_PUT_BYTES);
   if (multipartThresholdBytes !== 0 && multipartThresholdBytes < multipartPartBytes) {
     throw new ConfigError("MULTIPART_THRESHOLD_BYTES", `must be 0 (always multipart) or at least MULTIPART_PART_BYTES (${multipartPartBytes}), got ${multipartThresholdBytes}`);
   }

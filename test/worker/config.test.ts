@@ -37,7 +37,7 @@ describe("configuration", () => {
     ["a fractional timeout", { UPSTREAM_TIMEOUT_MS: "1500.5" }, "UPSTREAM_TIMEOUT_MS"],
     ["parts too large to hold in an isolate", { MULTIPART_PART_BYTES: String(64 * 1024 * 1024) }, "MULTIPART_PART_BYTES"],
     ["a multipart threshold under one part", { MULTIPART_THRESHOLD_BYTES: "1000" }, "MULTIPART_THRESHOLD_BYTES"],
-    ["a single put over 5 GiB", { MULTIPART_THRESHOLD_BYTES: String(6 * 1024 ** 3) }, "MULTIPART_THRESHOLD_BYTES"],
+    ["a single put over R2's limit (5 GiB less 5 MiB)", { MULTIPART_THRESHOLD_BYTES: String(5 * 1024 ** 3) }, "MULTIPART_THRESHOLD_BYTES"],
     ["a throughput window shorter than the idle timeout", { UPSTREAM_MIN_RATE_WINDOW_MS: "5000", UPSTREAM_IDLE_TIMEOUT_MS: "10000" }, "UPSTREAM_MIN_RATE_WINDOW_MS"],
     ["a failure memory over a minute", { UPSTREAM_FAILURE_TTL_SECONDS: "3600" }, "UPSTREAM_FAILURE_TTL_SECONDS"],
     ["no fill attempts at all", { FILL_MAX_ATTEMPTS: "0" }, "FILL_MAX_ATTEMPTS"],

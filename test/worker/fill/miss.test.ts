@@ -1,3 +1,4 @@
+import { parseConfig } from "../../../worker/config";
 import { describe, expect, it } from "vitest";
 import { backend, bucketKeys, fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
@@ -202,6 +203,17 @@ describe("miss path (spec §6.3)", () => {
     expect(await sha256((await stored(manifest.largeArtifact))!)).toBe(await sha256(expected));
     // R2 (like AWS S3) gives a multipart object an etag with its part count; the local S3 server does not.
     if (backend === "r2") expect((await storedInfo(manifest.largeArtifact.slice(1)))?.etag).toMatch(/-3"$/); // 5 + 5 + 2 MiB
+  });
+
+  it("writes objects up to R2's single-upload limit with one put by default (they read back fastest)", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    // The default itself: anything lower would write large artifacts as multipart objects.
+    expect(parseConfig({}).multipartThresholdBytes).toBe(5 * 1024 ** 3 - 5 * 1024 ** 2);
+    const expected = await fixtureBytes(manifest.largeArtifact);
+    expect(await sha256(await body(await m.fetch(manifest.largeArtifact)))).toBe(await sha256(expected));
+    await m.settle();
+    if (backend === "r2") expect((await storedInfo(manifest.largeArtifact.slice(1)))?.etag).not.toMatch(/-\d+"$/);
   });
 
   it("uses a multipart upload above the threshold and stores identical bytes", async () => {
