@@ -40,6 +40,8 @@ export interface Config {
   fillBackoffSeconds: number;
   /** Archives with more entries than this are refused (the tree builder's memory grows with entries). */
   verifyMaxEntries: number;
+  /** Larger objects are refused: verifying them would take longer than the Workers CPU limit allows. */
+  fillMaxBytes: number;
   /** Timeout for one request to an S3-compatible bucket (response headers; bodies are watched for stalls). */
   s3TimeoutMs: number;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
@@ -245,6 +247,9 @@ export function parseConfig(vars: Vars): Config {
     fillMaxAttempts: integer(vars, "FILL_MAX_ATTEMPTS", 5, 1, 100),
     fillBackoffSeconds: integer(vars, "FILL_BACKOFF_SECONDS", 600, 1, 86400),
     verifyMaxEntries: integer(vars, "VERIFY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES, 1, 10_000_000),
+    // About 13 s of CPU per GiB verified (npm run bench -- verify); 16 GiB leaves a quarter of the
+    // 5-minute cpu_ms (wrangler.toml [limits]) for the rest of the fill.
+    fillMaxBytes: integer(vars, "FILL_MAX_BYTES", 16 * GiB, 1, 1024 * GiB),
     s3TimeoutMs: integer(vars, "S3_TIMEOUT_MS", 10_000, 100, 120_000),
     storage: storage(vars),
   };

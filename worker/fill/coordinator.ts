@@ -16,7 +16,7 @@ import { parseResourcePath, type Resource } from "../routes/grammar";
 import { parseRange } from "../routes/range";
 import type { Config } from "../config";
 import { RecentLookups } from "./recent";
-import { fillFromUpstream, locate, type FillDeps, type FillOutcome, type Location } from "./fill";
+import { fillFromUpstream, locate, oversize, type FillDeps, type FillOutcome, type Location } from "./fill";
 import { SharedFill } from "./shared";
 import { storeFor } from "../store/factory";
 import type { Committed, Located, Streamed } from "./fills";
@@ -139,6 +139,11 @@ export class FillCoordinator extends DurableObject<Env> {
     if (location.kind === "absent") return { kind: "not-found" };
     const retryAfterSeconds = Math.max(1, config.failureTtlSeconds);
     if (location.kind === "unavailable") return { kind: "upstream-failed", detail: location.errors.join("; "), retryAfterSeconds };
+    const tooLarge = oversize(config, location.hits[0]!.length);
+    if (tooLarge) {
+      log("warn", "fill_too_large", { key: resource.key, length: location.hits[0]!.length, limit: config.fillMaxBytes });
+      return { kind: "upstream-failed", detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
+    }
 
     // A fill that fails the same way every time (bad bytes everywhere, an archive too large to
     // verify, an object that ends this Durable Object) is refused for a while, not restarted forever.

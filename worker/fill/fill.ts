@@ -109,6 +109,15 @@ function deadlineMs(config: Config, length: number | undefined): number | undefi
   return config.upstreamMinRateWindowMs + 60_000 + Math.ceil((size / config.upstreamMinBytesPerSecond) * 1000);
 }
 
+/**
+ * Why an object of this size is refused, if it is: verifying it would take longer than the Workers
+ * CPU limit allows, and a fill ended by the limit would only be started again.
+ */
+export function oversize(config: Config, length: number | undefined): string | null {
+  if (length === undefined || length <= config.fillMaxBytes) return null;
+  return `${length} bytes is over FILL_MAX_BYTES (${config.fillMaxBytes}): verifying it would take longer than the Workers CPU limit`;
+}
+
 export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: FillOptions, location?: Location): Promise<FillStart> {
   const { config, store, recent } = deps;
   const located = location ?? (await locate(deps, resource));
@@ -132,9 +141,14 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
     return { kind: "upstream-failed", errors: got.errors };
   }
   const { upstream, length } = got.response;
+  const tooLarge = oversize(config, length);
+  if (tooLarge) {
+    await got.response.body.cancel();
+    return { kind: "upstream-failed", errors: [tooLarge] };
+  }
 
   // Every fill is verified: nothing reaches the bucket whose length or tree hash is wrong.
-  const gate = commitGate([lengthCheck(length), treeHashCheck(resource, config.verifyMaxEntries)]);
+  const gate = commitGate([lengthCheck(length, config.fillMaxBytes), treeHashCheck(resource, config.verifyMaxEntries)]);
   const watched = watchBody(
     got.response.body,
     {

@@ -31,8 +31,11 @@ export class BodyRejected extends Error {
   }
 }
 
-/** Bytes received must equal the announced Content-Length (spec §6.3 step 5a, E15). */
-export function lengthCheck(expected: number | undefined): BodyCheck {
+/**
+ * Bytes received must equal the announced Content-Length (spec §6.3 step 5a, E15), and never pass
+ * `max` (a body of unknown length included).
+ */
+export function lengthCheck(expected: number | undefined, max = Infinity): BodyCheck {
   let received = 0;
   return {
     update(chunk) {
@@ -40,6 +43,7 @@ export function lengthCheck(expected: number | undefined): BodyCheck {
       if (expected !== undefined && received > expected) {
         throw new BodyRejected("body longer than its Content-Length", { expected, received });
       }
+      if (received > max) throw new BodyRejected(`body longer than FILL_MAX_BYTES (${max})`, { received });
     },
     async finish() {
       if (expected !== undefined && received !== expected) {

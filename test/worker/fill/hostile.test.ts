@@ -239,6 +239,27 @@ describe("no crash loops", () => {
   });
 });
 
+describe("within the Workers CPU limit", () => {
+  it("refuses an object over FILL_MAX_BYTES with a 502 naming the reason, without downloading it", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "1000" });
+    const res = await m.fetch(big());
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/over FILL_MAX_BYTES \(1000\)/);
+    expect(await gets(up, big())).toEqual([]);
+    expect(warn.mock.calls.some((c) => String(c[0]).includes('"fill_too_large"'))).toBe(true);
+  });
+
+  it("breaks a body of unknown length once it passes FILL_MAX_BYTES, and stores nothing", async () => {
+    const up = await upstream({ faults: { [big()]: "no-length" } });
+    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "100000" });
+    expect((await outcome(await m.fetch(big()))).clean).toBe(false);
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+  });
+});
+
 describe("a bounded bucket", () => {
   it("answers 503 within its timeout when an S3 bucket never answers, instead of hanging the request", async () => {
     const m = mirror({
