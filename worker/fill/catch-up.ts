@@ -14,6 +14,9 @@ import { PacedWindow } from "./flow";
 import { Window } from "./window";
 import { log } from "../log";
 
+/** The feed stopped because nobody reads it any more: by design, not a failure. */
+class NobodyReads extends Error {}
+
 export interface CatchUpOptions {
   key: string;
   upstream: string;
@@ -49,7 +52,7 @@ export class CatchUp {
       await this.feed();
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
-      log("warn", "catch_up_failed", { key: this.options.key, upstream: this.options.upstream, origin: this.origin, reason: this.error });
+      if (!(err instanceof NobodyReads)) log("warn", "catch_up_failed", { key: this.options.key, upstream: this.options.upstream, origin: this.origin, reason: this.error });
     } finally {
       this.finished = true;
       this.paced.notify();
@@ -64,7 +67,7 @@ export class CatchUp {
   }
 
   stop(reason: string): void {
-    this.cancel?.(new Error(reason));
+    this.cancel?.(new NobodyReads(reason));
   }
 
   private async feed(): Promise<void> {
@@ -87,7 +90,7 @@ export class CatchUp {
       await this.paced.feed(bytes);
       offset += filled;
       filled = 0;
-      if (this.paced.readerCount === 0) throw new Error("no requester reads the catch-up feed any more");
+      if (this.paced.readerCount === 0) throw new NobodyReads("no requester reads the catch-up feed any more");
     };
     try {
       while (offset + filled < length) {

@@ -56,7 +56,12 @@ export class FillCoordinator extends DurableObject<Env> {
     const resource = resourceOf(key);
     if (this.fill && !this.fill.failed) return { found: true, length: this.fill.length };
     const location = await this.probe(this.deps(config), resource);
-    if (location.kind === "found") return { found: true, length: location.hits[0]!.length };
+    if (location.kind === "found") {
+      // A HEAD says what the GET will do: an object too large to fill is refused by both.
+      const tooLarge = oversize(config, location.hits[0]!.length);
+      if (tooLarge) return { found: false, unavailable: true, detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
+      return { found: true, length: location.hits[0]!.length };
+    }
     if (location.kind === "absent") return { found: false, unavailable: false };
     return { found: false, unavailable: true, detail: location.errors.join("; "), retryAfterSeconds: Math.max(1, config.failureTtlSeconds) };
   }

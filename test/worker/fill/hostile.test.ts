@@ -244,6 +244,7 @@ describe("within the Workers CPU limit", () => {
     const warn = vi.spyOn(console, "warn");
     const up = await upstream();
     const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "1000" });
+    expect((await m.fetch(big(), { method: "HEAD" })).status, "a HEAD says what the GET will do").toBe(502);
     const res = await m.fetch(big());
     expect(res.status).toBe(502);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/over FILL_MAX_BYTES \(1000\)/);
