@@ -5,6 +5,7 @@
  *   GET /r2-put?url=U&part=N      U's body written straight into the bucket: one put, or multipart
  *                                 with N-byte parts (the bucket's own write speed, nothing else)
  *   GET /floor?size=N             N bytes from memory: the runtime floor for small responses
+ *   GET /naive-get?key=K          one bucket get, obj.body returned: the runtime floor for warm reads
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
@@ -43,6 +44,11 @@ export default {
     if (pathname === "/floor") {
       const size = Number(searchParams.get("size") ?? 0);
       return new Response(new Uint8Array(size).fill(0x1f), { headers: { "content-type": "application/x-gzip" } });
+    }
+    if (pathname === "/naive-get") {
+      const obj = await env.BUCKET.get(searchParams.get("key") ?? "");
+      if (!obj) return new Response("no such object", { status: 404 });
+      return new Response(obj.body, { headers: { "content-type": "application/x-gzip", "content-length": String(obj.size) } });
     }
     const url = searchParams.get("url");
     if (!url) return new Response("pkgedge benchmark worker: /verify?url=U&form=push|piped, /r2-put?url=U&part=N\n"); // also the readiness probe

@@ -7,7 +7,7 @@
 import type { Resource } from "./grammar";
 import { parseRange } from "./range";
 import { ifNoneMatchHits } from "./conditional";
-import type { ObjectInfo } from "../store/store";
+import type { ObjectBody, ObjectInfo } from "../store/store";
 import { TARBALL_CONTENT_TYPE } from "../fill/fill";
 import type { MirrorDeps } from "../runtime";
 import type { Unavailable } from "../fill/fills";
@@ -42,6 +42,11 @@ function sized(body: ReadableStream<Uint8Array>, length: number): ReadableStream
   return body.pipeThrough(new FixedLengthStream(length));
 }
 
+/** A bucket body as the response body: as it is when the runtime knows its length (the fast path of a hit). */
+function stored(obj: ObjectBody, length: number): ReadableStream<Uint8Array> {
+  return obj.lengthKnown ? obj.body : sized(obj.body, length);
+}
+
 export async function serveTarball(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
   const head = request.method === "HEAD";
   const rangeHeader = request.headers.get("range");
@@ -60,7 +65,7 @@ export async function serveTarball(deps: MirrorDeps, resource: Resource, request
         return new Response(null, { status: 304, headers });
       }
       headers.set("content-length", String(obj.size));
-      return new Response(sized(obj.body, obj.size), { headers });
+      return new Response(stored(obj, obj.size), { headers });
     }
   }
 
@@ -85,7 +90,7 @@ async function serveStoredRange(
   if (head) return new Response(null, { status, headers });
   const obj = await deps.store.get(resource.key, { offset: start, length });
   if (!obj) return getOnMiss(deps, resource, rangeHeader); // deleted between head and get
-  return new Response(sized(obj.body, length), { status, headers });
+  return new Response(stored(obj, length), { status, headers });
 }
 
 /**

@@ -42,7 +42,7 @@ export class R2Store implements ObjectStore {
   async get(key: string, span?: ByteSpan): Promise<ObjectBody | null> {
     const obj = await this.bucket.get(key, span ? { range: span } : undefined);
     if (!obj) return null;
-    return { ...info(obj), body: obj.body };
+    return { ...info(obj), body: obj.body, lengthKnown: true };
   }
 
   async putStream(

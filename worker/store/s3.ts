@@ -160,7 +160,7 @@ export class S3Store implements ObjectStore {
       await res.body?.cancel();
       return null;
     }
-    return { ...this.info(key, res), body: this.watched(res.body, key) };
+    return { ...this.info(key, res), body: this.watched(res.body, key), lengthKnown: false };
   }
 
   private headersFor(options: PutOptions): Record<string, string> {

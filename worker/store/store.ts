@@ -16,6 +16,12 @@ export interface ObjectInfo {
 
 export interface ObjectBody extends ObjectInfo {
   body: ReadableStream<Uint8Array>;
+  /**
+   * The runtime already knows the body's length (R2's bodies do), so a response can stream it as
+   * it is, with Content-Length, and no JS stage in between; otherwise it goes through a
+   * FixedLengthStream.
+   */
+  lengthKnown: boolean;
 }
 
 export interface PutOptions {
