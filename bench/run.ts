@@ -6,6 +6,7 @@
  *   hits    (a) small warm hits at 32 connections, (b) a warm 300 MB artifact, vs nginx (bench/hits.ts)
  *   cold    (c) cold 300 MB vs direct and nginx proxy_cache, (d) memory, (e) 50 at once (bench/cold.ts)
  *   tree    the verifier's memory per archive entry beside a bare Map of the same entries (bench/tree-memory.ts)
+ *   memory  workerd RSS during cold 300 MB and 1 GiB fills, bucket outside workerd, heap capped (bench/memory.ts)
  *
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
@@ -15,6 +16,7 @@ import { benchHits } from "./hits.ts";
 import { RUNS } from "./lib.ts";
 import { benchVerify } from "./verify.ts";
 import { benchTreeMemory } from "./tree-memory.ts";
+import { benchMemory } from "./memory.ts";
 
 const sections = process.argv.slice(2);
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
@@ -24,3 +26,4 @@ if (wanted("verify")) await benchVerify();
 if (wanted("hits")) await benchHits();
 if (wanted("cold")) await benchCold();
 if (wanted("tree")) await benchTreeMemory();
+if (wanted("memory")) await benchMemory();

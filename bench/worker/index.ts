@@ -6,6 +6,9 @@
  *                                 with N-byte parts (the bucket's own write speed, nothing else)
  *   GET /floor?size=N             N bytes from memory: the runtime floor for small responses
  *   GET /naive-get?key=K          one bucket get, obj.body returned: the runtime floor for warm reads
+ *   GET /pass?url=U               U's body returned as it is: the memory floor for streaming a download
+ *   GET /pass-js?url=U            the same through a JS TransformStream that copies each chunk: what
+ *                                 merely touching every chunk in JS costs
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
@@ -54,6 +57,11 @@ export default {
     if (!url) return new Response("pkgedge benchmark worker: /verify?url=U&form=push|piped, /r2-put?url=U&part=N\n"); // also the readiness probe
     const upstream = await fetch(url);
     if (!upstream.body) return new Response("no body", { status: 502 });
+    if (pathname === "/pass") return new Response(upstream.body, { headers: { "content-type": "application/x-gzip" } });
+    if (pathname === "/pass-js") {
+      const copy = new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => c.enqueue(chunk.slice()) });
+      return new Response(upstream.body.pipeThrough(copy), { headers: { "content-type": "application/x-gzip" } });
+    }
     if (pathname === "/r2-put") return Response.json(await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)));
     const hashes = searchParams.get("form") === "piped" ? await treeHashOfTarGz(upstream.body) : await pushed(upstream.body);
     return Response.json(hashes);
