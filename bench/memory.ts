@@ -77,6 +77,16 @@ export async function benchMemory(): Promise<void> {
       rows.push([`  a worker streaming the same bytes straight through`, mb(pass.growth), `${pass.ms.toFixed(0)} ms`]);
       const js = await withDev({}, bench, (dev) => growth(dev, `${dev.url}/pass-js?url=${encodeURIComponent(upstream + path)}`, t.size));
       rows.push([`  the same through a JS stage copying each chunk`, mb(js.growth), `${js.ms.toFixed(0)} ms`]);
+      const verifier = await withDev({}, bench, async (dev) => {
+        const rss = sampleRss(dev.process.pid!);
+        const start = performance.now();
+        const hashes = (await (await fetch(`${dev.url}/verify?form=push&url=${encodeURIComponent(upstream + path)}`)).json()) as { skip: string };
+        if (hashes.skip !== t.treeHash) throw new Error(`the verifier computed ${hashes.skip}, git says ${t.treeHash}`);
+        const ms = performance.now() - start;
+        const { idle, peak } = rss.stop();
+        return { growth: peak - idle, ms };
+      });
+      rows.push([`  pkgedge's verifier alone, fed as a fill feeds it`, mb(verifier.growth), `${verifier.ms.toFixed(0)} ms`]);
     }
     table(rows);
     console.log("  (target: the 1 GiB fill under 64 MB, and within 16 MB of the 300 MB one; local figures: Cloudflare");
