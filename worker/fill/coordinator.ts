@@ -19,7 +19,7 @@ import { RecentLookups } from "./recent";
 import { fillFromUpstream, locate, oversize, type FillDeps, type FillOutcome, type Location } from "./fill";
 import { SharedFill } from "./shared";
 import { storeFor } from "../store/factory";
-import type { Committed, Located, Streamed } from "./fills";
+import type { Committed, Located, Streamed, Unavailable } from "./fills";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
@@ -56,14 +56,12 @@ export class FillCoordinator extends DurableObject<Env> {
     const resource = resourceOf(key);
     if (this.fill && !this.fill.failed) return { found: true, length: this.fill.length };
     const location = await this.probe(this.deps(config), resource);
-    if (location.kind === "found") {
-      // A HEAD says what the GET will do: an object too large to fill is refused by both.
-      const tooLarge = oversize(config, location.hits[0]!.length);
-      if (tooLarge) return { found: false, unavailable: true, detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
-      return { found: true, length: location.hits[0]!.length };
-    }
     if (location.kind === "absent") return { found: false, unavailable: false };
-    return { found: false, unavailable: true, detail: location.errors.join("; "), retryAfterSeconds: Math.max(1, config.failureTtlSeconds) };
+    if (location.kind === "unavailable") return { found: false, unavailable: true, ...outage(config, location.errors) };
+    // A HEAD says what the GET will do: a key that would be refused is refused by both.
+    const refused = this.refusal(config, resource, location.hits[0]!.length, await this.attempts());
+    if (refused) return { found: false, unavailable: true, ...refused };
+    return { found: true, length: location.hits[0]!.length };
   }
 
   /** The resource's bytes (a `Range` header is evaluated against the length the fill really has). */
@@ -123,6 +121,31 @@ export class FillCoordinator extends DurableObject<Env> {
     return { config, store: storeFor(this.env, config), recent: this.recent, waitUntil: (p) => this.ctx.waitUntil(p) };
   }
 
+  private async attempts(): Promise<Attempts> {
+    return (await this.ctx.storage.get<Attempts>("attempts")) ?? { count: 0, lastAt: 0 };
+  }
+
+  /**
+   * Why a key an upstream has is not filled now, or null: too large to verify within the Workers
+   * CPU limit, or failed too often in a row (a fill that fails the same way every time — bad bytes
+   * everywhere, an archive too large to verify, an object that ends this Durable Object — is
+   * refused for a while, not restarted forever).
+   */
+  private refusal(config: Config, resource: Resource, length: number | undefined, attempts: Attempts): Unavailable | null {
+    const tooLarge = oversize(config, length);
+    if (tooLarge) {
+      log("warn", "fill_too_large", { key: resource.key, length, limit: config.fillMaxBytes });
+      return { detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
+    }
+    const backoffEnds = attempts.lastAt + config.fillBackoffSeconds * 1000;
+    if (attempts.count >= config.fillMaxAttempts && Date.now() < backoffEnds) {
+      const wait = Math.ceil((backoffEnds - Date.now()) / 1000);
+      log("warn", "fill_backoff", { key: resource.key, attempts: attempts.count, retry_after_seconds: wait });
+      return { detail: `${attempts.count} fills of ${resource.key} failed in a row; refused for ${wait} s more`, retryAfterSeconds: wait };
+    }
+    return null;
+  }
+
   /** One probe at a time: concurrent cold requests for a key cost one HEAD per upstream. */
   private probe(deps: FillDeps, resource: Resource): Promise<Location> {
     this.probing ??= locate(deps, resource).finally(() => (this.probing = null));
@@ -142,23 +165,10 @@ export class FillCoordinator extends DurableObject<Env> {
     const deps = this.deps(config);
     const location = await this.probe(deps, resource);
     if (location.kind === "absent") return { kind: "not-found" };
-    const retryAfterSeconds = Math.max(1, config.failureTtlSeconds);
-    if (location.kind === "unavailable") return { kind: "upstream-failed", detail: location.errors.join("; "), retryAfterSeconds };
-    const tooLarge = oversize(config, location.hits[0]!.length);
-    if (tooLarge) {
-      log("warn", "fill_too_large", { key: resource.key, length: location.hits[0]!.length, limit: config.fillMaxBytes });
-      return { kind: "upstream-failed", detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
-    }
-
-    // A fill that fails the same way every time (bad bytes everywhere, an archive too large to
-    // verify, an object that ends this Durable Object) is refused for a while, not restarted forever.
-    const attempts = (await this.ctx.storage.get<Attempts>("attempts")) ?? { count: 0, lastAt: 0 };
-    const backoffEnds = attempts.lastAt + config.fillBackoffSeconds * 1000;
-    if (attempts.count >= config.fillMaxAttempts && Date.now() < backoffEnds) {
-      const wait = Math.ceil((backoffEnds - Date.now()) / 1000);
-      log("warn", "fill_backoff", { key: resource.key, attempts: attempts.count, retry_after_seconds: wait });
-      return { kind: "upstream-failed", detail: `${attempts.count} fills of ${resource.key} failed in a row; refused for ${wait} s more`, retryAfterSeconds: wait };
-    }
+    if (location.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, location.errors) };
+    const attempts = await this.attempts();
+    const refused = this.refusal(config, resource, location.hits[0]!.length, attempts);
+    if (refused) return { kind: "upstream-failed", ...refused };
     await this.ctx.storage.put("attempts", { count: attempts.count + 1, lastAt: Date.now() } satisfies Attempts);
 
     let shared: SharedFill | undefined;
@@ -176,7 +186,7 @@ export class FillCoordinator extends DurableObject<Env> {
     if (start.kind !== "streaming") {
       // Not a fill that failed: nothing was fetched. Give the attempt back.
       await this.ctx.storage.put("attempts", attempts);
-      return start.kind === "not-found" ? start : { kind: "upstream-failed", detail: start.errors.join("; "), retryAfterSeconds };
+      return start.kind === "not-found" ? start : { kind: "upstream-failed", ...outage(config, start.errors) };
     }
     resolveOutcome(start.outcome);
     const fill = shared!;
@@ -192,6 +202,11 @@ export class FillCoordinator extends DurableObject<Env> {
     });
     return { kind: "ok", fill };
   }
+}
+
+/** Upstreams that could not be asked: an outage, retried after the brief failure memory. */
+function outage(config: Config, errors: string[]): Unavailable {
+  return { detail: errors.join("; "), retryAfterSeconds: Math.max(1, config.failureTtlSeconds) };
 }
 
 function resourceOf(key: string): Resource {

@@ -207,6 +207,7 @@ describe("no crash loops", () => {
     expect(await runDurableObjectAlarm(coordinator(up.url, big()))).toBe(true); // attempt 2, restarted by the alarm
     await abortAllDurableObjects();
     await runDurableObjectAlarm(coordinator(up.url, big())); // a third start is refused
+    expect((await m.fetch(big(), { method: "HEAD" })).status, "a HEAD says what the GET will do").toBe(502);
     const refused = await m.fetch(big());
     expect(refused.status).toBe(502);
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(500);
