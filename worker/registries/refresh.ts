@@ -13,7 +13,8 @@ import { getText, probeUpstreams } from "../upstream/upstream";
 import type { MirrorDeps } from "../runtime";
 import type { ObjectStore } from "../store/store";
 import { observe, olderThan, quorumHolds, rankCandidates, type Observation } from "./order";
-import { askOrigin, OriginMemory, type OriginAnswer } from "./origin";
+import { askOrigin, type OriginAnswer } from "./origin";
+import { RefreshMemory } from "./memory";
 import { listKey, readState, StateUnreadable, updateState, type FlavorState, type RegistryReport } from "./state";
 import { log } from "../log";
 
@@ -86,7 +87,7 @@ async function crossCheck(sources: RegistrySources, uuid: string, obs: Observati
 type Trust = { ok: true; by: "origin" | "quorum" } | { ok: false; reason: string };
 
 /** The origin is the authority for a hash pkgedge has not published; a quorum stands in when it cannot be asked. */
-async function trust(sources: RegistrySources, registry: RegistryConfig, obs: Observation, hash: string, state: FlavorState | null, memory: OriginMemory, report: RegistryReport): Promise<Trust> {
+async function trust(sources: RegistrySources, registry: RegistryConfig, obs: Observation, hash: string, state: FlavorState | null, memory: RefreshMemory, report: RegistryReport): Promise<Trust> {
   const quorum = (why: string): Trust => (quorumHolds(obs, hash) ? { ok: true, by: "quorum" } : { ok: false, reason: `${why}, and not every answering upstream (at least two) has it` });
   if (!registry.originTemplate) return quorum("no origin configured");
   if (state?.confirmed?.[registry.uuid]?.includes(hash)) return { ok: true, by: "origin" };
@@ -103,7 +104,7 @@ async function trust(sources: RegistrySources, registry: RegistryConfig, obs: Ob
   return quorum(`its origin could not be asked (${answer.error})`);
 }
 
-export async function refreshRound(store: ObjectStore, sources: RegistrySources, config: Pick<Config, "registries">, flavor: Flavor, memory: OriginMemory, now: number): Promise<Round> {
+export async function refreshRound(store: ObjectStore, sources: RegistrySources, config: Pick<Config, "registries">, flavor: Flavor, memory: RefreshMemory, now: number): Promise<Round> {
   const [stored, state] = await Promise.all([store.get(listKey(flavor)), readState(store, flavor)]);
   const currentBody = stored ? await new Response(stored.body).text() : null;
   const allowed = new Map(config.registries.map((r) => [r.uuid, r]));
@@ -210,7 +211,7 @@ export async function refreshFlavor(
   sources: RegistrySources,
   config: Pick<Config, "registries">,
   flavor: Flavor,
-  memory: OriginMemory,
+  memory: RefreshMemory,
   now: () => number = Date.now,
 ): Promise<RefreshResult> {
   const attemptAt = new Date(now()).toISOString();

@@ -9,7 +9,7 @@ import type { Flavor } from "../routes/flavor";
 import type { MirrorDeps } from "../runtime";
 import type { ObjectInfo } from "../store/store";
 import { refreshFlavor, upstreamSources, type RefreshResult } from "./refresh";
-import { OriginMemory } from "./origin";
+import { RefreshMemory } from "./memory";
 import { listKey, readState } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
 
@@ -25,13 +25,13 @@ export const REGISTRY_LIST_CACHE_CONTROL = "public, max-age=30";
 export class RegistryRefresher {
   private readonly lastCheck = new Map<Flavor, number>();
   private readonly inFlight = new Map<Flavor, Promise<RefreshResult>>();
-  private readonly origins = new OriginMemory();
+  private readonly memory = new RefreshMemory();
 
   refresh(deps: MirrorDeps, flavor: Flavor): Promise<RefreshResult> {
     let running = this.inFlight.get(flavor);
     if (!running) {
       this.lastCheck.set(flavor, Date.now());
-      running = refreshFlavor(deps.store, upstreamSources(deps), deps.config, flavor, this.origins).finally(() => this.inFlight.delete(flavor));
+      running = refreshFlavor(deps.store, upstreamSources(deps), deps.config, flavor, this.memory).finally(() => this.inFlight.delete(flavor));
       this.inFlight.set(flavor, running);
     }
     return running;

@@ -13,7 +13,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { backend, bucket, manifest } from "../harness";
 import { refreshFlavor, type RegistrySources } from "../../../worker/registries/refresh";
-import { OriginMemory } from "../../../worker/registries/origin";
+import { RefreshMemory } from "../../../worker/registries/memory";
 import { parseRegistryList, type RegistryRef } from "../../../worker/routes/grammar";
 import type { ObjectStore } from "../../../worker/store/store";
 
@@ -154,7 +154,7 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
     },
   });
   const config = { registries: [{ uuid: UUID, originTemplate: "https://origin.invalid/{hash}" }] };
-  const memory = new OriginMemory();
+  const memory = new RefreshMemory();
   const replaced = new Set<string>();
   let previous: string | undefined;
   let quorumSawAt: { hash: string; since: number } | null = null;
