@@ -9,6 +9,7 @@
 
 import { getFrom } from "../upstream/upstream";
 import { watchBody } from "../streams/watchdog";
+import { ChunkReader } from "../streams/bytes";
 import type { BlockLedger } from "./ledger";
 import { PacedWindow } from "./flow";
 import { Window } from "./window";
@@ -76,7 +77,7 @@ export class CatchUp {
     if (!got.ok) throw new Error(got.error);
     const watched = watchBody(got.body, { what: `upstream ${upstream} (ranged)`, idleMs });
     this.cancel = (reason) => watched.abort(reason);
-    const reader = watched.body.getReader();
+    const reader = new ChunkReader(watched.body);
     let skip = got.skip;
     let offset = this.origin;
     const block = new Uint8Array(blockBytes);
@@ -94,8 +95,8 @@ export class CatchUp {
     };
     try {
       while (offset + filled < length) {
-        const { done, value } = await reader.read();
-        if (done) throw new Error(`ranged GET ended at byte ${offset + filled} of ${length}`);
+        const value = await reader.read();
+        if (value === null) throw new Error(`ranged GET ended at byte ${offset + filled} of ${length}`);
         let piece = value;
         if (skip > 0) {
           const n = Math.min(skip, piece.byteLength);
@@ -111,7 +112,7 @@ export class CatchUp {
         }
       }
     } finally {
-      reader.cancel().catch(() => {});
+      void reader.cancel();
     }
   }
 }

@@ -11,7 +11,8 @@ import type { ObjectStore } from "../store/store";
 import type { Config } from "../config";
 import { probeUpstreams, getFromUpstreams, type UpstreamHit } from "../upstream/upstream";
 import { watchBody } from "../streams/watchdog";
-import { BodyRejected, commitGate, lengthCheck, type Blame, type Verdict } from "./gate";
+import { BodyRejected, commitGate, lengthCheck, type Blame, type CommitGate, type Verdict } from "./gate";
+import { ChunkReader, Outlet } from "../streams/bytes";
 import { treeHashCheck } from "./verified";
 import type { RecentLookups } from "./recent";
 import { log } from "../log";
@@ -29,7 +30,7 @@ export interface FillDeps {
 export type FillOutcome =
   | { committed: true; upstream: string; bytes: number }
   /** `blame` says whether the upstream's bytes or pace failed, the bucket write failed, or the fill was let go. */
-  | { committed: false; upstream: string; reason: string; blame: Blame | "store" };
+  | { committed: false; upstream: string; reason: string; blame: Blame };
 
 export type FillStart =
   | { kind: "not-found" }
@@ -94,9 +95,47 @@ export interface TapStart {
   abandon(reason: string): void;
 }
 
+/** Sees every byte of a fill that passed the gate's checks so far (a shared fill's window). */
+export interface FillTap {
+  /** The next bytes, a view valid only until the promise settles; waiting here paces the fill. */
+  feed(chunk: Uint8Array): Promise<void>;
+  /** The body ended and every check passed. */
+  end(): void;
+}
+
 export interface FillOptions {
-  /** Sees every gated byte on its way to the bucket (a shared fill's window). */
-  tap?: (start: TapStart) => TransformStream<Uint8Array, Uint8Array>;
+  tap?: (start: TapStart) => FillTap;
+}
+
+/** The bucket write failed: the fill stops, and the upstream is not to blame. */
+class StoreFailed extends Error {}
+
+/**
+ * Upstream body → commit gate (checks, then on to the bucket's outlet) → tap, one chunk at a time
+ * and in one reused buffer: the next chunk is read only once every stage has taken this one, so
+ * the fill holds a few chunks whatever the object's size, and runs at the pace of its slowest
+ * stage (the upstream, the verifier, the bucket, or a requester within its patience).
+ */
+async function pumpFill(body: ReadableStream<Uint8Array>, gate: CommitGate, bucket: Outlet, tap: FillTap | undefined): Promise<void> {
+  const reader = new ChunkReader(body);
+  try {
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+      await gate.pass(chunk);
+      if (tap) await tap.feed(chunk);
+    }
+    await gate.end();
+    tap?.end();
+    await bucket.close().catch((err) => Promise.reject(new StoreFailed(message(err))));
+  } catch (err) {
+    // Whatever failed first decides the verdict (the gate keeps the first); everything else stops.
+    gate.abandon(err instanceof StoreFailed ? new BodyRejected(`the bucket write failed: ${err.message}`, {}, "store") : err);
+    bucket.abort(err);
+    void reader.cancel(err);
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -148,7 +187,9 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
   }
 
   // Every fill is verified: nothing reaches the bucket whose length or tree hash is wrong.
-  const gate = commitGate([lengthCheck(length, config.fillMaxBytes), treeHashCheck(resource, config.verifyMaxEntries)]);
+  const bucket = new Outlet(length);
+  const toBucket = { write: (bytes: Uint8Array) => bucket.write(bytes).catch((err) => Promise.reject(new StoreFailed(message(err)))) };
+  const gate = commitGate([lengthCheck(length, config.fillMaxBytes), treeHashCheck(resource, config.verifyMaxEntries)], toBucket);
   const watched = watchBody(
     got.response.body,
     {
@@ -160,13 +201,15 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
     },
     (err) => gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message)),
   );
-  let gated = watched.body.pipeThrough(gate.stream);
   const abandon = (reason: string) => watched.abort(new BodyRejected(reason, {}, "abandoned"));
-  if (options.tap) gated = gated.pipeThrough(options.tap({ upstream, length, abandon }));
-  const write = store.putStream(resource.key, gated, length, {
+  const tap = options.tap?.({ upstream, length, abandon });
+  const write = store.putStream(resource.key, bucket.readable, length, {
     contentType: TARBALL_CONTENT_TYPE,
     customMetadata: { upstream, fetchedAt: new Date().toISOString() },
   });
+  // A write that fails before taking every byte must not leave the pump waiting on the outlet.
+  write.catch((err) => bucket.abort(err));
+  void pumpFill(watched.body, gate, bucket, tap);
   const outcome = settleFill(resource, upstream, write, gate.verdict).then((result) => {
     if (!result.committed) {
       recent.forget(resource.key);
@@ -184,7 +227,7 @@ async function settleFill(resource: Resource, upstream: string, write: Promise<b
   try {
     await write;
   } catch (err) {
-    writeError = err instanceof Error ? err.message : String(err);
+    writeError = message(err);
   }
   // The write only finishes after the gate released the last chunk, so the verdict is in by now,
   // unless the write failed first; then the verdict may never come and the write error stands.

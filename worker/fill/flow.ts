@@ -44,7 +44,7 @@ export class PacedWindow {
     if (this.readers.delete(reader)) this.notify();
   }
 
-  /** Bytes for `reader` (and moves it on), or null if it must wait for more or was dropped. */
+  /** Bytes for `reader` (and moves it on; a view, see Window.read), or null if it must wait for more or was dropped. */
   take(reader: WindowReader, max: number, until: number): Uint8Array | null {
     if (reader.dropped) return null;
     const bytes = this.window.read(reader.offset, max, until);

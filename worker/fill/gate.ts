@@ -1,12 +1,12 @@
 /**
- * The commit gate: a pass-through stream that holds back the last chunk until every check has
- * given its verdict. Whoever reads through the gate (the client, the bucket writer) therefore
- * never sees a clean end of a body that failed a check; a failed check errors the stream instead,
- * so the client sees a broken transfer (and Pkg retries) and the bucket write is abandoned.
+ * The commit gate: passes a body's bytes on to the bucket writer, but holds back the last chunk
+ * until every check has given its verdict. The bucket writer therefore never sees a clean end of
+ * a body that failed a check; the fill breaks its stream instead, so the write is abandoned (and
+ * the fill's requesters, whose last bytes also wait for the verdict, see a broken transfer).
  */
 
-/** Who a failed body is put down to: the upstream's bytes or pace, or nobody (the fill was let go on purpose). */
-export type Blame = "upstream" | "abandoned";
+/** Who a failed body is put down to: the upstream's bytes or pace, the bucket write, or nobody (the fill was let go on purpose). */
+export type Blame = "upstream" | "store" | "abandoned";
 
 export type Verdict = { ok: true; details?: Record<string, unknown> } | { ok: false; reason: string; blame: Blame; details?: Record<string, unknown> };
 
@@ -55,26 +55,49 @@ export function lengthCheck(expected: number | undefined, max = Infinity): BodyC
   };
 }
 
+/** Where the gate passes checked bytes (the bucket writer's outlet). */
+export interface ByteSink {
+  /** Resolves once the bytes were taken: the caller may reuse the buffer then. */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
 export interface CommitGate {
-  stream: TransformStream<Uint8Array, Uint8Array>;
+  /**
+   * Checks a chunk, passes the one before it to the sink, and keeps a copy of this one. Throws
+   * BodyRejected (and fails the verdict) if a check refuses the chunk.
+   */
+  pass(chunk: Uint8Array): Promise<void>;
+  /** The body ended: gathers every check's verdict and, only if all passed, releases the held chunk. */
+  end(): Promise<Verdict>;
   /** Settles once the body has ended (with every check's verdict) or failed. */
   verdict: Promise<Verdict>;
   /** Fails the body from outside: the source broke (reset, stall), so the gate never sees an end. */
   abandon(reason: unknown): void;
 }
 
-export function commitGate(checks: readonly BodyCheck[]): CommitGate {
-  let held: Uint8Array | null = null;
+export function commitGate(checks: readonly BodyCheck[], sink: ByteSink): CommitGate {
+  // The held-back chunk lives in a buffer of the gate's own: the caller reuses the chunk's buffer.
+  let held = new Uint8Array(64 * 1024);
+  let heldBytes = 0;
+  let settled = false;
+  let rejection: BodyRejected | null = null;
   let settle!: (v: Verdict) => void;
   const verdict = new Promise<Verdict>((r) => (settle = r));
   const fail = (err: unknown): never => {
     const rejected = err instanceof BodyRejected ? err : new BodyRejected(err instanceof Error ? err.message : String(err));
-    for (const check of checks) check.abandon(rejected);
-    settle({ ok: false, reason: rejected.reason, blame: rejected.blame, details: rejected.details });
-    throw rejected;
+    if (!settled) {
+      settled = true;
+      rejection = rejected;
+      for (const check of checks) check.abandon(rejected);
+      settle({ ok: false, reason: rejected.reason, blame: rejected.blame, details: rejected.details });
+    }
+    throw rejection ?? rejected;
   };
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
+  const already = () => fail(rejection ?? new BodyRejected("the body has ended"));
+  return {
+    verdict,
+    async pass(chunk) {
+      if (settled) return already();
       if (chunk.byteLength === 0) return;
       try {
         for (const check of checks) {
@@ -84,10 +107,13 @@ export function commitGate(checks: readonly BodyCheck[]): CommitGate {
       } catch (err) {
         fail(err);
       }
-      if (held) controller.enqueue(held);
-      held = chunk;
+      if (heldBytes > 0) await sink.write(held.subarray(0, heldBytes));
+      if (chunk.byteLength > held.byteLength) held = new Uint8Array(chunk.byteLength);
+      held.set(chunk);
+      heldBytes = chunk.byteLength;
     },
-    async flush(controller) {
+    async end() {
+      if (settled) return already();
       let verdicts: Verdict[];
       try {
         verdicts = await Promise.all(checks.map((c) => c.finish()));
@@ -96,17 +122,19 @@ export function commitGate(checks: readonly BodyCheck[]): CommitGate {
       }
       const failed = verdicts.find((v) => !v.ok);
       if (failed && !failed.ok) return fail(new BodyRejected(failed.reason, failed.details));
-      if (held) controller.enqueue(held);
-      held = null;
-      settle({ ok: true, details: Object.assign({}, ...verdicts.map((v) => v.details ?? {})) });
+      if (heldBytes > 0) await sink.write(held.subarray(0, heldBytes));
+      heldBytes = 0;
+      settled = true;
+      const ok: Verdict = { ok: true, details: Object.assign({}, ...verdicts.map((v) => v.details ?? {})) };
+      settle(ok);
+      return ok;
     },
-  });
-  const abandon = (reason: unknown) => {
-    try {
-      fail(reason);
-    } catch {
-      // fail() throws for the stream's sake; here the verdict is all that matters.
-    }
+    abandon(reason) {
+      try {
+        fail(reason);
+      } catch {
+        // fail() throws for the caller's sake; here the verdict is all that matters.
+      }
+    },
   };
-  return { stream, verdict, abandon };
 }

@@ -10,7 +10,8 @@
  */
 
 import type { ObjectStore } from "../store/store";
-import type { FillOutcome, TapStart } from "./fill";
+import type { FillOutcome, FillTap, TapStart } from "./fill";
+import { ChunkReader, Outlet } from "../streams/bytes";
 import { PacedWindow, type WindowReader } from "./flow";
 import { Window } from "./window";
 import { BlockLedger } from "./ledger";
@@ -39,7 +40,7 @@ export interface SharedFillOptions {
 
 type Source =
   | { kind: "window"; paced: PacedWindow; reader: WindowReader; leave(): void; broken(): string | null }
-  | { kind: "bucket"; bytes: AsyncIterator<Uint8Array> };
+  | { kind: "bucket"; bytes: Promise<ChunkReader> };
 
 export class SharedFill {
   readonly upstream: string;
@@ -86,19 +87,18 @@ export class SharedFill {
   }
 
   /** Receives the fill's gated bytes: install as the fill's tap. */
-  readonly tap = new TransformStream<Uint8Array, Uint8Array>({
-    transform: async (chunk, controller) => {
+  readonly tap: FillTap = {
+    feed: async (chunk) => {
       this.letGoIfUnattended();
       for (const done of await this.main.feed(chunk)) this.ledger.add(done.index, done.bytes);
-      controller.enqueue(chunk);
     },
-    flush: () => {
+    end: () => {
       const tail = this.main.window.tail();
       if (tail) this.ledger.add(tail.index, tail.bytes);
       this.ended = true;
       this.notify();
     },
-  });
+  };
 
   /**
    * Someone wants this fill (a requester, or a caller waiting for the commit). Returns the release.
@@ -133,53 +133,48 @@ export class SharedFill {
 
   /**
    * A stream of bytes [start, end] (inclusive; end defaults to the last byte) for one requester.
-   * It errors, rather than ending, if the fill fails before the requester is done.
+   * It errors, rather than ending, if the fill fails before the requester is done. A native stream
+   * (see Outlet): bytes are copied once from the window into the requester's own buffer, and the
+   * next are taken only after the client's side took these.
    */
   subscribe(start: number, end?: number): ReadableStream<Uint8Array> {
     const release = this.attend();
+    const stop = end ?? (this.length !== undefined ? this.length - 1 : undefined);
+    const outlet = new Outlet(stop === undefined ? undefined : Math.max(0, stop - start + 1));
+    const buffer = new Uint8Array(READ);
     let offset = start;
     let source: Source | null = null;
     const last = () => end ?? (this.length !== undefined ? this.length - 1 : undefined);
     const finish = () => {
       if (source?.kind === "window") source.leave();
+      if (source?.kind === "bucket") void source.bytes.then((r) => r.cancel()).catch(() => {});
       source = null;
       release();
     };
 
-    const deliver = async (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array, until: number) => {
-      // Hold back the requester's last bytes until the verdict: a clean end means verified bytes.
-      if (offset + bytes.byteLength >= until) await this.verdictIn();
-      if (this.failed) return this.error(controller, finish);
-      offset += bytes.byteLength;
-      controller.enqueue(bytes);
-    };
-
-    const step = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+    /** The requester's next bytes (valid until the next call), or null once it has all it asked for. */
+    const next = async (): Promise<Uint8Array | null> => {
       for (;;) {
-        if (this.failed) return this.error(controller, finish);
+        if (this.failed) throw this.failure();
         const stop = last();
         const until = stop === undefined ? Infinity : stop + 1;
-        if (offset >= until || (stop === undefined && this.ended && offset >= this.main.window.end)) {
-          finish();
-          return controller.close();
-        }
+        if (offset >= until || (stop === undefined && this.ended && offset >= this.main.window.end)) return null;
         if (this.ended && this.length !== undefined && offset >= this.length) {
           // Asked for bytes past the end the upstream actually sent (its HEAD and GET disagreed).
-          finish();
-          return controller.error(new Error(`bytes from ${offset} were asked for, but the object has ${this.length}`));
+          throw new Error(`bytes from ${offset} were asked for, but the object has ${this.length}`);
         }
         source ??= await this.sourceFor(offset, until);
         if (!source) continue; // the fill's state changed while waiting: look again
         if (source.kind === "bucket") {
-          const next = await source.bytes.next();
-          if (next.done) {
-            finish();
-            return controller.error(new Error(`the bucket's copy of ${this.options.key} ended at byte ${offset}`));
-          }
-          return deliver(controller, next.value, until);
+          const bytes = await (await source.bytes).read();
+          if (bytes === null) throw new Error(`the bucket's copy of ${this.options.key} ended at byte ${offset}`);
+          return bytes;
         }
-        const bytes = source.paced.take(source.reader, READ, until);
-        if (bytes) return deliver(controller, bytes, until);
+        const view = source.paced.take(source.reader, READ, until);
+        if (view) {
+          buffer.set(view);
+          return buffer.subarray(0, view.byteLength);
+        }
         if (source.reader.dropped || offset < source.paced.window.start || source.broken() !== null) {
           source.leave(); // let go: the next round picks a fallback
           source = null;
@@ -189,23 +184,29 @@ export class SharedFill {
       }
     };
 
-    return new ReadableStream<Uint8Array>(
-      {
-        pull: step,
-        cancel: async () => {
-          const bucket = source?.kind === "bucket" ? source.bytes : null;
-          finish();
-          await bucket?.return?.();
-        },
-      },
-      { highWaterMark: 0 },
-    );
+    void (async () => {
+      try {
+        for (let bytes = await next(); bytes; bytes = await next()) {
+          const stop = last();
+          // Hold back the requester's last bytes until the verdict: a clean end means verified bytes.
+          if (offset + bytes.byteLength >= (stop === undefined ? Infinity : stop + 1)) await this.verdictIn();
+          if (this.failed) throw this.failure();
+          offset += bytes.byteLength;
+          await outlet.write(bytes); // rejects once the client has gone
+        }
+        finish();
+        await outlet.close();
+      } catch (err) {
+        finish();
+        outlet.abort(err);
+      }
+    })();
+    return outlet.readable;
   }
 
-  private error(controller: ReadableStreamDefaultController<Uint8Array>, finish: () => void): void {
-    finish();
+  private failure(): Error {
     const reason = this.result && !this.result.committed ? this.result.reason : "unknown";
-    controller.error(new Error(`fill of ${this.options.key} failed: ${reason}`));
+    return new Error(`fill of ${this.options.key} failed: ${reason}`);
   }
 
   /** Where a requester at `offset` reads from next; null after waiting for the fill to change. */
@@ -253,11 +254,11 @@ export class SharedFill {
   }
 
   /** The committed object's bytes [offset, until): verified, so they need no further check. */
-  private async *fromBucket(offset: number, until: number): AsyncGenerator<Uint8Array> {
+  private async fromBucket(offset: number, until: number): Promise<ChunkReader> {
     const size = this.result?.committed ? this.result.bytes : (this.length ?? 0);
     const obj = await this.store.get(this.options.key, { offset, length: Math.min(until, size) - offset });
     if (!obj) throw new Error(`${this.options.key} vanished from the bucket`);
-    yield* obj.body as unknown as AsyncIterable<Uint8Array>;
+    return new ChunkReader(obj.body);
   }
 
   /** Resolves once the gate let the end through (every check passed) or the fill failed. */

@@ -77,14 +77,17 @@ export class Window {
     return { index: Math.floor(this.last / this.blockBytes), bytes: this.blocks[this.blocks.length - 1]!.subarray(0, used) };
   }
 
-  /** A copy of up to `max` bytes from `offset`, not past `until`; null if they are not held (yet, or any more). */
+  /**
+   * A view of up to `max` bytes from `offset`, not past `until`, valid until the next append (copy
+   * it before waiting); null if they are not held (yet, or any more).
+   */
   read(offset: number, max: number, until = Infinity): Uint8Array | null {
     if (offset < this.first || offset >= this.last || offset >= until) return null;
     const inWindow = offset - this.first;
     const block = this.blocks[Math.floor(inWindow / this.blockBytes)]!;
     const at = inWindow % this.blockBytes;
     const n = Math.min(max, this.blockBytes - at, this.last - offset, until - offset);
-    return block.slice(at, at + n);
+    return block.subarray(at, at + n);
   }
 
   /** Lets every block go; later reads miss. */

@@ -8,6 +8,7 @@ import type { Resource } from "./grammar";
 import { parseRange } from "./range";
 import { ifNoneMatchHits } from "./conditional";
 import type { ObjectBody, ObjectInfo } from "../store/store";
+import { withLength } from "../streams/bytes";
 import { TARBALL_CONTENT_TYPE } from "../fill/fill";
 import type { MirrorDeps } from "../runtime";
 import type { Unavailable } from "../fill/fills";
@@ -37,14 +38,9 @@ function unsatisfiable(size: number, headers: Headers): Response {
   return new Response(null, { status: 416, headers });
 }
 
-/** A body of known length: FixedLengthStream makes workerd send Content-Length, and errors if the source runs short. */
-function sized(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
-  return body.pipeThrough(new FixedLengthStream(length));
-}
-
-/** A bucket body as the response body: as it is when the runtime knows its length (the fast path of a hit). */
+/** A bucket body as the response body: as it is when it carries its length (the fast path of a hit). */
 function stored(obj: ObjectBody, length: number): ReadableStream<Uint8Array> {
-  return obj.lengthKnown ? obj.body : sized(obj.body, length);
+  return obj.lengthKnown ? obj.body : withLength(obj.body, length);
 }
 
 export async function serveTarball(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
@@ -137,9 +133,9 @@ async function getOnMiss(deps: MirrorDeps, resource: Resource, rangeHeader: stri
     headers.set("cache-control", "no-store, no-transform");
     headers.set("content-range", `bytes ${start}-${end}/${fill.length}`);
     headers.set("content-length", String(span));
-    return new Response(sized(fill.body, span), { status: 206, headers });
+    return new Response(fill.body, { status: 206, headers });
   }
-  if (fill.length === undefined) return new Response(fill.body, { headers }); // spec E9: stream chunked
-  headers.set("content-length", String(fill.length));
-  return new Response(sized(fill.body, fill.length), { headers });
+  // The fill's body carries its length (spec E9: streamed chunked when the upstream gave none).
+  if (fill.length !== undefined) headers.set("content-length", String(fill.length));
+  return new Response(fill.body, { headers });
 }

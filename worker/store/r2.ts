@@ -52,10 +52,8 @@ export class R2Store implements ObjectStore {
     options: PutOptions,
   ): Promise<boolean> {
     if (length !== undefined && length <= this.options.multipartThresholdBytes) {
-      // R2 put of a stream needs a known length; FixedLengthStream also fails the put if the
-      // stream ends early or runs long, so a short body can never be stored.
-      const sized = body.pipeThrough(new FixedLengthStream(length));
-      const written = await this.bucket.put(key, sized, { ...metadata(options), onlyIf: conditional(options) });
+      // R2 put of a stream needs a known length: `body` carries it (see ObjectStore.putStream).
+      const written = await this.bucket.put(key, body, { ...metadata(options), onlyIf: conditional(options) });
       return written !== null;
     }
     return this.putMultipart(key, body, options);

@@ -11,6 +11,7 @@ import { AwsClient } from "aws4fetch";
 import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./store";
 import { partsOf } from "./parts";
 import { watchBody } from "../streams/watchdog";
+import { ChunkReader } from "../streams/bytes";
 
 /**
  * Attempts per request (retried on network errors, timeouts, 5xx and 429, with a short backoff):
@@ -72,8 +73,12 @@ function quoted(etag: string): string {
 async function readExactly(body: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let filled = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    if (filled + chunk.byteLength > length) throw new Error(`body longer than ${length} bytes`);
+  const reader = new ChunkReader(body);
+  for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+    if (filled + chunk.byteLength > length) {
+      await reader.cancel();
+      throw new Error(`body longer than ${length} bytes`);
+    }
     out.set(chunk, filled);
     filled += chunk.byteLength;
   }
@@ -127,8 +132,8 @@ export class S3Store implements ObjectStore {
   }
 
   /** A response body that fails if the bucket stops sending, rather than hanging its reader. */
-  private watched(body: ReadableStream<Uint8Array>, key: string): ReadableStream<Uint8Array> {
-    return watchBody(body, { what: `bucket (${key})`, idleMs: this.options.timeoutMs }).body;
+  private watched(body: ReadableStream<Uint8Array>, key: string, length: number | undefined): ReadableStream<Uint8Array> {
+    return watchBody(body, { what: `bucket (${key})`, idleMs: this.options.timeoutMs, length }).body;
   }
 
   private info(key: string, res: Response): ObjectInfo {
@@ -160,7 +165,9 @@ export class S3Store implements ObjectStore {
       await res.body?.cancel();
       return null;
     }
-    return { ...this.info(key, res), body: this.watched(res.body, key), lengthKnown: false };
+    const header = res.headers.get("content-length");
+    const length = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
+    return { ...this.info(key, res), body: this.watched(res.body, key, length), lengthKnown: length !== undefined };
   }
 
   private headersFor(options: PutOptions): Record<string, string> {

@@ -44,7 +44,9 @@ export interface ObjectStore {
    * Writes a whole object from a stream. With `length` known and under the multipart threshold
    * this is a single put; otherwise a multipart upload. Either way the object appears only if the
    * stream ends cleanly: a stream that errors (a failed verification, a short body) writes nothing.
-   * Resolves to false when an `onlyIfEtag` precondition did not hold.
+   * Resolves to false when an `onlyIfEtag` precondition did not hold. With `length` known, `body`
+   * must carry it (a FixedLengthStream's readable, see Outlet, or a fetch body), so that a body
+   * ending short or running long errors rather than ends.
    */
   putStream(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, options: PutOptions): Promise<boolean>;
   /** Writes a small object held in memory (registry lists, state). */

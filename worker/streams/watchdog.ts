@@ -11,6 +11,8 @@
  * timers were a measurable share of a fill's CPU time.
  */
 
+import { ChunkReader, Outlet } from "./bytes";
+
 export class BodyStalled extends Error {
   constructor(message: string) {
     super(message);
@@ -28,16 +30,20 @@ export interface BodyLimits {
   deadlineMs?: number;
   /** Names the source in error messages ("upstream", "bucket"). */
   what: string;
+  /** The body's length, when known: the watched body then carries it (see Outlet). */
+  length?: number;
 }
 
 export interface WatchedBody {
+  /** The source's bytes, as a native stream (see Outlet): read it as a response body or with a ChunkReader. */
   body: ReadableStream<Uint8Array>;
   /** Fails the body from outside (the reason reaches `onError` and whoever reads `body`). */
   abort(reason: Error): void;
 }
 
 export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits, onError: (err: Error) => void = () => {}): WatchedBody {
-  const reader = source.getReader();
+  const reader = new ChunkReader(source);
+  const outlet = new Outlet(limits.length);
   const started = Date.now();
   const tickMs = limits.idleMs / 2;
   let readingSince: number | null = null;
@@ -47,7 +53,6 @@ export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits
   const samples: { waited: number; received: number }[] = [{ waited: 0, received: 0 }];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failed = false;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
 
   const stop = () => {
     if (timer !== undefined) clearTimeout(timer);
@@ -58,8 +63,8 @@ export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits
     failed = true;
     stop();
     onError(err);
-    controller.error(err);
-    reader.cancel(err).catch(() => {});
+    outlet.abort(err);
+    void reader.cancel(err);
   };
 
   /** Average bytes per second over the last rateWindowMs of waiting, or null until that much has passed. */
@@ -89,39 +94,39 @@ export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits
     timer = setTimeout(tick, tickMs);
   };
 
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        controller = c;
-        timer = setTimeout(tick, tickMs);
-      },
-      async pull(c) {
-        readingSince = Date.now();
-        idleTicks = 0;
-        try {
-          const { done, value } = await reader.read();
-          if (failed) return;
-          waited += Date.now() - readingSince;
-          readingSince = null;
-          if (done) {
-            stop();
-            c.close();
-          } else {
-            received += value.byteLength;
-            c.enqueue(value);
-          }
-        } catch (err) {
-          readingSince = null;
-          fail(new BodyStalled(`${limits.what} body failed: ${err instanceof Error ? err.message : String(err)}`));
-        }
-      },
-      cancel(reason) {
+  /** Source → outlet, one chunk at a time: the source is read again once the reader took the last chunk. */
+  const pump = async () => {
+    for (;;) {
+      readingSince = Date.now();
+      idleTicks = 0;
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        readingSince = null;
+        return fail(new BodyStalled(`${limits.what} body failed: ${err instanceof Error ? err.message : String(err)}`));
+      }
+      if (failed) return;
+      waited += Date.now() - readingSince;
+      readingSince = null;
+      if (chunk === null) {
         stop();
+        return outlet.close().catch(() => {});
+      }
+      received += chunk.byteLength;
+      try {
+        await outlet.write(chunk);
+      } catch (err) {
+        // The reader went away (or the body was failed meanwhile): stop reading the source.
+        if (failed) return;
         failed = true;
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  return { body, abort: fail };
+        stop();
+        return reader.cancel(err);
+      }
+    }
+  };
+
+  timer = setTimeout(tick, tickMs);
+  void pump();
+  return { body: outlet.readable, abort: fail };
 }

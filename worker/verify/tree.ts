@@ -43,6 +43,7 @@ function hex(bytes: Uint8Array): string {
 }
 
 async function sha1(...parts: Uint8Array[]): Promise<Uint8Array> {
+  if (parts.length === 1) return new Uint8Array(await crypto.subtle.digest("SHA-1", parts[0]!));
   const total = parts.reduce((n, p) => n + p.length, 0);
   const all = new Uint8Array(total);
   let offset = 0;
@@ -94,7 +95,10 @@ export const DEFAULT_MAX_ENTRIES = 250_000;
  */
 export class TreeBuilder implements TarSink {
   private readonly root: Dir = new Map();
-  private current: { path: string[]; exec: boolean; small: Uint8Array[] | null; stream: StreamingSha1 | null } | null = null;
+  /** The file being read: a small one is gathered in `small` (reused for every file), a large one streams through a digest. */
+  private current: { path: string[]; exec: boolean; stream: StreamingSha1 | null } | null = null;
+  private readonly small = new Uint8Array(SMALL_FILE + 32);
+  private smallBytes = 0;
   /** Normalised paths whose last entry is a symlink (Tar.jl's `paths` values that are strings). */
   private readonly symlinks = new Set<string>();
 
@@ -144,11 +148,13 @@ export class TreeBuilder implements TarSink {
         const exec = (e.mode & 0o100) !== 0;
         const header = encoder.encode(`blob ${e.size}\0`);
         if (e.size <= SMALL_FILE) {
-          this.current = { path, exec, small: [header], stream: null };
+          this.small.set(header);
+          this.smallBytes = header.byteLength;
+          this.current = { path, exec, stream: null };
         } else {
           const stream = this.streamingSha1();
           await stream.update(header);
-          this.current = { path, exec, small: null, stream };
+          this.current = { path, exec, stream };
         }
         return;
       }
@@ -157,14 +163,15 @@ export class TreeBuilder implements TarSink {
 
   async data(chunk: Uint8Array): Promise<void> {
     const cur = this.current!;
-    if (cur.small) cur.small.push(chunk.slice());
-    else await cur.stream!.update(chunk);
+    if (cur.stream) return cur.stream.update(chunk);
+    this.small.set(chunk, this.smallBytes);
+    this.smallBytes += chunk.byteLength;
   }
 
   async entryEnd(): Promise<void> {
     const cur = this.current!;
     this.current = null;
-    const hash = cur.small ? await sha1(...cur.small) : await cur.stream!.digest();
+    const hash = cur.stream ? await cur.stream.digest() : await sha1(this.small.subarray(0, this.smallBytes));
     this.place(cur.path, leaf(cur.exec ? "x" : "f", hash));
   }
 

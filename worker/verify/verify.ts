@@ -6,6 +6,7 @@
 
 import { TarReader, TarError } from "./tar.ts";
 import { TreeBuilder, type StreamingSha1, type TreeHashes } from "./tree.ts";
+import { ChunkReader } from "../streams/bytes.ts";
 
 export type { StreamingSha1, TreeHashes };
 export { TarError };
@@ -34,38 +35,19 @@ function explain(err: unknown): unknown {
   return err;
 }
 
+/** Compressed bytes go to the gunzip stream in batches: workerd's 4 KiB pieces one by one cost more than the decompression. */
 const BATCH_BYTES = 64 * 1024;
 
-/**
- * Reads decompressed bytes into the tar reader until the gzip stream ends (or fails), then
- * resolves to the hashes. workerd hands out 4 KiB pieces; batching them costs one copy and saves
- * most of the per-chunk work (promises, digest writes) downstream.
- */
+/** Reads decompressed bytes (into one reused buffer) through the tar reader to the end, then resolves to the hashes. */
 async function hashDecompressed(decompressed: ReadableStream<Uint8Array>, options: HashOptions): Promise<TreeHashes> {
   const tree = new TreeBuilder(options.sha1, options.maxEntries);
   const tar = new TarReader(tree);
-  const reader = decompressed.getReader();
-  const batch = new Uint8Array(BATCH_BYTES);
-  let filled = 0;
+  const reader = new ChunkReader(decompressed);
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (filled + value.byteLength > BATCH_BYTES) {
-        await tar.push(batch.subarray(0, filled));
-        filled = 0;
-      }
-      if (value.byteLength >= BATCH_BYTES) {
-        await tar.push(value);
-        continue;
-      }
-      batch.set(value, filled);
-      filled += value.byteLength;
-    }
-    if (filled > 0) await tar.push(batch.subarray(0, filled));
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await tar.push(chunk);
     tar.finish();
   } catch (err) {
-    reader.cancel(err).catch(() => {});
+    void reader.cancel(err);
     throw explain(err);
   }
   return tree.hashes();
@@ -78,54 +60,59 @@ export interface HashOptions {
   maxEntries?: number;
 }
 
-/** The push form, for the fill: bytes arrive as the commit gate passes them on. */
+/**
+ * The push form, for the fill: bytes arrive as the commit gate passes them on. They are copied
+ * into one batch buffer, reused once the gunzip stream has taken it (awaited writes), so nothing
+ * is allocated per chunk.
+ */
 export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   const gunzip = new DecompressionStream("gzip");
-  const writer = gunzip.writable.getWriter();
+  const input = gunzip.writable.getWriter();
+  input.closed.catch(() => {});
   const consumed = hashDecompressed(gunzip.readable, options);
   // Surface a failure on the next write instead of waiting for finish().
   let failure: unknown = null;
   consumed.catch((err) => (failure = err));
 
-  // Compressed bytes are batched too: writing workerd's 4 KiB pieces one by one into the gunzip
-  // stream costs more than the decompression itself.
-  let pending = new Uint8Array(BATCH_BYTES);
-  let pendingFill = 0;
-  const send = async (bytes: Uint8Array) => {
-    await Promise.race([writer.write(bytes).catch((err) => Promise.reject(explain(err))), consumed.then(() => {})]);
+  const batch = new Uint8Array(BATCH_BYTES);
+  let filled = 0;
+  const send = async () => {
+    const bytes = batch.subarray(0, filled);
+    filled = 0;
+    // The gunzip stream ends at the end of its gzip member: a write after that would wait forever.
+    await Promise.race([input.write(bytes).catch((err) => Promise.reject(failure ?? explain(err))), consumed.then(() => {})]);
     if (failure) throw failure;
-  };
-  const flush = async () => {
-    if (pendingFill === 0) return;
-    const full = pending.subarray(0, pendingFill);
-    pending = new Uint8Array(BATCH_BYTES);
-    pendingFill = 0;
-    await send(full);
   };
 
   return {
     write(chunk) {
       if (failure) throw failure;
-      if (chunk.byteLength >= BATCH_BYTES) return flush().then(() => send(chunk.slice()));
-      if (pendingFill + chunk.byteLength > BATCH_BYTES) {
-        const flushed = flush();
-        pending.set(chunk, 0);
-        pendingFill = chunk.byteLength;
-        return flushed;
+      if (filled + chunk.byteLength < BATCH_BYTES) {
+        batch.set(chunk, filled);
+        filled += chunk.byteLength;
+        return;
       }
-      pending.set(chunk, pendingFill);
-      pendingFill += chunk.byteLength;
+      return (async () => {
+        let offset = 0;
+        while (offset < chunk.byteLength) {
+          const n = Math.min(BATCH_BYTES - filled, chunk.byteLength - offset);
+          batch.set(chunk.subarray(offset, offset + n), filled);
+          filled += n;
+          offset += n;
+          if (filled === BATCH_BYTES) await send();
+        }
+      })();
     },
     async finish() {
       if (failure) throw failure;
-      await flush();
-      await writer.close().catch((err) => {
+      if (filled > 0) await send();
+      await input.close().catch((err) => {
         throw failure ?? explain(err);
       });
       return consumed;
     },
     abort(reason) {
-      writer.abort(reason).catch(() => {});
+      input.abort(reason).catch(() => {});
     },
   };
 }

@@ -97,7 +97,7 @@ describe("flow control", () => {
     })();
     while (reader.offset < data.length) {
       const bytes = paced.take(reader, 512, data.length);
-      if (bytes) got.push(bytes);
+      if (bytes) got.push(bytes.slice()); // a view, valid until the next append
       else await paced.changed();
     }
     await feeding;

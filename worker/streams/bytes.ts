@@ -1,0 +1,114 @@
+/**
+ * Moving bytes through JS without allocating per chunk. In workerd every default read of a native
+ * stream hands JS a freshly allocated buffer, and a JS ReadableStream returned as a body is read
+ * back the same way; a multi-GB fill made of such 4–64 KiB buffers leaves hundreds of MB of
+ * garbage the isolate collects too late (workerd's RSS grows by ~130 MB for 300 MB merely read
+ * and dropped in JS, ~16 MB when read into one reused buffer: `npm run bench -- memory`). It is
+ * also slow: workerd sends a JS-sourced body at ~35 MB/s, a native one at the socket's speed.
+ *
+ * So bytes are read into buffers that are reused (ChunkReader: BYOB reads) and written out through
+ * native streams (Outlet: an IdentityTransformStream, whose write resolves once its reader has
+ * taken the bytes, so the buffer may then be reused).
+ */
+
+/** workerd's native transforms, looked up so this module also loads in Node (operator tools read with ChunkReader). */
+const workerd = globalThis as unknown as {
+  IdentityTransformStream: new () => TransformStream<Uint8Array, Uint8Array>;
+  FixedLengthStream: new (length: number) => TransformStream<Uint8Array, Uint8Array>;
+};
+
+/** Reads a stream into one reused buffer: each chunk is a view that is valid until the next read. */
+export class ChunkReader {
+  private readonly byob: ReadableStreamBYOBReader | null;
+  private readonly plain: ReadableStreamDefaultReader<Uint8Array> | null;
+  private buffer: ArrayBuffer;
+
+  constructor(stream: ReadableStream<Uint8Array>, bufferBytes = 64 * 1024) {
+    this.buffer = new ArrayBuffer(bufferBytes);
+    let byob: ReadableStreamBYOBReader | null = null;
+    try {
+      byob = stream.getReader({ mode: "byob" });
+    } catch {
+      // A stream made in JS (not a byte stream) has no BYOB reader; its chunks are its own anyway.
+    }
+    this.byob = byob;
+    this.plain = byob ? null : stream.getReader();
+  }
+
+  /** The next bytes (at most the buffer's size), or null at the end. */
+  async read(): Promise<Uint8Array | null> {
+    if (this.plain) {
+      for (;;) {
+        const { done, value } = await this.plain.read();
+        if (done) return null;
+        if (value.byteLength > 0) return value;
+      }
+    }
+    for (;;) {
+      // A BYOB read takes the buffer over and gives it back in the result.
+      const { done, value } = await this.byob!.read(new Uint8Array(this.buffer));
+      if (value) this.buffer = value.buffer as ArrayBuffer;
+      if (done) return null;
+      if (value && value.byteLength > 0) return value;
+    }
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    return (this.byob ?? this.plain)!.cancel(reason).catch(() => {});
+  }
+
+  releaseLock(): void {
+    (this.byob ?? this.plain)!.releaseLock();
+  }
+}
+
+/**
+ * A native byte stream that JS writes into. A write resolves once the reader has taken every byte
+ * of it (IdentityTransformStream holds nothing of its own), so the written buffer may be reused
+ * then; it rejects if the reader went away.
+ *
+ * Given its length, it is a FixedLengthStream: a response sends it with a Content-Length, R2 takes
+ * it as a put body, and a stream that ends short or runs long errors instead of ending. (workerd
+ * cannot pipe one such stream into another transform, so the length is set here, not downstream.)
+ */
+export class Outlet {
+  readonly readable: ReadableStream<Uint8Array>;
+  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(length?: number) {
+    const pipe = length === undefined ? new workerd.IdentityTransformStream() : new workerd.FixedLengthStream(length);
+    this.readable = pipe.readable;
+    this.writer = pipe.writable.getWriter();
+    this.writer.closed.catch(() => {}); // a broken stream is reported to its reader, not as an unhandled rejection
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.byteLength > 0) await this.writer.write(bytes);
+  }
+
+  /** Ends the stream cleanly. */
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+
+  /** Breaks the stream: its reader sees an error, never a clean end. */
+  abort(reason: unknown): void {
+    this.writer.abort(reason).catch(() => {});
+  }
+}
+
+/** `body` as a stream that carries its length (see Outlet), pumped through one reused buffer. */
+export function withLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  const outlet = new Outlet(length);
+  const reader = new ChunkReader(body);
+  void (async () => {
+    try {
+      for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await outlet.write(chunk);
+      await outlet.close();
+    } catch (err) {
+      outlet.abort(err);
+      void reader.cancel(err);
+    }
+  })();
+  return outlet.readable;
+}
