@@ -1,6 +1,7 @@
 /**
  * Runs once per `npm test`: builds the fixture tarballs (hashes from git) and starts the fixture
- * upstream on 127.0.0.1. Tests receive the manifest through `inject("manifest")`.
+ * upstream, the S3 server and a slow proxy in front of it on 127.0.0.1. Tests receive the
+ * manifest through `inject("manifest")`.
  */
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,6 +11,7 @@ import type { TestProject } from "vitest/node";
 import { buildCatalogue } from "./fixtures/catalogue.ts";
 import { startFixtureServer } from "./fixtures/upstream-server.ts";
 import { startS3Server } from "./fixtures/s3-server.ts";
+import { startThrottleProxy } from "./fixtures/throttle-proxy.ts";
 import "./shared/manifest.ts";
 
 export default async function setup(project: TestProject) {
@@ -19,7 +21,10 @@ export default async function setup(project: TestProject) {
   project.provide("manifest", { ...catalogue.manifest, controlUrl: server.url });
   const s3 = await startS3Server(join(root, "s3"));
   project.provide("s3", s3.info);
+  const slowS3 = await startThrottleProxy(s3.info.endpoint, 16 * 1024 * 1024);
+  project.provide("slowS3", slowS3.info);
   return async () => {
+    await slowS3.close();
     await s3.close();
     await server.close();
     rmSync(root, { recursive: true, force: true });

@@ -11,6 +11,8 @@ export interface RequestRecord {
   method: string;
   path: string;
   headers: Record<string, string>;
+  /** Body bytes the upstream has passed on so far (whole-object GETs). */
+  sent: number;
 }
 
 export interface Upstream {

@@ -54,10 +54,19 @@ export interface S3Server {
   secretAccessKey: string;
 }
 
+/** The same S3 server behind a proxy that passes uploads on no faster than `bytesPerSecond`. */
+export interface SlowBucket {
+  endpoint: string;
+  /** Answers `{"passed": N}`: the bytes passed on to the S3 server so far. */
+  stats: string;
+  bytesPerSecond: number;
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     manifest: Manifest;
     s3: S3Server;
+    slowS3: SlowBucket;
     /** Which bucket backend this test project runs against. */
     storage: "r2" | "s3";
   }
