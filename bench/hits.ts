@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { buildCatalogue } from "../test/fixtures/catalogue.ts";
 import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
+import { startS3Server } from "../test/fixtures/s3-server.ts";
 import { artifact300MB } from "./data.ts";
 import { drain, mb, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
@@ -30,6 +31,50 @@ interface Load {
 async function load(url: string): Promise<Load> {
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+/**
+ * (b) with the S3 backend: pkgedge's warm read of the artifact from a local S3 server beside a
+ * worker that signs one GET to the same server and returns its body.
+ */
+async function warmFromS3(upstream: string, path: string, size: number): Promise<void> {
+  console.log(`\n## (b, S3) the same warm artifact from an S3 bucket (@20minutes/s3rver on 127.0.0.1)`);
+  const dir = mkdtempSync(join(tmpdir(), "pkgedge-bench-s3-"));
+  const s3 = await startS3Server(join(dir, "s3"));
+  const vars = {
+    UPSTREAM_SERVERS: upstream,
+    STORAGE: "s3",
+    S3_ENDPOINT: s3.info.endpoint,
+    S3_BUCKET: s3.info.bucket,
+    S3_REGION: "us-east-1",
+    S3_ACCESS_KEY_ID: s3.info.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.info.secretAccessKey,
+  };
+  const dev = await startWranglerDev({ vars, persistTo: join(dir, "state") });
+  try {
+    await drain(await fetch(dev.url + path));
+    while ((await fetch(dev.url + path, { method: "HEAD" })).headers.has("x-cache-miss")) await new Promise((r) => setTimeout(r, 100));
+    const rows = [["server", "median time", "rate", "pkgedge vs it"]];
+    const pk = await median(RUNS, async () => {
+      const n = await drain(await fetch(dev.url + path));
+      if (n !== size) throw new Error(`pkgedge (S3) delivered ${n} of ${size} bytes`);
+    });
+    rows.push(["pkgedge (wrangler dev, S3 bucket)", `${pk.toFixed(0)} ms`, rate(size, pk), "1.00×"]);
+    await withBenchWorker(async (bench) => {
+      const key = path.slice(1);
+      const url = `${bench}/naive-s3?endpoint=${encodeURIComponent(s3.info.endpoint)}&bucket=${s3.info.bucket}&key=${encodeURIComponent(key)}`;
+      const nv = await median(RUNS, async () => {
+        const n = await drain(await fetch(url));
+        if (n !== size) throw new Error(`the naive S3 worker delivered ${n} of ${size} bytes`);
+      });
+      rows.push(["naive S3 worker (one signed GET, its body returned)", `${nv.toFixed(0)} ms`, rate(size, nv), ratio(nv, pk)]);
+    });
+    table(rows);
+  } finally {
+    await dev.stop();
+    await s3.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function benchHits(): Promise<void> {
@@ -98,6 +143,7 @@ export async function benchHits(): Promise<void> {
       }
       table(big2);
       console.log("  (pkgedge vs it: the reference's time over pkgedge's, so 1.00× is as fast; the goal is ≥ 0.8× the naive worker)");
+      await warmFromS3(fixture.configure("hits-s3", {}), big, t.size);
     } finally {
       await nginx?.stop();
       await dev.stop();

@@ -6,12 +6,17 @@
  *                                 with N-byte parts (the bucket's own write speed, nothing else)
  *   GET /floor?size=N             N bytes from memory: the runtime floor for small responses
  *   GET /naive-get?key=K          one bucket get, obj.body returned: the runtime floor for warm reads
+ *   GET /naive-s3?endpoint=E&bucket=B&key=K
+ *                                 one signed GET to an S3 server (the test server's fixed credentials),
+ *                                 its body returned: the floor for warm reads from an S3 bucket
  *   GET /pass?url=U               U's body returned as it is: the memory floor for streaming a download
  *   GET /pass-js?url=U            the same through a JS TransformStream that copies each chunk: what
  *                                 merely touching every chunk in JS costs
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
+import { ChunkReader } from "../../worker/streams/bytes";
+import { AwsClient } from "aws4fetch";
 
 interface BenchEnv {
   BUCKET: R2Bucket;
@@ -29,13 +34,12 @@ async function r2Put(bucket: R2Bucket, body: ReadableStream<Uint8Array>, partByt
   return { key, size: (await upload.complete(parts)).size };
 }
 
+/** Fed as the fill feeds it: the body read into one reused buffer, each chunk written to the hasher. */
 async function pushed(body: ReadableStream<Uint8Array>): Promise<TreeHashes> {
   const hasher = createTarGzHasher();
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const pending = hasher.write(value);
+  const reader = new ChunkReader(body);
+  for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+    const pending = hasher.write(chunk);
     if (pending) await pending;
   }
   return hasher.finish();
@@ -52,6 +56,11 @@ export default {
       const obj = await env.BUCKET.get(searchParams.get("key") ?? "");
       if (!obj) return new Response("no such object", { status: 404 });
       return new Response(obj.body, { headers: { "content-type": "application/x-gzip", "content-length": String(obj.size) } });
+    }
+    if (pathname === "/naive-s3") {
+      const client = new AwsClient({ accessKeyId: "S3RVER", secretAccessKey: "S3RVER", service: "s3", region: "us-east-1" });
+      const res = await client.fetch(`${searchParams.get("endpoint")}/${searchParams.get("bucket")}/${searchParams.get("key")}`);
+      return new Response(res.body, { status: res.status, headers: { "content-type": "application/x-gzip" } });
     }
     const url = searchParams.get("url");
     if (!url) return new Response("pkgedge benchmark worker: /verify?url=U&form=push|piped, /r2-put?url=U&part=N\n"); // also the readiness probe
