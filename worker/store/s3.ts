@@ -12,6 +12,7 @@ import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "
 import { partsOf } from "./parts";
 import { watchBody } from "../streams/watchdog";
 import { ChunkReader } from "../streams/bytes";
+import { log } from "../log";
 
 /**
  * Attempts per request (retried on network errors, timeouts, 5xx and 429, with a short backoff):
@@ -133,7 +134,8 @@ export class S3Store implements ObjectStore {
 
   /** A response body that fails if the bucket stops sending, rather than hanging its reader. */
   private watched(body: ReadableStream<Uint8Array>, key: string, length: number | undefined): ReadableStream<Uint8Array> {
-    return watchBody(body, { what: `bucket (${key})`, idleMs: this.options.timeoutMs, length }).body;
+    const failed = (err: Error) => log("warn", "bucket_read_failed", { key, reason: err.message });
+    return watchBody(body, { what: `bucket (${key})`, idleMs: this.options.timeoutMs, length }, failed).body;
   }
 
   private info(key: string, res: Response): ObjectInfo {

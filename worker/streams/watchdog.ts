@@ -110,6 +110,11 @@ export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits
       waited += Date.now() - readingSince;
       readingSince = null;
       if (chunk === null) {
+        // A source that ends short of its length is broken, never a clean end (a bucket that
+        // cut an object off, a connection closed early).
+        if (limits.length !== undefined && received !== limits.length) {
+          return fail(new BodyStalled(`${limits.what} body ended after ${received} of ${limits.length} bytes`));
+        }
         stop();
         return outlet.close().catch(() => {});
       }

@@ -38,6 +38,14 @@ describe("body watchdog: idle", () => {
     expect(String(out.error)).toMatch(/connection reset/);
   });
 
+  it("fails a source that ends short of its announced length, never ending cleanly", async () => {
+    let reported: unknown;
+    const out = await readAll(watch(source([bytes(10), bytes(10)]), { length: 30 }, (e) => (reported = e)));
+    expect(String(out.error)).toMatch(/^BodyStalled: upstream body ended after 20 of 30 bytes/);
+    expect(reported).toBeInstanceOf(BodyStalled);
+    expect((await readAll(watch(source([bytes(10), bytes(20)]), { length: 30 }))).error).toBeUndefined();
+  });
+
   it("does not count a slow reader's pauses as an upstream stall", async () => {
     const out = await readAll(watch(source([bytes(5), bytes(5), bytes(5)]), { idleMs: 100 }), 350);
     expect(out.error).toBeUndefined();
