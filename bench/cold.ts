@@ -59,8 +59,15 @@ async function coldThroughPkgedge(upstream: string, path: string, size: number, 
   const runs: ColdRuns = { ttfb: [], total: [], committed: [] };
   for (let i = 0; i < count; i++) {
     await withPkgedge(upstream, async (dev) => {
+      // The runtime warmed up first (a miss on a resource no upstream has starts the worker and a
+      // coordinator): "cold" is the resource, not the process.
+      await (await fetch(`${dev.url}/artifact/${"0".repeat(40)}`)).arrayBuffer();
       const start = performance.now();
-      const d = await timedDownload(dev.url + path);
+      const d = await timedDownload(dev.url + path).catch((err) => {
+        // A broken cold miss is a finding, not noise: show what pkgedge said about it.
+        console.log(dev.output().split("\n").filter((l) => /"level":"(warn|error)"/.test(l)).slice(-5).join("\n"));
+        throw err;
+      });
       if (d.bytes !== size) throw new Error(`cold miss delivered ${d.bytes} of ${size} bytes`);
       await untilCommitted(dev, path);
       const committed = performance.now() - start;

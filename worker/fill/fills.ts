@@ -23,6 +23,7 @@ export type Streamed =
       length: number | undefined;
       /** Set when a Range was asked for and satisfiable: the bytes [start, end] are streamed. */
       range?: { start: number; end: number };
+      /** Carries its length when the length is known (see Outlet), so it is sent with a Content-Length. */
       body: ReadableStream<Uint8Array>;
     };
 

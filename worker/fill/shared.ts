@@ -139,12 +139,12 @@ export class SharedFill {
    */
   subscribe(start: number, end?: number): ReadableStream<Uint8Array> {
     const release = this.attend();
-    const stop = end ?? (this.length !== undefined ? this.length - 1 : undefined);
-    const outlet = new Outlet(stop === undefined ? undefined : Math.max(0, stop - start + 1));
+    const last = () => end ?? (this.length !== undefined ? this.length - 1 : undefined);
+    const lastByte = last();
+    const outlet = new Outlet(lastByte === undefined ? undefined : Math.max(0, lastByte - start + 1));
     const buffer = new Uint8Array(READ);
     let offset = start;
     let source: Source | null = null;
-    const last = () => end ?? (this.length !== undefined ? this.length - 1 : undefined);
     const finish = () => {
       if (source?.kind === "window") source.leave();
       if (source?.kind === "bucket") void source.bytes.then((r) => r.cancel()).catch(() => {});
