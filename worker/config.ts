@@ -209,7 +209,8 @@ const GiB = 1024 * MiB;
 export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
 
 export function parseConfig(vars: Vars): Config {
-  // Each part is held in memory while it uploads: keep it well below the 128 MB isolate limit.
+  // A part of a body of unknown length is held in memory while it uploads: keep it well below the
+  // 128 MB isolate limit. (Parts of known length are streamed.)
   const multipartPartBytes = integer(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 32 * MiB);
   // Objects written in one put read back fast (multipart objects are read part by part), and R2's
   // put takes a stream of known length up to its single-upload limit; 0: every object multipart.

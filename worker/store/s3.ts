@@ -11,7 +11,7 @@ import { AwsClient } from "aws4fetch";
 import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./store";
 import { partsOf } from "./parts";
 import { watchBody } from "../streams/watchdog";
-import { ChunkReader } from "../streams/bytes";
+import { ChunkReader, Outlet } from "../streams/bytes";
 import { log } from "../log";
 
 /**
@@ -87,6 +87,20 @@ async function readExactly(body: ReadableStream<Uint8Array>, length: number): Pr
   return out;
 }
 
+/** `bytes` as a native stream of known length, written 64 KiB at a time (the caller keeps the buffer until the request answered). */
+function streamFrom(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  const outlet = new Outlet(bytes.byteLength);
+  void (async () => {
+    try {
+      for (let at = 0; at < bytes.byteLength; at += 64 * 1024) await outlet.write(bytes.subarray(at, at + 64 * 1024));
+      await outlet.close();
+    } catch (err) {
+      outlet.abort(err);
+    }
+  })();
+  return outlet.readable;
+}
+
 export class S3Store implements ObjectStore {
   private readonly client: AwsClient;
 
@@ -106,8 +120,9 @@ export class S3Store implements ObjectStore {
    * One S3 request, bounded: a timeout on the response headers (the body, if any, is the caller's
    * to watch), and a few retries. aws4fetch's own retries (ten, on 5xx only) are off.
    */
-  private async send(what: string, url: string, init: RequestInit, ok: number[], attempts: number = ATTEMPTS.read): Promise<Response> {
-    const size = init.body instanceof Uint8Array ? init.body.byteLength : typeof init.body === "string" ? init.body.length : 0;
+  private async send(what: string, url: string, request: RequestInit | (() => RequestInit), ok: number[], attempts: number = ATTEMPTS.read, bodyBytes?: number): Promise<Response> {
+    const first = typeof request === "function" ? null : request;
+    const size = bodyBytes ?? (first?.body instanceof Uint8Array ? first.body.byteLength : typeof first?.body === "string" ? first.body.length : 0);
     const timeoutMs = this.options.timeoutMs + Math.ceil((size / (1024 * 1024)) * MS_PER_MIB);
     let failure = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -116,6 +131,8 @@ export class S3Store implements ObjectStore {
       const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
       let res: Response;
       try {
+        // A streamed body is made afresh for each attempt.
+        const init = typeof request === "function" ? request() : request;
         res = await fetch(await this.client.sign(url, init), { signal: abort.signal });
       } catch (err) {
         failure = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : err instanceof Error ? err.message : String(err);
@@ -185,7 +202,8 @@ export class S3Store implements ObjectStore {
       // One part's worth: read it whole first, so a stream that breaks never starts an upload.
       // (Some S3 implementations keep whatever arrived when a streamed body breaks off.)
       const whole = await readExactly(body, length);
-      const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body: whole }, [200, 412], ATTEMPTS.write);
+      const init = () => ({ method: "PUT", headers: this.headersFor(options), body: streamFrom(whole) });
+      const res = await this.send(`PUT ${key}`, this.url(key), init, [200, 412], ATTEMPTS.write, whole.byteLength);
       await res.body?.cancel();
       return res.status === 200;
     }
@@ -201,20 +219,7 @@ export class S3Store implements ObjectStore {
     if (!uploadId) throw new S3Error(started.status, "NoUploadId", `create multipart ${key}`);
     const q = (extra = "") => `?uploadId=${encodeURIComponent(uploadId)}${extra}`;
     try {
-      const etags: string[] = [];
-      for await (const part of partsOf(body, this.options.multipartPartBytes)) {
-        const n = etags.length + 1;
-        // partsOf reuses its buffer; that is safe because the part's upload has answered (and so
-        // read the whole body) before the next part is asked for.
-        const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), { method: "PUT", body: part }, [200], ATTEMPTS.write);
-        await res.body?.cancel();
-        etags.push(res.headers.get("etag") ?? "");
-      }
-      if (etags.length === 0) {
-        const res = await this.send(`upload part 1 of ${key}`, this.url(key, q("&partNumber=1")), { method: "PUT", body: new Uint8Array(0) }, [200]);
-        await res.body?.cancel();
-        etags.push(res.headers.get("etag") ?? "");
-      }
+      const etags = await this.uploadParts(key, body, q);
       const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
       const done = await this.send(`complete multipart ${key}`, this.url(key, q()), { method: "POST", headers: { "content-type": "application/xml" }, body: xml }, [200], ATTEMPTS.write);
       const text = await done.text();
@@ -225,6 +230,27 @@ export class S3Store implements ObjectStore {
       await this.send(`abort multipart ${key}`, this.url(key, q()), { method: "DELETE" }, [200, 204, 404]).then((r) => r.body?.cancel()).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Each part is gathered in one buffer (reused for every part), then sent as a stream read from
+   * that buffer: a failed part can be sent again, and the runtime makes no copy of it (sending a
+   * 16 MiB Uint8Array body copies it, and those copies were most of what an S3 fill cost in memory).
+   */
+  private async uploadParts(key: string, body: ReadableStream<Uint8Array>, q: (extra?: string) => string): Promise<string[]> {
+    const etags: string[] = [];
+    const upload = async (part: Uint8Array) => {
+      const n = etags.length + 1;
+      const init = () => ({ method: "PUT", body: streamFrom(part) });
+      const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), init, [200], ATTEMPTS.write, part.byteLength);
+      await res.body?.cancel();
+      etags.push(res.headers.get("etag") ?? "");
+    };
+    // partsOf reuses its buffer; that is safe because the part's upload has answered (and so read
+    // the whole body) before the next part is asked for.
+    for await (const part of partsOf(body, this.options.multipartPartBytes)) await upload(part);
+    if (etags.length === 0) await upload(new Uint8Array(0));
+    return etags;
   }
 
   async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {

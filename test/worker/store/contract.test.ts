@@ -97,11 +97,15 @@ describe.each(backends)("the %s store", (_, make) => {
     expect((await store.head(k))!.size).toBe(data.length);
   });
 
-  it("stores nothing when a multipart stream breaks", async () => {
+  it.each([
+    ["of unknown length (buffered parts)", (d: Uint8Array) => streamOf(d, 7 * MiB), undefined],
+    ["of known length (streamed parts on S3)", (d: Uint8Array) => sizedOf(d, d.length, 7 * MiB), 12 * MiB],
+    ["that ends short of its length", (d: Uint8Array) => sizedOf(d.subarray(0, 11 * MiB), d.length), 12 * MiB],
+  ])("stores nothing when a multipart stream %s breaks", async (_what, source, length) => {
     const store = make(0);
     const k = key("multi-broken");
     const data = bytes(12 * MiB);
-    await expect(store.putStream(k, streamOf(data, 7 * MiB), undefined, opts)).rejects.toThrow();
+    await expect(store.putStream(k, source(data), length, opts)).rejects.toThrow();
     expect(await store.head(k)).toBeNull();
   });
 
