@@ -33,7 +33,11 @@ async function withDev<T>(vars: Record<string, string>, config: string | undefin
 async function growth(dev: WranglerDev, url: string, size: number, committed?: () => Promise<void>): Promise<{ growth: number; ms: number }> {
   const rss = sampleRss(dev.process.pid!);
   const start = performance.now();
-  const bytes = await drain(await fetch(url));
+  const bytes = await drain(await fetch(url)).catch((err) => {
+    // A broken fill is a finding, not noise: show what the worker said about it.
+    console.log(dev.output().split("\n").filter((l) => /"level":"(warn|error)"/.test(l)).slice(-5).join("\n"));
+    throw err;
+  });
   if (bytes !== size) throw new Error(`${url} delivered ${bytes} of ${size} bytes`);
   await committed?.();
   const ms = performance.now() - start;
