@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { buildCatalogue } from "../test/fixtures/catalogue.ts";
 import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
-import { startS3Server } from "../test/fixtures/s3-server.ts";
+import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { artifact300MB } from "./data.ts";
 import { drain, mb, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
@@ -41,15 +41,7 @@ async function warmFromS3(upstream: string, path: string, size: number): Promise
   console.log(`\n## (b, S3) the same warm artifact from an S3 bucket (@20minutes/s3rver on 127.0.0.1)`);
   const dir = mkdtempSync(join(tmpdir(), "pkgedge-bench-s3-"));
   const s3 = await startS3Server(join(dir, "s3"));
-  const vars = {
-    UPSTREAM_SERVERS: upstream,
-    STORAGE: "s3",
-    S3_ENDPOINT: s3.info.endpoint,
-    S3_BUCKET: s3.info.bucket,
-    S3_REGION: "us-east-1",
-    S3_ACCESS_KEY_ID: s3.info.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.info.secretAccessKey,
-  };
+  const vars = { UPSTREAM_SERVERS: upstream, ...s3StorageVars(s3.info) };
   const dev = await startWranglerDev({ vars, persistTo: join(dir, "state") });
   try {
     await drain(await fetch(dev.url + path));

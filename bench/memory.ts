@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
-import { startS3Server } from "../test/fixtures/s3-server.ts";
+import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { REPO, startWranglerDev, type WranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { artifact1GiB, artifact300MB, type BenchTarball } from "./data.ts";
 import { drain, mb, table } from "./lib.ts";
@@ -57,15 +57,7 @@ export async function benchMemory(): Promise<void> {
     for (const t of sizes) {
       const path = `/artifact/${t.treeHash}`;
       const upstream = fixture.configure(`memory-${t.treeHash.slice(0, 8)}`, {});
-      const vars = {
-        UPSTREAM_SERVERS: upstream,
-        STORAGE: "s3",
-        S3_ENDPOINT: s3.info.endpoint,
-        S3_BUCKET: s3.info.bucket,
-        S3_REGION: "us-east-1",
-        S3_ACCESS_KEY_ID: s3.info.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.info.secretAccessKey,
-      };
+      const vars = { UPSTREAM_SERVERS: upstream, ...s3StorageVars(s3.info) };
       const pk = await withDev(vars, undefined, (dev) =>
         growth(dev, dev.url + path, t.size, async () => {
           for (;;) {
