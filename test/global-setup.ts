@@ -21,9 +21,13 @@ export default async function setup(project: TestProject) {
   project.provide("manifest", { ...catalogue.manifest, controlUrl: server.url });
   const s3 = await startS3Server(join(root, "s3"));
   project.provide("s3", s3.info);
-  const slowS3 = await startThrottleProxy(s3.info.endpoint, 16 * 1024 * 1024);
+  const slowS3 = await startThrottleProxy(s3.info.endpoint, { bytesPerSecond: 16 * 1024 * 1024 });
   project.provide("slowS3", slowS3.info);
+  // Cuts the first attempt at every multipart upload's second part.
+  const flakyS3 = await startThrottleProxy(s3.info.endpoint, { bytesPerSecond: 1024 ** 3, dropFirst: /^PUT \S*[?&]partNumber=2(&|\s)/ });
+  project.provide("flakyS3", flakyS3.info);
   return async () => {
+    await flakyS3.close();
     await slowS3.close();
     await s3.close();
     await server.close();

@@ -54,10 +54,10 @@ export interface S3Server {
   secretAccessKey: string;
 }
 
-/** The same S3 server behind a proxy that passes uploads on no faster than `bytesPerSecond`. */
+/** The same S3 server behind a proxy that passes uploads on no faster than `bytesPerSecond` (and may cut connections). */
 export interface SlowBucket {
   endpoint: string;
-  /** Answers `{"passed": N}`: the bytes passed on to the S3 server so far. */
+  /** Answers `{"passed": N, "dropped": M}`: bytes passed on to the S3 server, connections cut. */
   stats: string;
   bytesPerSecond: number;
 }
@@ -67,6 +67,8 @@ declare module "vitest" {
     manifest: Manifest;
     s3: S3Server;
     slowS3: SlowBucket;
+    /** Cuts the first attempt at every multipart upload's second part. */
+    flakyS3: SlowBucket;
     /** Which bucket backend this test project runs against. */
     storage: "r2" | "s3";
   }

@@ -148,6 +148,20 @@ describe("the s3 store with wrong credentials", () => {
   });
 });
 
+describe("the s3 store against a connection that drops", () => {
+  it("sends a part again when its first attempt is cut off, and the object is whole", async () => {
+    const flaky = inject("flakyS3");
+    const dropped = async () => ((await (await fetch(flaky.stats)).json()) as { dropped: number }).dropped;
+    const before = await dropped();
+    const store = new S3Store({ ...s3, endpoint: flaky.endpoint, region: "us-east-1", forcePathStyle: true, ...sizes(0) });
+    const k = key("flaky");
+    const data = bytes(12 * MiB); // three 5 MiB parts: the second one's first attempt is cut
+    expect(await store.putStream(k, sizedOf(data, data.length), data.length, opts)).toBe(true);
+    expect(await dropped()).toBe(before + 1);
+    expect(await read(store, k)).toEqual(data);
+  });
+});
+
 describe("the s3 store against a bucket that never answers", () => {
   it("gives up within its timeout and retries, instead of hanging its caller", async () => {
     const { controlUrl } = inject("manifest");
