@@ -117,7 +117,11 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   };
 }
 
-/** Both tree hashes of a whole gzipped tarball stream (the compressed side piped natively). */
+/**
+ * Both tree hashes of a whole gzipped tarball stream (the compressed side piped natively). In
+ * workerd `body` must not be the readable side of a native transform (an Outlet, a watched S3
+ * body): workerd cannot pipe one transform into another. Feed those to createTarGzHasher instead.
+ */
 export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>, options: HashOptions = {}): Promise<TreeHashes> {
   const gunzip = new DecompressionStream("gzip");
   const piped = body.pipeTo(gunzip.writable).catch((err) => Promise.reject(explain(err)));
