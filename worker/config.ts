@@ -50,6 +50,17 @@ export interface Config {
   registries: RegistryConfig[];
   /** Plain-http upstreams and origins that are not loopback were allowed explicitly. */
   allowInsecureUpstreams: boolean;
+  /** The buckets of Julia binaries mirrored under `/mirror/<name>/` (none: the routes are off). */
+  binaryMirrors: BinaryMirror[];
+  /** How old a copy of a file that can change (versions.json, nightlies) may get before it is revalidated. */
+  binaryMirrorTtlSeconds: number;
+}
+
+/** One mirrored bucket: `/mirror/<name>/<path>` is `<base>/<path>` upstream. */
+export interface BinaryMirror {
+  name: string;
+  /** Without trailing slash. */
+  base: string;
 }
 
 export interface RegistryConfig {
@@ -76,6 +87,7 @@ export class ConfigError extends Error {
 export const DEFAULT_UPSTREAMS = "https://us-east.storage.julialang.org,https://kr.storage.julialang.org";
 export const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
 export const DEFAULT_REGISTRIES = `${GENERAL_UUID}=https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}`;
+export const DEFAULT_BINARY_MIRRORS = "julialang2=https://julialang2.s3.amazonaws.com,julialangnightlies=https://julialangnightlies.s3.amazonaws.com";
 const MiB = 1024 * 1024;
 
 type Vars = Partial<Record<string, unknown>>;
@@ -111,21 +123,7 @@ function commaList(name: string, raw: string | undefined, fallback: string, what
 /** An absent UPSTREAM_SERVERS means the defaults; one that is set but lists nothing is an error. */
 export function parseUpstreams(raw: string | undefined): string[] {
   const name = "UPSTREAM_SERVERS";
-  return commaList(name, raw, DEFAULT_UPSTREAMS, "upstream servers").map((item) => {
-    let url: URL;
-    try {
-      url = new URL(item);
-    } catch {
-      throw new ConfigError(name, `${JSON.stringify(item)} is not a URL`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new ConfigError(name, `${JSON.stringify(item)} is not an http(s) URL`);
-    }
-    if (url.search !== "" || url.hash !== "") {
-      throw new ConfigError(name, `${JSON.stringify(item)} must not have a query or fragment`);
-    }
-    return url.origin + url.pathname.replace(/\/+$/, "");
-  });
+  return commaList(name, raw, DEFAULT_UPSTREAMS, "upstream servers").map((item) => baseUrl(name, item, "upstream"));
 }
 
 /** Loopback hosts, which Pkg itself lets speak plain http: nothing on the way can tamper with them. */
@@ -167,6 +165,43 @@ export function parseRegistries(raw: string | undefined): RegistryConfig[] {
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(name, `the origin of ${uuid} is not an http(s) URL: ${JSON.stringify(template)}`);
     return { uuid, originTemplate: template };
+  });
+}
+
+const MIRROR_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** An http(s) base URL without query or fragment, returned without its trailing slashes. */
+function baseUrl(name: string, item: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(item);
+  } catch {
+    throw new ConfigError(name, `${what} ${JSON.stringify(item)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(name, `${what} ${JSON.stringify(item)} is not an http(s) URL`);
+  if (url.search !== "" || url.hash !== "") throw new ConfigError(name, `${what} ${JSON.stringify(item)} must not have a query or fragment`);
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+/**
+ * `BINARY_MIRRORS`: comma-separated `name=baseURL`. Absent means the default (the two public
+ * buckets of Julia binaries); set but empty turns the `/mirror/` routes off.
+ */
+export function parseBinaryMirrors(raw: string | undefined): BinaryMirror[] {
+  const name = "BINARY_MIRRORS";
+  const items = (raw ?? DEFAULT_BINARY_MIRRORS)
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const eq = item.indexOf("=");
+    if (eq < 0) throw new ConfigError(name, `expected name=baseURL, got ${JSON.stringify(item)}`);
+    const mirror = item.slice(0, eq).trim();
+    if (!MIRROR_NAME_RE.test(mirror)) throw new ConfigError(name, `mirror name ${JSON.stringify(mirror)} must be lowercase letters, digits and dashes (at most 63)`);
+    if (seen.has(mirror)) throw new ConfigError(name, `mirror ${mirror} is listed twice`);
+    seen.add(mirror);
+    return { name: mirror, base: baseUrl(name, item.slice(eq + 1).trim(), `the base URL of ${mirror},`) };
   });
 }
 
@@ -228,7 +263,12 @@ export function parseConfig(vars: Vars): Config {
   const allowInsecureUpstreams = flag(vars, "ALLOW_INSECURE_UPSTREAMS", false);
   refuseInsecure("UPSTREAM_SERVERS", upstreams, allowInsecureUpstreams);
   refuseInsecure("REGISTRIES", registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])), allowInsecureUpstreams);
+  // Set but empty (even blank) turns the mirror off, so it is read before `text` blanks it out.
+  const binaryMirrors = parseBinaryMirrors(typeof vars.BINARY_MIRRORS === "string" ? vars.BINARY_MIRRORS : text(vars, "BINARY_MIRRORS"));
+  refuseInsecure("BINARY_MIRRORS", binaryMirrors.map((m) => m.base), allowInsecureUpstreams);
   return {
+    binaryMirrors,
+    binaryMirrorTtlSeconds: integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7),
     upstreams,
     registries,
     allowInsecureUpstreams,
