@@ -10,6 +10,8 @@ import { chooseFlavor, FLAVORS } from "./routes/flavor";
 import { parseResourcePath } from "./routes/grammar";
 import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
+import { parseMirrorPath } from "./mirror/path";
+import { serveMirrorFile } from "./mirror/serve";
 import { meta, robots } from "./ops/meta";
 import { log } from "./log";
 import { S3Error } from "./store/s3";
@@ -44,6 +46,12 @@ function isProtocolPath(path: string): boolean {
   return path === "/registries" || FLAVORS.some((f) => path === `/registries.${f}`) || parseResourcePath(path) !== null;
 }
 
+/** A well-formed path of a configured binary mirror (anything else under /mirror/ is a 404). */
+function mirrorFileOf(c: Context<AppEnv>) {
+  const file = parseMirrorPath(c.req.path);
+  return file && c.get("rt").config.binaryMirrors.some((m) => m.name === file.mirror) ? file : null;
+}
+
 export const app = new Hono<AppEnv>({ getPath: rawPath });
 
 app.use("*", async (c, next) => {
@@ -53,7 +61,7 @@ app.use("*", async (c, next) => {
   }
   c.set("rt", rt);
   // c.req.path is rawPath's answer (Hono's getPath), computed once per request.
-  if (!METHODS.has(c.req.method)) return isProtocolPath(c.req.path) ? methodNotAllowed() : notFound();
+  if (!METHODS.has(c.req.method)) return isProtocolPath(c.req.path) || mirrorFileOf(c) ? methodNotAllowed() : notFound();
   await next();
 });
 
@@ -71,6 +79,11 @@ for (const flavor of FLAVORS) {
 
 app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
 app.get("/robots.txt", () => robots());
+
+app.get("/mirror/*", (c) => {
+  const file = mirrorFileOf(c);
+  return file ? serveMirrorFile(deps(c), c.get("rt").binaries, file, c.req.raw) : notFound();
+});
 
 app.get("*", (c) => {
   const resource = parseResourcePath(c.req.path);

@@ -9,6 +9,7 @@ import type { ObjectStore } from "./store/store";
 import { storeFor } from "./store/factory";
 import { RegistryRefresher } from "./registries/serve";
 import { coordinatedFills, type Fills } from "./fill/fills";
+import { MirrorMemory } from "./mirror/memory";
 import { log } from "./log";
 
 export interface Runtime {
@@ -16,6 +17,8 @@ export interface Runtime {
   store: ObjectStore;
   fills: Fills;
   registries: RegistryRefresher;
+  /** What this isolate remembers about the binary mirror's copies and versions.json. */
+  binaries: MirrorMemory;
   /** When this isolate started serving, for /meta. */
   startedAt: Date;
   /** The latest upstream failures this isolate saw, newest last, for /meta. */
@@ -70,7 +73,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN") };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN") };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       runtime = err;

@@ -20,6 +20,8 @@ class NobodyReads extends Error {}
 
 export interface CatchUpOptions {
   key: string;
+  /** Asked of the upstream after its base URL. */
+  path: string;
   upstream: string;
   length: number;
   blockBytes: number;
@@ -72,8 +74,8 @@ export class CatchUp {
   }
 
   private async feed(): Promise<void> {
-    const { key, upstream, length, blockBytes, timeoutMs, idleMs } = this.options;
-    const got = await getFrom(upstream, "/" + key, this.origin, timeoutMs);
+    const { key, path, upstream, length, blockBytes, timeoutMs, idleMs } = this.options;
+    const got = await getFrom(upstream, path, this.origin, timeoutMs);
     if (!got.ok) throw new Error(got.error);
     const watched = watchBody(got.body, { what: `upstream ${upstream} (ranged)`, idleMs });
     this.cancel = (reason) => watched.abort(reason);

@@ -12,23 +12,41 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { parseResourcePath, type Resource } from "../routes/grammar";
 import { parseRange } from "../routes/range";
 import type { Config } from "../config";
 import { RecentLookups } from "./recent";
-import { fillFromUpstream, locate, oversize, type FillDeps, type FillOutcome, type Location } from "./fill";
+import { fillFromBody, fillFromUpstream, locate, oversize, QUARANTINE_SECONDS, type FillDeps, type FillOptions, type FillOutcome, type FillStart, type Location } from "./fill";
 import { SharedFill } from "./shared";
+import { targetFor, type FillSpec, type FillTarget } from "./target";
 import { storeFor } from "../store/factory";
-import type { Committed, Located, Streamed, Unavailable } from "./fills";
+import { getOnce, type Validators } from "../upstream/upstream";
+import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./fills";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
 
-type Started = { kind: "ok"; fill: SharedFill } | { kind: "not-found" } | { kind: "upstream-failed"; detail: string; retryAfterSeconds: number };
+type Started =
+  | { kind: "ok"; fill: SharedFill }
+  | { kind: "not-found"; status?: number }
+  | { kind: "upstream-failed"; detail: string; retryAfterSeconds: number }
+  /** A conditional GET (revalidating a binary-mirror copy) answered 304: the copy is current. */
+  | { kind: "not-modified" };
 
 interface Pending {
-  key: string;
+  spec: FillSpec;
   config: Config;
+}
+
+/** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
+interface Checked {
+  bucketEtag: string;
+  at: number;
+}
+
+/** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
+export interface HeldCopy {
+  bucketEtag: string;
+  validators: Validators;
 }
 
 /** Consecutive failed fills of this key; reset by a commit. */
@@ -42,6 +60,7 @@ export class FillCoordinator extends DurableObject<Env> {
   private readonly recent = new RecentLookups();
   private starting: Promise<Started> | null = null;
   private probing: Promise<Location> | null = null;
+  private revalidating: Promise<Started | { kind: "fresh"; until: number }> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -52,23 +71,68 @@ export class FillCoordinator extends DurableObject<Env> {
   }
 
   /** Whether an upstream has the resource, and its length (a cold HEAD). */
-  async locate(config: Config, key: string): Promise<Located> {
-    const resource = resourceOf(key);
+  async locate(config: Config, spec: FillSpec): Promise<Located> {
+    const target = targetFor(config, spec);
     if (this.fill && !this.fill.failed) return { found: true, length: this.fill.length };
-    const location = await this.probe(this.deps(config), resource);
+    const location = await this.probe(this.deps(config), target);
     if (location.kind === "absent") return { found: false, unavailable: false };
     if (location.kind === "unavailable") return { found: false, unavailable: true, ...outage(config, location.errors) };
     // A HEAD says what the GET will do: a key that would be refused is refused by both.
-    const refused = this.refusal(config, resource, location.hits[0]!.length, await this.attempts());
+    const refused = this.refusal(config, target, location.hits[0]!.length, await this.attempts());
     if (refused) return { found: false, unavailable: true, ...refused };
     return { found: true, length: location.hits[0]!.length };
   }
 
   /** The resource's bytes (a `Range` header is evaluated against the length the fill really has). */
-  async stream(config: Config, key: string, rangeHeader: string | null): Promise<Streamed> {
-    const started = await this.ensureFill(config, resourceOf(key));
+  async stream(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
+    const started = await this.ensureFill(config, targetFor(config, spec));
+    // A revalidation that was starting found the bucket's copy current: the caller reads it there.
+    if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
-    const fill = started.fill;
+    return this.streamFrom(config, started.fill, rangeHeader);
+  }
+
+  /**
+   * A binary-mirror copy the worker holds has outlived its TTL: asks the upstream whether it is
+   * still current (once, however many requests ask at once), and says so, or streams the new body
+   * that replaces it, or says the upstream could not be asked (the copy is then served stale).
+   */
+  async revalidate(config: Config, spec: FillSpec, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated> {
+    const target = targetFor(config, spec);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader);
+    const checked = await this.ctx.storage.get<Checked>("checked");
+    const ttlMs = config.binaryMirrorTtlSeconds * 1000;
+    if (checked?.bucketEtag === held.bucketEtag && Date.now() - checked.at < ttlMs) return { kind: "fresh", until: checked.at + ttlMs };
+    this.revalidating ??= this.askUpstream(config, target, held).finally(() => (this.revalidating = null));
+    const result = await this.revalidating;
+    if (result.kind === "fresh") return result;
+    if (result.kind === "ok") return this.streamFrom(config, result.fill, rangeHeader);
+    if (result.kind === "upstream-failed") return { kind: "stale", detail: result.detail };
+    if (result.kind === "not-modified") return { kind: "fresh", until: Date.now() + ttlMs };
+    return result;
+  }
+
+  private async askUpstream(config: Config, target: FillTarget, held: HeldCopy): Promise<Started | { kind: "fresh"; until: number }> {
+    if (this.fill?.committed) this.fill = null; // a finished fill is an older answer than the one asked for now
+    const started = await this.ensureFill(config, target, held.validators);
+    if (started.kind === "not-modified") {
+      const at = Date.now();
+      await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at } satisfies Checked);
+      log("info", "mirror_revalidated", { key: target.key, current: true });
+      return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
+    }
+    if (started.kind === "not-found") {
+      // The upstream no longer has it: neither does the mirror.
+      log("info", "mirror_removed", { key: target.key, status: started.status });
+      await storeFor(this.env, config).delete(target.key);
+      this.fill = null;
+    }
+    if (started.kind === "ok") log("info", "mirror_revalidated", { key: target.key, current: false });
+    return started;
+  }
+
+  private streamFrom(config: Config, fill: SharedFill, rangeHeader: string | null): Streamed {
+    const headers = fill.headers;
     // A cold range holds back its end until the whole object is verified, so it keeps the fill going:
     // on objects too large to fill unattended, Range is ignored (RFC 9110 allows it) and the whole
     // object is streamed, so a client that asks for one byte and leaves lets the fill go.
@@ -76,16 +140,17 @@ export class FillCoordinator extends DurableObject<Env> {
       const range = parseRange(rangeHeader, fill.length);
       if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length: fill.length };
       if (range.kind === "partial") {
-        return { kind: "streaming", length: fill.length, range: { start: range.start, end: range.end }, body: fill.subscribe(range.start, range.end) };
+        return { kind: "streaming", length: fill.length, headers, range: { start: range.start, end: range.end }, body: fill.subscribe(range.start, range.end) };
       }
     }
-    return { kind: "streaming", length: fill.length, body: fill.subscribe(0) };
+    return { kind: "streaming", length: fill.length, headers, body: fill.subscribe(0) };
   }
 
   /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
-  async commit(config: Config, key: string): Promise<Committed> {
-    const started = await this.ensureFill(config, resourceOf(key));
+  async commit(config: Config, spec: FillSpec): Promise<Committed> {
+    const started = await this.ensureFill(config, targetFor(config, spec));
     if (started.kind === "not-found") return { committed: false, reason: "no upstream has it" };
+    if (started.kind === "not-modified") return { committed: true };
     if (started.kind !== "ok") return { committed: false, reason: started.detail };
     const release = started.fill.attend();
     try {
@@ -106,11 +171,15 @@ export class FillCoordinator extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const pending = await this.ctx.storage.get<Pending>("pending");
     if (!pending) return;
-    const resource = parseResourcePath("/" + pending.key);
-    if (!resource) return void (await this.ctx.storage.delete("pending"));
+    let target: FillTarget;
+    try {
+      target = targetFor(pending.config, pending.spec);
+    } catch {
+      return void (await this.ctx.storage.delete("pending")); // written by an older version, or its mirror is gone
+    }
     if (!this.fill) {
-      log("info", "fill_resumed", { key: pending.key });
-      const started = await this.ensureFill(pending.config, resource);
+      log("info", "fill_resumed", { key: target.key });
+      const started = await this.ensureFill(pending.config, target);
       if (started.kind !== "ok") await this.ctx.storage.delete("pending");
       return;
     }
@@ -131,58 +200,96 @@ export class FillCoordinator extends DurableObject<Env> {
    * everywhere, an archive too large to verify, an object that ends this Durable Object — is
    * refused for a while, not restarted forever).
    */
-  private refusal(config: Config, resource: Resource, length: number | undefined, attempts: Attempts): Unavailable | null {
+  private refusal(config: Config, target: FillTarget, length: number | undefined, attempts: Attempts): Unavailable | null {
     const tooLarge = oversize(config, length);
     if (tooLarge) {
-      log("warn", "fill_too_large", { key: resource.key, length, limit: config.fillMaxBytes });
+      log("warn", "fill_too_large", { key: target.key, length, limit: config.fillMaxBytes });
       return { detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
     }
     const backoffEnds = attempts.lastAt + config.fillBackoffSeconds * 1000;
     if (attempts.count >= config.fillMaxAttempts && Date.now() < backoffEnds) {
       const wait = Math.ceil((backoffEnds - Date.now()) / 1000);
-      log("warn", "fill_backoff", { key: resource.key, attempts: attempts.count, retry_after_seconds: wait });
-      return { detail: `${attempts.count} fills of ${resource.key} failed in a row; refused for ${wait} s more`, retryAfterSeconds: wait };
+      log("warn", "fill_backoff", { key: target.key, attempts: attempts.count, retry_after_seconds: wait });
+      return { detail: `${attempts.count} fills of ${target.key} failed in a row; refused for ${wait} s more`, retryAfterSeconds: wait };
     }
     return null;
   }
 
   /** One probe at a time: concurrent cold requests for a key cost one HEAD per upstream. */
-  private probe(deps: FillDeps, resource: Resource): Promise<Location> {
-    this.probing ??= locate(deps, resource).finally(() => (this.probing = null));
+  private probe(deps: FillDeps, target: FillTarget): Promise<Location> {
+    this.probing ??= locate(deps, target).finally(() => (this.probing = null));
     return this.probing;
   }
 
   /** The running fill for this resource, or a new one (a failed fill is never reused). */
-  private ensureFill(config: Config, resource: Resource): Promise<Started> {
+  private ensureFill(config: Config, target: FillTarget, validators?: Validators): Promise<Started> {
     if (this.fill && !this.fill.failed) return Promise.resolve({ kind: "ok", fill: this.fill });
     // Requests that arrive while a fill is being started join it instead of starting another.
-    this.starting ??= this.startFill(config, resource).finally(() => (this.starting = null));
+    this.starting ??= this.startFill(config, target, validators).finally(() => (this.starting = null));
     return this.starting;
   }
 
-  private async startFill(config: Config, resource: Resource): Promise<Started> {
+  /**
+   * How a fill of this target begins. A tarball: probe the upstreams (HEAD), then GET from the
+   * first that has it. A binary-mirror file: one GET of its one upstream (conditional when a copy
+   * is being revalidated), whose status is the answer when it is not a body.
+   */
+  private async begin(deps: FillDeps, target: FillTarget, attempts: Attempts, validators?: Validators): Promise<Exclude<Started, { kind: "ok" }> | ((options: FillOptions) => Promise<FillStart>)> {
+    const { config, recent } = deps;
+    if (target.spec.kind === "tarball") {
+      const location = await this.probe(deps, target);
+      if (location.kind === "absent") return { kind: "not-found" };
+      if (location.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, location.errors) };
+      const refused = this.refusal(config, target, location.hits[0]!.length, attempts);
+      if (refused) return { kind: "upstream-failed", ...refused };
+      return (options) => fillFromUpstream(deps, target, options, location);
+    }
+    const upstream = target.upstreams[0]!;
+    const known = recent.lookup(target.key);
+    if (known?.kind === "absent") return { kind: "not-found", status: known.status };
+    if (known?.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, known.errors) };
+    if (recent.isQuarantined(target.key, upstream)) {
+      return { kind: "upstream-failed", detail: `${upstream} served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`, retryAfterSeconds: config.failureTtlSeconds };
+    }
+    const refused = this.refusal(config, target, undefined, attempts);
+    if (refused) return { kind: "upstream-failed", ...refused };
+    const answer = await getOnce(upstream, target.path, config.upstreamTimeoutMs, validators);
+    if (answer.kind === "not-modified") return answer;
+    if (answer.kind === "body") return async (options) => fillFromBody(deps, target, answer.response, options);
+    // A 4xx other than "try later" is the bucket's answer about this path (S3 says 403 for a key
+    // it does not have when its list is private): passed on, and remembered like a 404.
+    if (answer.kind === "status" && answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) {
+      log("info", "upstream_miss", { key: target.key, status: answer.status });
+      recent.remember(target.key, { kind: "absent", status: answer.status }, config.negativeTtlSeconds);
+      return { kind: "not-found", status: answer.status };
+    }
+    const errors = [answer.kind === "failed" ? answer.error : `${upstream}: GET ${answer.status}`];
+    log("warn", "upstream_unavailable", { key: target.key, errors });
+    recent.remember(target.key, { kind: "unavailable", errors }, config.failureTtlSeconds);
+    return { kind: "upstream-failed", ...outage(config, errors) };
+  }
+
+  private async startFill(config: Config, target: FillTarget, validators?: Validators): Promise<Started> {
     this.fill = null;
     const deps = this.deps(config);
-    const location = await this.probe(deps, resource);
-    if (location.kind === "absent") return { kind: "not-found" };
-    if (location.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, location.errors) };
     const attempts = await this.attempts();
-    const refused = this.refusal(config, resource, location.hits[0]!.length, attempts);
-    if (refused) return { kind: "upstream-failed", ...refused };
+    const begin = await this.begin(deps, target, attempts, validators);
+    if (typeof begin !== "function") return begin;
     await this.ctx.storage.put("attempts", { count: attempts.count + 1, lastAt: Date.now() } satisfies Attempts);
 
     let shared: SharedFill | undefined;
     let resolveOutcome!: (p: Promise<FillOutcome>) => void;
     const outcomePromise = new Promise<FillOutcome>((r) => (resolveOutcome = r));
     const options = {
-      key: resource.key,
+      key: target.key,
+      path: target.path,
       windowBytes: config.fillWindowBytes,
       unattendedMaxBytes: config.unattendedFillMaxBytes,
       unattendedGraceMs: config.unattendedFillGraceSeconds * 1000,
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
     };
-    const start = await fillFromUpstream(deps, resource, { tap: (tap) => (shared = new SharedFill(tap, options, deps.store, outcomePromise)).tap }, location);
+    const start = await begin({ tap: (tap) => (shared = new SharedFill(tap, options, deps.store, outcomePromise)).tap });
     if (start.kind !== "streaming") {
       // Not a fill that failed: nothing was fetched. Give the attempt back.
       await this.ctx.storage.put("attempts", attempts);
@@ -191,12 +298,12 @@ export class FillCoordinator extends DurableObject<Env> {
     resolveOutcome(start.outcome);
     const fill = shared!;
     this.fill = fill;
-    await this.ctx.storage.put("pending", { key: resource.key, config } satisfies Pending);
+    await this.ctx.storage.put("pending", { spec: target.spec, config } satisfies Pending);
     await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
     void start.outcome.then(async (outcome) => {
       await this.ctx.storage.delete("pending");
       await this.ctx.storage.deleteAlarm();
-      if (outcome.committed) await this.ctx.storage.delete("attempts");
+      if (outcome.committed) await this.ctx.storage.delete(["attempts", "checked"]);
       else if (outcome.blame === "abandoned") await this.ctx.storage.put("attempts", attempts);
       await this.ctx.storage.put("quarantine", this.recent.quarantineEntries());
     });
@@ -207,10 +314,4 @@ export class FillCoordinator extends DurableObject<Env> {
 /** Upstreams that could not be asked: an outage, retried after the brief failure memory. */
 function outage(config: Config, errors: string[]): Unavailable {
   return { detail: errors.join("; "), retryAfterSeconds: Math.max(1, config.failureTtlSeconds) };
-}
-
-function resourceOf(key: string): Resource {
-  const resource = parseResourcePath("/" + key);
-  if (!resource) throw new TypeError(`not a resource key: ${JSON.stringify(key)}`);
-  return resource;
 }

@@ -6,18 +6,15 @@
  * abandoned, and the tap's readers see a broken stream rather than a clean end.
  */
 
-import type { Resource } from "../routes/grammar";
 import type { ObjectStore } from "../store/store";
 import type { Config } from "../config";
-import { probeUpstreams, getFromUpstreams, type UpstreamHit } from "../upstream/upstream";
+import { probeUpstreams, getFromUpstreams, type UpstreamBody, type UpstreamHit } from "../upstream/upstream";
 import { watchBody } from "../streams/watchdog";
-import { BodyRejected, commitGate, lengthCheck, type Blame, type CommitGate, type Verdict } from "./gate";
+import { BodyRejected, commitGate, lengthCheck, type Blame, type BodyCheck, type CommitGate, type Verdict } from "./gate";
 import { ChunkReader, Outlet } from "../streams/bytes";
-import { treeHashCheck } from "./verified";
+import type { FillTarget } from "./target";
 import type { RecentLookups } from "./recent";
 import { log } from "../log";
-
-export const TARBALL_CONTENT_TYPE = "application/x-gzip";
 
 export interface FillDeps {
   config: Config;
@@ -39,6 +36,7 @@ export type FillStart =
       kind: "streaming";
       upstream: string;
       length: number | undefined;
+      headers: UpstreamBody["headers"];
       /** Settles when the bucket write has been committed or abandoned. */
       outcome: Promise<FillOutcome>;
     };
@@ -53,15 +51,16 @@ export const QUARANTINE_SECONDS = 600;
  * `more` resolves to every upstream that has it once all probes settled (for falling back). Only
  * "every upstream said 404" is absence; if any could not be asked, the answer is "unavailable".
  */
-export async function locate(deps: FillDeps, resource: Resource): Promise<Location> {
+export async function locate(deps: FillDeps, target: FillTarget): Promise<Location> {
   const { config, recent } = deps;
+  const key = target.key;
   // An upstream that served bad bytes for this key is passed over, whatever memory says.
-  const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(resource.key, h.upstream));
-  const known = recent.lookup(resource.key);
+  const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(key, h.upstream));
+  const known = recent.lookup(key);
   if (known?.kind === "absent" || known?.kind === "unavailable") return known;
   const knownUsable = known?.kind === "hits" ? usable(known.hits) : [];
   if (knownUsable.length > 0) return { kind: "found", hits: knownUsable, more: Promise.resolve(knownUsable) };
-  const probe = await probeUpstreams(config.upstreams, "/" + resource.key, config.upstreamTimeoutMs);
+  const probe = await probeUpstreams(target.upstreams, target.path, config.upstreamTimeoutMs);
   let hits = probe.found ? usable(probe.hits) : [];
   // The first to answer may be one we pass over: then wait for the others before giving up.
   if (probe.found && hits.length === 0) hits = usable(await probe.all);
@@ -69,19 +68,19 @@ export async function locate(deps: FillDeps, resource: Resource): Promise<Locati
     // Upstreams that have it but are passed over for bad bytes make an outage, not an absence.
     const errors = probe.found ? [`every upstream that has it served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`] : probe.errors;
     if (!probe.found && !probe.unavailable) {
-      log("info", "upstream_miss", { key: resource.key, errors });
-      recent.remember(resource.key, { kind: "absent" }, config.negativeTtlSeconds);
+      log("info", "upstream_miss", { key, errors });
+      recent.remember(key, { kind: "absent" }, config.negativeTtlSeconds);
       return { kind: "absent" };
     }
-    log("warn", "upstream_unavailable", { key: resource.key, errors });
-    recent.remember(resource.key, { kind: "unavailable", errors }, config.failureTtlSeconds);
+    log("warn", "upstream_unavailable", { key, errors });
+    recent.remember(key, { kind: "unavailable", errors }, config.failureTtlSeconds);
     return { kind: "unavailable", errors };
   }
-  recent.remember(resource.key, { kind: "hits", hits }, config.negativeTtlSeconds);
+  recent.remember(key, { kind: "hits", hits }, config.negativeTtlSeconds);
   // Once every probe has answered, remember all upstreams that have it, winner first.
   const more = probe.all.then((all) => {
     const ordered = [...hits, ...usable(all).filter((h) => !hits.some((w) => w.upstream === h.upstream))];
-    recent.remember(resource.key, { kind: "hits", hits: ordered }, config.negativeTtlSeconds);
+    recent.remember(key, { kind: "hits", hits: ordered }, config.negativeTtlSeconds);
     return ordered;
   });
   return { kind: "found", hits, more };
@@ -91,6 +90,8 @@ export async function locate(deps: FillDeps, resource: Resource): Promise<Locati
 export interface TapStart {
   upstream: string;
   length: number | undefined;
+  /** What the upstream said about the body (a binary-mirror file's Content-Type, ETag, Last-Modified). */
+  headers: UpstreamBody["headers"];
   /** Lets the fill go on purpose (nobody wants it any more): nothing is stored, nobody is blamed. */
   abandon(reason: string): void;
 }
@@ -157,41 +158,59 @@ export function oversize(config: Config, length: number | undefined): string | n
   return `${length} bytes is over FILL_MAX_BYTES (${config.fillMaxBytes}): verifying it would take longer than the Workers CPU limit`;
 }
 
-export async function fillFromUpstream(deps: FillDeps, resource: Resource, options: FillOptions, location?: Location): Promise<FillStart> {
-  const { config, store, recent } = deps;
-  const located = location ?? (await locate(deps, resource));
+export async function fillFromUpstream(deps: FillDeps, target: FillTarget, options: FillOptions, location?: Location): Promise<FillStart> {
+  const { config, recent } = deps;
+  const located = location ?? (await locate(deps, target));
   if (located.kind === "absent") return { kind: "not-found" };
   if (located.kind === "unavailable") return { kind: "upstream-failed", errors: located.errors };
 
-  let got = await getFromUpstreams(located.hits.map((h) => h.upstream), "/" + resource.key, config.upstreamTimeoutMs);
+  let got = await getFromUpstreams(located.hits.map((h) => h.upstream), target.path, config.upstreamTimeoutMs);
   if (!got.ok) {
     // The winner failed; fall back to the upstreams whose HEAD answered later.
     const tried = new Set(located.hits.map((h) => h.upstream));
     const rest = (await located.more).map((h) => h.upstream).filter((u) => !tried.has(u));
     if (rest.length > 0) {
-      const retry = await getFromUpstreams(rest, "/" + resource.key, config.upstreamTimeoutMs);
+      const retry = await getFromUpstreams(rest, target.path, config.upstreamTimeoutMs);
       got = retry.ok ? retry : { ok: false, errors: [...got.errors, ...retry.errors] };
     }
   }
   if (!got.ok) {
     // HEAD said yes but GET failed everywhere (spec C46): an outage, not an absence. Remembered
     // briefly, so the first request after the upstreams recover fills.
-    recent.remember(resource.key, { kind: "unavailable", errors: got.errors }, config.failureTtlSeconds);
+    recent.remember(target.key, { kind: "unavailable", errors: got.errors }, config.failureTtlSeconds);
     return { kind: "upstream-failed", errors: got.errors };
   }
-  const { upstream, length } = got.response;
-  const tooLarge = oversize(config, length);
-  if (tooLarge) {
-    await got.response.body.cancel();
-    return { kind: "upstream-failed", errors: [tooLarge] };
+  return fillFromBody(deps, target, got.response, options);
+}
+
+/**
+ * Fills from a body an upstream is sending: checks, tap and bucket write as above. Nothing is
+ * fetched here; a body that is refused at once (too large, not the length its publisher lists) is
+ * cancelled and reported as an upstream failure.
+ */
+export function fillFromBody(deps: FillDeps, target: FillTarget, response: UpstreamBody, options: FillOptions): FillStart {
+  const { config, store, recent } = deps;
+  const { upstream, length } = response;
+  const refused =
+    oversize(config, length) ??
+    (target.expectedLength !== undefined && length !== undefined && length !== target.expectedLength
+      ? `${upstream} announced ${length} bytes, but versions.json lists ${target.expectedLength}`
+      : null);
+  if (refused) {
+    void response.body.cancel();
+    if (target.expectedLength !== undefined && !oversize(config, length)) recent.quarantine(target.key, upstream, QUARANTINE_SECONDS);
+    return { kind: "upstream-failed", errors: [refused] };
   }
 
-  // Every fill is verified: nothing reaches the bucket whose length or tree hash is wrong.
+  // Every fill is checked: nothing reaches the bucket whose length (or tree hash, or published digest) is wrong.
   const bucket = new Outlet(length);
   const toBucket = { write: (bytes: Uint8Array) => bucket.write(bytes).catch((err) => Promise.reject(new StoreFailed(message(err)))) };
-  const gate = commitGate([lengthCheck(length, config.fillMaxBytes), treeHashCheck(resource, config.verifyMaxEntries)], toBucket);
+  const checks: BodyCheck[] = [lengthCheck(length, config.fillMaxBytes)];
+  const check = target.check(config);
+  if (check) checks.push(check);
+  const gate = commitGate(checks, toBucket);
   const watched = watchBody(
-    got.response.body,
+    response.body,
     {
       what: `upstream ${upstream}`,
       idleMs: config.upstreamIdleTimeoutMs,
@@ -202,27 +221,24 @@ export async function fillFromUpstream(deps: FillDeps, resource: Resource, optio
     (err) => gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message)),
   );
   const abandon = (reason: string) => watched.abort(new BodyRejected(reason, {}, "abandoned"));
-  const tap = options.tap?.({ upstream, length, abandon });
-  const write = store.putStream(resource.key, bucket.readable, length, {
-    contentType: TARBALL_CONTENT_TYPE,
-    customMetadata: { upstream, fetchedAt: new Date().toISOString() },
-  });
+  const tap = options.tap?.({ upstream, length, headers: response.headers, abandon });
+  const write = store.putStream(target.key, bucket.readable, length, target.putOptions(response));
   // A write that fails before taking every byte must not leave the pump waiting on the outlet.
   write.catch((err) => bucket.abort(err));
   void pumpFill(watched.body, gate, bucket, tap);
-  const outcome = settleFill(resource, upstream, write, gate.verdict).then((result) => {
+  const outcome = settleFill(target.key, upstream, write, gate.verdict).then((result) => {
     if (!result.committed) {
-      recent.forget(resource.key);
-      if (result.blame === "upstream") recent.quarantine(resource.key, upstream, QUARANTINE_SECONDS);
+      recent.forget(target.key);
+      if (result.blame === "upstream") recent.quarantine(target.key, upstream, QUARANTINE_SECONDS);
     }
     return result;
   });
   deps.waitUntil(outcome);
-  return { kind: "streaming", upstream, length, outcome };
+  return { kind: "streaming", upstream, length, headers: response.headers, outcome };
 }
 
 /** Combines the bucket write and the gate's verdict into one logged outcome. */
-async function settleFill(resource: Resource, upstream: string, write: Promise<boolean>, verdict: Promise<Verdict>): Promise<FillOutcome> {
+async function settleFill(key: string, upstream: string, write: Promise<boolean>, verdict: Promise<Verdict>): Promise<FillOutcome> {
   let writeError: string | undefined;
   try {
     await write;
@@ -233,12 +249,12 @@ async function settleFill(resource: Resource, upstream: string, write: Promise<b
   // unless the write failed first; then the verdict may never come and the write error stands.
   const v = writeError === undefined ? await verdict : await Promise.race([verdict, Promise.resolve(undefined)]);
   if (v?.ok && writeError === undefined) {
-    log("info", "fill_committed", { key: resource.key, upstream, ...v.details });
+    log("info", "fill_committed", { key, upstream, ...v.details });
     return { committed: true, upstream, bytes: Number(v.details?.bytes ?? 0) };
   }
   const rejected = v !== undefined && !v.ok ? v : undefined;
   const reason = rejected ? rejected.reason : (writeError ?? "unknown");
   const blame = rejected ? rejected.blame : "store";
-  log(blame === "store" ? "error" : blame === "abandoned" ? "info" : "warn", blame === "abandoned" ? "fill_abandoned" : "fill_rejected", { key: resource.key, upstream, reason, ...rejected?.details, writeError });
+  log(blame === "store" ? "error" : blame === "abandoned" ? "info" : "warn", blame === "abandoned" ? "fill_abandoned" : "fill_rejected", { key, upstream, reason, ...rejected?.details, writeError });
   return { committed: false, upstream, reason, blame };
 }

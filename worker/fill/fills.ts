@@ -1,12 +1,16 @@
 /**
  * How the worker reaches a resource's fill coordinator (a Durable Object per resource, over RPC):
- * to learn whether upstream has it (HEAD), to stream it (GET, ranges), or to have it committed
- * (registry tarballs before a list is published).
+ * to learn whether upstream has it (HEAD), to stream it (GET, ranges), to have it committed
+ * (registry tarballs before a list is published), or to revalidate a binary-mirror copy.
  */
 
 import type { Resource } from "../routes/grammar";
 import type { Config } from "../config";
-import type { FillCoordinator } from "./coordinator";
+import type { FillCoordinator, HeldCopy } from "./coordinator";
+import { tarballSpec, type FillSpec } from "./target";
+import type { UpstreamHeaders } from "../upstream/upstream";
+
+export type { HeldCopy };
 
 /** An upstream failure (not an absence): answered 502 with Retry-After, remembered only briefly. */
 export type Unavailable = { detail: string; retryAfterSeconds: number };
@@ -14,13 +18,18 @@ export type Unavailable = { detail: string; retryAfterSeconds: number };
 export type Located = { found: true; length: number | undefined } | { found: false; unavailable: false } | ({ found: false; unavailable: true } & Unavailable);
 
 export type Streamed =
-  | { kind: "not-found" }
+  /** `status`: the binary mirror's upstream answer (404, 403, 410); tarballs are always 404. */
+  | { kind: "not-found"; status?: number }
+  /** The bucket's copy turned out to be current while this was asked: read it there. */
+  | { kind: "in-bucket" }
   | ({ kind: "upstream-failed" } & Unavailable)
   | { kind: "unsatisfiable"; length: number }
   | {
       kind: "streaming";
       /** The length the fill really has (the GET's, which may differ from an earlier HEAD's). */
       length: number | undefined;
+      /** What the upstream said about the body (used by the binary mirror). */
+      headers: UpstreamHeaders;
       /** Set when a Range was asked for and satisfiable: the bytes [start, end] are streamed. */
       range?: { start: number; end: number };
       /** Carries its length when the length is known (see Outlet), so it is sent with a Content-Length. */
@@ -29,19 +38,36 @@ export type Streamed =
 
 export type Committed = { committed: true } | { committed: false; reason: string };
 
+/** A held binary-mirror copy is current until `until` (ms), or was replaced, or could not be checked. */
+export type Revalidated = { kind: "fresh"; until: number } | { kind: "stale"; detail: string } | Streamed;
+
 export interface Fills {
   locate(resource: Resource): Promise<Located>;
   /** The whole object, or the range a `Range` header asks for. */
   stream(resource: Resource, rangeHeader?: string | null): Promise<Streamed>;
   commit(resource: Resource): Promise<Committed>;
+  /** A binary-mirror file the bucket lacks (spec.kind "mirror"). */
+  streamFile(spec: FillSpec & { kind: "mirror" }, rangeHeader: string | null): Promise<Streamed>;
+  /** A binary-mirror copy older than its TTL. */
+  revalidateFile(spec: FillSpec & { kind: "mirror" }, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated>;
 }
 
-/** The object's name includes the upstreams, so a change of upstreams starts from fresh memory. */
+/**
+ * The object's name includes where it is filled from (the upstreams, or the mirrored bucket), so a
+ * change of upstreams starts from fresh memory.
+ */
 export function coordinatedFills(namespace: DurableObjectNamespace<FillCoordinator>, config: Config): Fills {
-  const stub = (resource: Resource) => namespace.get(namespace.idFromName(`${config.upstreams.join(",")} ${resource.key}`));
+  const byName = (name: string) => namespace.get(namespace.idFromName(name));
+  const stub = (resource: Resource) => byName(`${config.upstreams.join(",")} ${resource.key}`);
+  const fileStub = (spec: FillSpec & { kind: "mirror" }) => {
+    const base = config.binaryMirrors.find((m) => m.name === spec.mirror)?.base ?? "";
+    return byName(`${base} mirror/${spec.mirror}/${spec.path}`);
+  };
   return {
-    locate: (resource) => stub(resource).locate(config, resource.key),
-    stream: (resource, rangeHeader) => stub(resource).stream(config, resource.key, rangeHeader ?? null),
-    commit: (resource) => stub(resource).commit(config, resource.key),
+    locate: (resource) => stub(resource).locate(config, tarballSpec(resource)),
+    stream: (resource, rangeHeader) => stub(resource).stream(config, tarballSpec(resource), rangeHeader ?? null),
+    commit: (resource) => stub(resource).commit(config, tarballSpec(resource)),
+    streamFile: (spec, rangeHeader) => fileStub(spec).stream(config, spec, rangeHeader),
+    revalidateFile: (spec, held, rangeHeader) => fileStub(spec).revalidate(config, spec, held, rangeHeader),
   };
 }

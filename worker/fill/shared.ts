@@ -29,6 +29,8 @@ const MAX_CATCH_UPS = 3;
 
 export interface SharedFillOptions {
   key: string;
+  /** Asked of the upstream (after its base URL) by catch-up feeds. */
+  path: string;
   windowBytes: number;
   /** Objects larger than this, or of unknown length, are not filled on once nobody wants them... */
   unattendedMaxBytes: number;
@@ -45,6 +47,7 @@ type Source =
 export class SharedFill {
   readonly upstream: string;
   readonly length: number | undefined;
+  readonly headers: TapStart["headers"];
   private readonly main: PacedWindow;
   private readonly ledger = new BlockLedger();
   private readonly block: number;
@@ -68,6 +71,7 @@ export class SharedFill {
   ) {
     this.upstream = start.upstream;
     this.length = start.length;
+    this.headers = start.headers;
     this.abandon = start.abandon;
     this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(options.windowBytes / 4)));
     this.main = new PacedWindow(new Window(this.block, options.windowBytes), PATIENCE_MS);
@@ -238,6 +242,7 @@ export class SharedFill {
     this.catchUps++;
     const options: CatchUpOptions = {
       key: this.options.key,
+      path: this.options.path,
       upstream: this.upstream,
       length: this.length,
       blockBytes: this.block,

@@ -1,12 +1,14 @@
 /**
- * The tree-hash check on a fill: the gzipped tarball streams through the verifier as it passes
- * the commit gate, and the commit rule decides at the end whether it may be stored under the name
- * it was requested by (spec §6.3.5, §7.4).
+ * The checks on a fill's bytes beyond their length. A tarball streams through the tree-hash
+ * verifier as it passes the commit gate, and the commit rule decides at the end whether it may be
+ * stored under the name it was requested by (spec §6.3.5, §7.4). A binary file is checked against
+ * the sha256 and size its publisher lists.
  */
 
 import type { Resource } from "../routes/grammar";
 import { createTarGzHasher } from "../verify/verify";
 import { acceptTreeHash } from "../verify/rule";
+import type { Published } from "../mirror/versions";
 import { BodyRejected, type BodyCheck } from "./gate";
 
 function message(err: unknown): string {
@@ -40,6 +42,38 @@ export function treeHashCheck(resource: Resource, maxEntries?: number): BodyChec
     },
     abandon(reason) {
       hasher.abort(reason);
+    },
+  };
+}
+
+function hex(digest: ArrayBuffer): string {
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The publisher's word on a binary file (versions.json): exactly `size` bytes whose SHA-256 is
+ * `sha256`. The digest runs natively (workerd's DigestStream) as the bytes pass.
+ */
+export function publishedDigestCheck(published: Published): BodyCheck {
+  const digest = new crypto.DigestStream("SHA-256");
+  const writer = digest.getWriter();
+  let received = 0;
+  const details = { expected_sha256: published.sha256, expected_size: published.size };
+  return {
+    async update(chunk) {
+      received += chunk.byteLength;
+      if (received > published.size) throw new BodyRejected("body longer than the size versions.json lists", { ...details, received });
+      await writer.write(chunk);
+    },
+    async finish() {
+      if (received !== published.size) return { ok: false, reason: "body shorter than the size versions.json lists", blame: "upstream", details: { ...details, received } };
+      await writer.close();
+      const sha256 = hex(await digest.digest);
+      if (sha256 !== published.sha256) return { ok: false, reason: "sha256 differs from the one versions.json lists", blame: "upstream", details: { ...details, sha256 } };
+      return { ok: true, details: { sha256 } };
+    },
+    abandon(reason) {
+      void writer.abort(reason).catch(() => {});
     },
   };
 }

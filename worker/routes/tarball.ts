@@ -5,17 +5,14 @@
  */
 
 import type { Resource } from "./grammar";
-import { parseRange } from "./range";
-import { ifNoneMatchHits } from "./conditional";
-import type { ObjectBody, ObjectInfo } from "../store/store";
-import { withLength } from "../streams/bytes";
-import { TARBALL_CONTENT_TYPE } from "../fill/fill";
+import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable } from "./stored";
+import type { ObjectInfo } from "../store/store";
+import { TARBALL_CONTENT_TYPE } from "../fill/target";
 import type { MirrorDeps } from "../runtime";
 import type { Unavailable } from "../fill/fills";
 import { log } from "../log";
 
 const IMMUTABLE = "public, max-age=31536000, immutable, no-transform";
-const NO_STORE = "no-store";
 
 function baseHeaders(): Headers {
   return new Headers({ "content-type": TARBALL_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": IMMUTABLE });
@@ -28,76 +25,33 @@ function storedHeaders(obj: ObjectInfo): Headers {
   return h;
 }
 
-export function notFound(): Response {
-  return new Response(null, { status: 404, headers: { "cache-control": NO_STORE } });
-}
-
-function unsatisfiable(size: number, headers: Headers): Response {
-  headers.set("content-range", `bytes */${size}`);
-  headers.set("cache-control", NO_STORE);
-  return new Response(null, { status: 416, headers });
-}
-
-/** A bucket body as the response body: as it is when it carries its length (the fast path of a hit). */
-function stored(obj: ObjectBody, length: number): ReadableStream<Uint8Array> {
-  return obj.lengthKnown ? obj.body : withLength(obj.body, length);
+export function notFound(status = 404): Response {
+  return new Response(null, { status, headers: { "cache-control": NO_STORE } });
 }
 
 export async function serveTarball(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
-  const head = request.method === "HEAD";
-  const rangeHeader = request.headers.get("range");
-  const ifNoneMatch = request.headers.get("if-none-match");
-
+  const asked = askedOf(request);
   // Hit path. A plain GET is one bucket read; HEAD and ranged GETs read the metadata first.
-  if (head || rangeHeader !== null) {
+  if (asked.head || asked.rangeHeader !== null) {
     const info = await deps.store.head(resource.key);
-    if (info) return serveStoredRange(deps, resource, info, head, rangeHeader, ifNoneMatch);
+    const answer = info && (await answerFromInfo(deps.store, info, storedHeaders(info), info.etag, asked));
+    if (answer) return answer; // null: deleted between head and get
   } else {
     const obj = await deps.store.get(resource.key);
-    if (obj) {
-      const headers = storedHeaders(obj);
-      if (ifNoneMatchHits(ifNoneMatch, obj.etag)) {
-        await obj.body.cancel();
-        return new Response(null, { status: 304, headers });
-      }
-      headers.set("content-length", String(obj.size));
-      return new Response(stored(obj, obj.size), { headers });
-    }
+    if (obj) return answerWhole(obj, storedHeaders(obj), obj.etag, asked.ifNoneMatch);
   }
-
-  return head ? headOnMiss(deps, resource) : getOnMiss(deps, resource, rangeHeader);
-}
-
-async function serveStoredRange(
-  deps: MirrorDeps,
-  resource: Resource,
-  info: ObjectInfo,
-  head: boolean,
-  rangeHeader: string | null,
-  ifNoneMatch: string | null,
-): Promise<Response> {
-  const headers = storedHeaders(info);
-  if (ifNoneMatchHits(ifNoneMatch, info.etag)) return new Response(null, { status: 304, headers });
-  const range = parseRange(rangeHeader, info.size);
-  if (range.kind === "unsatisfiable") return unsatisfiable(info.size, headers);
-  const [status, start, length] = range.kind === "partial" ? [206, range.start, range.end - range.start + 1] : [200, 0, info.size];
-  if (status === 206) headers.set("content-range", `bytes ${start}-${start + length - 1}/${info.size}`);
-  headers.set("content-length", String(length));
-  if (head) return new Response(null, { status, headers });
-  const obj = await deps.store.get(resource.key, { offset: start, length });
-  if (!obj) return getOnMiss(deps, resource, rangeHeader); // deleted between head and get
-  return new Response(stored(obj, length), { status, headers });
+  return asked.head ? headOnMiss(deps, resource) : getOnMiss(deps, resource, request);
 }
 
 /**
  * An upstream outage is not an absence (Pkg, downstream caches and operators read 404 as "this does
  * not exist"): 502, never stored, with a short Retry-After, naming the cause.
  */
-function upstreamFailed(deps: MirrorDeps, resource: Resource, failure: Unavailable): Response {
-  log("warn", "upstream_failed", { key: resource.key, detail: failure.detail });
-  deps.noteFailure(resource.key, failure.detail);
+export function upstreamFailed(deps: MirrorDeps, key: string, failure: Unavailable): Response {
+  log("warn", "upstream_failed", { key, detail: failure.detail });
+  deps.noteFailure(key, failure.detail);
   return Response.json(
-    { error: "no upstream could serve this resource just now", key: resource.key, detail: failure.detail },
+    { error: "no upstream could serve this resource just now", key, detail: failure.detail },
     { status: 502, headers: { "cache-control": NO_STORE, "retry-after": String(failure.retryAfterSeconds) } },
   );
 }
@@ -108,7 +62,7 @@ function upstreamFailed(deps: MirrorDeps, resource: Resource, failure: Unavailab
  */
 async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Response> {
   const located = await deps.fills.locate(resource);
-  if (!located.found) return located.unavailable ? upstreamFailed(deps, resource, located) : notFound();
+  if (!located.found) return located.unavailable ? upstreamFailed(deps, resource.key, located) : notFound();
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
   if (located.length !== undefined) headers.set("content-length", String(located.length));
@@ -120,12 +74,13 @@ async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Respons
  * the running fill against the length the fill really has; since its bytes are not yet verified
  * when its headers go out, it is never marked immutable (its end is held back until the verdict).
  */
-async function getOnMiss(deps: MirrorDeps, resource: Resource, rangeHeader: string | null): Promise<Response> {
+async function getOnMiss(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
-  const fill = await deps.fills.stream(resource, rangeHeader);
+  const fill = await deps.fills.stream(resource, request.headers.get("range"));
   if (fill.kind === "not-found") return notFound();
-  if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource, fill);
+  if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
+  if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource.key, fill);
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
   if (fill.range) {
     const { start, end } = fill.range;

@@ -102,16 +102,70 @@ export async function probeUpstreams(upstreams: readonly string[], path: string,
   return { found: true, hits: [...hits], all: all.then(() => hits) };
 }
 
+/** What an upstream said about a body besides its bytes (kept with a binary mirror's copies). */
+export interface UpstreamHeaders {
+  contentType?: string;
+  etag?: string;
+  lastModified?: string;
+}
+
 export interface UpstreamBody {
   upstream: string;
   length: number | undefined;
+  headers: UpstreamHeaders;
   body: ReadableStream<Uint8Array>;
 }
 
+function headersOf(res: Response): UpstreamHeaders {
+  const pick = (name: string) => res.headers.get(name) ?? undefined;
+  return { contentType: pick("content-type"), etag: pick("etag"), lastModified: pick("last-modified") };
+}
+
+/** Validators for a conditional GET: the upstream's ETag and Last-Modified of the copy held. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+export type Answer =
+  | { kind: "body"; response: UpstreamBody }
+  | { kind: "not-modified" }
+  /** Any other status: the caller decides what it means (absent, refused, failing). */
+  | { kind: "status"; status: number; headers: UpstreamHeaders }
+  | { kind: "failed"; error: string };
+
 /**
- * GETs `path` from each candidate in turn until one answers 200 with a body. The timeout covers
+ * One GET of `path` from one upstream (conditional when validators are given). The timeout covers
  * only the wait for response headers; the body is watched for stalls by the fill.
  */
+export async function getOnce(upstream: string, path: string, timeoutMs: number, validators?: Validators): Promise<Answer> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+  const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
+  if (validators?.etag) headers["if-none-match"] = validators.etag;
+  else if (validators?.lastModified) headers["if-modified-since"] = validators.lastModified;
+  try {
+    const res = await fetch(upstream + path, { headers, signal: abort.signal, redirect: "follow" });
+    clearTimeout(timer);
+    if (res.status === 200 && res.body) {
+      const encoding = res.headers.get("content-encoding");
+      if (encoding !== null && encoding !== "identity") {
+        // Bytes re-encoded in transit are not the stored object; never pass them on.
+        await res.body.cancel();
+        return { kind: "failed", error: `${upstream}: GET answered with Content-Encoding ${encoding}` };
+      }
+      return { kind: "body", response: { upstream, length: lengthOf(res), headers: headersOf(res), body: res.body } };
+    }
+    await res.body?.cancel();
+    if (res.status === 304 && validators) return { kind: "not-modified" };
+    return { kind: "status", status: res.status, headers: headersOf(res) };
+  } catch (err) {
+    clearTimeout(timer);
+    return { kind: "failed", error: `${upstream}: GET ${describeFailure(err, upstream, timeoutMs)}` };
+  }
+}
+
+/** GETs `path` from each candidate in turn until one answers 200 with a body. */
 export async function getFromUpstreams(
   candidates: readonly string[],
   path: string,
@@ -119,29 +173,22 @@ export async function getFromUpstreams(
 ): Promise<{ ok: true; response: UpstreamBody } | { ok: false; errors: string[] }> {
   const errors: string[] = [];
   for (const upstream of candidates) {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
-    try {
-      const res = await fetch(upstream + path, { headers: UPSTREAM_HEADERS, signal: abort.signal, redirect: "follow" });
-      clearTimeout(timer);
-      if (res.status === 200 && res.body) {
-        if (res.headers.has("content-encoding") && res.headers.get("content-encoding") !== "identity") {
-          // Bytes re-encoded in transit are not the stored tarball; never pass them on.
-          await res.body.cancel();
-          errors.push(`${upstream}: GET answered with Content-Encoding ${res.headers.get("content-encoding")}`);
-          continue;
-        }
-        return { ok: true, response: { upstream, length: lengthOf(res), body: res.body } };
-      }
-      await res.body?.cancel();
-      errors.push(`${upstream}: GET ${res.status}`);
-    } catch (err) {
-      clearTimeout(timer);
-      errors.push(`${upstream}: GET ${describeFailure(err, upstream, timeoutMs)}`);
-    }
+    const answer = await getOnce(upstream, path, timeoutMs);
+    if (answer.kind === "body") return { ok: true, response: answer.response };
+    errors.push(answer.kind === "failed" ? answer.error : `${upstream}: GET ${answer.kind === "status" ? answer.status : 304}`);
   }
   log("warn", "upstream_get_failed", { path, errors });
   return { ok: false, errors };
+}
+
+/** A HEAD of `path` on one upstream, answered as it came (a cold HEAD on the binary mirror). */
+export async function headOnce(upstream: string, path: string, timeoutMs: number): Promise<{ status: number; length: number | undefined; headers: UpstreamHeaders } | { status: 0; error: string }> {
+  try {
+    const res = await fetch(upstream + path, { method: "HEAD", headers: UPSTREAM_HEADERS, signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, length: lengthOf(res), headers: headersOf(res) };
+  } catch (err) {
+    return { status: 0, error: `${upstream}: HEAD ${describeFailure(err, upstream, timeoutMs)}` };
+  }
 }
 
 /**

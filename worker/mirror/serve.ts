@@ -1,0 +1,199 @@
+/**
+ * `/mirror/<name>/<path>`: the Julia binaries (releases, nightlies, juliaup's databases) from the
+ * bucket, filled on a miss through the same single-flight, streaming, checked fill as tarballs,
+ * and answered as the mirrored bucket answers (status, Content-Type, ETag, Last-Modified, ranges).
+ *
+ * Freshness follows the content (isImmutableFile): a release file named with its version is kept
+ * for good; anything else is served from its copy for BINARY_MIRROR_TTL_SECONDS after it was
+ * fetched or last found current, then the next request asks the upstream first (a conditional GET
+ * with the copy's ETag). Only when the upstream cannot be asked is a stale copy served.
+ */
+
+import type { MirrorDeps } from "../runtime";
+import type { BinaryMirror } from "../config";
+import type { ObjectBody, ObjectInfo } from "../store/store";
+import type { Revalidated, Streamed } from "../fill/fills";
+import type { FillSpec } from "../fill/target";
+import type { UpstreamHeaders } from "../upstream/upstream";
+import { headOnce } from "../upstream/upstream";
+import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable, type Asked } from "../routes/stored";
+import { notFound, upstreamFailed } from "../routes/tarball";
+import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
+import { indexVersions, MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "./versions";
+import type { MirrorMemory, VersionsIndex } from "./memory";
+import { log } from "../log";
+
+const IMMUTABLE = "public, max-age=31536000, immutable, no-transform";
+type MirrorSpec = FillSpec & { kind: "mirror" };
+
+/** Clients may keep a copy that can change no longer than the mirror itself would. */
+function cacheControl(file: MirrorFile, secondsLeft: number): string {
+  return isImmutableFile(file.path) ? IMMUTABLE : `public, max-age=${Math.max(0, Math.floor(secondsLeft))}, no-transform`;
+}
+
+function answerHeaders(h: UpstreamHeaders, cache: string): Headers {
+  const headers = new Headers({ "content-type": h.contentType ?? "application/octet-stream", "accept-ranges": "bytes", "cache-control": cache });
+  if (h.etag) headers.set("etag", h.etag);
+  if (h.lastModified) headers.set("last-modified", h.lastModified);
+  return headers;
+}
+
+/** The upstream's headers as the copy keeps them (falling back to the bucket's own). */
+function copyHeaders(copy: ObjectInfo): UpstreamHeaders & { etag: string } {
+  const meta = copy.customMetadata;
+  return { contentType: copy.contentType, etag: meta.etag ?? copy.etag, lastModified: meta.lastModified ?? copy.uploaded.toUTCString() };
+}
+
+/** Until when (ms) a copy needs no revalidation: its TTL from when it was fetched, or from when it was last found current. */
+function freshUntil(deps: MirrorDeps, memory: MirrorMemory, copy: ObjectInfo): number {
+  const fetchedAt = Date.parse(copy.customMetadata.fetchedAt ?? "") || copy.uploaded.getTime();
+  return Math.max(fetchedAt + deps.config.binaryMirrorTtlSeconds * 1000, memory.confirmedUntil(copy.key, copy.etag));
+}
+
+export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, request: Request, round = 0): Promise<Response> {
+  const mirror = deps.config.binaryMirrors.find((m) => m.name === file.mirror);
+  if (!mirror) return notFound();
+  const asked = askedOf(request);
+  const spec: MirrorSpec = { kind: "mirror", mirror: mirror.name, path: file.path };
+
+  const copy = asked.head || asked.rangeHeader !== null ? await deps.store.head(file.key) : await deps.store.get(file.key);
+  if (copy) {
+    const until = freshUntil(deps, memory, copy);
+    if (isImmutableFile(file.path) || until > Date.now() || round > 1) {
+      const answer = await answerCopy(deps, copy, cacheControl(file, (until - Date.now()) / 1000), asked);
+      if (answer) return answer;
+      return serveMirrorFile(deps, memory, file, request, round + 1); // the copy vanished under us
+    }
+    if ("body" in copy) await (copy as ObjectBody).body.cancel();
+    const held = { bucketEtag: copy.etag, validators: { etag: copy.customMetadata.etag, lastModified: copy.customMetadata.lastModified } };
+    const result = await deps.fills.revalidateFile(spec, held, asked.rangeHeader);
+    if (result.kind === "fresh") {
+      memory.confirm(file.key, copy.etag, result.until);
+      return serveMirrorFile(deps, memory, file, request, round + 1);
+    }
+    if (result.kind === "stale") {
+      // The upstream could not be asked: the copy is all there is, served as stale.
+      log("warn", "mirror_stale", { key: file.key, detail: result.detail });
+      deps.noteFailure(file.key, result.detail);
+      const info = (await deps.store.head(file.key)) ?? copy;
+      const answer = await answerFromInfo(deps.store, info, answerHeaders(copyHeaders(info), "no-cache, no-transform"), copyHeaders(info).etag, asked);
+      if (answer) return answer;
+      return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
+    }
+    return answerFill(deps, memory, file, request, result, round);
+  }
+
+  if (asked.head) return headCold(deps, mirror, file);
+  const published = await publishedFor(deps, memory, mirror, file.path);
+  if (published.kind === "unavailable") return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
+  if (published.value) spec.published = published.value;
+  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round);
+}
+
+/** A copy's answer (null when it vanished between its metadata and its bytes). */
+async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, cache: string, asked: Asked): Promise<Response | null> {
+  const upstream = copyHeaders(copy);
+  const headers = answerHeaders(upstream, cache);
+  if ("body" in copy) return answerWhole(copy as ObjectBody, headers, upstream.etag, asked.ifNoneMatch);
+  return answerFromInfo(deps.store, copy, headers, upstream.etag, asked);
+}
+
+/** A response from the file's fill: its bytes as they pass the checks (a range of them, when asked). */
+async function answerFill(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, request: Request, fill: Revalidated | Streamed, round: number): Promise<Response> {
+  if (fill.kind === "not-found") return notFound(fill.status);
+  if (fill.kind === "upstream-failed") return upstreamFailed(deps, file.key, fill);
+  if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale") return serveMirrorFile(deps, memory, file, request, round + 1);
+  const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
+  headers.set("x-cache-miss", "miss");
+  if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
+  if (fill.range) {
+    // Cut from a fill whose bytes are not all checked yet: never kept by a cache.
+    const { start, end } = fill.range;
+    headers.set("cache-control", `${NO_STORE}, no-transform`);
+    headers.set("content-range", `bytes ${start}-${end}/${fill.length}`);
+    headers.set("content-length", String(end - start + 1));
+    return new Response(fill.body, { status: 206, headers });
+  }
+  if (fill.length !== undefined) headers.set("content-length", String(fill.length));
+  return new Response(fill.body, { headers });
+}
+
+/** A HEAD for a file the bucket lacks is passed to the upstream and answered as it answered; nothing is filled. */
+async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile): Promise<Response> {
+  const answer = await headOnce(mirror.base, "/" + file.path, deps.config.upstreamTimeoutMs);
+  if (answer.status === 200 && "headers" in answer) {
+    const headers = answerHeaders(answer.headers, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
+    headers.set("x-cache-miss", "miss");
+    if (answer.length !== undefined) headers.set("content-length", String(answer.length));
+    return new Response(null, { headers });
+  }
+  if (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) return notFound(answer.status);
+  const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD ${answer.status}`;
+  return upstreamFailed(deps, file.key, { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
+}
+
+type PublishedLookup = { kind: "known"; value?: Published } | { kind: "unavailable"; detail: string };
+
+/**
+ * What the mirror's own versions.json (pkgedge's copy, kept fresh by the same rule) says a file
+ * under `bin/` must be. A mirror without a versions.json lists nothing; one whose versions.json
+ * cannot be read just now cannot vouch for any file, so its `bin/` files are not filled until it can.
+ */
+async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Promise<PublishedLookup> {
+  if (path === VERSIONS_PATH || !path.startsWith("bin/")) return { kind: "known" };
+  try {
+    const versions = await versionsIndex(deps, memory, mirror);
+    return { kind: "known", value: versions.index.get(path) };
+  } catch (err) {
+    return { kind: "unavailable", detail: `the ${mirror.name} mirror's ${VERSIONS_PATH}, which lists what its files must be, cannot be read just now: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
+  const cached = memory.versions.get(mirror.name);
+  if (cached && Date.now() - cached.checkedAt < deps.config.binaryMirrorTtlSeconds * 1000) return Promise.resolve(cached);
+  let loading = memory.loading.get(mirror.name);
+  if (!loading) {
+    loading = loadVersions(deps, memory, mirror, cached).finally(() => memory.loading.delete(mirror.name));
+    memory.loading.set(mirror.name, loading);
+  }
+  return loading;
+}
+
+/** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */
+async function loadVersions(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, cached: VersionsIndex | undefined): Promise<VersionsIndex> {
+  const file = { mirror: mirror.name, path: VERSIONS_PATH, key: mirrorKey(mirror.name, VERSIONS_PATH) };
+  const res = await serveMirrorFile(deps, memory, file, new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`));
+  const checkedAt = Date.now();
+  if (res.status >= 400 && res.status < 500) {
+    await res.body?.cancel();
+    const none: VersionsIndex = { etag: "", index: new Map(), checkedAt };
+    memory.versions.set(mirror.name, none);
+    return none;
+  }
+  if (res.status !== 200 || !res.body) {
+    await res.body?.cancel();
+    throw new Error(`it answered ${res.status}`);
+  }
+  const etag = res.headers.get("etag") ?? "";
+  if (cached && etag !== "" && cached.etag === etag) {
+    await res.body.cancel();
+    cached.checkedAt = checkedAt;
+    return cached;
+  }
+  const loaded: VersionsIndex = { etag, index: indexVersions(await boundedText(res.body, MAX_VERSIONS_BYTES)), checkedAt };
+  log("info", "mirror_versions_indexed", { mirror: mirror.name, files: loaded.index.size, etag });
+  memory.versions.set(mirror.name, loaded);
+  return loaded;
+}
+
+async function boundedText(body: ReadableStream<Uint8Array>, max: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) throw new Error(`it is larger than ${max} bytes`); // leaving the loop cancels the body
+    chunks.push(chunk.slice());
+  }
+  return new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
+}
