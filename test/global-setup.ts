@@ -1,6 +1,7 @@
 /**
  * Runs once per `npm test`: builds the fixture tarballs (hashes from git) and starts the fixture
- * upstream, the S3 server and a slow proxy in front of it on 127.0.0.1. Tests receive the
+ * upstream, the S3 server with a slow and a flaky proxy in front of it, and the fixture binary
+ * bucket, on 127.0.0.1. Tests receive the
  * manifest through `inject("manifest")`.
  */
 
@@ -12,6 +13,7 @@ import { buildCatalogue } from "./fixtures/catalogue.ts";
 import { startFixtureServer } from "./fixtures/upstream-server.ts";
 import { startS3Server } from "./fixtures/s3-server.ts";
 import { startThrottleProxy } from "./fixtures/throttle-proxy.ts";
+import { startBinaryBucket } from "./fixtures/binary-bucket.ts";
 import "./shared/manifest.ts";
 
 export default async function setup(project: TestProject) {
@@ -26,7 +28,10 @@ export default async function setup(project: TestProject) {
   // Cuts the first attempt at every multipart upload's second part.
   const flakyS3 = await startThrottleProxy(s3.info.endpoint, { bytesPerSecond: 1024 ** 3, dropFirst: /^PUT \S*[?&]partNumber=2(&|\s)/ });
   project.provide("flakyS3", flakyS3.info);
+  const binaries = await startBinaryBucket();
+  project.provide("binaryBucketUrl", binaries.url);
   return async () => {
+    await binaries.close();
     await flakyS3.close();
     await slowS3.close();
     await s3.close();

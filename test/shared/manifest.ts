@@ -69,6 +69,8 @@ declare module "vitest" {
     slowS3: SlowBucket;
     /** Cuts the first attempt at every multipart upload's second part. */
     flakyS3: SlowBucket;
+    /** Base URL of the fixture binary bucket's server (test/shared/binary-bucket.ts drives it). */
+    binaryBucketUrl: string;
     /** Which bucket backend this test project runs against. */
     storage: "r2" | "s3";
   }

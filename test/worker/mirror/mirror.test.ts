@@ -1,0 +1,328 @@
+/**
+ * The binary mirror against a fixture bucket (spec of issue 13): every route answers as the
+ * bucket does, copies are checked before they are kept, freshness follows the content, and bad
+ * input never reaches the upstream or the bucket.
+ */
+
+import { describe, expect, it } from "vitest";
+import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
+import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "./fixture";
+
+const at = (path: string) => `/mirror/rel/${path}`;
+const key = (path: string) => `mirror/rel/${path}`;
+
+function mirrorOf(published: Published, vars: Record<string, string> = {}): Mirror {
+  return mirror({ BINARY_MIRRORS: `rel=${published.bucket.url}`, UPSTREAM_TIMEOUT_MS: "2000", ...vars });
+}
+
+async function gets(published: Published, path: string): Promise<number> {
+  return (await published.bucket.log()).filter((r) => r.method === "GET" && r.path === path).length;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("routes answer as the mirrored bucket does", () => {
+  it("a miss streams the file with the bucket's headers, and the next request is a hit", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const upstream = await fetch(`${p.bucket.url}/${DBVERSION}`);
+    await upstream.text();
+    const asked = await gets(p, DBVERSION);
+    const res = await m.fetch(at(DBVERSION));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-cache-miss")).toBe("miss");
+    for (const h of ["content-type", "etag", "last-modified", "content-length"]) expect(res.headers.get(h), h).toBe(upstream.headers.get(h));
+    expect(await res.text()).toBe("1.0.17\n");
+    await m.settle();
+    const hit = await m.fetch(at(DBVERSION));
+    expect(hit.headers.has("x-cache-miss")).toBe(false);
+    for (const h of ["content-type", "etag", "last-modified", "content-length"]) expect(hit.headers.get(h), h).toBe(upstream.headers.get(h));
+    expect(await hit.text()).toBe("1.0.17\n");
+    expect(await gets(p, DBVERSION)).toBe(asked + 1);
+    expect(await storedBytes(key(DBVERSION))).toEqual(p.files[DBVERSION]);
+  });
+
+  it("HEAD answers the bucket's headers cold (without filling) and warm", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const cold = await m.fetch(at(RELEASE), { method: "HEAD" });
+    expect(cold.status).toBe(200);
+    expect(cold.headers.get("content-length")).toBe(String(p.files[RELEASE]!.length));
+    expect(cold.headers.get("etag")).toMatch(/^".+"$/);
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    await m.settle();
+    const warm = await m.fetch(at(RELEASE), { method: "HEAD" });
+    expect(warm.status).toBe(200);
+    expect(warm.headers.get("content-length")).toBe(String(p.files[RELEASE]!.length));
+    expect(warm.headers.get("etag")).toBe(cold.headers.get("etag"));
+    expect(await warm.text()).toBe("");
+  });
+
+  it("If-None-Match with the bucket's ETag is answered 304 from the copy", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const first = await m.fetch(at(RELEASE));
+    await first.arrayBuffer();
+    await m.settle();
+    const again = await m.fetch(at(RELEASE), { headers: { "if-none-match": first.headers.get("etag")! } });
+    expect(again.status).toBe(304);
+    expect(await gets(p, RELEASE)).toBe(1);
+  });
+
+  it("single ranges are cut from a cold fill and from the copy", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const bytes = p.files[RELEASE]!;
+    const cold = await m.fetch(at(RELEASE), { headers: { range: "bytes=1000-1999" } });
+    expect(cold.status).toBe(206);
+    expect(cold.headers.get("content-range")).toBe(`bytes 1000-1999/${bytes.length}`);
+    expect(new Uint8Array(await cold.arrayBuffer())).toEqual(bytes.subarray(1000, 2000));
+    await m.settle();
+    const warm = await m.fetch(at(RELEASE), { headers: { range: "bytes=-100" } });
+    expect(warm.status).toBe(206);
+    expect(warm.headers.get("content-range")).toBe(`bytes ${bytes.length - 100}-${bytes.length - 1}/${bytes.length}`);
+    expect(new Uint8Array(await warm.arrayBuffer())).toEqual(bytes.subarray(bytes.length - 100));
+    const beyond = await m.fetch(at(RELEASE), { headers: { range: `bytes=${bytes.length}-` } });
+    expect(beyond.status).toBe(416);
+  });
+
+  it.each([404, 403] as const)("a missing file is answered %i, as the bucket answers, and remembered briefly", async (missing) => {
+    const p = await publishBinaries({ missing });
+    const m = mirrorOf(p);
+    const nothing = "juliaup/versiondb/versiondb-9.9.9-x86_64-unknown-linux-gnu.json";
+    expect((await m.fetch(at(nothing))).status).toBe(missing);
+    expect((await m.fetch(at(nothing))).status).toBe(missing);
+    expect(await gets(p, nothing)).toBe(1);
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("a file many clients ask for at once is downloaded from the bucket once", async () => {
+    const p = await publishBinaries({ bytesPerSecond: 1024 * 1024 });
+    const m = mirrorOf(p);
+    const results = await Promise.all(Array.from({ length: 8 }, () => m.fetch(at(NIGHTLY)).then(outcome)));
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(r.clean && (await sha256Hex(r.bytes))).toBe(await sha256Hex(p.files[NIGHTLY]!));
+    }
+    expect(await gets(p, NIGHTLY)).toBe(1);
+  });
+
+  it("the routes exist only for configured mirrors, and not at all with BINARY_MIRRORS empty", async () => {
+    const p = await publishBinaries();
+    expect((await mirrorOf(p).fetch(`/mirror/other/${DBVERSION}`)).status).toBe(404);
+    expect((await mirrorOf(p, { BINARY_MIRRORS: "" }).fetch(at(DBVERSION))).status).toBe(404);
+    expect(await p.bucket.log()).toEqual([]);
+  });
+});
+
+describe("what the publisher lists is checked before it is kept", () => {
+  it("a file versions.json lists is committed once its sha256 and size match", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const res = await outcome(await m.fetch(at(RELEASE)));
+    expect(res.clean && (await sha256Hex(res.bytes))).toBe(await sha256Hex(p.files[RELEASE]!));
+    await m.settle();
+    const info = await storedInfo(key(RELEASE));
+    expect(info?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
+    expect(await gets(p, "bin/versions.json")).toBe(1);
+  });
+
+  it("a file whose bytes are not what versions.json lists breaks the client's download and is never kept", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const res = await outcome(await m.fetch(at(TAMPERED)));
+    expect(res.clean, "the download must not end cleanly").toBe(false);
+    await m.settle();
+    expect(await storedInfo(key(TAMPERED))).toBeNull();
+    // The upstream that served it is passed over for this file for a while.
+    const again = await m.fetch(at(TAMPERED));
+    expect(again.status).toBe(502);
+    expect(((await again.json()) as { detail: string }).detail).toMatch(/failed verification/);
+  });
+
+  it("a file whose announced length is not the size versions.json lists is refused before a byte is sent", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const res = await m.fetch(at(MISSIZED));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json lists/);
+    await m.settle();
+    expect(await storedInfo(key(MISSIZED))).toBeNull();
+  });
+
+  it("a file versions.json does not list is kept after the length check only", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    expect(await (await m.fetch(at(UNLISTED))).text()).toContain("PGP SIGNATURE");
+    await m.settle();
+    const info = await storedInfo(key(UNLISTED));
+    expect(info?.size).toBe(p.files[UNLISTED]!.length);
+    expect(info?.customMetadata.sha256).toBeUndefined();
+  });
+
+  it("a mirror without versions.json keeps its files after the length check", async () => {
+    const p = await publishBinaries();
+    await p.bucket.remove("bin/versions.json");
+    const m = mirrorOf(p);
+    expect((await outcome(await m.fetch(at(TAMPERED)))).clean).toBe(true);
+    await m.settle();
+    expect(await storedInfo(key(TAMPERED))).not.toBeNull();
+  });
+
+  it("while versions.json cannot be read, its files are not filled (502), and nothing is kept", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    await p.bucket.set({ down: true });
+    const res = await m.fetch(at(RELEASE));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json/);
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+  });
+});
+
+describe("freshness follows the content", () => {
+  const TTL = { BINARY_MIRROR_TTL_SECONDS: "1" };
+
+  it("a changed nightly is served only after the TTL, and then at once", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    const first = await outcome(await m.fetch(at(NIGHTLY)));
+    await m.settle();
+    const next = randomBytes(200 * 1024);
+    await p.bucket.put(NIGHTLY, next, "application/x-gzip");
+    const before = await outcome(await m.fetch(at(NIGHTLY)));
+    expect(before.clean && before.bytes).toEqual(first.clean && first.bytes);
+    await sleep(1100);
+    const after = await outcome(await m.fetch(at(NIGHTLY)));
+    expect(after.clean && (await sha256Hex(after.bytes))).toBe(await sha256Hex(next));
+    await m.settle();
+    expect(await storedBytes(key(NIGHTLY))).toEqual(next);
+    const hit = await m.fetch(at(NIGHTLY));
+    expect(hit.headers.has("x-cache-miss")).toBe(false);
+    expect(hit.headers.get("cache-control")).toMatch(/max-age=[01],/);
+  });
+
+  it("an unchanged file is revalidated with its ETag, answered 304, and not asked about again within the TTL", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "2" });
+    const first = await m.fetch(at(DBVERSION));
+    await first.text();
+    await m.settle();
+    await sleep(2100);
+    expect(await (await m.fetch(at(DBVERSION))).text()).toBe("1.0.17\n");
+    const log = (await p.bucket.log()).filter((r) => r.path === DBVERSION);
+    expect(log.map((r) => [r.status, r.headers["if-none-match"] ?? null])).toEqual([
+      [200, null],
+      [304, first.headers.get("etag")],
+    ]);
+    await m.fetch(at(DBVERSION)).then((r) => r.text());
+    expect((await p.bucket.log()).filter((r) => r.path === DBVERSION).length).toBe(2);
+  });
+
+  it("a stale copy is served while the bucket is down, and never cached by clients", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at("bin/versions.json"))).text();
+    await m.settle();
+    await p.bucket.set({ down: true });
+    await sleep(1100);
+    const res = await m.fetch(at("bin/versions.json"));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toMatch(/^no-cache/);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(p.files["bin/versions.json"]);
+  });
+
+  it("a file the bucket removed is gone from the mirror after the TTL", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    await p.bucket.remove(NIGHTLY);
+    await sleep(1100);
+    expect((await m.fetch(at(NIGHTLY))).status).toBe(404);
+    await m.settle();
+    expect(await storedInfo(key(NIGHTLY))).toBeNull();
+  });
+
+  it("a versioned release file is never revalidated, and may be cached by clients for a year", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    await m.settle();
+    await sleep(1100);
+    const hit = await m.fetch(at(RELEASE));
+    expect(hit.headers.get("cache-control")).toMatch(/immutable/);
+    await hit.arrayBuffer();
+    expect(await gets(p, RELEASE)).toBe(1);
+  });
+
+  it("files that can change may be cached by clients no longer than the TTL", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "600" });
+    const miss = await m.fetch(at(VERSIONDB));
+    expect(miss.headers.get("cache-control")).toBe("public, max-age=600, no-transform");
+    await miss.text();
+    await m.settle();
+    const hit = await m.fetch(at(VERSIONDB));
+    const maxAge = Number(/max-age=(\d+)/.exec(hit.headers.get("cache-control") ?? "")?.[1]);
+    expect(maxAge).toBeGreaterThan(590);
+    expect(maxAge).toBeLessThanOrEqual(600);
+  });
+});
+
+describe("bad input never reaches the upstream or the bucket", () => {
+  // Dot segments (`..`, `.`, `%2e%2e`) and backslashes never arrive: the runtime resolves them
+  // while parsing the URL, as curl does before sending (the parser's own tests cover them raw).
+  const BAD = [
+    "/mirror/rel/bin//versions.json",
+    "/mirror/rel/bin%2Fversions.json",
+    "/mirror/rel/bin/%2E%2E%2Fx",
+    "/mirror/rel/bin/versions.json;x",
+    "/mirror/rel/bin/versions.json%00",
+    "/mirror/rel/bin/ver%73ions.json",
+    "/mirror/rel/",
+    "/mirror/rel",
+    `/mirror/rel/${"a".repeat(600)}`,
+    "/mirror/rel/http:%2F%2Fevil.example/x",
+    "/mirror/rel/@evil.example",
+  ];
+
+  it.each(BAD)("%s is a 404", async (path) => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const res = await m.fetch(path);
+    expect(res.status).toBe(404);
+    await m.settle();
+    expect(await p.bucket.log()).toEqual([]);
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("a path with dot segments is resolved before pkgedge sees it, and stays inside the mirror it names", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    expect(await (await m.fetch(`/mirror/rel/bin/../${DBVERSION}`)).text()).toBe("1.0.17\n");
+    expect((await m.fetch("/mirror/rel/../../robots.txt")).status).toBe(200); // the robots route, not the bucket
+    expect((await p.bucket.log()).map((r) => r.path)).toEqual([DBVERSION]);
+  });
+
+  it("methods other than GET and HEAD are refused (405) without touching anything", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+      const res = await m.fetch(at(DBVERSION), { method, body: method === "DELETE" ? undefined : "x" });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, HEAD");
+    }
+    expect(await p.bucket.log()).toEqual([]);
+  });
+
+  it("a query string is not passed upstream", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    expect(await (await m.fetch(`${at(DBVERSION)}?x=../../secret`)).text()).toBe("1.0.17\n");
+    expect((await p.bucket.log()).map((r) => r.path)).toEqual([DBVERSION]);
+  });
+});
