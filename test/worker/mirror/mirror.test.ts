@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
-import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "./fixture";
+import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "../../shared/binaries.ts";
 
 const at = (path: string) => `/mirror/rel/${path}`;
 const key = (path: string) => `mirror/rel/${path}`;

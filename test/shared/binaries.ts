@@ -5,7 +5,7 @@
  */
 
 import { inject } from "vitest";
-import { createBinaryBucket, type BinaryBucket, type BucketSettings } from "../../shared/binary-bucket.ts";
+import { createBinaryBucket, type BinaryBucket, type BucketSettings } from "./binary-bucket.ts";
 
 export const RELEASE = "bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz";
 /** Listed in versions.json with a sha256 its bytes do not have. */
@@ -34,8 +34,8 @@ export interface Published {
 }
 
 /** Publishes the fixture bucket; `size` is each tarball's length. */
-export async function publishBinaries(settings: BucketSettings = {}, size = 300 * 1024): Promise<Published> {
-  const bucket = await createBinaryBucket(inject("binaryBucketUrl"), settings);
+export async function publishBinaries(settings: BucketSettings = {}, size = 300 * 1024, controlUrl = inject("binaryBucketUrl")): Promise<Published> {
+  const bucket = await createBinaryBucket(controlUrl, settings);
   const files: Record<string, Uint8Array> = {
     [RELEASE]: randomBytes(size),
     [TAMPERED]: randomBytes(size),
