@@ -2,6 +2,7 @@
  * `npm run smoke -- URL`: checks a running pkgedge the way a Julia client uses it, after a deploy
  * or against `wrangler dev`. GET /meta; GET /registries following redirects with Pkg's headers;
  * download each registry it lists and one package that registry names; verify every tree hash;
+ * when /meta shows the julialang2 binary mirror, GET its bin/versions.json and check it is one;
  * report timings. Exits non-zero, with the reason, on any failure.
  */
 
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import { parseRegistryList, parseResourcePath } from "../worker/routes/grammar.ts";
 import { acceptTreeHash } from "../worker/verify/rule.ts";
 import { treeHashOfTarGz } from "../worker/verify/verify.ts";
+import { indexVersions } from "../worker/mirror/versions.ts";
 
 const base = (process.argv[2] ?? "").replace(/\/+$/, "");
 if (!/^https?:\/\//.test(base)) {
@@ -88,9 +90,10 @@ function firstPackage(registry: Uint8Array): string | null {
 }
 
 console.log(`smoke test of ${base}`);
-await step("GET /meta", async () => {
-  const meta = (await (await get("/meta")).json()) as { pkgedge_version?: string };
+const meta = await step("GET /meta", async () => {
+  const meta = (await (await get("/meta")).json()) as { pkgedge_version?: string; binary_mirrors?: { name: string }[] };
   if (!meta.pkgedge_version) throw new Error("no pkgedge_version in /meta");
+  return meta;
 });
 const list = await step("GET /registries (following redirects)", async () => {
   const text = await (await get("/registries")).text();
@@ -103,6 +106,14 @@ for (const ref of list ?? []) {
   const registry = await step(`registry ${path} verifies`, () => tarball(path));
   const pkg = registry && firstPackage(registry);
   if (pkg) await step(`package ${pkg} verifies`, () => tarball(pkg));
+}
+if (meta?.binary_mirrors?.some((m) => m.name === "julialang2")) {
+  await step("binary mirror /mirror/julialang2/bin/versions.json lists release files", async () => {
+    const res = await get("/mirror/julialang2/bin/versions.json");
+    const files = indexVersions(await res.text()).size;
+    if (files === 0) throw new Error("it lists no file with a sha256 and size");
+    return files;
+  });
 }
 console.log(failed ? "smoke test FAILED" : "smoke test passed");
 process.exit(failed ? 1 : 0);

@@ -23,7 +23,7 @@ let persistTo: string;
 const start = () => startWranglerDev({ vars: { BINARY_MIRRORS: `julialang2=${published.bucket.url}` }, persistTo });
 
 beforeAll(async () => {
-  published = await publishBinaries({}, 2 * 1024 * 1024, inject("binaryBucketUrl"));
+  published = await publishBinaries(inject("binaryBucketUrl"), {}, 2 * 1024 * 1024);
   persistTo = mkdtempSync(join(tmpdir(), "pkgedge-e2e-binaries-"));
   dev = await start();
 });

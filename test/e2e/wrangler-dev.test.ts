@@ -14,18 +14,23 @@ import "../shared/manifest.ts";
 import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
 import { runScript } from "./run-script.ts";
 import { packageVersions, pkgHeaders, registryPackages, unpack } from "./pkg-client.ts";
+import { publishBinaries } from "../shared/binaries.ts";
 
 const manifest = inject("manifest");
 let up: Upstream;
 let dev: WranglerDev;
 let persistTo: string;
+let vars: Record<string, string>;
 
 beforeAll(async () => {
   up = await createUpstream(manifest.controlUrl, {
     lists: { conservative: `${manifest.snapshots[0]}\n`, eager: `${manifest.snapshots[1]}\n` },
   });
   persistTo = mkdtempSync(join(tmpdir(), "pkgedge-e2e-state-"));
-  dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: up.url }, persistTo });
+  // The binary mirror on the fixture bucket: the default points at the internet.
+  const binaries = await publishBinaries(inject("binaryBucketUrl"), {}, 64 * 1024);
+  vars = { UPSTREAM_SERVERS: up.url, BINARY_MIRRORS: `julialang2=${binaries.bucket.url}` };
+  dev = await startWranglerDev({ vars, persistTo });
 });
 
 afterAll(async () => {
@@ -138,7 +143,7 @@ describe("wrangler dev against a loopback storage server", () => {
 
   it("keeps its bucket across a restart on the same --persist-to", async () => {
     await dev.stop();
-    dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: up.url }, persistTo });
+    dev = await startWranglerDev({ vars, persistTo });
     const getsBefore = await tarballGets();
     const after = await walk();
     for (const r of after) expect(r.headers.has("x-cache-miss"), r.path).toBe(false);
@@ -151,6 +156,7 @@ describe("wrangler dev against a loopback storage server", () => {
     expect(ok.output).toMatch(/✓ GET \/meta/);
     expect(ok.output).toMatch(/✓ registry \/registry\/.* verifies/);
     expect(ok.output).toMatch(/✓ package \/package\/.* verifies/);
+    expect(ok.output).toMatch(/✓ binary mirror \/mirror\/julialang2\/bin\/versions\.json lists release files/);
     expect(ok.output).toContain("smoke test passed");
     // Something that is not a working pkgedge fails, and says where.
     const bad = await smoke(`${manifest.controlUrl}/u/nowhere`);

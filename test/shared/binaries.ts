@@ -4,7 +4,6 @@
  * release, a file versions.json does not list, and a nightly.
  */
 
-import { inject } from "vitest";
 import { createBinaryBucket, type BinaryBucket, type BucketSettings } from "./binary-bucket.ts";
 
 export const RELEASE = "bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz";
@@ -33,8 +32,8 @@ export interface Published {
   files: Record<string, Uint8Array>;
 }
 
-/** Publishes the fixture bucket; `size` is each tarball's length. */
-export async function publishBinaries(settings: BucketSettings = {}, size = 300 * 1024, controlUrl = inject("binaryBucketUrl")): Promise<Published> {
+/** Publishes the fixture bucket on the fixture bucket server at `controlUrl`; `size` is each tarball's length. */
+export async function publishBinaries(controlUrl: string, settings: BucketSettings = {}, size = 300 * 1024): Promise<Published> {
   const bucket = await createBinaryBucket(controlUrl, settings);
   const files: Record<string, Uint8Array> = {
     [RELEASE]: randomBytes(size),

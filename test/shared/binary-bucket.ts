@@ -32,7 +32,7 @@ let count = 0;
 export async function createBinaryBucket(controlUrl: string, settings: BucketSettings = {}): Promise<BinaryBucket> {
   const name = `bk${++count}-${Math.random().toString(36).slice(2, 8)}`;
   const endpoint = `${controlUrl}/control/buckets/${name}`;
-  const call = async (method: string, path: string, body?: BodyInit, headers?: Record<string, string>) => {
+  const call = async (method: string, path: string, body?: string | Uint8Array, headers?: Record<string, string>) => {
     const res = await fetch(endpoint + path, { method, body, headers });
     if (res.status >= 300) throw new Error(`fixture bucket ${name}: ${method} ${path} answered ${res.status}`);
     return res.status === 204 ? null : await res.json();

@@ -55,6 +55,9 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
       pkgserver_url: url.origin + rt.config.pathPrefix,
       upstreams: rt.config.upstreams,
       allowed_registries: rt.config.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
+      // The Julia binary buckets served under /mirror/<name>/, and how long a copy that can change is trusted.
+      binary_mirrors: rt.config.binaryMirrors.map((m) => ({ name: m.name, upstream: m.base, path: `${rt.config.pathPrefix}/mirror/${m.name}/` })),
+      binary_mirror_ttl_seconds: rt.config.binaryMirrorTtlSeconds,
       // The latest upstream failures requests to this isolate ran into, each with its cause in words.
       upstream_failures: rt.upstreamFailures,
       isolate_started_at: rt.startedAt.toISOString(),

@@ -4,10 +4,12 @@
  * input never reaches the upstream or the bucket.
  */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
-import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "../../shared/binaries.ts";
+import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries as publishOn, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "../../shared/binaries.ts";
+import type { BucketSettings } from "../../shared/binary-bucket.ts";
 
+const publishBinaries = (settings: BucketSettings = {}) => publishOn(inject("binaryBucketUrl"), settings);
 const at = (path: string) => `/mirror/rel/${path}`;
 const key = (path: string) => `mirror/rel/${path}`;
 
