@@ -7,6 +7,7 @@
  *   cold    (c) cold 300 MB vs direct and nginx proxy_cache, (d) memory, (e) 50 at once (bench/cold.ts)
  *   tree    the verifier's memory per archive entry beside a bare Map of the same entries (bench/tree-memory.ts)
  *   memory  workerd RSS during cold 300 MB and 1 GiB fills, bucket outside workerd, heap capped (bench/memory.ts)
+ *   binaries  a 150 MB release through the binary mirror, cold and warm, vs a direct download (bench/binaries.ts)
  *
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
@@ -17,6 +18,7 @@ import { RUNS } from "./lib.ts";
 import { benchVerify } from "./verify.ts";
 import { benchTreeMemory } from "./tree-memory.ts";
 import { benchMemory } from "./memory.ts";
+import { benchBinaries } from "./binaries.ts";
 
 const sections = process.argv.slice(2);
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
@@ -27,3 +29,4 @@ if (wanted("hits")) await benchHits();
 if (wanted("cold")) await benchCold();
 if (wanted("tree")) await benchTreeMemory();
 if (wanted("memory")) await benchMemory();
+if (wanted("binaries")) await benchBinaries();

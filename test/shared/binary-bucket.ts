@@ -7,6 +7,7 @@ export interface BucketSettings {
   missing?: 403 | 404;
   down?: boolean;
   bytesPerSecond?: number;
+  truncate?: boolean;
 }
 
 export interface BinaryBucketRequest {

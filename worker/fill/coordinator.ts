@@ -24,6 +24,8 @@ import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./f
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
+/** What a bucket answers for a file it no longer has (403 when its list is private). */
+const GONE = new Set([403, 404, 410]);
 
 type Started =
   | { kind: "ok"; fill: SharedFill }
@@ -120,6 +122,10 @@ export class FillCoordinator extends DurableObject<Env> {
       await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at } satisfies Checked);
       log("info", "mirror_revalidated", { key: target.key, current: true });
       return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
+    }
+    if (started.kind === "not-found" && !GONE.has(started.status ?? 404)) {
+      // Another 4xx (401, 400) says something is wrong with the asking, not that the file is gone.
+      return { kind: "upstream-failed", detail: `${target.upstreams[0]}: GET ${started.status}`, retryAfterSeconds: config.failureTtlSeconds };
     }
     if (started.kind === "not-found") {
       // The upstream no longer has it: neither does the mirror.

@@ -39,6 +39,9 @@ export interface FillTarget {
 
 export const TARBALL_CONTENT_TYPE = "application/x-gzip";
 
+/** The names of what a copy keeps with it (lowercase: S3 folds metadata names). */
+export const COPY_META = { upstream: "upstream", fetchedAt: "fetched-at", etag: "etag", lastModified: "last-modified", sha256: "sha256" } as const;
+
 export function tarballSpec(resource: Resource): FillSpec {
   return { kind: "tarball", key: resource.key };
 }
@@ -54,7 +57,7 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
       path: "/" + resource.key,
       upstreams: config.upstreams,
       check: (c) => treeHashCheck(resource, c.verifyMaxEntries),
-      putOptions: (response) => ({ contentType: TARBALL_CONTENT_TYPE, customMetadata: { upstream: response.upstream, fetchedAt: new Date().toISOString() } }),
+      putOptions: (response) => ({ contentType: TARBALL_CONTENT_TYPE, customMetadata: { [COPY_META.upstream]: response.upstream, [COPY_META.fetchedAt]: new Date().toISOString() } }),
     };
   }
   const mirror = config.binaryMirrors.find((m) => m.name === spec.mirror);
@@ -76,9 +79,9 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
 
 /** What a mirrored file's copy keeps of the upstream's answer, so a hit answers as the upstream did. */
 function mirrorMetadata(response: UpstreamBody, published: Published | undefined): Record<string, string> {
-  const meta: Record<string, string> = { upstream: response.upstream, fetchedAt: new Date().toISOString() };
-  if (response.headers.etag) meta.etag = response.headers.etag;
-  if (response.headers.lastModified) meta.lastModified = response.headers.lastModified;
-  if (published) meta.sha256 = published.sha256;
+  const meta: Record<string, string> = { [COPY_META.upstream]: response.upstream, [COPY_META.fetchedAt]: new Date().toISOString() };
+  if (response.headers.etag) meta[COPY_META.etag] = response.headers.etag;
+  if (response.headers.lastModified) meta[COPY_META.lastModified] = response.headers.lastModified;
+  if (published) meta[COPY_META.sha256] = published.sha256;
   return meta;
 }

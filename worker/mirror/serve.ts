@@ -13,7 +13,7 @@ import type { MirrorDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import type { ObjectBody, ObjectInfo } from "../store/store";
 import type { Revalidated, Streamed } from "../fill/fills";
-import type { FillSpec } from "../fill/target";
+import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce } from "../upstream/upstream";
 import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable, type Asked } from "../routes/stored";
@@ -41,12 +41,12 @@ function answerHeaders(h: UpstreamHeaders, cache: string): Headers {
 /** The upstream's headers as the copy keeps them (falling back to the bucket's own). */
 function copyHeaders(copy: ObjectInfo): UpstreamHeaders & { etag: string } {
   const meta = copy.customMetadata;
-  return { contentType: copy.contentType, etag: meta.etag ?? copy.etag, lastModified: meta.lastModified ?? copy.uploaded.toUTCString() };
+  return { contentType: copy.contentType, etag: meta[COPY_META.etag] ?? copy.etag, lastModified: meta[COPY_META.lastModified] ?? copy.uploaded.toUTCString() };
 }
 
 /** Until when (ms) a copy needs no revalidation: its TTL from when it was fetched, or from when it was last found current. */
 function freshUntil(deps: MirrorDeps, memory: MirrorMemory, copy: ObjectInfo): number {
-  const fetchedAt = Date.parse(copy.customMetadata.fetchedAt ?? "") || copy.uploaded.getTime();
+  const fetchedAt = Date.parse(copy.customMetadata[COPY_META.fetchedAt] ?? "") || copy.uploaded.getTime();
   return Math.max(fetchedAt + deps.config.binaryMirrorTtlSeconds * 1000, memory.confirmedUntil(copy.key, copy.etag));
 }
 
@@ -65,7 +65,7 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
       return serveMirrorFile(deps, memory, file, request, round + 1); // the copy vanished under us
     }
     if ("body" in copy) await (copy as ObjectBody).body.cancel();
-    const held = { bucketEtag: copy.etag, validators: { etag: copy.customMetadata.etag, lastModified: copy.customMetadata.lastModified } };
+    const held = { bucketEtag: copy.etag, validators: { etag: copy.customMetadata[COPY_META.etag], lastModified: copy.customMetadata[COPY_META.lastModified] } };
     const result = await deps.fills.revalidateFile(spec, held, asked.rangeHeader);
     if (result.kind === "fresh") {
       memory.confirm(file.key, copy.etag, result.until);

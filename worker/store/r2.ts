@@ -24,7 +24,9 @@ function conditional(options: PutOptions): R2PutOptions["onlyIf"] {
 }
 
 function metadata(options: PutOptions): { httpMetadata: R2HTTPMetadata; customMetadata?: Record<string, string> } {
-  return { httpMetadata: { contentType: options.contentType }, customMetadata: options.customMetadata };
+  // Keys lowercased as S3 stores them, so both backends read back the same names.
+  const custom = options.customMetadata && Object.fromEntries(Object.entries(options.customMetadata).map(([k, v]) => [k.toLowerCase(), v]));
+  return { httpMetadata: { contentType: options.contentType }, customMetadata: custom };
 }
 
 /** The R2 binding as an ObjectStore. */

@@ -26,6 +26,7 @@ export interface ObjectBody extends ObjectInfo {
 
 export interface PutOptions {
   contentType: string;
+  /** Read back with lowercase keys on every backend (S3 folds metadata names to lowercase). */
   customMetadata?: Record<string, string>;
   /** Only write if the stored object still has this etag (or, with null, if there is none). */
   onlyIfEtag?: string | null;

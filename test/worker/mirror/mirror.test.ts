@@ -164,6 +164,21 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect(info?.customMetadata.sha256).toBeUndefined();
   });
 
+  it("a body cut short of its Content-Length breaks the client's download and is never kept", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    await (await m.fetch(at("bin/versions.json"))).arrayBuffer(); // whole, before the bucket turns bad
+    await m.settle();
+    await p.bucket.set({ truncate: true });
+    for (const path of [UNLISTED, NIGHTLY, DBVERSION, RELEASE]) {
+      const res = await outcome(await m.fetch(at(path)));
+      expect(res.status, path).toBe(200);
+      expect(res.clean, `${path} must not end cleanly`).toBe(false);
+    }
+    await m.settle();
+    expect(await bucketKeys()).toEqual([key("bin/versions.json")]);
+  });
+
   it("a mirror without versions.json keeps its files after the length check", async () => {
     const p = await publishBinaries();
     await p.bucket.remove("bin/versions.json");
@@ -235,6 +250,19 @@ describe("freshness follows the content", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toMatch(/^no-cache/);
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(p.files["bin/versions.json"]);
+  });
+
+  it("a changed file whose new body is cut short leaves the old copy in place", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    await p.bucket.put(NIGHTLY, randomBytes(100 * 1024), "application/x-gzip");
+    await p.bucket.set({ truncate: true });
+    await sleep(1100);
+    expect((await outcome(await m.fetch(at(NIGHTLY)))).clean).toBe(false);
+    await m.settle();
+    expect(await storedBytes(key(NIGHTLY))).toEqual(p.files[NIGHTLY]);
   });
 
   it("a file the bucket removed is gone from the mirror after the TTL", async () => {

@@ -111,6 +111,14 @@ describe("operator routes", () => {
     expect(body.upstreams).toEqual([up.url]);
     expect(body.registries.eager.registries).toEqual([]);
     expect(body.registries.conservative.published_at).toBeNull();
+    expect(body.binary_mirrors.map((b: { name: string }) => b.name)).toEqual(["julialang2", "julialangnightlies"]);
+    expect(body.binary_mirror_ttl_seconds).toBe(600);
+  });
+
+  it("lists the binary mirrors in /meta as configured, under the mount prefix", async () => {
+    const m = mirror({ BINARY_MIRRORS: "rel=http://127.0.0.1:9/bucket", PATH_PREFIX: "/julia" });
+    const body = (await (await m.fetch("/julia/meta")).json()) as Record<string, any>;
+    expect(body.binary_mirrors).toEqual([{ name: "rel", upstream: "http://127.0.0.1:9/bucket", path: "/julia/mirror/rel/" }]);
   });
 });
 

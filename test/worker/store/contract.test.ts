@@ -61,6 +61,13 @@ describe.each(backends)("the %s store", (_, make) => {
     expect(await read(store, k)).toEqual(data);
   });
 
+  it("reads metadata back under lowercase names, whatever case it was written in", async () => {
+    const store = make();
+    const k = key("meta");
+    await store.putSmall(k, "x", { contentType: "text/plain", customMetadata: { "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT", fetchedAt: "2026-11-25" } });
+    expect((await store.head(k))!.customMetadata).toEqual({ "last-modified": "Wed, 25 Nov 2026 10:00:00 GMT", fetchedat: "2026-11-25" });
+  });
+
   it("reads a byte span", async () => {
     const store = make();
     const k = key("span");
