@@ -106,6 +106,12 @@ async function answerFill(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFi
   const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
   headers.set("x-cache-miss", "miss");
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
+  if (request.method === "HEAD") {
+    // A HEAD that found its copy outdated started the new copy's fill; it needs none of its bytes.
+    await fill.body.cancel();
+    if (fill.length !== undefined) headers.set("content-length", String(fill.length));
+    return new Response(null, { headers });
+  }
   if (fill.range) {
     // Cut from a fill whose bytes are not all checked yet: never kept by a cache.
     const { start, end } = fill.range;

@@ -222,6 +222,22 @@ describe("freshness follows the content", () => {
     expect(hit.headers.get("cache-control")).toMatch(/max-age=[01],/);
   });
 
+  it("a HEAD after the TTL sees the changed file's headers, and its new copy is filled", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    const next = randomBytes(123_456);
+    await p.bucket.put(NIGHTLY, next, "application/x-gzip");
+    await sleep(1100);
+    const head = await m.fetch(at(NIGHTLY), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe("123456");
+    expect(await head.text()).toBe("");
+    await m.settle();
+    expect(await storedBytes(key(NIGHTLY))).toEqual(next);
+  });
+
   it("an unchanged file is revalidated with its ETag, answered 304, and not asked about again within the TTL", async () => {
     const p = await publishBinaries();
     const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "2" });
