@@ -14,17 +14,23 @@ import { parseMirrorPath } from "./mirror/path";
 import { serveMirrorFile } from "./mirror/serve";
 import { meta, robots } from "./ops/meta";
 import { log } from "./log";
+import { accessRecord, clientHash, requestIdOf, RequestNote, type CacheOutcome } from "./ops/access-log";
+import { deliver } from "./streams/bytes";
 import { S3Error } from "./store/s3";
 
-type AppEnv = { Bindings: Env; Variables: { rt: Runtime } };
+type AppEnv = { Bindings: Env; Variables: { rt: Runtime; note: RequestNote } };
 
-/** The path as sent, without query or fragment, minus the mount prefix ("//" matches no route). */
-function rawPath(request: Request, options?: { env?: unknown }): string {
-  const url = request.url;
+/** The path as sent, without query or fragment. */
+function sentPath(url: string): string {
   const start = url.indexOf("/", url.indexOf("://") + 3);
   if (start < 0) return "/";
   const end = url.slice(start).search(/[?#]/);
-  const path = end < 0 ? url.slice(start) : url.slice(start, start + end);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
+}
+
+/** The path as sent, minus the mount prefix ("//" matches no route). */
+function rawPath(request: Request, options?: { env?: unknown }): string {
+  const path = sentPath(request.url);
   const rt = options?.env ? runtimeFor(options.env as Env) : undefined;
   const prefix = rt && !(rt instanceof ConfigError) ? rt.config.pathPrefix : "";
   if (prefix === "") return path;
@@ -33,7 +39,7 @@ function rawPath(request: Request, options?: { env?: unknown }): string {
 }
 
 function deps(c: Context<AppEnv>): MirrorDeps {
-  return mirrorDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p));
+  return mirrorDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p), c.get("note"));
 }
 
 const METHODS = new Set(["GET", "HEAD"]);
@@ -53,6 +59,52 @@ function mirrorFileOf(c: Context<AppEnv>) {
 }
 
 export const app = new Hono<AppEnv>({ getPath: rawPath });
+
+const X_CACHE: Partial<Record<CacheOutcome, string>> = { hit: "HIT", miss: "MISS", joined: "JOINED" };
+
+/** What kind of path this is, for the access log and analytics. */
+function classify(path: string, note: RequestNote): void {
+  const resource = parseResourcePath(path);
+  if (resource) {
+    note.kind = resource.kind;
+    note.uuid = resource.uuid ?? null;
+  } else if (path.startsWith("/mirror/")) note.kind = "mirror";
+  else if (path === "/registries" || path.startsWith("/registries.")) note.kind = "registries";
+}
+
+/**
+ * The access log wraps everything: the request ID is echoed, tarball answers say X-Cache, and the
+ * line is written once the body has been delivered or broke (see deliver).
+ */
+app.use("*", async (c, next) => {
+  const startedAt = Date.now();
+  const note = new RequestNote();
+  c.set("note", note);
+  classify(c.req.path, note);
+  const requestId = requestIdOf(c.req.header("x-request-id") ?? null);
+  await next();
+  const res = c.res;
+  const headers = new Headers(res.headers);
+  headers.set("x-request-id", requestId);
+  const xCache = note.cache && X_CACHE[note.cache];
+  if (xCache) headers.set("x-cache", xCache);
+  const head = c.req.method === "HEAD";
+  if (head) await res.body?.cancel();
+  const declared = headers.get("content-length");
+  const { body, delivered } = deliver(head ? null : res.body, declared === null ? undefined : Number(declared), note.cache === "hit");
+  c.res = undefined;
+  c.res = new Response(body, { status: res.status, statusText: res.statusText, headers });
+  const rt = c.get("rt") as Runtime | undefined;
+  const request = c.req.raw;
+  c.executionCtx.waitUntil(
+    delivered.then(async (d) => {
+      const record = accessRecord(request, sentPath(request.url), res.status, note, d, startedAt, requestId);
+      const address = request.headers.get("cf-connecting-ip");
+      if (rt?.clientHashKey && address) record.client = await clientHash(rt.clientHashKey, address);
+      log(record.broken ? "warn" : "info", "request", { ...record });
+    }),
+  );
+});
 
 app.use("*", async (c, next) => {
   const rt = runtimeFor(c.env);

@@ -10,6 +10,7 @@ import { storeFor } from "./store/factory";
 import { RegistryRefresher } from "./registries/serve";
 import { coordinatedFills, type Fills } from "./fill/fills";
 import { MirrorMemory } from "./mirror/memory";
+import { RequestNote } from "./ops/access-log";
 import { log } from "./log";
 
 export interface Runtime {
@@ -25,6 +26,8 @@ export interface Runtime {
   upstreamFailures: UpstreamFailure[];
   /** GITHUB_TOKEN, if set: authenticates origin checks on api.github.com (60 an hour without it). */
   githubToken?: string;
+  /** CLIENT_HASH_KEY, if set: the access log carries a keyed hash of each client's address. */
+  clientHashKey?: string;
 }
 
 export interface UpstreamFailure {
@@ -52,6 +55,8 @@ export interface MirrorDeps {
   noteFailure(key: string, detail: string): void;
   /** Secrets the worker itself uses (never passed to coordinators or logged). */
   secrets: { githubToken?: string };
+  /** What the request's answer was (hit, miss, …), for the access log. */
+  note: RequestNote;
 }
 
 const runtimes = new WeakMap<object, Runtime | ConfigError>();
@@ -73,7 +78,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN") };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY") };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       runtime = err;
@@ -87,6 +92,6 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   return runtime;
 }
 
-export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): MirrorDeps {
-  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil, noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail), secrets: { githubToken: rt.githubToken } };
+export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void, note = new RequestNote()): MirrorDeps {
+  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil, noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail), secrets: { githubToken: rt.githubToken }, note };
 }

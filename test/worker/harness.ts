@@ -106,12 +106,15 @@ export const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.cont
 export function mirror(vars: Record<string, string>): Mirror {
   const mirrorEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
   const pending: ExecutionContext[] = [];
+  const responses: Response[] = [];
   return {
     env: mirrorEnv,
     async fetch(path, init) {
       const ctx = createExecutionContext();
       pending.push(ctx);
-      return worker.fetch!(new Request(`http://pkgedge.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>, mirrorEnv, ctx);
+      const res = await worker.fetch!(new Request(`http://pkgedge.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>, mirrorEnv, ctx);
+      responses.push(res);
+      return res;
     },
     async scheduled() {
       const ctx = createExecutionContext();
@@ -119,6 +122,10 @@ export function mirror(vars: Record<string, string>): Mirror {
       await worker.scheduled!(createScheduledController({ cron: "* * * * *" }), mirrorEnv, ctx);
     },
     async settle() {
+      // A body the test never read is a client that went away: the access log waits for every
+      // body to be delivered or broken, so those are cancelled first. (A test that stops reading
+      // a body it took a reader for must cancel that reader itself.)
+      for (const res of responses.splice(0)) if (res.body && !res.bodyUsed) await res.body.cancel().catch(() => {});
       // Requests' background work, then every fill coordinator's running fill, until both are quiet.
       for (let round = 0; round < 3; round++) {
         while (pending.length > 0) await waitOnExecutionContext(pending.shift()!);

@@ -87,11 +87,12 @@ export class FillCoordinator extends DurableObject<Env> {
 
   /** The resource's bytes (a `Range` header is evaluated against the length the fill really has). */
   async stream(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
+    const joined = (this.fill !== null && !this.fill.failed) || this.starting !== null;
     const started = await this.ensureFill(config, targetFor(config, spec));
     // A revalidation that was starting found the bucket's copy current: the caller reads it there.
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
-    return this.streamFrom(config, started.fill, rangeHeader);
+    return this.streamFrom(config, started.fill, rangeHeader, joined);
   }
 
   /**
@@ -101,14 +102,15 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async revalidate(config: Config, spec: FillSpec, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
     const checked = await this.ctx.storage.get<Checked>("checked");
     const ttlMs = config.binaryMirrorTtlSeconds * 1000;
     if (checked?.bucketEtag === held.bucketEtag && Date.now() - checked.at < ttlMs) return { kind: "fresh", until: checked.at + ttlMs };
+    const joined = this.revalidating !== null;
     this.revalidating ??= this.askUpstream(config, target, held).finally(() => (this.revalidating = null));
     const result = await this.revalidating;
     if (result.kind === "fresh") return result;
-    if (result.kind === "ok") return this.streamFrom(config, result.fill, rangeHeader);
+    if (result.kind === "ok") return this.streamFrom(config, result.fill, rangeHeader, joined);
     if (result.kind === "upstream-failed") return { kind: "stale", detail: result.detail };
     if (result.kind === "not-modified") return { kind: "fresh", until: Date.now() + ttlMs };
     return result;
@@ -137,8 +139,8 @@ export class FillCoordinator extends DurableObject<Env> {
     return started;
   }
 
-  private streamFrom(config: Config, fill: SharedFill, rangeHeader: string | null): Streamed {
-    const headers = fill.headers;
+  private streamFrom(config: Config, fill: SharedFill, rangeHeader: string | null, joined: boolean): Streamed {
+    const { headers, upstream } = fill;
     // A cold range holds back its end until the whole object is verified, so it keeps the fill going:
     // on objects too large to fill unattended, Range is ignored (RFC 9110 allows it) and the whole
     // object is streamed, so a client that asks for one byte and leaves lets the fill go.
@@ -146,10 +148,10 @@ export class FillCoordinator extends DurableObject<Env> {
       const range = parseRange(rangeHeader, fill.length);
       if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length: fill.length };
       if (range.kind === "partial") {
-        return { kind: "streaming", length: fill.length, headers, range: { start: range.start, end: range.end }, body: fill.subscribe(range.start, range.end) };
+        return { kind: "streaming", length: fill.length, headers, upstream, joined, range: { start: range.start, end: range.end }, body: fill.subscribe(range.start, range.end) };
       }
     }
-    return { kind: "streaming", length: fill.length, headers, body: fill.subscribe(0) };
+    return { kind: "streaming", length: fill.length, headers, upstream, joined, body: fill.subscribe(0) };
   }
 
   /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */

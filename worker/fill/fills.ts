@@ -30,6 +30,10 @@ export type Streamed =
       length: number | undefined;
       /** What the upstream said about the body (used by the binary mirror). */
       headers: UpstreamHeaders;
+      /** The upstream the fill reads from. */
+      upstream: string;
+      /** This requester joined a fill another request had started (or one already done). */
+      joined: boolean;
       /** Set when a Range was asked for and satisfiable: the bytes [start, end] are streamed. */
       range?: { start: number; end: number };
       /** Carries its length when the length is known (see Outlet), so it is sent with a Content-Length. */

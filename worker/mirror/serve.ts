@@ -17,7 +17,7 @@ import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce } from "../upstream/upstream";
 import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable, type Asked } from "../routes/stored";
-import { notFound, upstreamFailed } from "../routes/tarball";
+import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
 import { indexVersions, MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
@@ -77,7 +77,7 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
       deps.noteFailure(file.key, result.detail);
       const info = (await deps.store.head(file.key)) ?? copy;
       const answer = await answerFromInfo(deps.store, info, answerHeaders(copyHeaders(info), "no-cache, no-transform"), copyHeaders(info).etag, asked);
-      if (answer) return answer;
+      if (answer) return hit(deps, info, answer);
       return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
     return answerFill(deps, memory, file, request, result, round);
@@ -94,18 +94,20 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
 async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, cache: string, asked: Asked): Promise<Response | null> {
   const upstream = copyHeaders(copy);
   const headers = answerHeaders(upstream, cache);
-  if ("body" in copy) return answerWhole(copy as ObjectBody, headers, upstream.etag, asked.ifNoneMatch);
-  return answerFromInfo(deps.store, copy, headers, upstream.etag, asked);
+  const answer = "body" in copy ? await answerWhole(copy as ObjectBody, headers, upstream.etag, asked.ifNoneMatch) : await answerFromInfo(deps.store, copy, headers, upstream.etag, asked);
+  return answer && hit(deps, copy, answer);
 }
 
 /** A response from the file's fill: its bytes as they pass the checks (a range of them, when asked). */
 async function answerFill(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, request: Request, fill: Revalidated | Streamed, round: number): Promise<Response> {
-  if (fill.kind === "not-found") return notFound(fill.status);
+  if (fill.kind === "not-found") return absent(deps, fill.status);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, file.key, fill);
   if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale") return serveMirrorFile(deps, memory, file, request, round + 1);
   const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
   headers.set("x-cache-miss", "miss");
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
+  deps.note.cache = fill.joined ? "joined" : "miss";
+  deps.note.upstream = fill.upstream;
   if (request.method === "HEAD") {
     // A HEAD that found its copy outdated started the new copy's fill; it needs none of its bytes.
     await fill.body.cancel();
@@ -130,10 +132,12 @@ async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile
   if (answer.status === 200 && "headers" in answer) {
     const headers = answerHeaders(answer.headers, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
     headers.set("x-cache-miss", "miss");
+    deps.note.cache = "miss";
+    deps.note.upstream = mirror.base;
     if (answer.length !== undefined) headers.set("content-length", String(answer.length));
     return new Response(null, { headers });
   }
-  if (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) return notFound(answer.status);
+  if (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) return absent(deps, answer.status);
   const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD ${answer.status}`;
   return upstreamFailed(deps, file.key, { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
 }

@@ -35,10 +35,10 @@ export async function serveTarball(deps: MirrorDeps, resource: Resource, request
   if (asked.head || asked.rangeHeader !== null) {
     const info = await deps.store.head(resource.key);
     const answer = info && (await answerFromInfo(deps.store, info, storedHeaders(info), info.etag, asked));
-    if (answer) return answer; // null: deleted between head and get
+    if (answer) return hit(deps, info!, answer); // null: deleted between head and get
   } else {
     const obj = await deps.store.get(resource.key);
-    if (obj) return answerWhole(obj, storedHeaders(obj), obj.etag, asked.ifNoneMatch);
+    if (obj) return hit(deps, obj, await answerWhole(obj, storedHeaders(obj), obj.etag, asked.ifNoneMatch));
   }
   return asked.head ? headOnMiss(deps, resource) : getOnMiss(deps, resource, request);
 }
@@ -47,7 +47,21 @@ export async function serveTarball(deps: MirrorDeps, resource: Resource, request
  * An upstream outage is not an absence (Pkg, downstream caches and operators read 404 as "this does
  * not exist"): 502, never stored, with a short Retry-After, naming the cause.
  */
+/** Notes a hit (and the upstream the object was filled from) for the access log. */
+export function hit(deps: MirrorDeps, info: ObjectInfo, answer: Response): Response {
+  deps.note.cache = "hit";
+  deps.note.upstream = info.customMetadata.upstream ?? null;
+  return answer;
+}
+
+/** A resource no upstream has (or, for the binary mirror, the status its bucket gave). */
+export function absent(deps: MirrorDeps, status = 404): Response {
+  deps.note.cache = "negative";
+  return notFound(status);
+}
+
 export function upstreamFailed(deps: MirrorDeps, key: string, failure: Unavailable): Response {
+  deps.note.cache = "error";
   log("warn", "upstream_failed", { key, detail: failure.detail });
   deps.noteFailure(key, failure.detail);
   return Response.json(
@@ -62,7 +76,8 @@ export function upstreamFailed(deps: MirrorDeps, key: string, failure: Unavailab
  */
 async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Response> {
   const located = await deps.fills.locate(resource);
-  if (!located.found) return located.unavailable ? upstreamFailed(deps, resource.key, located) : notFound();
+  if (!located.found) return located.unavailable ? upstreamFailed(deps, resource.key, located) : absent(deps);
+  deps.note.cache = "miss";
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
   if (located.length !== undefined) headers.set("content-length", String(located.length));
@@ -78,10 +93,12 @@ async function getOnMiss(deps: MirrorDeps, resource: Resource, request: Request)
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
   const fill = await deps.fills.stream(resource, request.headers.get("range"));
-  if (fill.kind === "not-found") return notFound();
+  if (fill.kind === "not-found") return absent(deps);
   if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource.key, fill);
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
+  deps.note.cache = fill.joined ? "joined" : "miss";
+  deps.note.upstream = fill.upstream;
   if (fill.range) {
     const { start, end } = fill.range;
     const span = end - start + 1;

@@ -73,17 +73,28 @@ export class ChunkReader {
  */
 export class Outlet {
   readonly readable: ReadableStream<Uint8Array>;
+  /** Settles once the stream ended (every byte taken by its reader) or broke, with the bytes taken. */
+  readonly delivered: Promise<Delivered>;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  private taken = 0;
+  private settle!: (d: Delivered) => void;
 
   constructor(length?: number) {
     const pipe = length === undefined ? new workerd.IdentityTransformStream() : new workerd.FixedLengthStream(length);
     this.readable = pipe.readable;
     this.writer = pipe.writable.getWriter();
-    this.writer.closed.catch(() => {}); // a broken stream is reported to its reader, not as an unhandled rejection
+    this.delivered = new Promise((r) => (this.settle = r));
+    this.writer.closed.then(
+      () => this.settle({ bytes: this.taken, complete: true }),
+      (err: unknown) => this.settle({ bytes: this.taken, complete: false, error: errorText(err) }),
+    ); // a broken stream is reported to its reader and here, never as an unhandled rejection
+    outlets.set(this.readable, this);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (bytes.byteLength > 0) await this.writer.write(bytes);
+    if (bytes.byteLength === 0) return;
+    await this.writer.write(bytes);
+    this.taken += bytes.byteLength;
   }
 
   /** Ends the stream cleanly. */
@@ -97,18 +108,56 @@ export class Outlet {
   }
 }
 
+/** What a response body delivered: `bytes` is null when the runtime moved them and did not say. */
+export interface Delivered {
+  bytes: number | null;
+  complete: boolean;
+  error?: string;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+const outlets = new WeakMap<ReadableStream<Uint8Array>, Outlet>();
+
+/**
+ * A response body that reports what it delivered. An Outlet's readable reports itself. A native
+ * body of known length (a bucket object) is piped natively into one that carries the length
+ * (runtime speed, but only "all of it" or "broken" is known); anything else (a fill's stream from
+ * its coordinator) is pumped through an Outlet, which counts the bytes the client took.
+ */
+export function deliver(body: ReadableStream<Uint8Array> | null, length: number | undefined, native: boolean): { body: ReadableStream<Uint8Array> | null; delivered: Promise<Delivered> } {
+  if (!body) return { body, delivered: Promise.resolve({ bytes: 0, complete: true }) };
+  const outlet = outlets.get(body);
+  if (outlet) return { body, delivered: outlet.delivered };
+  if (native && length !== undefined) {
+    const fixed = new workerd.FixedLengthStream(length);
+    const delivered = body.pipeTo(fixed.writable).then(
+      (): Delivered => ({ bytes: length, complete: true }),
+      (err: unknown): Delivered => ({ bytes: null, complete: false, error: errorText(err) }),
+    );
+    return { body: fixed.readable, delivered };
+  }
+  const out = new Outlet(length);
+  void pump(body, out);
+  return { body: out.readable, delivered: out.delivered };
+}
+
+async function pump(body: ReadableStream<Uint8Array>, outlet: Outlet): Promise<void> {
+  const reader = new ChunkReader(body);
+  try {
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await outlet.write(chunk);
+    await outlet.close();
+  } catch (err) {
+    outlet.abort(err);
+    void reader.cancel(err);
+  }
+}
+
 /** `body` as a stream that carries its length (see Outlet), pumped through one reused buffer. */
 export function withLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
   const outlet = new Outlet(length);
-  const reader = new ChunkReader(body);
-  void (async () => {
-    try {
-      for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await outlet.write(chunk);
-      await outlet.close();
-    } catch (err) {
-      outlet.abort(err);
-      void reader.cancel(err);
-    }
-  })();
+  void pump(body, outlet);
   return outlet.readable;
 }

@@ -49,10 +49,11 @@ describe("single-flight", () => {
     const m = mirror({ UPSTREAM_SERVERS: up.url });
     const responses = await Promise.all(Array.from({ length: 5 }, () => m.fetch(big())));
     for (const res of responses) {
-      const first = await res.body!.getReader().read();
+      const reader = res.body!.getReader();
+      const first = await reader.read();
       expect(first.done).toBe(false);
       expect(await storedInfo(big().slice(1))).toBeNull(); // not committed yet: streaming, not waiting
-      await res.body!.cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
     }
     await m.settle();
   });
@@ -134,7 +135,9 @@ describe("fills outlive their clients", () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
     const m = mirror({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(big());
-    await res.body!.getReader().read();
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel(); // the client leaves; the fill goes on
     const stub = env.FILLS.get(env.FILLS.idFromName(`${up.url} ${big().slice(1)}`)); // named by upstreams and key
     await abortAllDurableObjects(); // as if the object died: memory gone, storage and alarm kept
     expect(await storedInfo(big().slice(1))).toBeNull();

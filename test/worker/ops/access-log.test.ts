@@ -1,0 +1,157 @@
+/**
+ * The access log: one `request` line per request, written after the body was delivered or broke,
+ * with the cache outcome, the upstream and the Julia client headers; X-Cache and X-Request-ID on
+ * the response.
+ */
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { manifest, mirror, outcome, upstream, type Mirror } from "../harness";
+
+afterEach(() => vi.restoreAllMocks());
+
+const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
+const big = () => `/artifact/${manifest.objects[manifest.bigArtifact]!.treeHash}`;
+
+const JULIA = {
+  "Julia-Version": "1.11.2",
+  "Julia-System": "x86_64-linux-gnu-libgfortran5-cxx11-libstdcxx30-julia_version+1.11.2",
+  "Julia-CI-Variables": "CI=t;GITHUB_ACTIONS=t",
+  "Julia-Interactive": "false",
+  "Julia-Pkg-Server": "https://pkg.example.org",
+  "User-Agent": "Pkg.jl (HTTP.jl)",
+};
+
+type Line = Record<string, unknown>;
+
+/** Captures the `request` lines the worker writes (info for whole answers, warn for broken ones). */
+function capture(): () => Line[] {
+  const info = vi.spyOn(console, "log");
+  const warn = vi.spyOn(console, "warn");
+  return () =>
+    [...info.mock.calls, ...warn.mock.calls]
+      .map((c) => String(c[0]))
+      .filter((l) => l.includes('"event":"request"'))
+      .map((l) => JSON.parse(l) as Line);
+}
+
+async function lineFor(m: Mirror, lines: () => Line[], requestId: string): Promise<Line> {
+  await m.settle();
+  const found = lines().filter((l) => l.request_id === requestId);
+  expect(found.length, `one request line for ${requestId}`).toBe(1);
+  return found[0]!;
+}
+
+describe("the access log", () => {
+  it("logs a miss then a hit, with the bytes, the outcome, the upstream and the Julia headers", async () => {
+    const lines = capture();
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const miss = await m.fetch(pkg(), { headers: { ...JULIA, "X-Request-ID": "req-miss-1" } });
+    expect(miss.headers.get("x-cache")).toBe("MISS");
+    expect(miss.headers.get("x-cache-miss")).toBe("miss");
+    expect(miss.headers.get("x-request-id")).toBe("req-miss-1");
+    const size = (await miss.arrayBuffer()).byteLength;
+    const missLine = await lineFor(m, lines, "req-miss-1");
+    expect(missLine).toMatchObject({
+      level: "info",
+      method: "GET",
+      path: pkg(),
+      status: 200,
+      bytes: size,
+      broken: false,
+      cache: "miss",
+      upstream: up.url,
+      kind: "package",
+      uuid: manifest.example.uuid,
+      julia_version: "1.11.2",
+      julia_system: JULIA["Julia-System"],
+      julia_ci_variables: "CI=t;GITHUB_ACTIONS=t",
+      julia_interactive: "false",
+      julia_pkg_server: "https://pkg.example.org",
+      user_agent: "Pkg.jl (HTTP.jl)",
+    });
+    expect(typeof missLine.duration_ms).toBe("number");
+    expect(Date.parse(String(missLine.time))).not.toBeNaN();
+    expect(missLine).not.toHaveProperty("client");
+
+    const hit = await m.fetch(pkg(), { headers: { "X-Request-ID": "req-hit-1" } });
+    expect(hit.headers.get("x-cache")).toBe("HIT");
+    expect(hit.headers.has("x-cache-miss")).toBe(false);
+    await hit.arrayBuffer();
+    expect(await lineFor(m, lines, "req-hit-1")).toMatchObject({ status: 200, bytes: size, broken: false, cache: "hit", upstream: up.url, julia_version: null });
+  });
+
+  it("marks a requester of a running fill as joined", async () => {
+    const lines = capture();
+    const up = await upstream({ faults: { [big()]: "slow" } });
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const [a, b] = await Promise.all(["req-a", "req-b"].map((id) => m.fetch(big(), { headers: { "X-Request-ID": id } })));
+    expect([a!.headers.get("x-cache"), b!.headers.get("x-cache")].sort()).toEqual(["JOINED", "MISS"]);
+    await Promise.all([a!.arrayBuffer(), b!.arrayBuffer()]);
+    const outcomes = [(await lineFor(m, lines, "req-a")).cache, (await lineFor(m, lines, "req-b")).cache].sort();
+    expect(outcomes).toEqual(["joined", "miss"]);
+  });
+
+  it("logs a download that broke as broken, with the status that went out and the bytes before the break", async () => {
+    const lines = capture();
+    const bad = await upstream({ faults: { [pkg()]: "truncate" } });
+    const m = mirror({ UPSTREAM_SERVERS: bad.url, UPSTREAM_IDLE_TIMEOUT_MS: "300" });
+    const res = await m.fetch(pkg(), { headers: { "X-Request-ID": "req-broken" } });
+    expect((await outcome(res)).clean).toBe(false);
+    const line = await lineFor(m, lines, "req-broken");
+    expect(line).toMatchObject({ level: "warn", status: 200, broken: true, cache: "miss" });
+    expect(line.bytes as number).toBeLessThan(manifest.objects[pkg()]!.size);
+  });
+
+  it("logs a hit the client stopped reading as broken", async () => {
+    const lines = capture();
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    await (await m.fetch(big())).arrayBuffer();
+    await m.settle();
+    const res = await m.fetch(big(), { headers: { "X-Request-ID": "req-left" } });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(await lineFor(m, lines, "req-left")).toMatchObject({ status: 200, broken: true, cache: "hit" });
+  });
+
+  it("logs a resource nobody has as negative, and an outage as error", async () => {
+    const lines = capture();
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const missing = `/artifact/${"1".repeat(40)}`;
+    expect((await m.fetch(missing, { headers: { "X-Request-ID": "req-404" } })).status).toBe(404);
+    expect(await lineFor(m, lines, "req-404")).toMatchObject({ status: 404, bytes: 0, cache: "negative", kind: "artifact" });
+    const down = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9" });
+    const res = await down.fetch(missing, { headers: { "X-Request-ID": "req-502" } });
+    expect(res.status).toBe(502);
+    await res.arrayBuffer();
+    expect(await lineFor(down, lines, "req-502")).toMatchObject({ status: 502, cache: "error", broken: false });
+  });
+
+  it("generates a request ID when the client sends none (or an unusable one), and echoes it", async () => {
+    const lines = capture();
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const res = await m.fetch("/robots.txt", { headers: { "X-Request-ID": "bad id with spaces" } });
+    const id = res.headers.get("x-request-id")!;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    await res.text();
+    expect(await lineFor(m, lines, id)).toMatchObject({ path: "/robots.txt", status: 200, cache: null });
+  });
+
+  it("logs no client address, and a keyed hash of it only with CLIENT_HASH_KEY", async () => {
+    const lines = capture();
+    const up = await upstream();
+    const plain = mirror({ UPSTREAM_SERVERS: up.url });
+    await (await plain.fetch("/robots.txt", { headers: { "X-Request-ID": "req-ip-1", "CF-Connecting-IP": "203.0.113.7" } })).text();
+    const line = await lineFor(plain, lines, "req-ip-1");
+    expect(JSON.stringify(line)).not.toContain("203.0.113.7");
+    const hashed = mirror({ UPSTREAM_SERVERS: up.url, CLIENT_HASH_KEY: "operator secret" });
+    for (const id of ["req-ip-2", "req-ip-3"]) await (await hashed.fetch("/robots.txt", { headers: { "X-Request-ID": id, "CF-Connecting-IP": "203.0.113.7" } })).text();
+    const [a, b] = [await lineFor(hashed, lines, "req-ip-2"), await lineFor(hashed, lines, "req-ip-3")];
+    expect(a.client).toMatch(/^[0-9a-f]{16}$/);
+    expect(a.client).toBe(b.client);
+    expect(JSON.stringify(a)).not.toContain("203.0.113.7");
+  });
+});

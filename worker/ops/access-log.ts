@@ -1,0 +1,93 @@
+/**
+ * The access log: one JSON line per request (event `request`), written once the response body has
+ * been delivered or broke, so the status and bytes are what the client got. It carries what the
+ * replaced nginx logged — the Julia client headers, request time, bytes — plus the cache outcome
+ * and the upstream used. Client addresses are never logged; with CLIENT_HASH_KEY set, a keyed hash
+ * of the address is (so distinct clients can be counted without knowing who they are).
+ */
+
+import type { Delivered } from "../streams/bytes";
+
+/** How a request was answered: from the bucket, by a fill it started or joined, "nobody has it", or a failure. */
+export type CacheOutcome = "hit" | "miss" | "joined" | "negative" | "error";
+
+/** What the routes note about a request as they answer it. */
+export class RequestNote {
+  cache: CacheOutcome | null = null;
+  upstream: string | null = null;
+  /** The resource kind (`package`, `artifact`, `registry`, `mirror`, `registries`), for rollups. */
+  kind: string | null = null;
+  /** The package or registry UUID, when the path names one. */
+  uuid: string | null = null;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:+=\/-]{1,128}$/;
+
+/** The client's X-Request-ID when it is a sane token, else a new one (echoed in the response either way). */
+export function requestIdOf(header: string | null): string {
+  return header !== null && REQUEST_ID_RE.test(header) ? header : crypto.randomUUID();
+}
+
+/** The Julia client headers, as the replaced nginx logged them (absent ones are null). */
+export const JULIA_HEADERS = ["julia-version", "julia-system", "julia-ci-variables", "julia-interactive", "julia-pkg-server"] as const;
+
+export interface AccessRecord {
+  time: string;
+  method: string;
+  path: string;
+  status: number;
+  /** Body bytes the client took; null when the runtime delivered them and a broken transfer did not say how many. */
+  bytes: number | null;
+  /** The body broke before its end (the status line had already gone out). */
+  broken: boolean;
+  duration_ms: number;
+  cache: CacheOutcome | null;
+  upstream: string | null;
+  kind: string | null;
+  uuid: string | null;
+  julia_version: string | null;
+  julia_system: string | null;
+  julia_ci_variables: string | null;
+  julia_interactive: string | null;
+  julia_pkg_server: string | null;
+  user_agent: string | null;
+  request_id: string;
+  client?: string;
+  country?: string;
+  colo?: string;
+}
+
+export function accessRecord(request: Request, path: string, status: number, note: RequestNote, delivered: Delivered, startedAt: number, requestId: string): AccessRecord {
+  const h = (name: string) => request.headers.get(name);
+  const cf = (request as { cf?: { country?: unknown; colo?: unknown } }).cf;
+  const record: AccessRecord = {
+    time: new Date(startedAt).toISOString(),
+    method: request.method,
+    path,
+    status,
+    bytes: delivered.bytes,
+    broken: !delivered.complete,
+    duration_ms: Date.now() - startedAt,
+    cache: note.cache,
+    upstream: note.upstream,
+    kind: note.kind,
+    uuid: note.uuid,
+    julia_version: h("julia-version"),
+    julia_system: h("julia-system"),
+    julia_ci_variables: h("julia-ci-variables"),
+    julia_interactive: h("julia-interactive"),
+    julia_pkg_server: h("julia-pkg-server"),
+    user_agent: h("user-agent"),
+    request_id: requestId,
+  };
+  if (typeof cf?.country === "string") record.country = cf.country;
+  if (typeof cf?.colo === "string") record.colo = cf.colo;
+  return record;
+}
+
+/** HMAC-SHA256 of the client address under the operator's key, first 16 hex digits. */
+export async function clientHash(key: string, address: string): Promise<string> {
+  const k = await crypto.subtle.importKey("raw", new TextEncoder().encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(address)));
+  return [...mac.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
