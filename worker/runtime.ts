@@ -79,6 +79,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
       runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY") };
+      log("info", "config", configSummary(runtime));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       runtime = err;
@@ -90,6 +91,20 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
     runtimes.set(env, runtime);
   }
   return runtime;
+}
+
+/** The configuration in effect, for the first log line of an isolate: what an operator checks first. Never a secret. */
+export function configSummary(rt: Runtime): Record<string, unknown> {
+  const c = rt.config;
+  return {
+    upstreams: c.upstreams,
+    storage: c.storage.kind === "r2" ? { kind: "r2", binding: "BUCKET" } : { kind: "s3", endpoint: c.storage.endpoint, bucket: c.storage.bucket, region: c.storage.region },
+    registries: c.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
+    binary_mirrors: c.binaryMirrors.map((m) => `${m.name}=${m.base}`),
+    path_prefix: c.pathPrefix || "/",
+    ttl_seconds: { registry: c.registryTtlSeconds, negative: c.negativeTtlSeconds, failure: c.failureTtlSeconds, binary_mirror: c.binaryMirrorTtlSeconds },
+    secrets_set: { github_token: rt.githubToken !== undefined, client_hash_key: rt.clientHashKey !== undefined },
+  };
 }
 
 export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void, note = new RequestNote()): MirrorDeps {

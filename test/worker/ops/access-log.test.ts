@@ -155,3 +155,27 @@ describe("the access log", () => {
     expect(JSON.stringify(a)).not.toContain("203.0.113.7");
   });
 });
+
+describe("the first request of an isolate", () => {
+  it("logs the configuration in effect once, without secrets", async () => {
+    const info = vi.spyOn(console, "log");
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, GITHUB_TOKEN: "ghp_secret_value", CLIENT_HASH_KEY: "hash secret", BINARY_MIRRORS: "rel=http://127.0.0.1:9/b" });
+    await (await m.fetch("/robots.txt")).text();
+    await (await m.fetch("/robots.txt")).text();
+    await m.settle();
+    const lines = info.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"event":"config"'));
+    expect(lines.length).toBe(1);
+    expect(lines[0]).not.toContain("ghp_secret_value");
+    expect(lines[0]).not.toContain("hash secret");
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: "info",
+      upstreams: [up.url],
+      binary_mirrors: ["rel=http://127.0.0.1:9/b"],
+      secrets_set: { github_token: true, client_hash_key: true },
+      ttl_seconds: { registry: 60, binary_mirror: 600 },
+    });
+    expect((JSON.parse(lines[0]!) as { storage: { kind: string } }).storage.kind).toMatch(/^(r2|s3)$/);
+  });
+});
+
