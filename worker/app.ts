@@ -12,10 +12,11 @@ import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
 import { parseMirrorPath } from "./mirror/path";
 import { serveMirrorFile } from "./mirror/serve";
-import { meta, robots } from "./ops/meta";
+import { meta, metaJson, metaStats, robots } from "./ops/meta";
 import { log } from "./log";
 import { accessRecord, clientHash, requestIdOf, RequestNote, type CacheOutcome } from "./ops/access-log";
 import { deliver } from "./streams/bytes";
+import { dataPoint } from "./ops/analytics";
 import { S3Error } from "./store/s3";
 
 type AppEnv = { Bindings: Env; Variables: { rt: Runtime; note: RequestNote } };
@@ -102,6 +103,8 @@ app.use("*", async (c, next) => {
       const address = request.headers.get("cf-connecting-ip");
       if (rt?.clientHashKey && address) record.client = await clientHash(rt.clientHashKey, address);
       log(record.broken ? "warn" : "info", "request", { ...record });
+      rt?.counts.add(record);
+      if (rt?.analytics && record.kind !== null) rt.analytics.writeDataPoint(dataPoint(record));
     }),
   );
 });
@@ -130,6 +133,10 @@ for (const flavor of FLAVORS) {
 }
 
 app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
+app.get("/meta/parents", (c) => metaJson(c.get("rt").config.upstreams));
+app.get("/meta/children", () => metaJson([]));
+app.get("/meta/siblings", (c) => metaJson(c.get("rt").config.siblings));
+app.get("/meta/stats", (c) => metaStats(c.get("rt")));
 app.get("/robots.txt", () => robots());
 
 app.get("/mirror/*", (c) => {

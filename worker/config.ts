@@ -54,6 +54,8 @@ export interface Config {
   binaryMirrors: BinaryMirror[];
   /** How old a copy of a file that can change (versions.json, nightlies) may get before it is revalidated. */
   binaryMirrorTtlSeconds: number;
+  /** Other Pkg servers run alongside this one, for /meta/siblings (PkgServer.jl's list of its peers). */
+  siblings: string[];
 }
 
 /** One mirrored bucket: `/mirror/<name>/<path>` is `<base>/<path>` upstream. */
@@ -205,6 +207,16 @@ export function parseBinaryMirrors(raw: string | undefined): BinaryMirror[] {
   });
 }
 
+/** `SIBLINGS`: comma-separated base URLs of the other servers of this deployment (none by default). */
+function parseSiblings(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((item) => baseUrl("SIBLINGS", item, "sibling"));
+}
+
 function flag(vars: Vars, name: string, fallback: boolean): boolean {
   const raw = (text(vars, name) ?? String(fallback)).toLowerCase();
   if (raw !== "true" && raw !== "false") throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
@@ -268,6 +280,7 @@ export function parseConfig(vars: Vars): Config {
   refuseInsecure("BINARY_MIRRORS", binaryMirrors.map((m) => m.base), allowInsecureUpstreams);
   return {
     binaryMirrors,
+    siblings: parseSiblings(text(vars, "SIBLINGS")),
     binaryMirrorTtlSeconds: integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7),
     upstreams,
     registries,

@@ -11,6 +11,7 @@ import { RegistryRefresher } from "./registries/serve";
 import { coordinatedFills, type Fills } from "./fill/fills";
 import { MirrorMemory } from "./mirror/memory";
 import { RequestNote } from "./ops/access-log";
+import { RequestCounts } from "./ops/counts";
 import { log } from "./log";
 
 export interface Runtime {
@@ -22,6 +23,10 @@ export interface Runtime {
   binaries: MirrorMemory;
   /** When this isolate started serving, for /meta. */
   startedAt: Date;
+  /** What this isolate answered, by outcome (for /meta/stats and the status page). */
+  counts: RequestCounts;
+  /** The optional Analytics Engine dataset every protocol request is written to. */
+  analytics?: AnalyticsEngineDataset;
   /** The latest upstream failures this isolate saw, newest last, for /meta. */
   upstreamFailures: UpstreamFailure[];
   /** GITHUB_TOKEN, if set: authenticates origin checks on api.github.com (60 an hour without it). */
@@ -68,6 +73,13 @@ function fillsFor(env: Env, config: Config): Fills {
   return coordinatedFills(namespace, config);
 }
 
+function analyticsOf(env: Env): AnalyticsEngineDataset | undefined {
+  const binding = (env as unknown as Record<string, unknown>).ANALYTICS as AnalyticsEngineDataset | undefined;
+  if (binding === undefined) return undefined;
+  if (typeof binding?.writeDataPoint !== "function") throw new ConfigError("ANALYTICS", "is bound but is not an Analytics Engine dataset");
+  return binding;
+}
+
 function secretOf(env: Env, name: string): string | undefined {
   const value = (env as unknown as Record<string, unknown>)[name];
   return typeof value === "string" && value !== "" ? value : undefined;
@@ -78,7 +90,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY") };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), counts: new RequestCounts(), analytics: analyticsOf(env), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY") };
       log("info", "config", configSummary(runtime));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -103,6 +115,7 @@ export function configSummary(rt: Runtime): Record<string, unknown> {
     binary_mirrors: c.binaryMirrors.map((m) => `${m.name}=${m.base}`),
     path_prefix: c.pathPrefix || "/",
     ttl_seconds: { registry: c.registryTtlSeconds, negative: c.negativeTtlSeconds, failure: c.failureTtlSeconds, binary_mirror: c.binaryMirrorTtlSeconds },
+    analytics: rt.analytics !== undefined,
     secrets_set: { github_token: rt.githubToken !== undefined, client_hash_key: rt.clientHashKey !== undefined },
   };
 }

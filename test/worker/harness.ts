@@ -103,7 +103,7 @@ export interface Mirror {
 /** The fixture registry's origin: the fixture server knows every snapshot it serves. */
 export const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.controlUrl}/origin/{hash}`;
 
-export function mirror(vars: Record<string, string>): Mirror {
+export function mirror(vars: Record<string, unknown>): Mirror {
   const mirrorEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
   const pending: ExecutionContext[] = [];
   const responses: Response[] = [];

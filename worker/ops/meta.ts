@@ -1,4 +1,9 @@
-/** Operator endpoints: `/meta` (what this mirror is, where it fills from, how fresh its registries are) and `/robots.txt`. */
+/**
+ * Operator endpoints: `/meta` (what this mirror is, where it fills from, how fresh its registries
+ * are), PkgServer.jl's `/meta/parents`, `/meta/children`, `/meta/siblings` and `/meta/stats`, and
+ * `/robots.txt`. `/meta` carries every field PkgServer.jl's has (its src/meta.jl); those that have
+ * no meaning on Workers (the Julia version it runs on, its tasks, its RSS) are null.
+ */
 
 import pkg from "../../package.json";
 import { FLAVORS } from "../routes/flavor";
@@ -9,7 +14,7 @@ import type { Runtime } from "../runtime";
 export const PKGEDGE_VERSION: string = pkg.version;
 
 export async function meta(rt: Runtime, request: Request): Promise<Response> {
-  const registries: Record<string, unknown> = {};
+  const registries: Record<string, { published_at: string | null; last_error: string | null; [field: string]: unknown }> = {};
   await Promise.all(
     FLAVORS.map(async (flavor) => {
       let stateError: string | null = null;
@@ -48,11 +53,23 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
     }),
   );
   const url = new URL(request.url);
+  const published = Object.values(registries)
+    .map((r) => r.published_at)
+    .filter((t): t is string => t !== null)
+    .sort();
+  const failing = Object.values(registries).some((r) => r.last_error !== null);
   return Response.json(
     {
       pkgedge_version: PKGEDGE_VERSION,
       pkgserver_version: `pkgedge-${PKGEDGE_VERSION}`,
       pkgserver_url: url.origin + rt.config.pathPrefix,
+      // PkgServer.jl's fields, in its terms: the registry refresh runs from the cron trigger.
+      julia_version: null,
+      start_time: rt.startedAt.toISOString(),
+      last_registry_update: published.at(-1) ?? null,
+      registry_update_task: failing ? "failed" : "started",
+      registry_watchdog_task: "started",
+      maxrss: null,
       upstreams: rt.config.upstreams,
       allowed_registries: rt.config.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
       // The Julia binary buckets served under /mirror/<name>/, and how long a copy that can change is trusted.
@@ -65,6 +82,36 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
     },
     { headers: { "cache-control": "no-store" } },
   );
+}
+
+export function metaJson(value: unknown): Response {
+  return Response.json(value, { headers: { "cache-control": "no-store" } });
+}
+
+/**
+ * PkgServer.jl's `/meta/stats`, counted by this isolate since it started (a deployment runs many
+ * isolates; Analytics Engine has the whole picture), with pkgedge's own breakdown beside it.
+ */
+export function metaStats(rt: Runtime): Response {
+  const c = rt.counts;
+  const served = c.outcomes.hit + c.outcomes.miss + c.outcomes.joined;
+  return metaJson({
+    lru: [],
+    packages_cached: null,
+    artifacts_cached: null,
+    total_hits: served,
+    cached_hits: c.outcomes.hit,
+    fetch_hits: c.outcomes.miss + c.outcomes.joined,
+    total_misses: c.outcomes.negative + c.outcomes.error,
+    payload_bytes_received: c.bytesFilled,
+    payload_bytes_transmitted: c.bytesSent,
+    scope: "this isolate, since it started",
+    since: c.since.toISOString(),
+    requests: c.requests,
+    broken: c.broken,
+    outcomes: c.outcomes,
+    analytics: rt.analytics ? "written to Analytics Engine: npm run stats queries it" : null,
+  });
 }
 
 export function robots(): Response {

@@ -1,0 +1,96 @@
+/**
+ * PkgServer.jl compatibility of /meta and its sub-routes, the per-isolate counts, and the
+ * Analytics Engine data points (through a fake binding that keeps what is written).
+ */
+
+import { describe, expect, it } from "vitest";
+import { manifest, mirror, upstream } from "../harness";
+import { ANALYTICS_DATASET } from "../../../worker/ops/analytics";
+
+const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
+const json = async (res: Response) => (await res.json()) as Record<string, any>;
+
+describe("/meta, as PkgServer.jl answers it", () => {
+  it("has every field of PkgServer.jl's /meta", async () => {
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const body = await json(await m.fetch("/meta"));
+    for (const field of ["pkgserver_version", "pkgserver_url", "julia_version", "start_time", "last_registry_update", "registry_update_task", "registry_watchdog_task", "maxrss"]) {
+      expect(body, field).toHaveProperty(field);
+    }
+    expect(Date.parse(body.start_time)).not.toBeNaN();
+  });
+
+  it("answers /meta/parents, /meta/children and /meta/siblings as JSON lists", async () => {
+    const a = await upstream();
+    const b = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}`, SIBLINGS: "https://eu.pkg.example.org/, https://us.pkg.example.org" });
+    expect(await (await m.fetch("/meta/parents")).json()).toEqual([a.url, b.url]);
+    expect(await (await m.fetch("/meta/children")).json()).toEqual([]);
+    expect(await (await m.fetch("/meta/siblings")).json()).toEqual(["https://eu.pkg.example.org", "https://us.pkg.example.org"]);
+    expect(await (await mirror({}).fetch("/meta/siblings")).json()).toEqual([]);
+  });
+
+  it("a bad SIBLINGS is a configuration error naming it", async () => {
+    const res = await mirror({ SIBLINGS: "not a url" }).fetch("/meta");
+    expect(res.status).toBe(500);
+    expect((await json(res)).variable).toBe("SIBLINGS");
+  });
+
+  it("counts this isolate's answers by outcome in /meta/stats, in PkgServer.jl's fields and pkgedge's", async () => {
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const size = (await (await m.fetch(pkg())).arrayBuffer()).byteLength; // miss
+    await (await m.fetch(pkg())).arrayBuffer(); // hit
+    await (await m.fetch(`/artifact/${"2".repeat(40)}`)).arrayBuffer(); // negative
+    await m.settle();
+    const stats = await json(await m.fetch("/meta/stats"));
+    expect(stats).toMatchObject({
+      total_hits: 2,
+      cached_hits: 1,
+      fetch_hits: 1,
+      total_misses: 1,
+      payload_bytes_received: size,
+      payload_bytes_transmitted: 2 * size,
+      outcomes: { hit: 1, miss: 1, joined: 0, negative: 1, error: 0 },
+      broken: 0,
+      analytics: null,
+    });
+    expect(stats).toHaveProperty("lru");
+    expect(stats).toHaveProperty("packages_cached");
+  });
+});
+
+describe("Analytics Engine", () => {
+  function fakeDataset() {
+    const points: AnalyticsEngineDataPoint[] = [];
+    return { points, binding: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) } };
+  }
+
+  it("gets one data point per protocol request, laid out for the rollups", async () => {
+    const ds = fakeDataset();
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, ANALYTICS: ds.binding });
+    const headers = { "Julia-Version": "1.10.4", "Julia-System": "x86_64-linux-gnu", "Julia-CI-Variables": "CI=t;GITHUB_ACTIONS=t", "Julia-Interactive": "false" };
+    const size = (await (await m.fetch(pkg(), { headers })).arrayBuffer()).byteLength;
+    await (await m.fetch(pkg(), { headers: { "Julia-Version": "1.11.0", "Julia-CI-Variables": "CI=n" } })).arrayBuffer();
+    await (await m.fetch("/robots.txt")).text(); // not a protocol request: no point
+    await m.settle();
+    expect(ds.points.length).toBe(2);
+    const [miss, hit] = ds.points;
+    expect(miss!.indexes).toEqual(["package"]);
+    expect(miss!.blobs!.slice(0, 9)).toEqual(["package", manifest.example.uuid, pkg(), "miss", "1.10.4", "x86_64-linux-gnu", "ci", "false", "CI=t;GITHUB_ACTIONS=t"]);
+    expect(miss!.blobs![11]).toBe(up.url);
+    expect(miss!.doubles!.slice(0, 2)).toEqual([200, size]);
+    expect(miss!.doubles![3]).toBe(0);
+    expect(hit!.blobs![3]).toBe("hit");
+    expect(hit!.blobs![6]).toBe("user");
+    const stats = await json(await m.fetch("/meta/stats"));
+    expect(stats.analytics).toContain("npm run stats");
+    expect(ANALYTICS_DATASET).toBe("pkgedge_requests");
+  });
+
+  it("an ANALYTICS binding that is not a dataset is a configuration error", async () => {
+    const res = await mirror({ ANALYTICS: "oops" }).fetch("/meta");
+    expect(res.status).toBe(500);
+    expect((await json(res)).variable).toBe("ANALYTICS");
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * One Workers Analytics Engine data point per protocol request (an optional `ANALYTICS` binding;
+ * without it nothing is written). The layout is a contract with `npm run stats` (infra/stats.ts)
+ * and with anyone's own SQL: every rollup JuliaLang publishes from its Pkg server logs is one
+ * GROUP BY over these columns, weighted by `_sample_interval`.
+ *
+ *   index1   resource kind (package, artifact, registry, mirror, registries): the sampling key
+ *   blob1    resource kind           blob2  package or registry UUID ("" for others)
+ *   blob3    path                    blob4  cache outcome (hit, miss, joined, negative, error)
+ *   blob5    Julia-Version           blob6  Julia-System
+ *   blob7    client type (ci, user, "" when not a Julia client)
+ *   blob8    Julia-Interactive       blob9  Julia-CI-Variables
+ *   blob10   country (request.cf)    blob11 colo (request.cf)
+ *   blob12   upstream used           blob13 keyed client hash ("" without CLIENT_HASH_KEY)
+ *   double1  status                  double2 bytes sent
+ *   double3  duration in ms          double4 1 if the body broke, else 0
+ */
+
+import type { AccessRecord } from "./access-log";
+
+export const ANALYTICS_DATASET = "pkgedge_requests";
+
+/** PkgServerLogAnalysis's client types: a CI run says so in Julia-CI-Variables (some `NAME=t`). */
+export function clientType(record: Pick<AccessRecord, "julia_version" | "julia_ci_variables">): "ci" | "user" | "" {
+  if (record.julia_ci_variables !== null && /(^|;)[A-Z_]+=t(;|$)/.test(record.julia_ci_variables)) return "ci";
+  return record.julia_version !== null ? "user" : "";
+}
+
+export function dataPoint(record: AccessRecord): AnalyticsEngineDataPoint {
+  const kind = record.kind ?? "other";
+  return {
+    indexes: [kind],
+    blobs: [
+      kind,
+      record.uuid ?? "",
+      record.path.slice(0, 256),
+      record.cache ?? "",
+      record.julia_version ?? "",
+      record.julia_system ?? "",
+      clientType(record),
+      record.julia_interactive ?? "",
+      record.julia_ci_variables ?? "",
+      record.country ?? "",
+      record.colo ?? "",
+      record.upstream ?? "",
+      record.client ?? "",
+    ],
+    doubles: [record.status, record.bytes ?? 0, record.duration_ms, record.broken ? 1 : 0],
+  };
+}
