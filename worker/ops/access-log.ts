@@ -6,7 +6,7 @@
  * of the address is (so distinct clients can be counted without knowing who they are).
  */
 
-import type { Delivered } from "../streams/bytes";
+import type { Delivered } from "../streams/bytes.ts";
 
 /** How a request was answered: from the bucket, by a fill it started or joined, "nobody has it", or a failure. */
 export type CacheOutcome = "hit" | "miss" | "joined" | "negative" | "error";

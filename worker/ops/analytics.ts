@@ -16,9 +16,14 @@
  *   double3  duration in ms          double4 1 if the body broke, else 0
  */
 
-import type { AccessRecord } from "./access-log";
+import type { AccessRecord } from "./access-log.ts";
 
-export const ANALYTICS_DATASET = "pkgedge_requests";
+/** What writeDataPoint takes (the runtime's AnalyticsEngineDataPoint), spelled out so Node tools can build one too. */
+export interface DataPoint {
+  indexes: string[];
+  blobs: string[];
+  doubles: number[];
+}
 
 /** PkgServerLogAnalysis's client types: a CI run says so in Julia-CI-Variables (some `NAME=t`). */
 export function clientType(record: Pick<AccessRecord, "julia_version" | "julia_ci_variables">): "ci" | "user" | "" {
@@ -26,7 +31,7 @@ export function clientType(record: Pick<AccessRecord, "julia_version" | "julia_c
   return record.julia_version !== null ? "user" : "";
 }
 
-export function dataPoint(record: AccessRecord): AnalyticsEngineDataPoint {
+export function dataPoint(record: AccessRecord): DataPoint {
   const kind = record.kind ?? "other";
   return {
     indexes: [kind],

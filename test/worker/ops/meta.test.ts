@@ -5,7 +5,6 @@
 
 import { describe, expect, it } from "vitest";
 import { manifest, mirror, upstream } from "../harness";
-import { ANALYTICS_DATASET } from "../../../worker/ops/analytics";
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
 const json = async (res: Response) => (await res.json()) as Record<string, any>;
@@ -85,7 +84,6 @@ describe("Analytics Engine", () => {
     expect(hit!.blobs![6]).toBe("user");
     const stats = await json(await m.fetch("/meta/stats"));
     expect(stats.analytics).toContain("npm run stats");
-    expect(ANALYTICS_DATASET).toBe("pkgedge_requests");
   });
 
   it("an ANALYTICS binding that is not a dataset is a configuration error", async () => {

@@ -1,0 +1,81 @@
+/**
+ * The rollups `npm run stats` asks Analytics Engine for, as plain values that render to SQL over
+ * the dataset's columns (worker/ops/analytics.ts). Counts and bytes are weighted by
+ * `_sample_interval`, as Analytics Engine's sampling requires.
+ */
+
+/** The dataset wrangler.toml binds as ANALYTICS (the name `npm run stats` queries by default). */
+export const ANALYTICS_DATASET = "pkgedge_requests";
+
+export interface Column {
+  /** A column of the dataset (`blob2`), or `toDate(timestamp)`, `double1`. */
+  expr: string;
+  as: string;
+}
+
+export interface Rollup {
+  name: string;
+  title: string;
+  columns: Column[];
+  /** Extra conditions, each `blobN = 'value'`. */
+  where?: string[];
+  /** Also count distinct client hashes (meaningful only with CLIENT_HASH_KEY set on the worker). */
+  addresses?: boolean;
+  limit?: number;
+}
+
+const KIND = "blob1";
+const UUID = "blob2";
+const OUTCOME = "blob4";
+const JULIA_VERSION = "blob5";
+const JULIA_SYSTEM = "blob6";
+const CLIENT_TYPE = "blob7";
+const COUNTRY = "blob10";
+const COLO = "blob11";
+const STATUS = "double1";
+const DATE = "toDate(timestamp)";
+
+/** The tables printed by default: the rollups operators ask for most. */
+export const TABLES: Rollup[] = [
+  { name: "packages", title: "Requests and bytes per package", columns: [{ expr: UUID, as: "package_uuid" }], where: [`${KIND} = 'package'`], limit: 25 },
+  { name: "julia_versions", title: "Per Julia version", columns: [{ expr: JULIA_VERSION, as: "julia_version" }], limit: 25 },
+  { name: "julia_systems", title: "Per system triple", columns: [{ expr: JULIA_SYSTEM, as: "julia_system" }], limit: 25 },
+  { name: "client_types", title: "CI and interactive clients", columns: [{ expr: CLIENT_TYPE, as: "client_type" }] },
+  { name: "cache", title: "Cache outcomes (hit ratio)", columns: [{ expr: OUTCOME, as: "cache" }] },
+  { name: "resource_types", title: "Per resource kind", columns: [{ expr: KIND, as: "resource_type" }] },
+  { name: "regions", title: "Per country and colo", columns: [{ expr: COUNTRY, as: "country" }, { expr: COLO, as: "colo" }], limit: 25 },
+];
+
+/** The CSV files written with --csv, shaped like JuliaLang's public daily rollups of its Pkg server logs. */
+export const CSV_FILES: Rollup[] = [
+  {
+    name: "package_requests_by_date",
+    title: "",
+    columns: [{ expr: UUID, as: "package_uuid" }, { expr: STATUS, as: "status" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }],
+    where: [`${KIND} = 'package'`],
+    addresses: true,
+  },
+  {
+    name: "package_requests_by_region_by_date",
+    title: "",
+    columns: [{ expr: UUID, as: "package_uuid" }, { expr: STATUS, as: "status" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: COUNTRY, as: "region" }, { expr: DATE, as: "date" }],
+    where: [`${KIND} = 'package'`],
+    addresses: true,
+  },
+  { name: "julia_versions_by_date", title: "", columns: [{ expr: JULIA_VERSION, as: "julia_version" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }], addresses: true },
+  { name: "julia_systems_by_date", title: "", columns: [{ expr: JULIA_SYSTEM, as: "julia_system" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }], addresses: true },
+  { name: "resource_types_by_date", title: "", columns: [{ expr: KIND, as: "resource_type" }, { expr: STATUS, as: "status" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }], addresses: true },
+];
+
+/** The SQL for one rollup over the last `days` days. */
+export function rollupSql(rollup: Rollup, dataset: string, days: number): string {
+  const select = [
+    ...rollup.columns.map((c) => `${c.expr} AS ${c.as}`),
+    ...(rollup.addresses ? ["COUNT(DISTINCT blob13) AS request_addrs"] : []),
+    "SUM(_sample_interval) AS request_count",
+    "SUM(_sample_interval * double2) AS body_bytes_sent",
+  ];
+  const where = [`timestamp > NOW() - INTERVAL '${days}' DAY`, ...(rollup.where ?? [])];
+  const order = rollup.columns.some((c) => c.expr === DATE) ? "date ASC, request_count DESC" : "request_count DESC";
+  return `SELECT ${select.join(", ")} FROM ${dataset} WHERE ${where.join(" AND ")} GROUP BY ${rollup.columns.map((c) => c.as).join(", ")} ORDER BY ${order}${rollup.limit ? ` LIMIT ${rollup.limit}` : ""} FORMAT JSON`;
+}

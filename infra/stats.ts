@@ -1,0 +1,91 @@
+/**
+ * `npm run stats -- [--days N] [--csv DIR] [--dataset NAME]`: pkgedge's download statistics from
+ * Workers Analytics Engine (the worker writes one data point per protocol request when an
+ * ANALYTICS binding is set). Prints the usual rollups as tables — per package, Julia version,
+ * system, client type, cache outcome, resource kind, country and colo — or, with --csv, writes
+ * CSV files shaped like JuliaLang's public daily rollups of its Pkg server logs.
+ *
+ * Environment: CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN (a token with Account Analytics:
+ * Read). ANALYTICS_SQL_URL overrides the SQL API's address (tests point it at a local fake).
+ *
+ * Example: CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7
+ */
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ANALYTICS_DATASET, CSV_FILES, rollupSql, TABLES, type Rollup } from "./rollups.ts";
+
+const HELP = `usage: npm run stats -- [--days N] [--csv DIR] [--dataset NAME]
+
+  --days N        how many days back (default 1)
+  --csv DIR       write CSV files (JuliaLang's rollup shapes) into DIR instead of printing tables
+  --dataset NAME  the Analytics Engine dataset (default ${ANALYTICS_DATASET})
+
+environment: CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read),
+             ANALYTICS_SQL_URL (optional: another SQL API address)
+example:     CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7`;
+
+function fail(message: string): never {
+  console.error(`✗ ${message}`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({ options: { days: { type: "string", default: "1" }, csv: { type: "string" }, dataset: { type: "string", default: ANALYTICS_DATASET }, help: { type: "boolean", short: "h" } } });
+} catch (err) {
+  fail(`${err instanceof Error ? err.message : String(err)} (npm run stats -- --help)`);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const days = Number(values.days);
+if (!Number.isInteger(days) || days < 1 || days > 90) fail(`--days must be a whole number from 1 to 90, got ${values.days}`);
+if (!/^[A-Za-z0-9_]+$/.test(values.dataset!)) fail(`--dataset must be a dataset name, got ${values.dataset}`);
+const account = process.env.CLOUDFLARE_ACCOUNT_ID;
+const token = process.env.CLOUDFLARE_API_TOKEN;
+if (!account) fail("CLOUDFLARE_ACCOUNT_ID is not set (your 32-character account ID)");
+if (!token) fail("CLOUDFLARE_API_TOKEN is not set (a token with Account Analytics: Read)");
+const endpoint = process.env.ANALYTICS_SQL_URL ?? `https://api.cloudflare.com/client/v4/accounts/${account}/analytics_engine/sql`;
+
+type Row = Record<string, string | number>;
+
+async function query(rollup: Rollup): Promise<Row[]> {
+  const res = await fetch(endpoint, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: rollupSql(rollup, values.dataset!, days), signal: AbortSignal.timeout(60_000) });
+  const text = await res.text();
+  if (res.status !== 200) fail(`the SQL API answered ${res.status} for ${rollup.name}: ${text.slice(0, 300)}`);
+  return (JSON.parse(text) as { data: Row[] }).data;
+}
+
+function printTable(rollup: Rollup, rows: Row[]): void {
+  const header = [...rollup.columns.map((c) => c.as), "requests", "bytes"];
+  const total = rows.reduce((n, r) => n + Number(r.request_count), 0);
+  const lines = rows.map((r) => [...rollup.columns.map((c) => String(r[c.as] === "" ? "(none)" : r[c.as])), String(Math.round(Number(r.request_count))), String(Math.round(Number(r.body_bytes_sent)))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  console.log(`\n${rollup.title} (last ${days} day${days === 1 ? "" : "s"}, ${Math.round(total)} requests)`);
+  console.log("  " + header.map((h, i) => h.padEnd(widths[i]!)).join("  "));
+  for (const l of lines) console.log("  " + l.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+  if (lines.length === 0) console.log("  (no requests)");
+}
+
+function csvCell(value: string | number | undefined): string {
+  const s = String(value ?? "");
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+if (values.csv) {
+  mkdirSync(values.csv, { recursive: true });
+  for (const rollup of CSV_FILES) {
+    const rows = await query(rollup);
+    const header = [...rollup.columns.map((c) => c.as), "request_addrs", "request_count", ...(rollup.name === "resource_types_by_date" ? ["body_bytes_sent"] : [])];
+    const body = rows.map((r) => header.map((h) => csvCell(h === "request_count" || h === "body_bytes_sent" ? Math.round(Number(r[h])) : r[h])).join(","));
+    const file = join(values.csv, `${rollup.name}.csv`);
+    writeFileSync(file, [header.join(","), ...body].join("\n") + "\n");
+    console.log(`wrote ${file} (${rows.length} rows)`);
+  }
+} else {
+  for (const rollup of TABLES) printTable(rollup, await query(rollup));
+}
