@@ -13,6 +13,7 @@ import { serveRegistryList } from "./registries/serve";
 import { parseMirrorPath } from "./mirror/path";
 import { serveMirrorFile } from "./mirror/serve";
 import { meta, metaJson, metaStats, robots } from "./ops/meta";
+import { statusPage } from "./ops/status";
 import { log } from "./log";
 import { accessRecord, clientHash, requestIdOf, RequestNote, type CacheOutcome } from "./ops/access-log";
 import { deliver } from "./streams/bytes";
@@ -132,6 +133,7 @@ for (const flavor of FLAVORS) {
   app.get(`/registries.${flavor}`, (c) => serveRegistryList(deps(c), c.get("rt").registries, flavor, c.req.raw));
 }
 
+app.get("/", (c) => statusPage(c.get("rt"), c.req.raw));
 app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
 app.get("/meta/parents", (c) => metaJson(c.get("rt").config.upstreams));
 app.get("/meta/children", () => metaJson([]));

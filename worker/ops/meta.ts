@@ -13,8 +13,21 @@ import type { Runtime } from "../runtime";
 
 export const PKGEDGE_VERSION: string = pkg.version;
 
-export async function meta(rt: Runtime, request: Request): Promise<Response> {
-  const registries: Record<string, { published_at: string | null; last_error: string | null; [field: string]: unknown }> = {};
+/** What /meta says about one flavor's published list. */
+export interface FlavorReport {
+  registries: { uuid: string; treeHash: string }[];
+  published_at: string | null;
+  last_check_at: string | null;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  state_error: string | null;
+  by_registry: Record<string, { hash: string | null; published_at: string | null; confirmed_by: string | null; refused: unknown[]; origin_failures: number; last_origin_error: string | null; capped: string | null }>;
+  ignored_registries: unknown;
+}
+
+/** Each flavor's list and refresh bookkeeping, as the bucket holds them (for /meta and the status page). */
+export async function registriesReport(rt: Runtime): Promise<Record<string, FlavorReport>> {
+  const registries: Record<string, FlavorReport> = {};
   await Promise.all(
     FLAVORS.map(async (flavor) => {
       let stateError: string | null = null;
@@ -52,6 +65,11 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
       };
     }),
   );
+  return registries;
+}
+
+export async function meta(rt: Runtime, request: Request): Promise<Response> {
+  const registries = await registriesReport(rt);
   const url = new URL(request.url);
   const published = Object.values(registries)
     .map((r) => r.published_at)

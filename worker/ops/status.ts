@@ -1,0 +1,89 @@
+/**
+ * The status page at `/`: what this server is and how to point Julia at it, each flavor's
+ * published registries and how fresh they are, the last refresh and its error, the upstreams'
+ * recent health, and this isolate's answers by outcome. Plain HTML from the server: no script,
+ * no external assets. It says what it does not know (counts are one isolate's, since it started).
+ */
+
+import type { Runtime } from "../runtime";
+import { PKGEDGE_VERSION, registriesReport, type FlavorReport } from "./meta";
+
+/** A list not confirmed against upstream for this many registry TTLs is shown as stale. */
+export const STALE_AFTER_TTLS = 3;
+
+export function esc(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
+
+export function age(iso: string | null, now = Date.now()): string {
+  if (iso === null) return "never";
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 90) return `${s} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+/** Fresh, stale (and why), or not published yet. */
+export function freshness(report: FlavorReport, ttlSeconds: number, now = Date.now()): { state: "fresh" | "stale" | "unpublished"; why: string } {
+  if (report.registries.length === 0) return { state: "unpublished", why: report.last_error ? `nothing published: ${report.last_error}` : "nothing published yet (the first request for /registries fetches it)" };
+  const checked = report.last_check_at ?? report.published_at;
+  const limit = STALE_AFTER_TTLS * ttlSeconds * 1000;
+  if (checked === null || now - Date.parse(checked) > limit) {
+    return { state: "stale", why: `not confirmed against upstream for over ${STALE_AFTER_TTLS * ttlSeconds} s (last ${age(checked, now)})${report.last_error ? `; last error: ${report.last_error}` : ""}` };
+  }
+  return { state: "fresh", why: `confirmed against upstream ${age(checked, now)}` };
+}
+
+export async function statusPage(rt: Runtime, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const server = url.origin + rt.config.pathPrefix;
+  const reports = await registriesReport(rt);
+  const c = rt.counts;
+  const rows: string[] = [];
+  for (const [flavor, report] of Object.entries(reports)) {
+    const f = freshness(report, rt.config.registryTtlSeconds);
+    const hashes = report.registries.map((r) => `<code>${esc(r.uuid)}</code><br><code>${esc(r.treeHash)}</code>`).join("<br>") || "—";
+    rows.push(
+      `<tr class="${f.state}" data-flavor="${esc(flavor)}"><td>${esc(flavor)}</td><td>${hashes}</td><td>${esc(age(report.published_at))}</td>` +
+        `<td><span class="badge ${f.state}">${f.state}</span> ${esc(f.why)}</td><td>${esc(age(report.last_attempt_at))}${report.last_error ? `<br><span class="error">${esc(report.last_error)}</span>` : ""}</td></tr>`,
+    );
+  }
+  const failures = new Map<string, { at: string; detail: string }>();
+  for (const f of rt.upstreamFailures) for (const up of rt.config.upstreams) if (f.detail.includes(up)) failures.set(up, f);
+  const upstreams = rt.config.upstreams
+    .map((up) => {
+      const f = failures.get(up);
+      return `<li><code>${esc(up)}</code>: ${f ? `<span class="error">failed ${esc(age(f.at))}: ${esc(f.detail)}</span>` : "no failure seen by this isolate"}</li>`;
+    })
+    .join("");
+  const mirrors = rt.config.binaryMirrors.map((m) => `<li><code>JULIAUP_SERVER=${esc(server)}/mirror/${esc(m.name)}</code> (${esc(m.base)})</li>`).join("");
+  const outcomes = Object.entries(c.outcomes)
+    .map(([k, v]) => `<td>${esc(k)}</td><td>${v}</td>`)
+    .join("</tr><tr>");
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pkgedge: a Julia package server</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{font:13px ui-monospace,monospace;background:#f4f4f4;padding:0 .2em}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}
+.badge{font-weight:600;padding:0 .4em;border-radius:.3em}.badge.fresh{background:#d9f2d9}.badge.stale{background:#ffd9a8}.badge.unpublished{background:#eee}
+.error{color:#a40000}
+</style></head>
+<body>
+<h1>pkgedge</h1>
+<p>A Julia package server (pkgedge ${esc(PKGEDGE_VERSION)}). Point Julia at it:</p>
+<pre><code>export JULIA_PKG_SERVER=${esc(server)}</code></pre>
+${mirrors ? `<p>The Julia binaries are mirrored too:</p><ul>${mirrors}</ul>` : ""}
+<h2>Registries</h2>
+<table id="registries"><tr><th>flavor</th><th>published</th><th>since</th><th>freshness</th><th>last refresh</th></tr>${rows.join("")}</table>
+<h2>Upstreams</h2>
+<ul id="upstreams">${upstreams}</ul>
+<h2>Answers</h2>
+<p>This isolate's, since ${esc(c.since.toISOString())} (${c.requests} requests, ${c.broken} broken). Cloudflare runs many isolates, so these are a sample, not totals${rt.analytics ? "; Analytics Engine has every request (<code>npm run stats</code>)" : ""}.</p>
+<table id="outcomes"><tr>${outcomes}</tr></table>
+<p><a href="${esc(rt.config.pathPrefix)}/meta">/meta</a> · <a href="${esc(rt.config.pathPrefix)}/meta/stats">/meta/stats</a></p>
+</body></html>`;
+  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+}
