@@ -63,7 +63,7 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
     .join("</tr><tr>");
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>pkgedge: a Julia package server</title>
+<title>pkgedge: a Julia package server</title><link rel="icon" href="data:,">
 <style>
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 code{font:13px ui-monospace,monospace;background:#f4f4f4;padding:0 .2em}

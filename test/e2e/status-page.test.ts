@@ -1,0 +1,83 @@
+/**
+ * The status page in a real browser: Chromium (Debian's, or PKGEDGE_CHROMIUM) driven by
+ * playwright-core against `wrangler dev`. It renders with no console errors, shows what is
+ * published as fresh, and — once the upstream stops answering and the list outlives three
+ * registry TTLs — shows it as stale, with the refresh's error. Without a Chromium it is skipped
+ * with a message, except in CI, where it must run.
+ */
+
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { chromium, type Browser } from "playwright-core";
+import "../shared/manifest.ts";
+import { createUpstream, type Upstream } from "../shared/control.ts";
+import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
+
+function findChromium(): string | null {
+  if (process.env.PKGEDGE_CHROMIUM) return process.env.PKGEDGE_CHROMIUM;
+  for (const name of ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]) {
+    try {
+      return execFileSync("bash", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
+    } catch {}
+  }
+  return existsSync("/usr/bin/chromium") ? "/usr/bin/chromium" : null;
+}
+
+const executable = findChromium();
+if (!executable) {
+  if (process.env.CI) throw new Error("no Chromium found: CI must run the status page's browser test (apt-get install chromium, or set PKGEDGE_CHROMIUM)");
+  console.warn("SKIPPED: the status page's browser test needs Chromium (apt-get install chromium, or set PKGEDGE_CHROMIUM)");
+}
+
+const manifest = inject("manifest");
+let up: Upstream;
+let dev: WranglerDev;
+let browser: Browser;
+let persistTo: string;
+
+describe.skipIf(!executable)("the status page in Chromium", () => {
+  beforeAll(async () => {
+    up = await createUpstream(manifest.controlUrl, { lists: { conservative: `${manifest.snapshots[0]}\n`, eager: `${manifest.snapshots[0]}\n` } });
+    persistTo = mkdtempSync(join(tmpdir(), "pkgedge-e2e-status-"));
+    dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "1", BINARY_MIRRORS: "" }, persistTo });
+    browser = await chromium.launch({ executablePath: executable!, args: ["--no-sandbox", "--headless=new"] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await dev?.stop();
+    rmSync(persistTo, { recursive: true, force: true });
+  });
+
+  it("renders without console errors, fresh, then stale once the upstream stops answering", async () => {
+    await (await fetch(`${dev.url}/registries.eager`)).text(); // published now
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
+    page.on("pageerror", (e) => void problems.push(String(e)));
+    page.on("requestfailed", (r) => void problems.push(`request failed: ${r.url()}`));
+
+    const res = await page.goto(`${dev.url}/`);
+    expect(res?.status()).toBe(200);
+    expect(await page.title()).toBe("pkgedge: a Julia package server");
+    expect(await page.textContent("h1")).toBe("pkgedge");
+    expect(await page.textContent("pre")).toContain(`JULIA_PKG_SERVER=${dev.url}`);
+    expect(await page.textContent('tr[data-flavor="eager"] .badge')).toBe("fresh");
+    expect(await page.textContent('tr[data-flavor="eager"]')).toContain(manifest.snapshots[0]!.slice(-40));
+    expect(await page.isVisible("#outcomes")).toBe(true);
+
+    await up.reconfigure({ lists: {} }); // the upstream no longer has any list
+    await new Promise((r) => setTimeout(r, 3500)); // past three 1-second TTLs
+    await (await fetch(`${dev.url}/registries.eager`)).text(); // serves the stored list, refreshes in the background, fails
+    await new Promise((r) => setTimeout(r, 1000));
+    await page.reload();
+    expect(await page.textContent('tr[data-flavor="eager"] .badge')).toBe("stale");
+    expect(await page.textContent('tr[data-flavor="eager"]')).toMatch(/not confirmed against upstream/);
+    const color = await page.$eval('tr[data-flavor="eager"] .badge', (el) => getComputedStyle(el).backgroundColor);
+    expect(color).toBe("rgb(255, 217, 168)");
+    expect(problems).toEqual([]);
+  });
+});
