@@ -74,6 +74,7 @@ describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", ()
     Pkg.add("Hello_jll")
     using Example
     println("HELLO=", Example.hello("pkgedge"))
+    println("JULIA_VERSION=", VERSION)
     println("ARTIFACT=", Pkg.Artifacts.artifact_exists(Base.SHA1("${artifactHash()}")))
     println("ARTIFACT_EXE=", isfile(joinpath(Pkg.Artifacts.artifact_path(Base.SHA1("${artifactHash()}")), "bin", "hello")))
     # Julia 1.7+ keeps the registry as a tarball beside General.toml; 1.5 unpacks it with .tree_info.toml.
@@ -99,6 +100,20 @@ describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", ()
       if (phase === "cold") expect(tarballGets.length).toBeGreaterThanOrEqual(3);
       else expect(tarballGets.length).toBe(coldGets);
       coldGets = tarballGets.length;
+      // The access log has Julia's own request for Example's tarball, with the client's headers.
+      const version = /JULIA_VERSION=(\S+)/.exec(output)?.[1];
+      expect(version, "the script prints its VERSION").toBeTruthy();
+      await new Promise((r) => setTimeout(r, 500)); // the line is written once the body was delivered
+      const lines = dev
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"event":"request"'))
+        .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Record<string, unknown>);
+      const examplePath = (l: Record<string, unknown>) => String(l.path).startsWith(`/package/${manifest.example.uuid}/`);
+      const ours = lines.filter((l) => examplePath(l) && l.julia_version === version && l.status === 200 && l.broken === false);
+      expect(ours.length, `a request line for Example with Julia-Version ${version}`).toBeGreaterThanOrEqual(phase === "cold" ? 1 : 2);
+      expect(ours.at(-1)).toMatchObject({ cache: phase === "cold" ? expect.stringMatching(/^(miss|joined)$/) : "hit", julia_interactive: "false" });
+      expect(String(ours.at(-1)!.julia_system)).toMatch(/linux/);
     });
   }
   let coldGets = 0;
