@@ -2,9 +2,10 @@
  * `npm run bundle:check`: bundles the worker for every environment with `wrangler deploy --dry-run`
  * (offline, no account needed) and fails if the gzipped upload exceeds the budget.
  *
- * Budget: 64 KiB gzipped. The worker is about 44 KiB; what would blow it is a heavy dependency
- * (the AWS SDK alone adds ~140 KiB gzipped, hence aws4fetch in the worker), and a larger bundle
- * means slower cold starts at every edge location.
+ * Budget: 80 KiB gzipped. The worker is about 66 KiB (55 KiB before the binary mirror, the access
+ * log, analytics and the status page); what would blow it is a heavy dependency (the AWS SDK alone
+ * adds ~140 KiB gzipped, hence aws4fetch in the worker), and a larger bundle means slower cold
+ * starts at every edge location.
  */
 
 import { spawn } from "node:child_process";
@@ -13,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OFFLINE_ENV, REPO } from "../test/fixtures/wrangler-dev.ts";
 
-export const BUDGET_GZIP_KIB = 64;
+export const BUDGET_GZIP_KIB = 80;
 const ENVIRONMENTS = ["", "staging", "production"];
 
 function dryRun(env: string, outdir: string): Promise<{ code: number; output: string }> {

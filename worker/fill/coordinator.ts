@@ -19,7 +19,7 @@ import { fillFromBody, fillFromUpstream, locate, oversize, QUARANTINE_SECONDS, t
 import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
 import { storeFor } from "../store/factory";
-import { getOnce, type Validators } from "../upstream/upstream";
+import { getOnce, statusInWords, type Validators } from "../upstream/upstream";
 import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./fills";
 import { log } from "../log";
 
@@ -127,7 +127,7 @@ export class FillCoordinator extends DurableObject<Env> {
     }
     if (started.kind === "not-found" && !GONE.has(started.status ?? 404)) {
       // Another 4xx (401, 400) says something is wrong with the asking, not that the file is gone.
-      return { kind: "upstream-failed", detail: `${target.upstreams[0]}: GET ${started.status}`, retryAfterSeconds: config.failureTtlSeconds };
+      return { kind: "upstream-failed", detail: `${target.upstreams[0]}: GET answered ${statusInWords(started.status ?? 0)}`, retryAfterSeconds: config.failureTtlSeconds };
     }
     if (started.kind === "not-found") {
       // The upstream no longer has it: neither does the mirror.
@@ -271,7 +271,7 @@ export class FillCoordinator extends DurableObject<Env> {
       recent.remember(target.key, { kind: "absent", status: answer.status }, config.negativeTtlSeconds);
       return { kind: "not-found", status: answer.status };
     }
-    const errors = [answer.kind === "failed" ? answer.error : `${upstream}: GET ${answer.status}`];
+    const errors = [answer.kind === "failed" ? answer.error : `${upstream}: GET answered ${statusInWords(answer.status)}`];
     log("warn", "upstream_unavailable", { key: target.key, errors });
     recent.remember(target.key, { kind: "unavailable", errors }, config.failureTtlSeconds);
     return { kind: "upstream-failed", ...outage(config, errors) };

@@ -40,6 +40,16 @@ function lengthOf(res: Response): number | undefined {
   return raw !== null && /^\d+$/.test(raw) ? Number(raw) : undefined;
 }
 
+const STATUS_WORDS: Record<number, string> = {
+  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 410: "Gone", 429: "Too Many Requests",
+  500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+};
+
+/** An HTTP status in words for operators: `HTTP 503 Service Unavailable`. */
+export function statusInWords(status: number): string {
+  return `HTTP ${status}${STATUS_WORDS[status] ? ` ${STATUS_WORDS[status]}` : ""}`;
+}
+
 /** Statuses that mean "this upstream does not have it"; any other failure means it could not say. */
 export function isAbsent(status: number): boolean {
   return status === 404 || status === 410;
@@ -89,7 +99,7 @@ export async function probeUpstreams(upstreams: readonly string[], path: string,
           resolveFirst();
         } else {
           if (!isAbsent(res.status)) unavailable = true;
-          errors.push(`${upstream}: HEAD ${res.status}`);
+          errors.push(`${upstream}: HEAD answered ${statusInWords(res.status)}`);
         }
       } catch (err) {
         unavailable = true;
@@ -175,7 +185,7 @@ export async function getFromUpstreams(
   for (const upstream of candidates) {
     const answer = await getOnce(upstream, path, timeoutMs);
     if (answer.kind === "body") return { ok: true, response: answer.response };
-    errors.push(answer.kind === "failed" ? answer.error : `${upstream}: GET ${answer.kind === "status" ? answer.status : 304}`);
+    errors.push(answer.kind === "failed" ? answer.error : `${upstream}: GET answered ${statusInWords(answer.kind === "status" ? answer.status : 304)}`);
   }
   log("warn", "upstream_get_failed", { path, errors });
   return { ok: false, errors };

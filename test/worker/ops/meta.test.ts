@@ -29,6 +29,15 @@ describe("/meta, as PkgServer.jl answers it", () => {
     expect(await (await mirror({}).fetch("/meta/siblings")).json()).toEqual([]);
   });
 
+  it("names an upstream's failure in words in /meta: refused, or the HTTP status", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "status-503" } });
+    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},http://127.0.0.1:9` });
+    expect((await m.fetch(pkg())).status).toBe(502);
+    const failures = (await json(await m.fetch("/meta"))).upstream_failures as { detail: string }[];
+    expect(failures.at(-1)!.detail).toContain(`${bad.url}: HEAD answered HTTP 503 Service Unavailable`);
+    expect(failures.at(-1)!.detail).toContain("connection to 127.0.0.1:9 refused or lost");
+  });
+
   it("a bad SIBLINGS is a configuration error naming it", async () => {
     const res = await mirror({ SIBLINGS: "not a url" }).fetch("/meta");
     expect(res.status).toBe(500);

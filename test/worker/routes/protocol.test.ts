@@ -41,8 +41,8 @@ describe("bad input never reaches upstream or the bucket", () => {
     `/registries/`,
     `/registries.eager/`,
     `/docs`,
-    `/`,
     `/meta/`,
+    `/index.html`,
   ])("%s → 404", async (path) => {
     const up = await upstream();
     const m = mirror({ UPSTREAM_SERVERS: up.url });
