@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ANALYTICS_DATASET, CSV_FILES, rollupSql, TABLES, type Rollup } from "./rollups.ts";
+import { ANALYTICS_DATASET, CSV_FILES, queryRollup, sqlApiUrl, TABLES, type Rollup, type RollupRow } from "../worker/ops/rollups.ts";
 
 const HELP = `usage: npm run stats -- [--days N] [--csv DIR] [--dataset NAME]
 
@@ -49,15 +49,16 @@ const account = process.env.CLOUDFLARE_ACCOUNT_ID;
 const token = process.env.CLOUDFLARE_API_TOKEN;
 if (!account) fail("CLOUDFLARE_ACCOUNT_ID is not set (your 32-character account ID)");
 if (!token) fail("CLOUDFLARE_API_TOKEN is not set (a token with Account Analytics: Read)");
-const endpoint = process.env.ANALYTICS_SQL_URL ?? `https://api.cloudflare.com/client/v4/accounts/${account}/analytics_engine/sql`;
+const endpoint = process.env.ANALYTICS_SQL_URL ?? sqlApiUrl(account);
 
-type Row = Record<string, string | number>;
+type Row = RollupRow;
 
 async function query(rollup: Rollup): Promise<Row[]> {
-  const res = await fetch(endpoint, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: rollupSql(rollup, values.dataset!, days), signal: AbortSignal.timeout(60_000) });
-  const text = await res.text();
-  if (res.status !== 200) fail(`the SQL API answered ${res.status} for ${rollup.name}: ${text.slice(0, 300)}`);
-  return (JSON.parse(text) as { data: Row[] }).data;
+  try {
+    return await queryRollup(endpoint, token!, rollup, values.dataset!, days);
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
 }
 
 function printTable(rollup: Rollup, rows: Row[]): void {

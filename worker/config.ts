@@ -56,6 +56,8 @@ export interface Config {
   binaryMirrorTtlSeconds: number;
   /** Other Pkg servers run alongside this one, for /meta/siblings (PkgServer.jl's list of its peers). */
   siblings: string[];
+  /** Where /meta/stats asks Analytics Engine for totals (with the secret ANALYTICS_API_TOKEN), if anywhere. */
+  analyticsSql: { account: string; url: string } | null;
 }
 
 /** One mirrored bucket: `/mirror/<name>/<path>` is `<base>/<path>` upstream. */
@@ -217,6 +219,18 @@ function parseSiblings(raw: string | undefined): string[] {
     .map((item) => baseUrl("SIBLINGS", item, "sibling"));
 }
 
+/** `ANALYTICS_ACCOUNT_ID` (32 hex digits) and, optionally, `ANALYTICS_SQL_URL` (another SQL API address). */
+function analyticsSql(vars: Vars): { account: string; url: string } | null {
+  const account = text(vars, "ANALYTICS_ACCOUNT_ID");
+  const url = text(vars, "ANALYTICS_SQL_URL");
+  if (account === undefined) {
+    if (url !== undefined) throw new ConfigError("ANALYTICS_SQL_URL", "is set without ANALYTICS_ACCOUNT_ID");
+    return null;
+  }
+  if (!/^[0-9a-f]{32}$/.test(account)) throw new ConfigError("ANALYTICS_ACCOUNT_ID", `expected a 32-digit hex account ID, got ${JSON.stringify(account)}`);
+  return { account, url: url === undefined ? `https://api.cloudflare.com/client/v4/accounts/${account}/analytics_engine/sql` : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
+}
+
 function flag(vars: Vars, name: string, fallback: boolean): boolean {
   const raw = (text(vars, name) ?? String(fallback)).toLowerCase();
   if (raw !== "true" && raw !== "false") throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
@@ -281,6 +295,7 @@ export function parseConfig(vars: Vars): Config {
   return {
     binaryMirrors,
     siblings: parseSiblings(text(vars, "SIBLINGS")),
+    analyticsSql: analyticsSql(vars),
     binaryMirrorTtlSeconds: integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7),
     upstreams,
     registries,

@@ -33,6 +33,8 @@ export interface Runtime {
   githubToken?: string;
   /** CLIENT_HASH_KEY, if set: the access log carries a keyed hash of each client's address. */
   clientHashKey?: string;
+  /** ANALYTICS_API_TOKEN, if set (with ANALYTICS_ACCOUNT_ID): /meta/stats asks Analytics Engine for totals. */
+  analyticsToken?: string;
 }
 
 export interface UpstreamFailure {
@@ -90,7 +92,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
   if (!runtime) {
     try {
       const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), counts: new RequestCounts(), analytics: analyticsOf(env), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY") };
+      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), counts: new RequestCounts(), analytics: analyticsOf(env), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY"), analyticsToken: secretOf(env, "ANALYTICS_API_TOKEN") };
       log("info", "config", configSummary(runtime));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -116,7 +118,7 @@ export function configSummary(rt: Runtime): Record<string, unknown> {
     path_prefix: c.pathPrefix || "/",
     ttl_seconds: { registry: c.registryTtlSeconds, negative: c.negativeTtlSeconds, failure: c.failureTtlSeconds, binary_mirror: c.binaryMirrorTtlSeconds },
     analytics: rt.analytics !== undefined,
-    secrets_set: { github_token: rt.githubToken !== undefined, client_hash_key: rt.clientHashKey !== undefined },
+    secrets_set: { github_token: rt.githubToken !== undefined, client_hash_key: rt.clientHashKey !== undefined, analytics_api_token: rt.analyticsToken !== undefined },
   };
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dataPoint } from "../../worker/ops/analytics.ts";
 import type { AccessRecord } from "../../worker/ops/access-log.ts";
-import { ANALYTICS_DATASET } from "../../infra/rollups.ts";
+import { ANALYTICS_DATASET } from "../../worker/ops/rollups.ts";
 import { startAnalyticsSql, type StoredPoint } from "../fixtures/analytics-sql.ts";
 import { runScript } from "./run-script.ts";
 

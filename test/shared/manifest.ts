@@ -71,6 +71,8 @@ declare module "vitest" {
     flakyS3: SlowBucket;
     /** Base URL of the fixture binary bucket's server (test/shared/binary-bucket.ts drives it). */
     binaryBucketUrl: string;
+    /** A fake Analytics Engine SQL API (test/fixtures/analytics-sql.ts) with a day of points: 7 hits, 3 misses, 1 negative. */
+    analyticsSql: { url: string; account: string; token: string };
     /** Which bucket backend this test project runs against. */
     storage: "r2" | "s3";
   }

@@ -10,6 +10,7 @@ import { FLAVORS } from "../routes/flavor";
 import { parseRegistryList } from "../routes/grammar";
 import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
+import { ANALYTICS_DATASET, queryRollup, TABLES } from "./rollups";
 
 export const PKGEDGE_VERSION: string = pkg.version;
 
@@ -108,9 +109,11 @@ export function metaJson(value: unknown): Response {
 
 /**
  * PkgServer.jl's `/meta/stats`, counted by this isolate since it started (a deployment runs many
- * isolates; Analytics Engine has the whole picture), with pkgedge's own breakdown beside it.
+ * isolates), with pkgedge's own breakdown beside it; and, when Analytics Engine is bound and
+ * pkgedge may read it (ANALYTICS_ACCOUNT_ID, ANALYTICS_API_TOKEN), the whole deployment's last
+ * 24 hours by outcome.
  */
-export function metaStats(rt: Runtime): Response {
+export async function metaStats(rt: Runtime): Promise<Response> {
   const c = rt.counts;
   const served = c.outcomes.hit + c.outcomes.miss + c.outcomes.joined;
   return metaJson({
@@ -128,8 +131,25 @@ export function metaStats(rt: Runtime): Response {
     requests: c.requests,
     broken: c.broken,
     outcomes: c.outcomes,
-    analytics: rt.analytics ? "written to Analytics Engine: npm run stats queries it" : null,
+    analytics: await analyticsTotals(rt),
   });
+}
+
+/** The last day's requests by outcome from Analytics Engine, or why there are none. */
+async function analyticsTotals(rt: Runtime): Promise<Record<string, unknown> | string | null> {
+  if (!rt.analytics) return null;
+  const sql = rt.config.analyticsSql;
+  if (!sql || !rt.analyticsToken) return "written to Analytics Engine; set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_API_TOKEN for totals here, or run npm run stats";
+  const byOutcome = TABLES.find((t) => t.name === "cache")!;
+  try {
+    const rows = await queryRollup(sql.url, rt.analyticsToken, byOutcome, ANALYTICS_DATASET, 1, 5000);
+    const outcomes = Object.fromEntries(rows.map((r) => [String(r.cache), Math.round(Number(r.request_count))]));
+    const requests = rows.reduce((n, r) => n + Number(r.request_count), 0);
+    const bytes = rows.reduce((n, r) => n + Number(r.body_bytes_sent), 0);
+    return { scope: "every isolate, the last 24 hours (sampled)", requests: Math.round(requests), bytes: Math.round(bytes), outcomes };
+  } catch (err) {
+    return { error: `Analytics Engine could not be asked: ${err instanceof Error ? err.message : String(err)}` };
+  }
 }
 
 export function robots(): Response {

@@ -3,7 +3,7 @@
  * Analytics Engine data points (through a fake binding that keeps what is written).
  */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { manifest, mirror, upstream } from "../harness";
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
@@ -92,7 +92,23 @@ describe("Analytics Engine", () => {
     expect(hit!.blobs![3]).toBe("hit");
     expect(hit!.blobs![6]).toBe("user");
     const stats = await json(await m.fetch("/meta/stats"));
-    expect(stats.analytics).toContain("npm run stats");
+    expect(stats.analytics).toContain("npm run stats"); // bound, but pkgedge may not read it
+  });
+
+  it("gives /meta/stats the whole deployment's last day from Analytics Engine when pkgedge may read it", async () => {
+    const sql = inject("analyticsSql");
+    const vars = { ANALYTICS: fakeDataset().binding, ANALYTICS_ACCOUNT_ID: sql.account, ANALYTICS_SQL_URL: sql.url };
+    const withToken = await json(await mirror({ ...vars, ANALYTICS_API_TOKEN: sql.token }).fetch("/meta/stats"));
+    expect(withToken.analytics).toMatchObject({ requests: 11, bytes: 1000, outcomes: { hit: 7, miss: 3, negative: 1 } });
+    const badToken = await json(await mirror({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/meta/stats"));
+    expect(badToken.analytics.error).toMatch(/answered 401/);
+    const noToken = await json(await mirror(vars).fetch("/meta/stats"));
+    expect(noToken.analytics).toMatch(/ANALYTICS_API_TOKEN/);
+  });
+
+  it("ANALYTICS_ACCOUNT_ID must be an account ID", async () => {
+    const res = await mirror({ ANALYTICS_ACCOUNT_ID: "nope" }).fetch("/meta");
+    expect((await json(res)).variable).toBe("ANALYTICS_ACCOUNT_ID");
   });
 
   it("an ANALYTICS binding that is not a dataset is a configuration error", async () => {

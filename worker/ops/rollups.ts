@@ -1,5 +1,5 @@
 /**
- * The rollups `npm run stats` asks Analytics Engine for, as plain values that render to SQL over
+ * The rollups `npm run stats` (and `/meta/stats`) ask Analytics Engine for, as plain values that render to SQL over
  * the dataset's columns (worker/ops/analytics.ts). Counts and bytes are weighted by
  * `_sample_interval`, as Analytics Engine's sampling requires.
  */
@@ -78,4 +78,19 @@ export function rollupSql(rollup: Rollup, dataset: string, days: number): string
   const where = [`timestamp > NOW() - INTERVAL '${days}' DAY`, ...(rollup.where ?? [])];
   const order = rollup.columns.some((c) => c.expr === DATE) ? "date ASC, request_count DESC" : "request_count DESC";
   return `SELECT ${select.join(", ")} FROM ${dataset} WHERE ${where.join(" AND ")} GROUP BY ${rollup.columns.map((c) => c.as).join(", ")} ORDER BY ${order}${rollup.limit ? ` LIMIT ${rollup.limit}` : ""} FORMAT JSON`;
+}
+
+/** The SQL API's address for an account (ANALYTICS_SQL_URL may point elsewhere, e.g. a local fake). */
+export function sqlApiUrl(account: string): string {
+  return `https://api.cloudflare.com/client/v4/accounts/${account}/analytics_engine/sql`;
+}
+
+export type RollupRow = Record<string, string | number>;
+
+/** Runs one rollup through the SQL API; throws with the API's answer when it is not 200. */
+export async function queryRollup(url: string, token: string, rollup: Rollup, dataset: string, days: number, timeoutMs = 60_000): Promise<RollupRow[]> {
+  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: rollupSql(rollup, dataset, days), signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`the SQL API answered ${res.status} for ${rollup.name}: ${text.slice(0, 300)}`);
+  return (JSON.parse(text) as { data: RollupRow[] }).data;
 }
