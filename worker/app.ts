@@ -103,7 +103,8 @@ app.use("*", async (c, next) => {
       const record = accessRecord(request, sentPath(request.url), res.status, note, d, startedAt, requestId);
       const address = request.headers.get("cf-connecting-ip");
       if (rt?.clientHashKey && address) record.client = await clientHash(rt.clientHashKey, address);
-      log(record.broken ? "warn" : "info", "request", { ...record });
+      const failed = record.broken || record.status >= 500;
+      if (rt?.config.accessLog !== "off" && (failed || rt?.config.accessLog !== "errors")) log(failed ? "warn" : "info", "request", { ...record });
       rt?.counts.add(record);
       if (rt?.analytics && record.kind !== null) rt.analytics.writeDataPoint(dataPoint(record));
     }),

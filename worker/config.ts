@@ -56,6 +56,8 @@ export interface Config {
   binaryMirrorTtlSeconds: number;
   /** Other Pkg servers run alongside this one, for /meta/siblings (PkgServer.jl's list of its peers). */
   siblings: string[];
+  /** Which requests get an access-log line: every one, only failed or broken ones, or none. */
+  accessLog: "all" | "errors" | "off";
   /** Where /meta/stats asks Analytics Engine for totals (with the secret ANALYTICS_API_TOKEN), if anywhere. */
   analyticsSql: { account: string; url: string } | null;
 }
@@ -219,6 +221,12 @@ function parseSiblings(raw: string | undefined): string[] {
     .map((item) => baseUrl("SIBLINGS", item, "sibling"));
 }
 
+function accessLog(vars: Vars): "all" | "errors" | "off" {
+  const raw = (text(vars, "ACCESS_LOG") ?? "all").toLowerCase();
+  if (raw !== "all" && raw !== "errors" && raw !== "off") throw new ConfigError("ACCESS_LOG", `expected all, errors or off, got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
 /** `ANALYTICS_ACCOUNT_ID` (32 hex digits) and, optionally, `ANALYTICS_SQL_URL` (another SQL API address). */
 function analyticsSql(vars: Vars): { account: string; url: string } | null {
   const account = text(vars, "ANALYTICS_ACCOUNT_ID");
@@ -296,6 +304,7 @@ export function parseConfig(vars: Vars): Config {
     binaryMirrors,
     siblings: parseSiblings(text(vars, "SIBLINGS")),
     analyticsSql: analyticsSql(vars),
+    accessLog: accessLog(vars),
     binaryMirrorTtlSeconds: integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7),
     upstreams,
     registries,

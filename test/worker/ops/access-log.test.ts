@@ -130,6 +130,23 @@ describe("the access log", () => {
     expect(await lineFor(down, lines, "req-502")).toMatchObject({ status: 502, cache: "error", broken: false });
   });
 
+  it("ACCESS_LOG=errors keeps only failed and broken requests' lines, off keeps none", async () => {
+    const lines = capture();
+    const up = await upstream();
+    const errorsOnly = mirror({ UPSTREAM_SERVERS: up.url, ACCESS_LOG: "errors" });
+    await (await errorsOnly.fetch("/robots.txt", { headers: { "X-Request-ID": "quiet-ok" } })).text();
+    await (await errorsOnly.fetch(pkg(), { headers: { "X-Request-ID": "quiet-hit" } })).arrayBuffer();
+    const down = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9", ACCESS_LOG: "errors" });
+    await (await down.fetch(`/artifact/${"3".repeat(40)}`, { headers: { "X-Request-ID": "loud-502" } })).arrayBuffer(); // not in the bucket: 502
+    const off = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9", ACCESS_LOG: "off" });
+    await (await off.fetch(`/artifact/${"4".repeat(40)}`, { headers: { "X-Request-ID": "silent-502" } })).arrayBuffer();
+    await errorsOnly.settle();
+    await down.settle();
+    await off.settle();
+    expect(lines().map((l) => l.request_id)).toEqual(["loud-502"]);
+    expect((await mirror({ ACCESS_LOG: "some" }).fetch("/meta")).status).toBe(500);
+  });
+
   it("generates a request ID when the client sends none (or an unusable one), and echoes it", async () => {
     const lines = capture();
     const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
