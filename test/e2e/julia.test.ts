@@ -1,11 +1,12 @@
 /**
- * The judge: a real Julia client (1.5.3, via ../shared/tools/julia.sh) installing packages and an
- * artifact through pkgedge under `wrangler dev`. Pkg verifies every tree hash itself. Runs always
- * in CI; elsewhere it is skipped, visibly, when Julia is not installed.
+ * The judge: a real Julia client installing packages and an artifact through pkgedge under
+ * `wrangler dev`. Pkg verifies every tree hash itself. The Julia is found as users have it:
+ * PKGEDGE_JULIA (a julia binary), else `julia` on PATH, else the pinned 1.5.3 install
+ * (../shared/tools/julia.sh). Runs always in CI; elsewhere it is skipped, visibly, without one.
  */
 
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,12 +17,20 @@ import { REPO, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-d
 const manifest = inject("manifest");
 const JULIA_SH = process.env.PKGEDGE_JULIA_SH ?? resolve(REPO, "../shared/tools/julia.sh");
 const JULIA_ROOT = process.env.JULIA_ROOT ?? "/opt/julia-1.5";
-/** A plain julia binary (GitHub Actions' setup-julia), used with a fresh depot like julia.sh does. */
-const JULIA_BIN = process.env.PKGEDGE_JULIA;
+function juliaOnPath(): string | undefined {
+  try {
+    return execFileSync("bash", ["-c", "command -v julia"], { encoding: "utf8" }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A plain julia binary (PKGEDGE_JULIA, e.g. GitHub Actions' setup-julia, or one on PATH), used with a fresh depot like julia.sh does. */
+const JULIA_BIN = process.env.PKGEDGE_JULIA || juliaOnPath();
 const haveJulia = JULIA_BIN ? existsSync(JULIA_BIN) : existsSync(JULIA_SH) && existsSync(join(JULIA_ROOT, "usr/bin/julia"));
 
 if (!haveJulia) {
-  const why = `Julia end-to-end tests SKIPPED: no Julia at ${JULIA_BIN ?? JULIA_ROOT} (install it with: bash ${JULIA_SH} install)`;
+  const why = `Julia end-to-end tests SKIPPED: no Julia (set PKGEDGE_JULIA to a julia binary, put julia on PATH, or: bash ${JULIA_SH} install)`;
   if (process.env.CI) throw new Error(`${why}. CI must run them.`);
   console.warn(`\n*** ${why} ***\n`);
 }
