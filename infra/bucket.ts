@@ -18,7 +18,7 @@ import {
   PutObjectCommand,
   type LifecycleRule,
 } from "@aws-sdk/client-s3";
-import { parseArgs } from "node:util";
+import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
 
 const RULE_ID = "pkgedge-abort-incomplete-multipart";
@@ -33,7 +33,8 @@ function errorName(err: unknown): string {
   return `${e.name ?? "error"}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}`;
 }
 
-const { values } = parseArgs({
+const { values } = parseCommand({
+  usage: "npm run infra:bucket -- --endpoint URL --bucket NAME [--region R] [--virtual-host] [--create]",
   options: {
     endpoint: { type: "string" },
     bucket: { type: "string" },
@@ -41,6 +42,15 @@ const { values } = parseArgs({
     "virtual-host": { type: "boolean", default: false },
     create: { type: "boolean", default: false },
   },
+  help: [
+    "--endpoint URL   the bucket's S3 endpoint (the S3_ENDPOINT the worker uses)",
+    "--bucket NAME    the bucket (S3_BUCKET)",
+    "--region R       the SigV4 region (default auto)",
+    "--virtual-host   bucket.endpoint/key addressing instead of endpoint/bucket/key",
+    "--create         create the bucket if it is missing",
+  ],
+  environment: ["S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY   the credentials the worker uses"],
+  example: "S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npm run infra:bucket -- --endpoint https://<account>.r2.cloudflarestorage.com --bucket pkgedge --create",
 });
 if (!values.endpoint) fail("--endpoint is required (the S3_ENDPOINT the worker uses)");
 if (!values.bucket) fail("--bucket is required (the S3_BUCKET the worker uses)");

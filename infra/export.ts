@@ -13,10 +13,10 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { parseArgs } from "node:util";
 import { parseResourcePath } from "../worker/routes/grammar.ts";
 import { acceptTreeHash } from "../worker/verify/rule.ts";
 import { treeHashOfTarGz } from "../worker/verify/verify.ts";
+import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
 
 function fail(message: string): never {
@@ -24,7 +24,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const { values } = parseArgs({
+const { values } = parseCommand({
+  usage: "npm run infra:export -- --from-endpoint URL --from-bucket NAME --to-endpoint URL --to-bucket NAME [--region R] [--virtual-host] [--skip-existing]",
   options: {
     "from-endpoint": { type: "string" },
     "from-bucket": { type: "string" },
@@ -34,6 +35,15 @@ const { values } = parseArgs({
     "virtual-host": { type: "boolean", default: false },
     "skip-existing": { type: "boolean", default: false },
   },
+  help: [
+    "--from-endpoint URL, --from-bucket NAME   the bucket to copy from",
+    "--to-endpoint URL, --to-bucket NAME       the bucket to copy into",
+    "--region R          the SigV4 region of both (default auto)",
+    "--virtual-host      bucket.endpoint/key addressing",
+    "--skip-existing     leave objects the destination already has",
+  ],
+  environment: ["FROM_S3_ACCESS_KEY_ID, FROM_S3_SECRET_ACCESS_KEY, TO_S3_ACCESS_KEY_ID, TO_S3_SECRET_ACCESS_KEY", "(each falls back to S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)"],
+  example: "npm run infra:export -- --from-endpoint https://s3.us-east-1.amazonaws.com --from-bucket old-mirror --to-endpoint https://<account>.r2.cloudflarestorage.com --to-bucket pkgedge --skip-existing",
 });
 
 function client(side: "from" | "to"): { s3: S3Client; bucket: string } {

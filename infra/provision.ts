@@ -12,10 +12,16 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommand } from "./cli.ts";
 import { OFFLINE_ENV, REPO } from "../test/fixtures/wrangler-dev.ts";
 
-const { values } = parseArgs({ options: { env: { type: "string", multiple: true }, "dry-run": { type: "boolean", default: false } } });
+const { values } = parseCommand({
+  usage: "npm run provision -- [--env staging|production ...] [--dry-run]",
+  options: { env: { type: "string", multiple: true }, "dry-run": { type: "boolean", default: false } },
+  help: ["--env NAME       an environment of wrangler.toml (repeatable; default: staging and production)", "--dry-run        print what would run, run nothing"],
+  environment: ["CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID   the account (wrangler reads them)", "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY        with STORAGE=s3: set as secrets on each environment"],
+  example: "CLOUDFLARE_API_TOKEN=… CLOUDFLARE_ACCOUNT_ID=… npm run provision -- --env staging --dry-run",
+});
 const environments = values.env?.length ? values.env : ["staging", "production"];
 const dryRun = values["dry-run"];
 

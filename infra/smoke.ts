@@ -15,10 +15,18 @@ import { parseRegistryList, parseResourcePath } from "../worker/routes/grammar.t
 import { acceptTreeHash } from "../worker/verify/rule.ts";
 import { treeHashOfTarGz } from "../worker/verify/verify.ts";
 import { indexVersions } from "../worker/mirror/versions.ts";
+import { parseCommand } from "./cli.ts";
 
-const base = (process.argv[2] ?? "").replace(/\/+$/, "");
-if (!/^https?:\/\//.test(base)) {
-  console.error("usage: npm run smoke -- https://pkg.example.org");
+const { positionals } = parseCommand({
+  usage: "npm run smoke -- URL",
+  options: {},
+  positionals: true,
+  help: ["URL              the mirror to check (its JULIA_PKG_SERVER address)"],
+  example: "npm run smoke -- https://pkg.example.org",
+});
+const base = (positionals[0] ?? "").replace(/\/+$/, "");
+if (!/^https?:\/\//.test(base) || positionals.length > 1) {
+  console.error("✗ expected one http(s) URL (npm run smoke -- --help)");
   process.exit(2);
 }
 

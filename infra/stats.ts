@@ -13,35 +13,25 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommand } from "./cli.ts";
 import { ANALYTICS_DATASET, CSV_FILES, queryRollup, sqlApiUrl, TABLES, type Rollup, type RollupRow } from "../worker/ops/rollups.ts";
-
-const HELP = `usage: npm run stats -- [--days N] [--csv DIR] [--dataset NAME]
-
-  --days N        how many days back (default 1)
-  --csv DIR       write CSV files (JuliaLang's rollup shapes) into DIR instead of printing tables
-  --dataset NAME  the Analytics Engine dataset (default ${ANALYTICS_DATASET})
-
-environment: CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read),
-             ANALYTICS_SQL_URL (optional: another SQL API address)
-example:     CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7`;
 
 function fail(message: string): never {
   console.error(`✗ ${message}`);
   process.exit(2);
 }
 
-let parsed;
-try {
-  parsed = parseArgs({ options: { days: { type: "string", default: "1" }, csv: { type: "string" }, dataset: { type: "string", default: ANALYTICS_DATASET }, help: { type: "boolean", short: "h" } } });
-} catch (err) {
-  fail(`${err instanceof Error ? err.message : String(err)} (npm run stats -- --help)`);
-}
-const { values } = parsed;
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+const { values } = parseCommand({
+  usage: "npm run stats -- [--days N] [--csv DIR] [--dataset NAME]",
+  options: { days: { type: "string", default: "1" }, csv: { type: "string" }, dataset: { type: "string", default: ANALYTICS_DATASET } },
+  help: [
+    "--days N         how many days back (default 1, at most 90)",
+    "--csv DIR        write CSV files (JuliaLang's rollup shapes) into DIR instead of printing tables",
+    `--dataset NAME   the Analytics Engine dataset (default ${ANALYTICS_DATASET})`,
+  ],
+  environment: ["CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read)", "ANALYTICS_SQL_URL   another SQL API address (optional)"],
+  example: "CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7",
+});
 const days = Number(values.days);
 if (!Number.isInteger(days) || days < 1 || days > 90) fail(`--days must be a whole number from 1 to 90, got ${values.days}`);
 if (!/^[A-Za-z0-9_]+$/.test(values.dataset!)) fail(`--dataset must be a dataset name, got ${values.dataset}`);

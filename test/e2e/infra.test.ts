@@ -129,3 +129,27 @@ describe("npm run provision", () => {
     expect(r.output).toMatch(/CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID must be set/);
   });
 });
+
+describe("every operator command explains itself", () => {
+  const commands = [
+    ["infra/bucket.ts", "npm run infra:bucket"],
+    ["infra/export.ts", "npm run infra:export"],
+    ["infra/provision.ts", "npm run provision"],
+    ["infra/smoke.ts", "npm run smoke"],
+    ["infra/stats.ts", "npm run stats"],
+  ] as const;
+
+  it.each(commands)("%s answers --help with its options, environment and an example", async (script, name) => {
+    const run = await runScript(script, ["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.output).toContain(`usage: ${name}`);
+    expect(run.output).toMatch(/options:\n/);
+    expect(run.output).toMatch(/\nexample: /);
+  });
+
+  it.each(commands)("%s refuses an unknown option in one line, without a stack trace", async (script, name) => {
+    const run = await runScript(script, ["--no-such-option"]);
+    expect(run.code).toBe(2);
+    expect(run.output.trim().split("\n")).toEqual([`✗ Unknown option '--no-such-option' (${name} -- --help lists the options)`]);
+  });
+});
