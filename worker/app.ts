@@ -114,7 +114,7 @@ app.use("*", async (c, next) => {
 app.use("*", async (c, next) => {
   const rt = runtimeFor(c.env);
   if (rt instanceof ConfigError) {
-    return c.json({ error: "pkgedge is misconfigured", variable: rt.variable, message: rt.message }, 500);
+    return c.json({ error: "pkgedge is misconfigured", variable: rt.variable, message: rt.message, problems: rt.problems }, 500);
   }
   c.set("rt", rt);
   // c.req.path is rawPath's answer (Hono's getPath), computed once per request.

@@ -81,12 +81,39 @@ export interface RegistryConfig {
 export type StorageConfig = { kind: "r2" } | { kind: "s3"; endpoint: string; bucket: string; region: string; forcePathStyle: boolean };
 
 export class ConfigError extends Error {
+  /** Every problem found, each naming its variable (one, unless the configuration was checked as a whole). */
+  readonly problems: { variable: string; message: string }[];
+
   constructor(
     readonly variable: string,
     detail: string,
+    problems?: ConfigError[],
   ) {
-    super(`${variable}: ${detail}`);
+    super(problems ? problems.map((p) => p.message).join("; ") : `${variable}: ${detail}`);
     this.name = "ConfigError";
+    this.problems = problems ? problems.flatMap((p) => p.problems) : [{ variable, message: this.message }];
+  }
+
+  /** All problems as one error: `variable` names them all, the message lists them. */
+  static all(problems: ConfigError[]): ConfigError {
+    return problems.length === 1 ? problems[0]! : new ConfigError(problems.map((p) => p.variable).join(", "), "", problems);
+  }
+}
+
+/**
+ * Runs each variable's parser and keeps going past failures, so an operator learns every problem
+ * at once instead of one per restart. A failed parser's value is never used.
+ */
+class Checker {
+  readonly problems: ConfigError[] = [];
+  check<T>(parse: () => T): T {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.problems.push(err);
+      return undefined as T;
+    }
   }
 }
 
@@ -258,19 +285,27 @@ function storage(vars: Vars): StorageConfig {
   const kind = (text(vars, "STORAGE") ?? "r2").toLowerCase();
   if (kind === "r2") return { kind: "r2" };
   if (kind !== "s3") throw new ConfigError("STORAGE", `expected r2 or s3, got ${JSON.stringify(kind)}`);
-  const endpoint = text(vars, "S3_ENDPOINT");
-  if (!endpoint) throw new ConfigError("S3_ENDPOINT", "STORAGE=s3 needs the bucket's endpoint URL");
-  try {
-    const url = new URL(endpoint);
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
-  } catch {
-    throw new ConfigError("S3_ENDPOINT", `${JSON.stringify(endpoint)} is not an http(s) URL`);
-  }
-  const bucket = text(vars, "S3_BUCKET");
-  if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError("S3_BUCKET", `expected a bucket name, got ${JSON.stringify(bucket ?? "")}`);
-  const style = (text(vars, "S3_FORCE_PATH_STYLE") ?? "true").toLowerCase();
-  if (style !== "true" && style !== "false") throw new ConfigError("S3_FORCE_PATH_STYLE", `expected true or false, got ${JSON.stringify(style)}`);
-  return { kind: "s3", endpoint, bucket, region: text(vars, "S3_REGION") ?? "auto", forcePathStyle: style === "true" };
+  // Each S3 setting is checked, so a new operator learns every missing one at once.
+  const c = new Checker();
+  const endpoint = c.check(() => {
+    const raw = text(vars, "S3_ENDPOINT");
+    if (!raw) throw new ConfigError("S3_ENDPOINT", "STORAGE=s3 needs the bucket's endpoint URL");
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error();
+    } catch {
+      throw new ConfigError("S3_ENDPOINT", `${JSON.stringify(raw)} is not an http(s) URL`);
+    }
+    return raw;
+  });
+  const bucket = c.check(() => {
+    const raw = text(vars, "S3_BUCKET");
+    if (!raw || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw)) throw new ConfigError("S3_BUCKET", `expected a bucket name (3 to 63 lowercase letters, digits, dots and dashes), got ${JSON.stringify(raw ?? "")}`);
+    return raw;
+  });
+  const forcePathStyle = c.check(() => flag(vars, "S3_FORCE_PATH_STYLE", true));
+  if (c.problems.length > 0) throw ConfigError.all(c.problems);
+  return { kind: "s3", endpoint, bucket, region: text(vars, "S3_REGION") ?? "auto", forcePathStyle };
 }
 
 const GiB = 1024 * MiB;
@@ -278,57 +313,66 @@ const GiB = 1024 * MiB;
 export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
 
 export function parseConfig(vars: Vars): Config {
+  const c = new Checker();
   // A part of a body of unknown length is held in memory while it uploads: keep it well below the
   // 128 MB isolate limit. (Parts of known length are streamed.)
-  const multipartPartBytes = integer(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 32 * MiB);
+  const multipartPartBytes = c.check(() => integer(vars, "MULTIPART_PART_BYTES", 16 * MiB, 5 * MiB, 32 * MiB));
   // Objects written in one put read back fast (multipart objects are read part by part), and R2's
   // put takes a stream of known length up to its single-upload limit; 0: every object multipart.
-  const multipartThresholdBytes = integer(vars, "MULTIPART_THRESHOLD_BYTES", MAX_SINGLE_PUT_BYTES, 0, MAX_SINGLE_PUT_BYTES);
-  if (multipartThresholdBytes !== 0 && multipartThresholdBytes < multipartPartBytes) {
-    throw new ConfigError("MULTIPART_THRESHOLD_BYTES", `must be 0 (always multipart) or at least MULTIPART_PART_BYTES (${multipartPartBytes}), got ${multipartThresholdBytes}`);
-  }
-  const upstreamIdleTimeoutMs = integer(vars, "UPSTREAM_IDLE_TIMEOUT_MS", 10_000, 100, 60_000);
-  const upstreamMinRateWindowMs = integer(vars, "UPSTREAM_MIN_RATE_WINDOW_MS", 20_000, 1000, 600_000);
-  if (upstreamMinRateWindowMs < upstreamIdleTimeoutMs) {
-    throw new ConfigError("UPSTREAM_MIN_RATE_WINDOW_MS", `must be at least UPSTREAM_IDLE_TIMEOUT_MS (${upstreamIdleTimeoutMs}), got ${upstreamMinRateWindowMs}`);
-  }
-  const upstreams = parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS"));
-  const registries = parseRegistries(text(vars, "REGISTRIES"));
-  const allowInsecureUpstreams = flag(vars, "ALLOW_INSECURE_UPSTREAMS", false);
-  refuseInsecure("UPSTREAM_SERVERS", upstreams, allowInsecureUpstreams);
-  refuseInsecure("REGISTRIES", registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])), allowInsecureUpstreams);
+  const multipartThresholdBytes = c.check(() => {
+    const threshold = integer(vars, "MULTIPART_THRESHOLD_BYTES", MAX_SINGLE_PUT_BYTES, 0, MAX_SINGLE_PUT_BYTES);
+    if (multipartPartBytes !== undefined && threshold !== 0 && threshold < multipartPartBytes) {
+      throw new ConfigError("MULTIPART_THRESHOLD_BYTES", `must be 0 (always multipart) or at least MULTIPART_PART_BYTES (${multipartPartBytes}), got ${threshold}`);
+    }
+    return threshold;
+  });
+  const upstreamIdleTimeoutMs = c.check(() => integer(vars, "UPSTREAM_IDLE_TIMEOUT_MS", 10_000, 100, 60_000));
+  const upstreamMinRateWindowMs = c.check(() => {
+    const window = integer(vars, "UPSTREAM_MIN_RATE_WINDOW_MS", 20_000, 1000, 600_000);
+    if (upstreamIdleTimeoutMs !== undefined && window < upstreamIdleTimeoutMs) {
+      throw new ConfigError("UPSTREAM_MIN_RATE_WINDOW_MS", `must be at least UPSTREAM_IDLE_TIMEOUT_MS (${upstreamIdleTimeoutMs}), got ${window}`);
+    }
+    return window;
+  });
+  const upstreams = c.check(() => parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS")));
+  const registries = c.check(() => parseRegistries(text(vars, "REGISTRIES")));
+  const allowInsecureUpstreams = c.check(() => flag(vars, "ALLOW_INSECURE_UPSTREAMS", false));
+  if (upstreams) c.check(() => refuseInsecure("UPSTREAM_SERVERS", upstreams, allowInsecureUpstreams ?? false));
+  if (registries) c.check(() => refuseInsecure("REGISTRIES", registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])), allowInsecureUpstreams ?? false));
   // Set but empty (even blank) turns the mirror off, so it is read before `text` blanks it out.
-  const binaryMirrors = parseBinaryMirrors(typeof vars.BINARY_MIRRORS === "string" ? vars.BINARY_MIRRORS : text(vars, "BINARY_MIRRORS"));
-  refuseInsecure("BINARY_MIRRORS", binaryMirrors.map((m) => m.base), allowInsecureUpstreams);
-  return {
-    binaryMirrors,
-    siblings: parseSiblings(text(vars, "SIBLINGS")),
-    analyticsSql: analyticsSql(vars),
-    accessLog: accessLog(vars),
-    binaryMirrorTtlSeconds: integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7),
+  const binaryMirrors = c.check(() => parseBinaryMirrors(typeof vars.BINARY_MIRRORS === "string" ? vars.BINARY_MIRRORS : text(vars, "BINARY_MIRRORS")));
+  if (binaryMirrors) c.check(() => refuseInsecure("BINARY_MIRRORS", binaryMirrors.map((m) => m.base), allowInsecureUpstreams ?? false));
+  const config: Config = {
     upstreams,
     registries,
     allowInsecureUpstreams,
-    registryTtlSeconds: integer(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400),
-    negativeTtlSeconds: integer(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60),
-    failureTtlSeconds: integer(vars, "UPSTREAM_FAILURE_TTL_SECONDS", 5, 0, 60),
-    upstreamTimeoutMs: integer(vars, "UPSTREAM_TIMEOUT_MS", 5000, 100, 60_000),
+    binaryMirrors,
+    siblings: c.check(() => parseSiblings(text(vars, "SIBLINGS"))),
+    analyticsSql: c.check(() => analyticsSql(vars)),
+    accessLog: c.check(() => accessLog(vars)),
+    binaryMirrorTtlSeconds: c.check(() => integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7)),
+    registryTtlSeconds: c.check(() => integer(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400)),
+    negativeTtlSeconds: c.check(() => integer(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60)),
+    failureTtlSeconds: c.check(() => integer(vars, "UPSTREAM_FAILURE_TTL_SECONDS", 5, 0, 60)),
+    upstreamTimeoutMs: c.check(() => integer(vars, "UPSTREAM_TIMEOUT_MS", 5000, 100, 60_000)),
     upstreamIdleTimeoutMs,
-    upstreamMinBytesPerSecond: integer(vars, "UPSTREAM_MIN_BYTES_PER_SECOND", 8192, 0, 1024 * MiB),
+    upstreamMinBytesPerSecond: c.check(() => integer(vars, "UPSTREAM_MIN_BYTES_PER_SECOND", 8192, 0, 1024 * MiB)),
     upstreamMinRateWindowMs,
     multipartThresholdBytes,
     multipartPartBytes,
-    pathPrefix: pathPrefix(vars),
-    fillWindowBytes: integer(vars, "FILL_WINDOW_BYTES", 16 * MiB, 64 * 1024, 64 * MiB),
-    unattendedFillMaxBytes: integer(vars, "UNATTENDED_FILL_MAX_BYTES", 256 * MiB, 0, 1024 * GiB),
-    unattendedFillGraceSeconds: integer(vars, "UNATTENDED_FILL_GRACE_SECONDS", 10, 0, 600),
-    fillMaxAttempts: integer(vars, "FILL_MAX_ATTEMPTS", 5, 1, 100),
-    fillBackoffSeconds: integer(vars, "FILL_BACKOFF_SECONDS", 600, 1, 86400),
-    verifyMaxEntries: integer(vars, "VERIFY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES, 1, 10_000_000),
+    pathPrefix: c.check(() => pathPrefix(vars)),
+    fillWindowBytes: c.check(() => integer(vars, "FILL_WINDOW_BYTES", 16 * MiB, 64 * 1024, 64 * MiB)),
+    unattendedFillMaxBytes: c.check(() => integer(vars, "UNATTENDED_FILL_MAX_BYTES", 256 * MiB, 0, 1024 * GiB)),
+    unattendedFillGraceSeconds: c.check(() => integer(vars, "UNATTENDED_FILL_GRACE_SECONDS", 10, 0, 600)),
+    fillMaxAttempts: c.check(() => integer(vars, "FILL_MAX_ATTEMPTS", 5, 1, 100)),
+    fillBackoffSeconds: c.check(() => integer(vars, "FILL_BACKOFF_SECONDS", 600, 1, 86400)),
+    verifyMaxEntries: c.check(() => integer(vars, "VERIFY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES, 1, 10_000_000)),
     // About 7 s of CPU per GiB verified (npm run bench -- verify: 148 MB/s as a fill feeds it); 12 GiB
     // takes about 90 s, well inside the 5-minute cpu_ms (wrangler.toml [limits]) on a slower machine too.
-    fillMaxBytes: integer(vars, "FILL_MAX_BYTES", 12 * GiB, 1, 1024 * GiB),
-    s3TimeoutMs: integer(vars, "S3_TIMEOUT_MS", 10_000, 100, 120_000),
-    storage: storage(vars),
+    fillMaxBytes: c.check(() => integer(vars, "FILL_MAX_BYTES", 12 * GiB, 1, 1024 * GiB)),
+    s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS", 10_000, 100, 120_000)),
+    storage: c.check(() => storage(vars)),
   };
+  if (c.problems.length > 0) throw ConfigError.all(c.problems);
+  return config;
 }

@@ -1,10 +1,15 @@
 /** pkgedge: a Julia Pkg server on Cloudflare Workers. */
+import { env } from "cloudflare:workers";
 import { app } from "./app";
 import { ConfigError } from "./config";
 import { FLAVORS } from "./routes/flavor";
 import { mirrorDepsFor, runtimeFor } from "./runtime";
 
 export { FillCoordinator } from "./fill/coordinator";
+
+// Say the configuration in effect, or everything wrong with it, as soon as the worker is loaded
+// (wrangler dev prints it at startup), not only at the first request. Nothing here does I/O.
+runtimeFor(env as Env);
 
 export default {
   fetch: app.fetch,

@@ -90,21 +90,55 @@ function secretOf(env: Env, name: string): string | undefined {
 export function runtimeFor(env: Env): Runtime | ConfigError {
   let runtime = runtimes.get(env);
   if (!runtime) {
-    try {
-      const config = parseConfig(env as unknown as Record<string, unknown>);
-      runtime = { config, store: storeFor(env, config), fills: fillsFor(env, config), registries: new RegistryRefresher(), binaries: new MirrorMemory(), startedAt: new Date(), counts: new RequestCounts(), analytics: analyticsOf(env), upstreamFailures: [], githubToken: secretOf(env, "GITHUB_TOKEN"), clientHashKey: secretOf(env, "CLIENT_HASH_KEY"), analyticsToken: secretOf(env, "ANALYTICS_API_TOKEN") };
-      log("info", "config", configSummary(runtime));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      runtime = err;
-      if (!reported.has(err.message)) {
-        reported.add(err.message);
-        log("error", "config_invalid", { variable: err.variable, message: err.message });
+    runtime = buildRuntime(env);
+    if (runtime instanceof ConfigError) {
+      if (!reported.has(runtime.message)) {
+        reported.add(runtime.message);
+        log("error", "config_invalid", { variable: runtime.variable, message: runtime.message, problems: runtime.problems });
       }
-    }
+    } else log("info", "config", configSummary(runtime));
     runtimes.set(env, runtime);
   }
   return runtime;
+}
+
+/** The runtime, or every configuration problem at once: variables, secrets and bindings. */
+function buildRuntime(env: Env): Runtime | ConfigError {
+  const vars = env as unknown as Record<string, unknown>;
+  const problems: ConfigError[] = [];
+  let config: Config | undefined;
+  try {
+    config = parseConfig(vars);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err);
+  }
+  // The secrets STORAGE=s3 needs are checked even when the variables were not fine.
+  if (typeof vars.STORAGE === "string" && vars.STORAGE.trim().toLowerCase() === "s3") {
+    for (const name of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
+      if (!secretOf(env, name)) problems.push(new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`));
+    }
+  }
+  if (problems.length > 0 || !config) return ConfigError.all(problems);
+  try {
+    return {
+      config,
+      store: storeFor(env, config),
+      fills: fillsFor(env, config),
+      registries: new RegistryRefresher(),
+      binaries: new MirrorMemory(),
+      startedAt: new Date(),
+      counts: new RequestCounts(),
+      analytics: analyticsOf(env),
+      upstreamFailures: [],
+      githubToken: secretOf(env, "GITHUB_TOKEN"),
+      clientHashKey: secretOf(env, "CLIENT_HASH_KEY"),
+      analyticsToken: secretOf(env, "ANALYTICS_API_TOKEN"),
+    };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err;
+  }
 }
 
 /** The configuration in effect, for the first log line of an isolate: what an operator checks first. Never a secret. */

@@ -92,3 +92,18 @@ describe("configuration", () => {
     expect(parseConfig({ PATH_PREFIX: "/" }).pathPrefix).toBe("");
   });
 });
+
+describe("configuration checked as a whole", () => {
+  it("reports every problem at once, each naming its variable and the rule it broke", () => {
+    const err = errorOf({ REGISTRY_TTL_SECONDS: "-5", UPSTREAM_SERVERS: "ftp://x", STORAGE: "s3" });
+    expect(err.problems.map((p) => p.variable).sort()).toEqual(["REGISTRY_TTL_SECONDS", "S3_BUCKET", "S3_ENDPOINT", "UPSTREAM_SERVERS"]);
+    expect(err.variable.split(", ").sort()).toEqual(["REGISTRY_TTL_SECONDS", "S3_BUCKET", "S3_ENDPOINT", "UPSTREAM_SERVERS"]);
+    expect(err.problems.find((p) => p.variable === "REGISTRY_TTL_SECONDS")!.message).toContain("expected a whole number from 1 to 86400");
+  });
+
+  it("keeps one problem as it was", () => {
+    const err = errorOf({ REGISTRY_TTL_SECONDS: "soon" });
+    expect(err.variable).toBe("REGISTRY_TTL_SECONDS");
+    expect(err.problems).toHaveLength(1);
+  });
+});

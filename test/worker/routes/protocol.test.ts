@@ -177,3 +177,12 @@ describe("mount prefix (PATH_PREFIX, spec §2)", () => {
     await m.settle();
   });
 });
+
+describe("a misconfigured mirror lists every problem in one answer", () => {
+  it("names the S3 settings and both secrets at once", async () => {
+    const res = await mirror({ STORAGE: "s3", S3_ENDPOINT: "", S3_BUCKET: "", S3_ACCESS_KEY_ID: "", S3_SECRET_ACCESS_KEY: "", REGISTRY_TTL_SECONDS: "-5" }).fetch("/registries");
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { problems: { variable: string }[] };
+    expect(body.problems.map((p) => p.variable).sort()).toEqual(["REGISTRY_TTL_SECONDS", "S3_ACCESS_KEY_ID", "S3_BUCKET", "S3_ENDPOINT", "S3_SECRET_ACCESS_KEY"]);
+  });
+});
