@@ -137,6 +137,7 @@ describe("every operator command explains itself", () => {
     ["infra/provision.ts", "npm run provision"],
     ["infra/smoke.ts", "npm run smoke"],
     ["infra/stats.ts", "npm run stats"],
+    ["infra/deploy.ts", "npm run deploy"],
   ] as const;
 
   it.each(commands)("%s answers --help with its options, environment and an example", async (script, name) => {
@@ -153,3 +154,13 @@ describe("every operator command explains itself", () => {
     expect(run.output.trim().split("\n")).toEqual([`✗ Unknown option '--no-such-option' (${name} -- --help lists the options)`]);
   });
 });
+
+describe("npm run deploy", () => {
+  it("deploys only to a named environment: without one it refuses and names them", async () => {
+    const run = await runScript("infra/deploy.ts", []);
+    expect(run.code).toBe(2);
+    expect(run.output).toContain("--env must name an environment of wrangler.toml (staging, production)");
+    expect((await runScript("infra/deploy.ts", ["--env", "local"])).code).toBe(2);
+  });
+});
+
