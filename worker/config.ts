@@ -56,6 +56,8 @@ export interface Config {
   binaryMirrorTtlSeconds: number;
   /** Other Pkg servers run alongside this one, for /meta/siblings (PkgServer.jl's list of its peers). */
   siblings: string[];
+  /** An identity for this run, shown in /meta (`npm run demo` and the tests pass one to know their server). */
+  runId: string | null;
   /** Which requests get an access-log line: every one, only failed or broken ones, or none. */
   accessLog: "all" | "errors" | "off";
   /** Where /meta/stats asks Analytics Engine for totals (with the secret ANALYTICS_API_TOKEN), if anywhere. */
@@ -350,6 +352,7 @@ export function parseConfig(vars: Vars): Config {
     siblings: c.check(() => parseSiblings(text(vars, "SIBLINGS"))),
     analyticsSql: c.check(() => analyticsSql(vars)),
     accessLog: c.check(() => accessLog(vars)),
+    runId: text(vars, "PKGEDGE_RUN_ID") ?? null,
     binaryMirrorTtlSeconds: c.check(() => integer(vars, "BINARY_MIRROR_TTL_SECONDS", 600, 1, 86400 * 7)),
     registryTtlSeconds: c.check(() => integer(vars, "REGISTRY_TTL_SECONDS", 60, 1, 86400)),
     negativeTtlSeconds: c.check(() => integer(vars, "NEGATIVE_TTL_SECONDS", 60, 0, 60)),

@@ -80,6 +80,7 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
   return Response.json(
     {
       pkgedge_version: PKGEDGE_VERSION,
+      run_id: rt.config.runId,
       pkgserver_version: `pkgedge-${PKGEDGE_VERSION}`,
       pkgserver_url: url.origin + rt.config.pathPrefix,
       // PkgServer.jl's fields, in its terms: the registry refresh runs from the cron trigger.

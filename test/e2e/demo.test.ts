@@ -1,0 +1,80 @@
+/**
+ * `npm run demo` as a newcomer runs it: it refuses a port that is taken (instead of printing its
+ * banner over someone else's server), it is this run's server that answers, and a closed terminal
+ * (SIGHUP) stops wrangler and removes this run's state.
+ */
+
+import { describe, expect, it } from "vitest";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { freePort, portInUse, REPO } from "../fixtures/wrangler-dev.ts";
+
+function demo(port: number) {
+  const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "test/fixtures/demo.ts")], { cwd: REPO, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+async function until(what: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("npm run demo", () => {
+  it("refuses a port that is taken, with a clear message and a non-zero exit", async () => {
+    const port = await freePort();
+    const taken = createServer().listen(port, "127.0.0.1");
+    try {
+      const d = demo(port);
+      expect(await d.exited).toBe(1);
+      expect(d.output()).toContain(`port ${port} is already in use`);
+      expect(d.output()).not.toContain("pkgedge demo:");
+    } finally {
+      taken.close();
+    }
+  });
+
+  it("serves as this run, and a closed terminal (SIGHUP) stops wrangler and removes the run's state", async () => {
+    const port = await freePort();
+    const d = demo(port);
+    try {
+      await until(() => d.output().includes("pkgedge demo:"), 120_000);
+      const runId = /\(run ([0-9a-f-]{36})\)/.exec(d.output())![1];
+      const meta = (await (await fetch(`http://127.0.0.1:${port}/meta`)).json()) as { run_id: string };
+      expect(meta.run_id).toBe(runId);
+      expect(d.output()).toMatch(/JULIA_DEPOT_PATH=\$\(mktemp -d\) JULIA_PKG_SERVER=http:\/\/127\.0\.0\.1:\d+ julia/);
+      const state = /State is under (\S+),/.exec(d.output())![1]!;
+      expect(existsSync(state)).toBe(true);
+      d.child.kill("SIGHUP");
+      expect(await d.exited).toBe(0);
+      await until(() => !existsSync(state), 10_000);
+      expect(await portInUse(port), "wrangler dev stopped with it").toBe(false);
+    } finally {
+      d.child.kill("SIGKILL");
+    }
+  });
+
+  it("stops when its wrangler dev dies, instead of printing curls for a server that is gone", async () => {
+    const port = await freePort();
+    const d = demo(port);
+    try {
+      await until(() => d.output().includes("pkgedge demo:"), 120_000);
+      const wrangler = execFileSync("pgrep", ["-f", `wrangler.* dev .*--port ${port} `], { encoding: "utf8" }).trim().split("\n")[0]!;
+      process.kill(Number(wrangler), "SIGKILL");
+      expect(await d.exited).toBe(1);
+      expect(d.output()).toContain("wrangler dev exited");
+      // Nothing of it is left: neither wrangler nor its workerd (the [x] keeps pgrep's own shell out of the match).
+      await until(() => !execFileSync("bash", ["-c", `pgrep -f "[w]rangler-dist/cli.js dev .*--port ${port} |[s]ocket-addr=entry=127.0.0.1:${port} " || true`], { encoding: "utf8" }).trim(), 10_000);
+    } finally {
+      d.child.kill("SIGKILL");
+    }
+  });
+});
