@@ -76,14 +76,16 @@ function fillsFor(env: Env, config: Config): Fills {
 }
 
 function analyticsOf(env: Env): AnalyticsEngineDataset | undefined {
-  const binding = (env as unknown as Record<string, unknown>).ANALYTICS as AnalyticsEngineDataset | undefined;
+  const binding: unknown = env.ANALYTICS;
   if (binding === undefined) return undefined;
-  if (typeof binding?.writeDataPoint !== "function") throw new ConfigError("ANALYTICS", "is bound but is not an Analytics Engine dataset");
-  return binding;
+  if (typeof (binding as AnalyticsEngineDataset | null)?.writeDataPoint !== "function") throw new ConfigError("ANALYTICS", "is bound but is not an Analytics Engine dataset");
+  return binding as AnalyticsEngineDataset;
 }
 
-function secretOf(env: Env, name: string): string | undefined {
-  const value = (env as unknown as Record<string, unknown>)[name];
+type SecretName = "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "GITHUB_TOKEN" | "CLIENT_HASH_KEY" | "ANALYTICS_API_TOKEN";
+
+function secretOf(env: Env, name: SecretName): string | undefined {
+  const value: unknown = env[name];
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
@@ -104,7 +106,8 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
 
 /** The runtime, or every configuration problem at once: variables, secrets and bindings. */
 function buildRuntime(env: Env): Runtime | ConfigError {
-  const vars = env as unknown as Record<string, unknown>;
+  // The parser reads variables by name from a plain bag, whatever the generated Env lists.
+  const vars = { ...env } as Record<string, unknown>;
   const problems: ConfigError[] = [];
   let config: Config | undefined;
   try {
@@ -115,7 +118,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
   }
   // The secrets STORAGE=s3 needs are checked even when the variables were not fine.
   if (typeof vars.STORAGE === "string" && vars.STORAGE.trim().toLowerCase() === "s3") {
-    for (const name of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
+    for (const name of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
       if (!secretOf(env, name)) problems.push(new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`));
     }
   }

@@ -1,0 +1,39 @@
+/**
+ * The optional variables, secrets and bindings pkgedge reads, beside what `wrangler types`
+ * generates from wrangler.toml (worker-configuration.d.ts: only what is set there). Each is
+ * documented in wrangler.toml and the README's configuration table.
+ */
+
+interface PkgedgeOptionalEnv {
+  // Secrets (wrangler secret put NAME, or .dev.vars locally).
+  S3_ACCESS_KEY_ID?: string;
+  S3_SECRET_ACCESS_KEY?: string;
+  GITHUB_TOKEN?: string;
+  CLIENT_HASH_KEY?: string;
+  ANALYTICS_API_TOKEN?: string;
+  // Bindings.
+  ANALYTICS?: AnalyticsEngineDataset;
+  // Variables beyond those set in wrangler.toml's [vars] (all optional, all strings).
+  STORAGE?: string;
+  S3_ENDPOINT?: string;
+  S3_BUCKET?: string;
+  S3_REGION?: string;
+  S3_FORCE_PATH_STYLE?: string;
+  S3_TIMEOUT_MS?: string;
+  REGISTRIES?: string;
+  PATH_PREFIX?: string;
+  ALLOW_INSECURE_UPSTREAMS?: string;
+  BINARY_MIRRORS?: string;
+  BINARY_MIRROR_TTL_SECONDS?: string;
+  SIBLINGS?: string;
+  ACCESS_LOG?: string;
+  ANALYTICS_ACCOUNT_ID?: string;
+  ANALYTICS_SQL_URL?: string;
+  PKGEDGE_RUN_ID?: string;
+}
+
+// Merged into the Env that wrangler types declares (globally and as Cloudflare.Env).
+interface Env extends PkgedgeOptionalEnv {}
+declare namespace Cloudflare {
+  interface Env extends PkgedgeOptionalEnv {}
+}
