@@ -1,7 +1,7 @@
 /**
  * The optional variables, secrets and bindings pkgedge reads, beside what `wrangler types`
  * generates from wrangler.toml (worker-configuration.d.ts: only what is set there). Each is
- * documented in wrangler.toml and the README's configuration table.
+ * documented in wrangler.toml and docs/configuration.md.
  */
 
 interface PkgedgeOptionalEnv {
