@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OFFLINE_ENV, REPO } from "../test/fixtures/wrangler-dev.ts";
+import { OFFLINE_ENV, REPO } from "./repo.ts";
 
 export const BUDGET_GZIP_KIB = 80;
 const ENVIRONMENTS = ["", "staging", "production"];

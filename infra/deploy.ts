@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
-import { REPO } from "../test/fixtures/wrangler-dev.ts";
+import { REPO } from "./repo.ts";
 
 const environments = [...readFileSync(join(REPO, "wrangler.toml"), "utf8").matchAll(/^\[env\.([a-z0-9-]+)\]$/gm)].map((m) => m[1]!);
 

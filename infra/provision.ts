@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
-import { OFFLINE_ENV, REPO } from "../test/fixtures/wrangler-dev.ts";
+import { OFFLINE_ENV, REPO } from "./repo.ts";
 
 const { values } = parseCommand({
   usage: "npm run provision -- [--env staging|production ...] [--dry-run]",

@@ -18,7 +18,7 @@ import { log } from "./log";
 import { accessRecord, clientHash, requestIdOf, RequestNote, type CacheOutcome } from "./ops/access-log";
 import { deliver } from "./streams/bytes";
 import { dataPoint } from "./ops/analytics";
-import { S3Error } from "./store/s3";
+import { StorageError } from "./store/store";
 
 type AppEnv = { Bindings: Env; Variables: { rt: Runtime; note: RequestNote } };
 
@@ -154,11 +154,11 @@ app.get("*", (c) => {
 });
 
 app.onError((err, c) => {
-  if (err instanceof S3Error && (err.status === 403 || err.status === 401)) {
+  if (err instanceof StorageError && err.refused) {
     log("error", "storage_refused", { message: err.message });
     return c.json({ error: "the S3 bucket refused pkgedge's credentials", variable: "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", detail: err.message }, 500);
   }
-  if (err instanceof S3Error) {
+  if (err instanceof StorageError) {
     // The bucket failed or did not answer in time (after its retries): unavailable, not our bug.
     log("error", "storage_unavailable", { path: c.req.path, message: err.message });
     return c.json({ error: "the bucket is unavailable", detail: err.message }, 503, { "cache-control": "no-store", "retry-after": "5" });

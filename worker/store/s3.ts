@@ -8,7 +8,7 @@
  */
 
 import { AwsClient } from "aws4fetch";
-import type { ByteSpan, ObjectBody, ObjectInfo, ObjectStore, PutOptions } from "./store";
+import { StorageError, type ByteSpan, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from "./store";
 import { partsOf } from "./parts";
 import { watchBody } from "../streams/watchdog";
 import { ChunkReader, Outlet } from "../streams/bytes";
@@ -39,13 +39,13 @@ export interface S3StoreOptions {
 }
 
 /** An S3 answer pkgedge did not expect, with the service's own error code when it gave one. */
-export class S3Error extends Error {
+export class S3Error extends StorageError {
   constructor(
     readonly status: number,
     readonly code: string,
     what: string,
   ) {
-    super(`S3 ${what} failed: ${status} ${code}`);
+    super(`S3 ${what} failed: ${status} ${code}`, status === 401 || status === 403);
     this.name = "S3Error";
   }
 }

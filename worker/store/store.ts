@@ -4,6 +4,20 @@
  * Backends implement it; nothing outside the factory knows which backend is in use.
  */
 
+/**
+ * The bucket failed (after the backend's own retries): `refused` when it rejected pkgedge's
+ * credentials, otherwise unavailable. Backends throw it (or a subclass); callers need not know which backend.
+ */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly refused: boolean,
+  ) {
+    super(message);
+    this.name = "StorageError";
+  }
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;

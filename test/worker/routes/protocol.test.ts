@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { backend, bucketKeys, manifest, mirror, upstream } from "../harness";
 
 
@@ -184,5 +184,17 @@ describe("a misconfigured mirror lists every problem in one answer", () => {
     expect(res.status).toBe(500);
     const body = (await res.json()) as { problems: { variable: string }[] };
     expect(body.problems.map((p) => p.variable).sort()).toEqual(["REGISTRY_TTL_SECONDS", "S3_ACCESS_KEY_ID", "S3_BUCKET", "S3_ENDPOINT", "S3_SECRET_ACCESS_KEY"]);
+  });
+});
+
+describe("a bucket that refuses or fails is named, whatever the backend", () => {
+  it("answers 500 naming the credentials when the bucket refuses them", async () => {
+    const s3 = inject("s3");
+    const m = mirror({ STORAGE: "s3", S3_ENDPOINT: s3.endpoint, S3_BUCKET: "pkgedge-refused", S3_REGION: "us-east-1", S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: "not-the-secret" });
+    const res = await m.fetch(`/artifact/${"5".repeat(40)}`);
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: string; variable: string };
+    expect(body.error).toContain("refused pkgedge's credentials");
+    expect(body.variable).toBe("S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY");
   });
 });
