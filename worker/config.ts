@@ -7,6 +7,7 @@
  */
 
 import { DEFAULT_MAX_ENTRIES } from "./verify/tree";
+import { sqlApiUrl } from "./ops/rollups";
 
 export interface Config {
   /** Upstream base URLs (storage servers or Pkg servers), without trailing slash, in preference order. */
@@ -265,7 +266,7 @@ function analyticsSql(vars: Vars): { account: string; url: string } | null {
     return null;
   }
   if (!/^[0-9a-f]{32}$/.test(account)) throw new ConfigError("ANALYTICS_ACCOUNT_ID", `expected a 32-digit hex account ID, got ${JSON.stringify(account)}`);
-  return { account, url: url === undefined ? `https://api.cloudflare.com/client/v4/accounts/${account}/analytics_engine/sql` : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
+  return { account, url: url === undefined ? sqlApiUrl(account) : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
 }
 
 function flag(vars: Vars, name: string, fallback: boolean): boolean {

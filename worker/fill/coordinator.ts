@@ -19,7 +19,7 @@ import { fillFromBody, fillFromUpstream, locate, oversize, QUARANTINE_SECONDS, t
 import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
 import { storeFor } from "../store/factory";
-import { getOnce, statusInWords, type Validators } from "../upstream/upstream";
+import { getOnce, isAnswerAboutPath, statusInWords, type Validators } from "../upstream/upstream";
 import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./fills";
 import { log } from "../log";
 
@@ -264,9 +264,8 @@ export class FillCoordinator extends DurableObject<Env> {
     const answer = await getOnce(upstream, target.path, config.upstreamTimeoutMs, validators);
     if (answer.kind === "not-modified") return answer;
     if (answer.kind === "body") return async (options) => fillFromBody(deps, target, answer.response, options);
-    // A 4xx other than "try later" is the bucket's answer about this path (S3 says 403 for a key
-    // it does not have when its list is private): passed on, and remembered like a 404.
-    if (answer.kind === "status" && answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) {
+    // The bucket's answer about this path: passed on, and remembered like a 404.
+    if (answer.kind === "status" && isAnswerAboutPath(answer.status)) {
       log("info", "upstream_miss", { key: target.key, status: answer.status });
       recent.remember(target.key, { kind: "absent", status: answer.status }, config.negativeTtlSeconds);
       return { kind: "not-found", status: answer.status };

@@ -15,7 +15,7 @@ import type { ObjectBody, ObjectInfo } from "../store/store";
 import type { Revalidated, Streamed } from "../fill/fills";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
-import { headOnce, statusInWords } from "../upstream/upstream";
+import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
 import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable, type Asked } from "../routes/stored";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
@@ -137,7 +137,7 @@ async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile
     if (answer.length !== undefined) headers.set("content-length", String(answer.length));
     return new Response(null, { headers });
   }
-  if (answer.status >= 400 && answer.status < 500 && answer.status !== 408 && answer.status !== 429) return absent(deps, answer.status);
+  if (isAnswerAboutPath(answer.status)) return absent(deps, answer.status);
   const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD answered ${statusInWords(answer.status)}`;
   return upstreamFailed(deps, file.key, { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
 }

@@ -50,6 +50,14 @@ export function statusInWords(status: number): string {
   return `HTTP ${status}${STATUS_WORDS[status] ? ` ${STATUS_WORDS[status]}` : ""}`;
 }
 
+/**
+ * A 4xx other than "try later" (408, 429): the upstream's answer about this path, passed on by the
+ * binary mirror (S3 says 403 for a key it does not have when its list is private).
+ */
+export function isAnswerAboutPath(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
 /** Statuses that mean "this upstream does not have it"; any other failure means it could not say. */
 export function isAbsent(status: number): boolean {
   return status === 404 || status === 410;
