@@ -13,8 +13,11 @@ export interface Published {
 
 export const VERSIONS_PATH = "bin/versions.json";
 
-/** versions.json is a few MB; a document far larger is not one, and is not parsed. */
-export const MAX_VERSIONS_BYTES = 64 * 1024 * 1024;
+/**
+ * versions.json is a few MB; a document far larger is not one, and is not read: its text and the
+ * parsed tree are held in the isolate's 128 MB while it is indexed.
+ */
+export const MAX_VERSIONS_BYTES = 16 * 1024 * 1024;
 
 /**
  * Maps each listed file's path (the path of its `url`, without the leading slash) to what it must

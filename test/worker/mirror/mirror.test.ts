@@ -8,6 +8,7 @@ import { describe, expect, inject, it } from "vitest";
 import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
 import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries as publishOn, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "../../shared/binaries.ts";
 import type { BucketSettings } from "../../shared/binary-bucket.ts";
+import { MAX_VERSIONS_BYTES } from "../../../worker/mirror/versions";
 
 const publishBinaries = (settings: BucketSettings = {}) => publishOn(inject("binaryBucketUrl"), settings);
 const at = (path: string) => `/mirror/rel/${path}`;
@@ -162,6 +163,17 @@ describe("what the publisher lists is checked before it is kept", () => {
     const info = await storedInfo(key(UNLISTED));
     expect(info?.size).toBe(p.files[UNLISTED]!.length);
     expect(info?.customMetadata.sha256).toBeUndefined();
+  });
+
+  it("a versions.json too large to index is not read into memory: its files are not filled (502), nothing unchecked is kept", async () => {
+    const p = await publishBinaries();
+    await p.bucket.generate("bin/versions.json", MAX_VERSIONS_BYTES + 1, 7, "application/json");
+    const m = mirrorOf(p);
+    const res = await m.fetch(at(RELEASE));
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json.*larger than/);
+    await m.settle();
+    expect(await storedInfo(key(RELEASE))).toBeNull();
   });
 
   it("a body cut short of its Content-Length breaks the client's download and is never kept", async () => {
