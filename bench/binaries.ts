@@ -9,18 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBinaryBucket } from "../test/fixtures/binary-bucket.ts";
 import { createBinaryBucket } from "../test/shared/binary-bucket.ts";
-import { startWranglerDev, type WranglerDev } from "../test/fixtures/wrangler-dev.ts";
-import { mb, med, median, rate, ratio, RUNS, table, timedDownload, withBenchWorker } from "./lib.ts";
+import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
+import { mb, med, median, rate, ratio, RUNS, table, timedDownload, untilHit, withBenchWorker } from "./lib.ts";
 
 const SIZE = 150 * 1024 * 1024;
 const RELEASE = "bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz";
-
-/** Waits until the mirror serves the file as a hit (HEAD on a copy has no X-Cache-Miss). */
-async function untilCommitted(dev: WranglerDev, url: string): Promise<number> {
-  const start = performance.now();
-  while ((await fetch(url, { method: "HEAD" })).headers.get("x-cache-miss") === "miss") await new Promise((r) => setTimeout(r, 50));
-  return performance.now() - start;
-}
 
 export async function benchBinaries(): Promise<void> {
   console.log(`\n## (f) the binary mirror: a ${mb(SIZE)} release tarball listed in versions.json`);
@@ -47,7 +40,7 @@ export async function benchBinaries(): Promise<void> {
         const cold = await timedDownload(url);
         if (cold.bytes !== SIZE) throw new Error(`cold download through pkgedge got ${cold.bytes} of ${SIZE} bytes`);
         runs.cold.push(cold);
-        runs.committed.push(cold.total + (await untilCommitted(dev, url)));
+        runs.committed.push(cold.total + (await untilHit(url)));
         const warm = await timedDownload(url);
         if (warm.bytes !== SIZE) throw new Error(`warm download through pkgedge got ${warm.bytes} of ${SIZE} bytes`);
         runs.warm.push(warm);

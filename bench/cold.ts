@@ -14,7 +14,7 @@ import { startFixtureServer, type FixtureServer } from "../test/fixtures/upstrea
 import { startWranglerDev, type WranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { createUpstream } from "../test/shared/control.ts";
 import { artifact300MB, artifact32MB, type BenchTarball } from "./data.ts";
-import { mb, med, MB, median, rate, ratio, RUNS, table, timedDownload, withBenchWorker } from "./lib.ts";
+import { mb, med, MB, median, rate, ratio, RUNS, table, timedDownload, untilHit, withBenchWorker } from "./lib.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
 
 const INTERNET_RATE = 25 * MB;
@@ -40,15 +40,6 @@ function withPkgedge<T>(upstream: string, fn: (dev: WranglerDev) => Promise<T>, 
   });
 }
 
-/** Waits until pkgedge serves the object as a hit, i.e. it is committed. */
-async function untilCommitted(dev: WranglerDev, path: string): Promise<void> {
-  for (;;) {
-    const res = await fetch(dev.url + path, { method: "HEAD" });
-    if (res.status === 200 && !res.headers.has("x-cache-miss")) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 interface ColdRuns {
   ttfb: number[];
   total: number[];
@@ -69,7 +60,7 @@ async function coldThroughPkgedge(upstream: string, path: string, size: number, 
         throw err;
       });
       if (d.bytes !== size) throw new Error(`cold miss delivered ${d.bytes} of ${size} bytes`);
-      await untilCommitted(dev, path);
+      await untilHit(dev.url + path);
       const committed = performance.now() - start;
       runs.ttfb.push(d.ttfb);
       runs.total.push(d.total);

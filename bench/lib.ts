@@ -128,3 +128,13 @@ export async function timedDownload(url: string, init?: RequestInit): Promise<{ 
 export function mb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;
 }
+
+/** Waits until a URL is served as a hit (a HEAD on a stored copy has no X-Cache-Miss), i.e. committed; returns the ms waited. */
+export async function untilHit(url: string): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const res = await fetch(url, { method: "HEAD" });
+    if (res.status === 200 && !res.headers.has("x-cache-miss")) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
