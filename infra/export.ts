@@ -13,7 +13,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { parseResourcePath } from "../worker/routes/grammar.ts";
+import { parseResourcePath } from "../worker/protocol/paths.ts";
 import { acceptTreeHash } from "../worker/verify/rule.ts";
 import { treeHashOfTarGz } from "../worker/verify/verify.ts";
 import { parseCommand } from "./cli.ts";

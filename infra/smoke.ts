@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseRegistryList, parseResourcePath } from "../worker/routes/grammar.ts";
+import { parseRegistryList, parseResourcePath } from "../worker/protocol/paths.ts";
 import { acceptTreeHash } from "../worker/verify/rule.ts";
 import { treeHashOfTarGz } from "../worker/verify/verify.ts";
 import { indexVersions } from "../worker/mirror/versions.ts";

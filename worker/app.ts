@@ -6,8 +6,8 @@
 import { Hono, type Context } from "hono";
 import { ConfigError } from "./config";
 import { mirrorDepsFor, runtimeFor, type MirrorDeps, type Runtime } from "./runtime";
-import { chooseFlavor, FLAVORS } from "./routes/flavor";
-import { parseResourcePath } from "./routes/grammar";
+import { chooseFlavor, FLAVORS } from "./protocol/flavors";
+import { parseResourcePath } from "./protocol/paths";
 import { notFound, serveTarball } from "./routes/tarball";
 import { serveRegistryList } from "./registries/serve";
 import { parseMirrorPath } from "./mirror/path";

@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { app } from "./app";
 import { ConfigError } from "./config";
-import { FLAVORS } from "./routes/flavor";
+import { FLAVORS } from "./protocol/flavors";
 import { mirrorDepsFor, runtimeFor } from "./runtime";
 
 export { FillCoordinator } from "./fill/coordinator";

@@ -13,7 +13,7 @@ import type { ObjectInfo, ObjectStore } from "../../worker/store/store";
 import worker from "../../worker/index";
 import { treeHashOfTarGz } from "../../worker/verify/verify";
 import { acceptTreeHash } from "../../worker/verify/rule";
-import { parseResourcePath } from "../../worker/routes/grammar";
+import { parseResourcePath } from "../../worker/protocol/paths";
 import { beforeEach, expect, inject } from "vitest";
 import { createUpstream, fixtureBytes as fixtureBytesAt, type Fault, type Upstream, type UpstreamConfig } from "../shared/control.ts";
 import "../shared/manifest.ts";

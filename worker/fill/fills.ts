@@ -4,7 +4,7 @@
  * (registry tarballs before a list is published), or to revalidate a binary-mirror copy.
  */
 
-import type { Resource } from "../routes/grammar";
+import type { Resource } from "../protocol/paths";
 import type { Config } from "../config";
 import type { FillCoordinator, HeldCopy } from "./coordinator";
 import { tarballSpec, type FillSpec } from "./target";

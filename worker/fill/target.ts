@@ -9,7 +9,8 @@
  */
 
 import type { Config } from "../config";
-import { parseResourcePath, type Resource } from "../routes/grammar";
+import { parseResourcePath, type Resource } from "../protocol/paths";
+import { TARBALL_CONTENT_TYPE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { mirrorKey } from "../mirror/path";
 import type { Published } from "../mirror/versions";
 import type { UpstreamBody } from "../upstream/upstream";
@@ -37,7 +38,6 @@ export interface FillTarget {
   putOptions(response: UpstreamBody): PutOptions;
 }
 
-export const TARBALL_CONTENT_TYPE = "application/x-gzip";
 
 /** The names of what a copy keeps with it (lowercase: S3 folds metadata names). */
 export const COPY_META = { upstream: "upstream", fetchedAt: "fetched-at", etag: "etag", lastModified: "last-modified", sha256: "sha256" } as const;
@@ -71,7 +71,7 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
     expectedLength: published?.size,
     check: () => (published ? publishedDigestCheck(published) : null),
     putOptions: (response) => ({
-      contentType: response.headers.contentType ?? "application/octet-stream",
+      contentType: response.headers.contentType ?? UNTYPED_CONTENT_TYPE,
       customMetadata: mirrorMetadata(response, published),
     }),
   };

@@ -5,7 +5,7 @@
  * the sha256 and size its publisher lists.
  */
 
-import type { Resource } from "../routes/grammar";
+import type { Resource } from "../protocol/paths";
 import { createTarGzHasher } from "../verify/verify";
 import { acceptTreeHash } from "../verify/rule";
 import type { Published } from "../mirror/versions";

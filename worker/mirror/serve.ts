@@ -16,23 +16,23 @@ import type { Revalidated, Streamed } from "../fill/fills";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
-import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable, type Asked } from "../routes/stored";
+import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Asked } from "../routes/stored";
+import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
 import { indexVersions, MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
 import { log } from "../log";
 
-const IMMUTABLE = "public, max-age=31536000, immutable, no-transform";
 type MirrorSpec = FillSpec & { kind: "mirror" };
 
 /** Clients may keep a copy that can change no longer than the mirror itself would. */
 function cacheControl(file: MirrorFile, secondsLeft: number): string {
-  return isImmutableFile(file.path) ? IMMUTABLE : `public, max-age=${Math.max(0, Math.floor(secondsLeft))}, no-transform`;
+  return isImmutableFile(file.path) ? IMMUTABLE : keepFor(secondsLeft);
 }
 
 function answerHeaders(h: UpstreamHeaders, cache: string): Headers {
-  const headers = new Headers({ "content-type": h.contentType ?? "application/octet-stream", "accept-ranges": "bytes", "cache-control": cache });
+  const headers = new Headers({ "content-type": h.contentType ?? UNTYPED_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": cache });
   if (h.etag) headers.set("etag", h.etag);
   if (h.lastModified) headers.set("last-modified", h.lastModified);
   return headers;

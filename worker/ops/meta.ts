@@ -6,8 +6,8 @@
  */
 
 import pkg from "../../package.json";
-import { FLAVORS } from "../routes/flavor";
-import { parseRegistryList } from "../routes/grammar";
+import { FLAVORS } from "../protocol/flavors";
+import { parseRegistryList } from "../protocol/paths";
 import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
 import { ANALYTICS_DATASET, queryRollup, TABLES } from "./rollups";

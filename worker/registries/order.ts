@@ -12,7 +12,7 @@
  * and held by more upstreams, when the published one was adopted (passed: known to be older).
  */
 
-import type { RegistryRef } from "../routes/grammar";
+import type { RegistryRef } from "../protocol/paths";
 
 /** For one hash: the upstreams that list it now, and those that have it (list it, or store it). */
 export interface Support {

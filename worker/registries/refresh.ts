@@ -7,8 +7,9 @@
  */
 
 import type { Config, RegistryConfig } from "../config";
-import type { Flavor } from "../routes/flavor";
-import { formatRegistryList, parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../routes/grammar";
+import type { Flavor } from "../protocol/flavors";
+import { REGISTRY_LIST_CONTENT_TYPE } from "../protocol/media";
+import { formatRegistryList, parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { getText, probeUpstreams } from "../upstream/upstream";
 import type { MirrorDeps } from "../runtime";
 import type { ObjectStore } from "../store/store";
@@ -198,7 +199,7 @@ export async function refreshRound(store: ObjectStore, sources: RegistrySources,
   for (const [uuid, hash] of replaced) (superseded[uuid] ??= []).push(hash);
   await updateState(store, flavor, { superseded, passed: update.passed, confirmed: update.confirmed });
   // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
-  const written = await store.putSmall(listKey(flavor), body, { contentType: "text/plain", onlyIfEtag: stored?.etag ?? null });
+  const written = await store.putSmall(listKey(flavor), body, { contentType: REGISTRY_LIST_CONTENT_TYPE, onlyIfEtag: stored?.etag ?? null });
   if (!written) return { kind: "conflict" };
   const at = new Date(now).toISOString();
   for (const [uuid, report] of Object.entries(update.registries!)) if (chosen.get(uuid) !== published.get(uuid)) report.publishedAt = at;

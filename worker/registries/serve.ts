@@ -5,16 +5,14 @@
  * is served the stored list at once.
  */
 
-import type { Flavor } from "../routes/flavor";
+import type { Flavor } from "../protocol/flavors";
+import { REGISTRY_LIST_CACHE_CONTROL, REGISTRY_LIST_CONTENT_TYPE } from "../protocol/media";
 import type { MirrorDeps } from "../runtime";
 import type { ObjectInfo } from "../store/store";
 import { refreshFlavor, upstreamSources, type RefreshResult } from "./refresh";
 import { RefreshMemory } from "./memory";
 import { listKey, readState } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
-
-/** Registry lists change; caches may keep one briefly, then must come back (the ETag makes that cheap). */
-export const REGISTRY_LIST_CACHE_CONTROL = "public, max-age=30";
 
 /**
  * Per isolate: when each flavor was last checked, and the refresh in flight (one at a time).
@@ -85,7 +83,7 @@ export async function serveRegistryList(deps: MirrorDeps, refresher: RegistryRef
   const { info, body } = list;
 
   const headers = new Headers({
-    "content-type": "text/plain",
+    "content-type": REGISTRY_LIST_CONTENT_TYPE,
     "content-length": String(info.size),
     "accept-ranges": "bytes",
     etag: info.etag,

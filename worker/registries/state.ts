@@ -8,7 +8,7 @@
  * a list write based on a stale read fails and is recomputed, and state writes merge.
  */
 
-import type { Flavor } from "../routes/flavor";
+import type { Flavor } from "../protocol/flavors";
 import type { ObjectStore } from "../store/store";
 
 /** What /meta says about one registry of a flavor, from the latest round that looked at it. */

@@ -8,7 +8,7 @@ import { ifNoneMatchHits } from "./conditional";
 import type { ObjectBody, ObjectInfo, ObjectStore } from "../store/store";
 import { withLength } from "../streams/bytes";
 
-export const NO_STORE = "no-store";
+import { NO_STORE } from "../protocol/media";
 
 /** What a request asks of a stored object. */
 export interface Asked {

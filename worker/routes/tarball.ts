@@ -4,15 +4,13 @@
  * there is never a Content-Encoding, and `no-transform` keeps intermediaries from adding one.
  */
 
-import type { Resource } from "./grammar";
-import { answerFromInfo, answerWhole, askedOf, NO_STORE, unsatisfiable } from "./stored";
+import type { Resource } from "../protocol/paths";
+import { answerFromInfo, answerWhole, askedOf, unsatisfiable } from "./stored";
 import type { ObjectInfo } from "../store/store";
-import { TARBALL_CONTENT_TYPE } from "../fill/target";
+import { IMMUTABLE, NO_STORE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { MirrorDeps } from "../runtime";
 import type { Unavailable } from "../fill/fills";
 import { log } from "../log";
-
-const IMMUTABLE = "public, max-age=31536000, immutable, no-transform";
 
 function baseHeaders(): Headers {
   return new Headers({ "content-type": TARBALL_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": IMMUTABLE });

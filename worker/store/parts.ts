@@ -1,4 +1,4 @@
-import { ChunkReader } from "../streams/bytes";
+import { Batch, ChunkReader } from "../streams/bytes";
 
 /**
  * Cuts a byte stream into parts of exactly `partBytes` (the last one shorter), holding at most
@@ -9,8 +9,7 @@ import { ChunkReader } from "../streams/bytes";
 
 export async function* partsOf(body: ReadableStream<Uint8Array>, partBytes: number): AsyncGenerator<Uint8Array> {
   const reader = new ChunkReader(body);
-  const part = new Uint8Array(partBytes);
-  let filled = 0;
+  const part = new Batch(partBytes);
   let finished = false;
   try {
     for (;;) {
@@ -19,19 +18,12 @@ export async function* partsOf(body: ReadableStream<Uint8Array>, partBytes: numb
         finished = true;
         break;
       }
-      let offset = 0;
-      while (offset < value.byteLength) {
-        const n = Math.min(partBytes - filled, value.byteLength - offset);
-        part.set(value.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (filled === partBytes) {
-          yield part;
-          filled = 0;
-        }
+      for (let offset = 0; offset < value.byteLength; ) {
+        offset = part.take(value, offset);
+        if (part.full) yield part.drain();
       }
     }
-    if (filled > 0) yield part.subarray(0, filled);
+    if (!part.empty) yield part.drain();
   } finally {
     // If the consumer stopped early (a failed part upload), stop the source too.
     if (!finished) await reader.cancel();

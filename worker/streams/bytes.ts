@@ -17,6 +17,42 @@ const workerd = globalThis as unknown as {
   FixedLengthStream: new (length: number) => TransformStream<Uint8Array, Uint8Array>;
 };
 
+/**
+ * A fixed-size buffer filled from chunks of any size: batches of equal size (multipart parts, the
+ * verifier's writes) without holding more than one batch.
+ */
+export class Batch {
+  private readonly bytes: Uint8Array;
+  private filled = 0;
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+
+  get full(): boolean {
+    return this.filled === this.bytes.byteLength;
+  }
+
+  get empty(): boolean {
+    return this.filled === 0;
+  }
+
+  /** Copies from `chunk` at `offset` until the batch is full or the chunk used up; returns where it stopped. */
+  take(chunk: Uint8Array, offset = 0): number {
+    const n = Math.min(this.bytes.byteLength - this.filled, chunk.byteLength - offset);
+    this.bytes.set(chunk.subarray(offset, offset + n), this.filled);
+    this.filled += n;
+    return offset + n;
+  }
+
+  /** The batch so far, emptied: the view is valid until the next take. */
+  drain(): Uint8Array {
+    const out = this.bytes.subarray(0, this.filled);
+    this.filled = 0;
+    return out;
+  }
+}
+
 /** Reads a stream into one reused buffer: each chunk is a view that is valid until the next read. */
 export class ChunkReader {
   private readonly byob: ReadableStreamBYOBReader | null;

@@ -3,7 +3,7 @@
  * name it was requested by.
  */
 
-import type { ResourceKind } from "../routes/grammar.ts";
+import type { ResourceKind } from "../protocol/paths.ts";
 import type { TreeHashes } from "./tree.ts";
 
 export type Acceptance = { ok: true; matched: "no-skip" | "skip" } | { ok: false; reason: string };

@@ -6,7 +6,7 @@
 
 import { TarReader, TarError } from "./tar.ts";
 import { TreeBuilder, type StreamingSha1, type TreeHashes } from "./tree.ts";
-import { ChunkReader } from "../streams/bytes.ts";
+import { Batch, ChunkReader } from "../streams/bytes.ts";
 
 export type { StreamingSha1, TreeHashes };
 export { TarError };
@@ -74,11 +74,9 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   let failure: unknown = null;
   consumed.catch((err) => (failure = err));
 
-  const batch = new Uint8Array(BATCH_BYTES);
-  let filled = 0;
+  const batch = new Batch(BATCH_BYTES);
   const send = async () => {
-    const bytes = batch.subarray(0, filled);
-    filled = 0;
+    const bytes = batch.drain();
     // The gunzip stream ends at the end of its gzip member: a write after that would wait forever.
     await Promise.race([input.write(bytes).catch((err) => Promise.reject(failure ?? explain(err))), consumed.then(() => {})]);
     if (failure) throw failure;
@@ -87,25 +85,19 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   return {
     write(chunk) {
       if (failure) throw failure;
-      if (filled + chunk.byteLength < BATCH_BYTES) {
-        batch.set(chunk, filled);
-        filled += chunk.byteLength;
-        return;
-      }
+      const used = batch.take(chunk);
+      if (!batch.full) return;
       return (async () => {
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          const n = Math.min(BATCH_BYTES - filled, chunk.byteLength - offset);
-          batch.set(chunk.subarray(offset, offset + n), filled);
-          filled += n;
-          offset += n;
-          if (filled === BATCH_BYTES) await send();
+        await send();
+        for (let offset = used; offset < chunk.byteLength; ) {
+          offset = batch.take(chunk, offset);
+          if (batch.full) await send();
         }
       })();
     },
     async finish() {
       if (failure) throw failure;
-      if (filled > 0) await send();
+      if (!batch.empty) await send();
       await input.close().catch((err) => {
         throw failure ?? explain(err);
       });

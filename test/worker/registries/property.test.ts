@@ -14,7 +14,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { backend, bucket, manifest } from "../harness";
 import { refreshFlavor, type RegistrySources } from "../../../worker/registries/refresh";
 import { RefreshMemory } from "../../../worker/registries/memory";
-import { parseRegistryList, type RegistryRef } from "../../../worker/routes/grammar";
+import { parseRegistryList, type RegistryRef } from "../../../worker/protocol/paths";
 import type { ObjectStore } from "../../../worker/store/store";
 
 const UUID = manifest.registryUuid;

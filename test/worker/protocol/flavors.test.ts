@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseFlavor } from "../../../worker/routes/flavor";
+import { chooseFlavor } from "../../../worker/protocol/flavors";
 
 describe("registry flavor selection (spec §3.1)", () => {
   it.each([

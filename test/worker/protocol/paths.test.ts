@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatRegistryList, parseRegistryList, parseResourcePath } from "../../../worker/routes/grammar";
+import { formatRegistryList, parseRegistryList, parseResourcePath } from "../../../worker/protocol/paths";
 
 const UUID = "7876af07-990d-54b4-ab0e-23690620f79a";
 const HASH = "46e44e869b4d90b96bd8ed1fdcf32244fddfb6cc";
