@@ -20,7 +20,7 @@ import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
 import { storeFor } from "../store/factory";
 import { getOnce, isAnswerAboutPath, statusInWords, type Validators } from "../upstream/upstream";
-import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./fills";
+import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./coordinators";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
