@@ -21,7 +21,13 @@ export default defineConfig({
         plugins: [worker({ bindings: { S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER" } })],
         test: {
           name: "worker-s3",
-          include: ["test/worker/fill/**/*.test.ts", "test/worker/registries/**/*.test.ts", "test/worker/routes/protocol.test.ts", "test/worker/routes/tarball-hit.test.ts", "test/worker/mirror/mirror.test.ts"],
+          include: [
+            "test/worker/fill/**/*.test.ts",
+            "test/worker/registries/**/*.test.ts",
+            "test/worker/routes/protocol.test.ts",
+            "test/worker/routes/tarball-hit.test.ts",
+            "test/worker/mirror/mirror.test.ts",
+          ],
           exclude: ["test/worker/fill/gate.test.ts", "test/worker/fill/window.test.ts", "test/worker/registries/order.test.ts"],
           testTimeout: 30_000,
           provide: { storage: "s3" },

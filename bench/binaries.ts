@@ -21,10 +21,29 @@ export async function benchBinaries(): Promise<void> {
   try {
     const bucket = await createBinaryBucket(server.url);
     const file = await bucket.generate(RELEASE, SIZE);
-    const versions = { "1.10.4": { stable: true, files: [{ url: `https://julialang-s3.julialang.org/${RELEASE}`, os: "linux", arch: "x86_64", kind: "archive", sha256: file.sha256, size: file.size }] } };
+    const versions = {
+      "1.10.4": {
+        stable: true,
+        files: [
+          {
+            url: `https://julialang-s3.julialang.org/${RELEASE}`,
+            os: "linux",
+            arch: "x86_64",
+            kind: "archive",
+            sha256: file.sha256,
+            size: file.size,
+          },
+        ],
+      },
+    };
     await bucket.put("bin/versions.json", JSON.stringify(versions), "application/json");
 
-    const runs = { direct: [] as { ttfb: number; total: number }[], cold: [] as { ttfb: number; total: number }[], committed: [] as number[], warm: [] as { ttfb: number; total: number }[] };
+    const runs = {
+      direct: [] as { ttfb: number; total: number }[],
+      cold: [] as { ttfb: number; total: number }[],
+      committed: [] as number[],
+      warm: [] as { ttfb: number; total: number }[],
+    };
     for (let i = 0; i < RUNS; i++) {
       const d = await timedDownload(`${bucket.url}/${RELEASE}`);
       if (d.bytes !== SIZE) throw new Error(`direct download got ${d.bytes} of ${SIZE} bytes`);
@@ -50,7 +69,9 @@ export async function benchBinaries(): Promise<void> {
       }
     }
     // The local bucket writing the same bytes alone (one put), from the same bucket URL.
-    const floor = await withBenchWorker((url) => median(RUNS, async () => (await fetch(`${url}/r2-put?part=0&url=${encodeURIComponent(`${bucket.url}/${RELEASE}`)}`)).json()));
+    const floor = await withBenchWorker((url) =>
+      median(RUNS, async () => (await fetch(`${url}/r2-put?part=0&url=${encodeURIComponent(`${bucket.url}/${RELEASE}`)}`)).json()),
+    );
     const ms = (x: number) => `${x.toFixed(0)} ms`;
     const base = med(runs.direct.map((r) => r.total));
     const row = (what: string, rs: { ttfb: number; total: number }[]) => {

@@ -46,31 +46,52 @@ interface ColdRuns {
   committed: number[];
 }
 
-async function coldThroughPkgedge(upstream: string, path: string, size: number, count = RUNS, env?: Record<string, string>): Promise<ColdRuns> {
+async function coldThroughPkgedge(
+  upstream: string,
+  path: string,
+  size: number,
+  count = RUNS,
+  env?: Record<string, string>,
+): Promise<ColdRuns> {
   const runs: ColdRuns = { ttfb: [], total: [], committed: [] };
   for (let i = 0; i < count; i++) {
-    await withPkgedge(upstream, async (dev) => {
-      // The runtime warmed up first (a miss on a resource no upstream has starts the worker and a
-      // coordinator): "cold" is the resource, not the process.
-      await (await fetch(`${dev.url}/artifact/${"0".repeat(40)}`)).arrayBuffer();
-      const start = performance.now();
-      const d = await timedDownload(dev.url + path).catch((err) => {
-        // A broken cold miss is a finding, not noise: show what pkgedge said about it.
-        console.log(dev.output().split("\n").filter((l) => /"level":"(warn|error)"/.test(l)).slice(-5).join("\n"));
-        throw err;
-      });
-      if (d.bytes !== size) throw new Error(`cold miss delivered ${d.bytes} of ${size} bytes`);
-      await untilHit(dev.url + path);
-      const committed = performance.now() - start;
-      runs.ttfb.push(d.ttfb);
-      runs.total.push(d.total);
-      runs.committed.push(committed);
-    }, env);
+    await withPkgedge(
+      upstream,
+      async (dev) => {
+        // The runtime warmed up first (a miss on a resource no upstream has starts the worker and a
+        // coordinator): "cold" is the resource, not the process.
+        await (await fetch(`${dev.url}/artifact/${"0".repeat(40)}`)).arrayBuffer();
+        const start = performance.now();
+        const d = await timedDownload(dev.url + path).catch((err) => {
+          // A broken cold miss is a finding, not noise: show what pkgedge said about it.
+          console.log(
+            dev
+              .output()
+              .split("\n")
+              .filter((l) => /"level":"(warn|error)"/.test(l))
+              .slice(-5)
+              .join("\n"),
+          );
+          throw err;
+        });
+        if (d.bytes !== size) throw new Error(`cold miss delivered ${d.bytes} of ${size} bytes`);
+        await untilHit(dev.url + path);
+        const committed = performance.now() - start;
+        runs.ttfb.push(d.ttfb);
+        runs.total.push(d.total);
+        runs.committed.push(committed);
+      },
+      env,
+    );
   }
   return runs;
 }
 
-async function coldThroughNginx(upstream: string, path: string, expectedBytes: number): Promise<{ ttfb: number[]; total: number[] } | null> {
+async function coldThroughNginx(
+  upstream: string,
+  path: string,
+  expectedBytes: number,
+): Promise<{ ttfb: number[]; total: number[] } | null> {
   if (!nginxAvailable()) return null;
   const runs = { ttfb: [] as number[], total: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
@@ -78,7 +99,8 @@ async function coldThroughNginx(upstream: string, path: string, expectedBytes: n
       const nginx = await startNginx(dir, { proxyTo: upstream });
       try {
         const d = await timedDownload(nginx.url + path);
-        if (d.bytes !== expectedBytes) throw new Error(`nginx proxy_cache delivered ${d.bytes} of ${expectedBytes} bytes: see ${dir}/error.log`);
+        if (d.bytes !== expectedBytes)
+          throw new Error(`nginx proxy_cache delivered ${d.bytes} of ${expectedBytes} bytes: see ${dir}/error.log`);
         runs.ttfb.push(d.ttfb);
         runs.total.push(d.total);
       } finally {
@@ -103,20 +125,45 @@ async function coldTable(t: BenchTarball, path: string, upstream: string, withFl
   const rows = [
     ["what", "median first byte", "median total", "rate", "vs direct"],
     ["direct from the upstream", ms(med(direct.ttfb)), ms(base), rate(t.size, base), "1.00×"],
-    ["pkgedge cold miss (streamed + verified)", ms(med(cold.ttfb)), ms(med(cold.total)), rate(t.size, med(cold.total)), ratio(med(cold.total), base)],
+    [
+      "pkgedge cold miss (streamed + verified)",
+      ms(med(cold.ttfb)),
+      ms(med(cold.total)),
+      rate(t.size, med(cold.total)),
+      ratio(med(cold.total), base),
+    ],
     ["  … until committed to the bucket", "", ms(med(cold.committed)), rate(t.size, med(cold.committed)), ratio(med(cold.committed), base)],
   ];
-  if (nginx) rows.push(["nginx proxy_cache cold miss", ms(med(nginx.ttfb)), ms(med(nginx.total)), rate(t.size, med(nginx.total)), ratio(med(nginx.total), base)]);
-  const firstByteGap = () => console.log(`  first byte: pkgedge cold ${ms(med(cold.ttfb))} vs direct ${ms(med(direct.ttfb))}, ${ms(med(cold.ttfb) - med(direct.ttfb))} later (target: within 20 ms)`);
+  if (nginx)
+    rows.push([
+      "nginx proxy_cache cold miss",
+      ms(med(nginx.ttfb)),
+      ms(med(nginx.total)),
+      rate(t.size, med(nginx.total)),
+      ratio(med(nginx.total), base),
+    ]);
+  const firstByteGap = () =>
+    console.log(
+      `  first byte: pkgedge cold ${ms(med(cold.ttfb))} vs direct ${ms(med(direct.ttfb))}, ${ms(med(cold.ttfb) - med(direct.ttfb))} later (target: within 20 ms)`,
+    );
   if (withFloor) {
     const floor = await withBenchWorker(async (url) => {
-      const put = (part: number) => async () => (await fetch(`${url}/r2-put?part=${part}&url=${encodeURIComponent(upstream + path)}`)).json();
+      const put = (part: number) => async () =>
+        (await fetch(`${url}/r2-put?part=${part}&url=${encodeURIComponent(upstream + path)}`)).json();
       return { single: await median(RUNS, put(0)), multipart: await median(RUNS, put(16 * 1024 * 1024)) };
     });
     rows.push(["local bucket write alone: one put", "", ms(floor.single), rate(t.size, floor.single), ratio(floor.single, base)]);
-    rows.push(["local bucket write alone: multipart, 16 MiB parts", "", ms(floor.multipart), rate(t.size, floor.multipart), ratio(floor.multipart, base)]);
+    rows.push([
+      "local bucket write alone: multipart, 16 MiB parts",
+      "",
+      ms(floor.multipart),
+      rate(t.size, floor.multipart),
+      ratio(floor.multipart, base),
+    ]);
     table(rows);
-    console.log(`  pkgedge cold miss / multipart write alone: ${ratio(med(cold.committed), floor.multipart)} (locally the simulated bucket, the verifier`);
+    console.log(
+      `  pkgedge cold miss / multipart write alone: ${ratio(med(cold.committed), floor.multipart)} (locally the simulated bucket, the verifier`,
+    );
     console.log("  and the stream plumbing share one workerd thread; on Cloudflare the bucket is a separate service)");
     if (nginx) console.log(`  pkgedge cold miss / nginx proxy_cache cold miss: ${ratio(med(cold.total), med(nginx.total))}`);
     firstByteGap();
@@ -133,7 +180,12 @@ async function fiftyConcurrent(fixture: FixtureServer, t: BenchTarball, path: st
   const rows = [["what", "upstream GETs", "all 50 complete", "vs one cold request"]];
   const oneUp = await createUpstream(fixture.url, {});
   const one = await withPkgedge(oneUp.url, async (dev) => (await timedDownload(dev.url + path)).total);
-  rows.push(["pkgedge, one cold request", String((await oneUp.log()).filter((r) => r.method === "GET").length), `${one.toFixed(0)} ms`, "1.00×"]);
+  rows.push([
+    "pkgedge, one cold request",
+    String((await oneUp.log()).filter((r) => r.method === "GET").length),
+    `${one.toFixed(0)} ms`,
+    "1.00×",
+  ]);
   const up = await createUpstream(fixture.url, {});
   const all = await withPkgedge(up.url, async (dev) => {
     const start = performance.now();
@@ -150,13 +202,19 @@ async function fiftyConcurrent(fixture: FixtureServer, t: BenchTarball, path: st
       try {
         const start = performance.now();
         const results = await Promise.all(Array.from({ length: 50 }, () => timedDownload(nginx.url + path)));
-        for (const r of results) if (r.bytes !== t.size) throw new Error(`nginx delivered ${r.bytes} of ${t.size} bytes: see ${dir}/error.log`);
+        for (const r of results)
+          if (r.bytes !== t.size) throw new Error(`nginx delivered ${r.bytes} of ${t.size} bytes: see ${dir}/error.log`);
         return performance.now() - start;
       } finally {
         await nginx.stop();
       }
     });
-    rows.push(["nginx proxy_cache (proxy_cache_lock on), 50 at once", String((await nUp.log()).filter((r) => r.method === "GET").length), `${nginxAll.toFixed(0)} ms`, ratio(nginxAll, one)]);
+    rows.push([
+      "nginx proxy_cache (proxy_cache_lock on), 50 at once",
+      String((await nUp.log()).filter((r) => r.method === "GET").length),
+      `${nginxAll.toFixed(0)} ms`,
+      ratio(nginxAll, one),
+    ]);
     table(rows);
     console.log(`  pkgedge / nginx, 50 at once: ${ratio(all, nginxAll)} the time (target: at most 2×, with 1 upstream GET)`);
     return;

@@ -68,7 +68,14 @@ async function warmFromS3(upstream: string, path: string, size: number): Promise
         } catch (err) {
           broken++;
           console.log(`  a warm read from the S3 bucket broke (${err instanceof Error ? err.message : String(err)}); pkgedge logged:`);
-          console.log(dev.output().split("\n").filter((l) => /"level":"(warn|error)"/.test(l)).slice(-3).join("\n"));
+          console.log(
+            dev
+              .output()
+              .split("\n")
+              .filter((l) => /"level":"(warn|error)"/.test(l))
+              .slice(-3)
+              .join("\n"),
+          );
           if (attempt === 2) throw err;
         }
       }
@@ -105,7 +112,8 @@ export async function benchHits(): Promise<void> {
     const nginx = nginxAvailable() ? await startNginx(join(work, "nginx"), { root: www }) : null;
     try {
       // Fail loudly on a broken setup instead of benchmarking error pages.
-      if (nginx && (await fetch(nginx.url + pkg)).status !== 200) throw new Error(`nginx does not serve ${pkg}: see ${join(work, "nginx", "error.log")}`);
+      if (nginx && (await fetch(nginx.url + pkg)).status !== 200)
+        throw new Error(`nginx does not serve ${pkg}: see ${join(work, "nginx", "error.log")}`);
       // Warm pkgedge's bucket.
       for (const path of [pkg, big]) {
         await drain(await fetch(dev.url + path));
@@ -125,11 +133,15 @@ export async function benchHits(): Promise<void> {
       };
       add("pkgedge (wrangler dev, local R2)", await load(dev.url + pkg));
       if (nginx) add("nginx static", await load(nginx.url + pkg));
-      await withBenchWorker(async (floor) => add("runtime floor (worker answering from memory)", await load(`${floor}/floor?size=${size}`)));
+      await withBenchWorker(async (floor) =>
+        add("runtime floor (worker answering from memory)", await load(`${floor}/floor?size=${size}`)),
+      );
       table(rows);
       const p = results["pkgedge (wrangler dev, local R2)"]!;
       if (nginx) console.log(`  pkgedge / nginx: ${ratio(p.rps, results["nginx static"]!.rps)} the requests/s`);
-      console.log(`  pkgedge / runtime floor: ${ratio(p.rps, results["runtime floor (worker answering from memory)"]!.rps)} the requests/s`);
+      console.log(
+        `  pkgedge / runtime floor: ${ratio(p.rps, results["runtime floor (worker answering from memory)"]!.rps)} the requests/s`,
+      );
 
       console.log(`\n## (b) one warm ${mb(t.size)} artifact`);
       const big2 = [["server", "median time", "rate", "pkgedge vs it"]];
@@ -139,7 +151,10 @@ export async function benchHits(): Promise<void> {
       // put, as pkgedge now writes it) from the same kind of local bucket and returns obj.body.
       await withBenchWorker(async (bench) => {
         const upstreamUrl = `${fixture.configure("naive", {})}${big}`;
-        const put = (await (await fetch(`${bench}/r2-put?part=0&url=${encodeURIComponent(upstreamUrl)}`)).json()) as { key: string; size: number };
+        const put = (await (await fetch(`${bench}/r2-put?part=0&url=${encodeURIComponent(upstreamUrl)}`)).json()) as {
+          key: string;
+          size: number;
+        };
         if (put.size !== t.size) throw new Error(`the naive worker stored ${put.size} bytes, expected ${t.size}`);
         const nv = await median(RUNS, async () => drain(await fetch(`${bench}/naive-get?key=${put.key}`)));
         big2.push(["naive R2 worker (one get, obj.body)", `${nv.toFixed(0)} ms`, rate(t.size, nv), ratio(nv, pk)]);
@@ -159,6 +174,4 @@ export async function benchHits(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-
-
 }

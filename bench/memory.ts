@@ -30,12 +30,24 @@ async function withDev<T>(vars: Record<string, string>, config: string | undefin
 }
 
 /** Peak workerd RSS growth while `url` is downloaded (and, for pkgedge, until it is committed). */
-async function growth(dev: WranglerDev, url: string, size: number, committed?: () => Promise<void>): Promise<{ growth: number; ms: number }> {
+async function growth(
+  dev: WranglerDev,
+  url: string,
+  size: number,
+  committed?: () => Promise<void>,
+): Promise<{ growth: number; ms: number }> {
   const rss = sampleRss(dev.process.pid!);
   const start = performance.now();
   const bytes = await drain(await fetch(url)).catch((err) => {
     // A broken fill is a finding, not noise: show what the worker said about it.
-    console.log(dev.output().split("\n").filter((l) => /"level":"(warn|error)"/.test(l)).slice(-5).join("\n"));
+    console.log(
+      dev
+        .output()
+        .split("\n")
+        .filter((l) => /"level":"(warn|error)"/.test(l))
+        .slice(-5)
+        .join("\n"),
+    );
     throw err;
   });
   if (bytes !== size) throw new Error(`${url} delivered ${bytes} of ${size} bytes`);
@@ -76,7 +88,9 @@ export async function benchMemory(): Promise<void> {
       const verifier = await withDev({}, bench, async (dev) => {
         const rss = sampleRss(dev.process.pid!);
         const start = performance.now();
-        const hashes = (await (await fetch(`${dev.url}/verify?form=push&url=${encodeURIComponent(upstream + path)}`)).json()) as { skip: string };
+        const hashes = (await (await fetch(`${dev.url}/verify?form=push&url=${encodeURIComponent(upstream + path)}`)).json()) as {
+          skip: string;
+        };
         if (hashes.skip !== t.treeHash) throw new Error(`the verifier computed ${hashes.skip}, git says ${t.treeHash}`);
         const ms = performance.now() - start;
         const { idle, peak } = rss.stop();

@@ -17,7 +17,8 @@ const nodeSha1 = (): StreamingSha1 => {
 };
 
 const FILES = ["Package.toml", "Versions.toml", "Deps.toml", "Compat.toml"];
-const paths = (entries: number) => Array.from({ length: entries }, (_, i) => `${String.fromCharCode(65 + (i % 26))}/Package${Math.floor(i / 4)}/${FILES[i % 4]}`);
+const paths = (entries: number) =>
+  Array.from({ length: entries }, (_, i) => `${String.fromCharCode(65 + (i % 26))}/Package${Math.floor(i / 4)}/${FILES[i % 4]}`);
 
 async function treeBuilder(list: string[]): Promise<unknown> {
   const tree = new TreeBuilder(nodeSha1, Math.max(1, list.length));
@@ -43,7 +44,11 @@ async function bareMap(list: string[]): Promise<unknown> {
  * The paths themselves are allocated either way and not counted.
  */
 function heapOf(kind: "tree" | "bare", entries: number): number {
-  return Number(execFileSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", kind, String(entries)], { encoding: "utf8" }).trim());
+  return Number(
+    execFileSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", kind, String(entries)], {
+      encoding: "utf8",
+    }).trim(),
+  );
 }
 
 async function child(kind: string, entries: number): Promise<void> {
@@ -75,7 +80,9 @@ export async function benchTreeMemory(): Promise<void> {
   }
   table(rows);
   const budget = 64 * 1024 * 1024; // half the isolate: the window, part buffers and the runtime need the rest
-  console.log(`  at ${perEntry.toFixed(0)} B/entry, 64 MiB (half the 128 MB isolate) holds ${Math.floor(budget / perEntry).toLocaleString("en")} entries`);
+  console.log(
+    `  at ${perEntry.toFixed(0)} B/entry, 64 MiB (half the 128 MB isolate) holds ${Math.floor(budget / perEntry).toLocaleString("en")} entries`,
+  );
 }
 
 if (process.argv[2] === "--child") await child(process.argv[3]!, Number(process.argv[4]));

@@ -12,8 +12,14 @@ export async function benchVerify(): Promise<void> {
   try {
     await withBenchWorker(async (worker) => {
       const url = (form: string) => `${worker}/verify?form=${form}&url=${encodeURIComponent(`${files.url}/artifact.tar.gz`)}`;
-      const rows = [["what", "median time", "rate (gzipped bytes)", "vs gzip -dc | sha1sum"], ["gzip -dc FILE | sha1sum", `${reference.toFixed(0)} ms`, rate(t.size, reference), "1.00×"]];
-      for (const [form, label] of [["push", "pkgedge verifier, as a fill feeds it (workerd)"], ["piped", "pkgedge verifier, stream piped in (workerd)"]] as const) {
+      const rows = [
+        ["what", "median time", "rate (gzipped bytes)", "vs gzip -dc | sha1sum"],
+        ["gzip -dc FILE | sha1sum", `${reference.toFixed(0)} ms`, rate(t.size, reference), "1.00×"],
+      ];
+      for (const [form, label] of [
+        ["push", "pkgedge verifier, as a fill feeds it (workerd)"],
+        ["piped", "pkgedge verifier, stream piped in (workerd)"],
+      ] as const) {
         const first = (await (await fetch(url(form))).json()) as { skip: string };
         if (first.skip !== t.treeHash) throw new Error(`verifier (${form}) computed ${first.skip}, git says ${t.treeHash}`);
         const ms = await median(RUNS, async () => (await fetch(url(form))).json());

@@ -50,7 +50,8 @@ const { values } = parseCommand({
     "--create         create the bucket if it is missing",
   ],
   environment: ["S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY   the credentials the worker uses"],
-  example: "S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npm run infra:bucket -- --endpoint https://<account>.r2.cloudflarestorage.com --bucket pkgedge --create",
+  example:
+    "S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npm run infra:bucket -- --endpoint https://<account>.r2.cloudflarestorage.com --bucket pkgedge --create",
 });
 if (!values.endpoint) fail("--endpoint is required (the S3_ENDPOINT the worker uses)");
 if (!values.bucket) fail("--bucket is required (the S3_BUCKET the worker uses)");
@@ -60,7 +61,14 @@ if (!accessKeyId) fail("S3_ACCESS_KEY_ID is not set");
 if (!secretAccessKey) fail("S3_SECRET_ACCESS_KEY is not set");
 
 const Bucket = values.bucket;
-const s3 = s3Client({ endpoint: values.endpoint, bucket: Bucket, region: values.region, virtualHost: values["virtual-host"], accessKeyId, secretAccessKey });
+const s3 = s3Client({
+  endpoint: values.endpoint,
+  bucket: Bucket,
+  region: values.region,
+  virtualHost: values["virtual-host"],
+  accessKeyId,
+  secretAccessKey,
+});
 
 // 1. The bucket exists (or is created).
 try {
@@ -114,11 +122,18 @@ try {
   if (rules.some((r) => r.ID === RULE_ID)) {
     console.log("✓ the abort-incomplete-multipart lifecycle rule is in place");
   } else {
-    const ours: LifecycleRule = { ID: RULE_ID, Status: "Enabled", Filter: { Prefix: "" }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } };
+    const ours: LifecycleRule = {
+      ID: RULE_ID,
+      Status: "Enabled",
+      Filter: { Prefix: "" },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+    };
     await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [...rules, ours] } }));
     console.log("✓ added a lifecycle rule that aborts multipart uploads left incomplete for a day");
   }
 } catch (err) {
-  console.log(`! could not set the abort-incomplete-multipart lifecycle rule (${errorName(err)}): set one by hand if this server supports it`);
+  console.log(
+    `! could not set the abort-incomplete-multipart lifecycle rule (${errorName(err)}): set one by hand if this server supports it`,
+  );
 }
 console.log(`bucket ${Bucket} is ready for pkgedge`);

@@ -21,7 +21,10 @@ function dryRun(env: string, outdir: string): Promise<{ code: number; output: st
   const bin = join(REPO, "node_modules", ".bin");
   const args = ["deploy", "--dry-run", "--outdir", outdir, ...(env ? ["--env", env] : [])];
   return new Promise((resolve) => {
-    const child = spawn(join(bin, "wrangler"), args, { cwd: REPO, env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` } });
+    const child = spawn(join(bin, "wrangler"), args, {
+      cwd: REPO,
+      env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` },
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));

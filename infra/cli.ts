@@ -28,9 +28,16 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(
   const name = command.usage.split(" -- ")[0];
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: command.positionals ?? false, strict: true });
+    parsed = parseArgs({
+      args,
+      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: command.positionals ?? false,
+      strict: true,
+    });
   } catch (err) {
-    console.error(`✗ ${err instanceof Error ? err.message.split("\n")[0]!.split(". To specify")[0] : String(err)} (${name} -- --help lists the options)`);
+    console.error(
+      `✗ ${err instanceof Error ? err.message.split("\n")[0]!.split(". To specify")[0] : String(err)} (${name} -- --help lists the options)`,
+    );
     process.exit(2);
   }
   if ((parsed.values as { help?: boolean }).help) {

@@ -15,12 +15,17 @@ const environments = [...readFileSync(join(REPO, "wrangler.toml"), "utf8").match
 const { values } = parseCommand({
   usage: "npm run deploy -- --env NAME [--dry-run]",
   options: { env: { type: "string" }, "dry-run": { type: "boolean", default: false } },
-  help: [`--env NAME       the environment to deploy: ${environments.join(" or ")} (required)`, "--dry-run        bundle and check, upload nothing"],
+  help: [
+    `--env NAME       the environment to deploy: ${environments.join(" or ")} (required)`,
+    "--dry-run        bundle and check, upload nothing",
+  ],
   environment: ["CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID   the account (wrangler reads them)"],
   example: "CLOUDFLARE_API_TOKEN=… CLOUDFLARE_ACCOUNT_ID=… npm run deploy -- --env staging",
 });
 if (!values.env || !environments.includes(values.env)) {
-  console.error(`✗ --env must name an environment of wrangler.toml (${environments.join(", ")}); the top level is the local configuration and is never deployed`);
+  console.error(
+    `✗ --env must name an environment of wrangler.toml (${environments.join(", ")}); the top level is the local configuration and is never deployed`,
+  );
   process.exit(2);
 }
 const args = ["deploy", "--env", values.env, ...(values["dry-run"] ? ["--dry-run"] : [])];

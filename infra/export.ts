@@ -10,7 +10,14 @@
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY). Exits non-zero if any object failed.
  */
 
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { parseResourcePath } from "../worker/protocol/paths.ts";
@@ -25,7 +32,8 @@ function fail(message: string): never {
 }
 
 const { values } = parseCommand({
-  usage: "npm run infra:export -- --from-endpoint URL --from-bucket NAME --to-endpoint URL --to-bucket NAME [--region R] [--virtual-host] [--skip-existing]",
+  usage:
+    "npm run infra:export -- --from-endpoint URL --from-bucket NAME --to-endpoint URL --to-bucket NAME [--region R] [--virtual-host] [--skip-existing]",
   options: {
     "from-endpoint": { type: "string" },
     "from-bucket": { type: "string" },
@@ -42,8 +50,12 @@ const { values } = parseCommand({
     "--virtual-host      bucket.endpoint/key addressing",
     "--skip-existing     leave objects the destination already has",
   ],
-  environment: ["FROM_S3_ACCESS_KEY_ID, FROM_S3_SECRET_ACCESS_KEY, TO_S3_ACCESS_KEY_ID, TO_S3_SECRET_ACCESS_KEY", "(each falls back to S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)"],
-  example: "npm run infra:export -- --from-endpoint https://s3.us-east-1.amazonaws.com --from-bucket old-mirror --to-endpoint https://<account>.r2.cloudflarestorage.com --to-bucket pkgedge --skip-existing",
+  environment: [
+    "FROM_S3_ACCESS_KEY_ID, FROM_S3_SECRET_ACCESS_KEY, TO_S3_ACCESS_KEY_ID, TO_S3_SECRET_ACCESS_KEY",
+    "(each falls back to S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)",
+  ],
+  example:
+    "npm run infra:export -- --from-endpoint https://s3.us-east-1.amazonaws.com --from-bucket old-mirror --to-endpoint https://<account>.r2.cloudflarestorage.com --to-bucket pkgedge --skip-existing",
 });
 
 function client(side: "from" | "to"): { s3: S3Client; bucket: string } {
@@ -121,7 +133,11 @@ for (const { key, size } of keys) {
     : Promise.resolve({ ok: true as const });
   const [uploaded, checked] = await Promise.allSettled([upload, verdict]);
   const problem =
-    uploaded.status === "rejected" ? `upload failed: ${String(uploaded.reason)}` : checked.status === "fulfilled" && !checked.value.ok ? checked.value.reason : null;
+    uploaded.status === "rejected"
+      ? `upload failed: ${String(uploaded.reason)}`
+      : checked.status === "fulfilled" && !checked.value.ok
+        ? checked.value.reason
+        : null;
   if (problem) {
     failed.push(`${key}: ${problem}`);
     await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key })).catch(() => {});
@@ -131,6 +147,8 @@ for (const { key, size } of keys) {
   progress();
 }
 if (process.stdout.isTTY) process.stdout.write("\n");
-console.log(`copied ${keys.length - failed.length - skipped} objects (${(total / 1e6).toFixed(1)} MB listed), skipped ${skipped} already there, ${failed.length} failed`);
+console.log(
+  `copied ${keys.length - failed.length - skipped} objects (${(total / 1e6).toFixed(1)} MB listed), skipped ${skipped} already there, ${failed.length} failed`,
+);
 for (const f of failed) console.log(`✗ ${f}`);
 process.exit(failed.length > 0 ? 1 : 0);

@@ -18,8 +18,14 @@ import { OFFLINE_ENV, REPO } from "./repo.ts";
 const { values } = parseCommand({
   usage: "npm run provision -- [--env staging|production ...] [--dry-run]",
   options: { env: { type: "string", multiple: true }, "dry-run": { type: "boolean", default: false } },
-  help: ["--env NAME       an environment of wrangler.toml (repeatable; default: staging and production)", "--dry-run        print what would run, run nothing"],
-  environment: ["CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID   the account (wrangler reads them)", "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY        with STORAGE=s3: set as secrets on each environment"],
+  help: [
+    "--env NAME       an environment of wrangler.toml (repeatable; default: staging and production)",
+    "--dry-run        print what would run, run nothing",
+  ],
+  environment: [
+    "CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID   the account (wrangler reads them)",
+    "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY        with STORAGE=s3: set as secrets on each environment",
+  ],
   example: "CLOUDFLARE_API_TOKEN=… CLOUDFLARE_ACCOUNT_ID=… npm run provision -- --env staging --dry-run",
 });
 const environments = values.env?.length ? values.env : ["staging", "production"];
@@ -41,7 +47,11 @@ function wrangler(args: string[], input?: string): { code: number; out: string }
     return { code: 0, out: "" };
   }
   const bin = join(REPO, "node_modules", ".bin");
-  const r = spawnSync(join(bin, "wrangler"), args, { input, encoding: "utf8", env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` } });
+  const r = spawnSync(join(bin, "wrangler"), args, {
+    input,
+    encoding: "utf8",
+    env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` },
+  });
   return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
 }
 

@@ -70,7 +70,8 @@ async function tarball(path: string): Promise<Uint8Array> {
   const res = await get(path, { "Accept-Encoding": "zstd, gzip" });
   if (res.headers.has("content-encoding")) throw new Error(`${path} came with Content-Encoding ${res.headers.get("content-encoding")}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
-  if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length) throw new Error(`${path}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
+  if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length)
+    throw new Error(`${path}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new Error(`${path} is not gzip`);
   const hashes = await treeHashOfTarGz(new Blob([bytes]).stream(), { sha1: nodeSha1 });
   const accepted = acceptTreeHash(resource.kind, resource.treeHash, hashes);

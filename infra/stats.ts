@@ -29,7 +29,10 @@ const { values } = parseCommand({
     "--csv DIR        write CSV files (JuliaLang's rollup shapes) into DIR instead of printing tables",
     `--dataset NAME   the Analytics Engine dataset (default ${ANALYTICS_DATASET})`,
   ],
-  environment: ["CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read)", "ANALYTICS_SQL_URL   another SQL API address (optional)"],
+  environment: [
+    "CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read)",
+    "ANALYTICS_SQL_URL   another SQL API address (optional)",
+  ],
   example: "CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7",
 });
 const days = Number(values.days);
@@ -54,7 +57,11 @@ async function query(rollup: Rollup): Promise<Row[]> {
 function printTable(rollup: Rollup, rows: Row[]): void {
   const header = [...rollup.columns.map((c) => c.as), "requests", "bytes"];
   const total = rows.reduce((n, r) => n + Number(r.request_count), 0);
-  const lines = rows.map((r) => [...rollup.columns.map((c) => String(r[c.as] === "" ? "(none)" : r[c.as])), String(Math.round(Number(r.request_count))), String(Math.round(Number(r.body_bytes_sent)))]);
+  const lines = rows.map((r) => [
+    ...rollup.columns.map((c) => String(r[c.as] === "" ? "(none)" : r[c.as])),
+    String(Math.round(Number(r.request_count))),
+    String(Math.round(Number(r.body_bytes_sent))),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   console.log(`\n${rollup.title} (last ${days} day${days === 1 ? "" : "s"}, ${Math.round(total)} requests)`);
   console.log("  " + header.map((h, i) => h.padEnd(widths[i]!)).join("  "));
@@ -71,8 +78,15 @@ if (values.csv) {
   mkdirSync(values.csv, { recursive: true });
   for (const rollup of CSV_FILES) {
     const rows = await query(rollup);
-    const header = [...rollup.columns.map((c) => c.as), "request_addrs", "request_count", ...(rollup.name === "resource_types_by_date" ? ["body_bytes_sent"] : [])];
-    const body = rows.map((r) => header.map((h) => csvCell(h === "request_count" || h === "body_bytes_sent" ? Math.round(Number(r[h])) : r[h])).join(","));
+    const header = [
+      ...rollup.columns.map((c) => c.as),
+      "request_addrs",
+      "request_count",
+      ...(rollup.name === "resource_types_by_date" ? ["body_bytes_sent"] : []),
+    ];
+    const body = rows.map((r) =>
+      header.map((h) => csvCell(h === "request_count" || h === "body_bytes_sent" ? Math.round(Number(r[h])) : r[h])).join(","),
+    );
     const file = join(values.csv, `${rollup.name}.csv`);
     writeFileSync(file, [header.join(","), ...body].join("\n") + "\n");
     console.log(`wrote ${file} (${rows.length} rows)`);

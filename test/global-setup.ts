@@ -33,10 +33,24 @@ export default async function setup(project: TestProject) {
   project.provide("binaryBucketUrl", binaries.url);
   // A fake Analytics Engine SQL API holding a day's points: 7 hits, 3 misses (sampled 1:1), 1 negative.
   const account = "0123456789abcdef0123456789abcdef";
-  const point = (outcome: string, bytes: number) => ({ indexes: ["package"], blobs: ["package", "", "/package/x", outcome], doubles: [200, bytes, 1, 0], timestamp: new Date(), sampleInterval: 1 });
-  const points = [...Array.from({ length: 7 }, () => point("hit", 100)), ...Array.from({ length: 3 }, () => point("miss", 100)), point("negative", 0)];
+  const point = (outcome: string, bytes: number) => ({
+    indexes: ["package"],
+    blobs: ["package", "", "/package/x", outcome],
+    doubles: [200, bytes, 1, 0],
+    timestamp: new Date(),
+    sampleInterval: 1,
+  });
+  const points = [
+    ...Array.from({ length: 7 }, () => point("hit", 100)),
+    ...Array.from({ length: 3 }, () => point("miss", 100)),
+    point("negative", 0),
+  ];
   const analytics = await startAnalyticsSql({ account, token: "fake-analytics-token", dataset: "pkgedge_requests", points });
-  project.provide("analyticsSql", { url: `${analytics.url}/client/v4/accounts/${account}/analytics_engine/sql`, account, token: "fake-analytics-token" });
+  project.provide("analyticsSql", {
+    url: `${analytics.url}/client/v4/accounts/${account}/analytics_engine/sql`,
+    account,
+    token: "fake-analytics-token",
+  });
   return async () => {
     await analytics.close();
     await binaries.close();

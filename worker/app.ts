@@ -104,7 +104,8 @@ app.use("*", async (c, next) => {
       const address = request.headers.get("cf-connecting-ip");
       if (rt?.clientHashKey && address) record.client = await clientHash(rt.clientHashKey, address);
       const failed = record.broken || record.status >= 500;
-      if (rt?.config.accessLog !== "off" && (failed || rt?.config.accessLog !== "errors")) log(failed ? "warn" : "info", "request", { ...record });
+      if (rt?.config.accessLog !== "off" && (failed || rt?.config.accessLog !== "errors"))
+        log(failed ? "warn" : "info", "request", { ...record });
       rt?.counts.add(record);
       if (rt?.analytics && record.kind !== null) rt.analytics.writeDataPoint(dataPoint(record));
     }),
@@ -156,7 +157,10 @@ app.get("*", (c) => {
 app.onError((err, c) => {
   if (err instanceof StorageError && err.refused) {
     log("error", "storage_refused", { message: err.message });
-    return c.json({ error: "the S3 bucket refused pkgedge's credentials", variable: "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", detail: err.message }, 500);
+    return c.json(
+      { error: "the S3 bucket refused pkgedge's credentials", variable: "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", detail: err.message },
+      500,
+    );
   }
   if (err instanceof StorageError) {
     // The bucket failed or did not answer in time (after its retries): unavailable, not our bug.

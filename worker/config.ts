@@ -123,7 +123,8 @@ class Checker {
 export const DEFAULT_UPSTREAMS = "https://us-east.storage.julialang.org,https://kr.storage.julialang.org";
 export const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
 export const DEFAULT_REGISTRIES = `${GENERAL_UUID}=https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}`;
-export const DEFAULT_BINARY_MIRRORS = "julialang2=https://julialang2.s3.amazonaws.com,julialangnightlies=https://julialangnightlies.s3.amazonaws.com";
+export const DEFAULT_BINARY_MIRRORS =
+  "julialang2=https://julialang2.s3.amazonaws.com,julialangnightlies=https://julialangnightlies.s3.amazonaws.com";
 const MiB = 1024 * 1024;
 
 type Vars = Partial<Record<string, unknown>>;
@@ -173,7 +174,10 @@ function refuseInsecure(name: string, urls: string[], allowed: boolean): void {
   for (const raw of urls) {
     const url = new URL(raw.replace("{hash}", "0"));
     if (url.protocol === "http:" && !isLoopback(url)) {
-      throw new ConfigError(name, `${JSON.stringify(raw)} is plain http to a host that is not loopback: anyone on the way could choose your registry (use https, or set ALLOW_INSECURE_UPSTREAMS=true)`);
+      throw new ConfigError(
+        name,
+        `${JSON.stringify(raw)} is plain http to a host that is not loopback: anyone on the way could choose your registry (use https, or set ALLOW_INSECURE_UPSTREAMS=true)`,
+      );
     }
   }
 }
@@ -192,14 +196,16 @@ export function parseRegistries(raw: string | undefined): RegistryConfig[] {
     if (seen.has(uuid)) throw new ConfigError(name, `${uuid} is listed twice`);
     seen.add(uuid);
     if (template === undefined) return { uuid };
-    if (!template.includes("{hash}")) throw new ConfigError(name, `the origin of ${uuid} must contain {hash}, got ${JSON.stringify(template)}`);
+    if (!template.includes("{hash}"))
+      throw new ConfigError(name, `the origin of ${uuid} must contain {hash}, got ${JSON.stringify(template)}`);
     let url: URL;
     try {
       url = new URL(template.replace("{hash}", "0"));
     } catch {
       throw new ConfigError(name, `the origin of ${uuid} is not a URL: ${JSON.stringify(template)}`);
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(name, `the origin of ${uuid} is not an http(s) URL: ${JSON.stringify(template)}`);
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new ConfigError(name, `the origin of ${uuid} is not an http(s) URL: ${JSON.stringify(template)}`);
     return { uuid, originTemplate: template };
   });
 }
@@ -214,8 +220,10 @@ function baseUrl(name: string, item: string, what: string): string {
   } catch {
     throw new ConfigError(name, `${what} ${JSON.stringify(item)} is not a URL`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(name, `${what} ${JSON.stringify(item)} is not an http(s) URL`);
-  if (url.search !== "" || url.hash !== "") throw new ConfigError(name, `${what} ${JSON.stringify(item)} must not have a query or fragment`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError(name, `${what} ${JSON.stringify(item)} is not an http(s) URL`);
+  if (url.search !== "" || url.hash !== "")
+    throw new ConfigError(name, `${what} ${JSON.stringify(item)} must not have a query or fragment`);
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
@@ -234,7 +242,8 @@ export function parseBinaryMirrors(raw: string | undefined): BinaryMirror[] {
     const eq = item.indexOf("=");
     if (eq < 0) throw new ConfigError(name, `expected name=baseURL, got ${JSON.stringify(item)}`);
     const mirror = item.slice(0, eq).trim();
-    if (!MIRROR_NAME_RE.test(mirror)) throw new ConfigError(name, `mirror name ${JSON.stringify(mirror)} must be lowercase letters, digits and dashes (at most 63)`);
+    if (!MIRROR_NAME_RE.test(mirror))
+      throw new ConfigError(name, `mirror name ${JSON.stringify(mirror)} must be lowercase letters, digits and dashes (at most 63)`);
     if (seen.has(mirror)) throw new ConfigError(name, `mirror ${mirror} is listed twice`);
     seen.add(mirror);
     return { name: mirror, base: baseUrl(name, item.slice(eq + 1).trim(), `the base URL of ${mirror},`) };
@@ -253,7 +262,8 @@ function parseSiblings(raw: string | undefined): string[] {
 
 function accessLog(vars: Vars): "all" | "errors" | "off" {
   const raw = (text(vars, "ACCESS_LOG") ?? "all").toLowerCase();
-  if (raw !== "all" && raw !== "errors" && raw !== "off") throw new ConfigError("ACCESS_LOG", `expected all, errors or off, got ${JSON.stringify(raw)}`);
+  if (raw !== "all" && raw !== "errors" && raw !== "off")
+    throw new ConfigError("ACCESS_LOG", `expected all, errors or off, got ${JSON.stringify(raw)}`);
   return raw;
 }
 
@@ -265,7 +275,8 @@ function analyticsSql(vars: Vars): { account: string; url: string } | null {
     if (url !== undefined) throw new ConfigError("ANALYTICS_SQL_URL", "is set without ANALYTICS_ACCOUNT_ID");
     return null;
   }
-  if (!/^[0-9a-f]{32}$/.test(account)) throw new ConfigError("ANALYTICS_ACCOUNT_ID", `expected a 32-digit hex account ID, got ${JSON.stringify(account)}`);
+  if (!/^[0-9a-f]{32}$/.test(account))
+    throw new ConfigError("ANALYTICS_ACCOUNT_ID", `expected a 32-digit hex account ID, got ${JSON.stringify(account)}`);
   return { account, url: url === undefined ? sqlApiUrl(account) : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
 }
 
@@ -303,7 +314,11 @@ function storage(vars: Vars): StorageConfig {
   });
   const bucket = c.check(() => {
     const raw = text(vars, "S3_BUCKET");
-    if (!raw || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw)) throw new ConfigError("S3_BUCKET", `expected a bucket name (3 to 63 lowercase letters, digits, dots and dashes), got ${JSON.stringify(raw ?? "")}`);
+    if (!raw || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw))
+      throw new ConfigError(
+        "S3_BUCKET",
+        `expected a bucket name (3 to 63 lowercase letters, digits, dots and dashes), got ${JSON.stringify(raw ?? "")}`,
+      );
     return raw;
   });
   const forcePathStyle = c.check(() => flag(vars, "S3_FORCE_PATH_STYLE", true));
@@ -325,7 +340,10 @@ export function parseConfig(vars: Vars): Config {
   const multipartThresholdBytes = c.check(() => {
     const threshold = integer(vars, "MULTIPART_THRESHOLD_BYTES", MAX_SINGLE_PUT_BYTES, 0, MAX_SINGLE_PUT_BYTES);
     if (multipartPartBytes !== undefined && threshold !== 0 && threshold < multipartPartBytes) {
-      throw new ConfigError("MULTIPART_THRESHOLD_BYTES", `must be 0 (always multipart) or at least MULTIPART_PART_BYTES (${multipartPartBytes}), got ${threshold}`);
+      throw new ConfigError(
+        "MULTIPART_THRESHOLD_BYTES",
+        `must be 0 (always multipart) or at least MULTIPART_PART_BYTES (${multipartPartBytes}), got ${threshold}`,
+      );
     }
     return threshold;
   });
@@ -333,18 +351,39 @@ export function parseConfig(vars: Vars): Config {
   const upstreamMinRateWindowMs = c.check(() => {
     const window = integer(vars, "UPSTREAM_MIN_RATE_WINDOW_MS", 20_000, 1000, 600_000);
     if (upstreamIdleTimeoutMs !== undefined && window < upstreamIdleTimeoutMs) {
-      throw new ConfigError("UPSTREAM_MIN_RATE_WINDOW_MS", `must be at least UPSTREAM_IDLE_TIMEOUT_MS (${upstreamIdleTimeoutMs}), got ${window}`);
+      throw new ConfigError(
+        "UPSTREAM_MIN_RATE_WINDOW_MS",
+        `must be at least UPSTREAM_IDLE_TIMEOUT_MS (${upstreamIdleTimeoutMs}), got ${window}`,
+      );
     }
     return window;
   });
-  const upstreams = c.check(() => parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS")));
+  const upstreams = c.check(() =>
+    parseUpstreams(typeof vars.UPSTREAM_SERVERS === "string" ? vars.UPSTREAM_SERVERS : text(vars, "UPSTREAM_SERVERS")),
+  );
   const registries = c.check(() => parseRegistries(text(vars, "REGISTRIES")));
   const allowInsecureUpstreams = c.check(() => flag(vars, "ALLOW_INSECURE_UPSTREAMS", false));
   if (upstreams) c.check(() => refuseInsecure("UPSTREAM_SERVERS", upstreams, allowInsecureUpstreams ?? false));
-  if (registries) c.check(() => refuseInsecure("REGISTRIES", registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])), allowInsecureUpstreams ?? false));
+  if (registries)
+    c.check(() =>
+      refuseInsecure(
+        "REGISTRIES",
+        registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])),
+        allowInsecureUpstreams ?? false,
+      ),
+    );
   // Set but empty (even blank) turns the mirror off, so it is read before `text` blanks it out.
-  const binaryMirrors = c.check(() => parseBinaryMirrors(typeof vars.BINARY_MIRRORS === "string" ? vars.BINARY_MIRRORS : text(vars, "BINARY_MIRRORS")));
-  if (binaryMirrors) c.check(() => refuseInsecure("BINARY_MIRRORS", binaryMirrors.map((m) => m.base), allowInsecureUpstreams ?? false));
+  const binaryMirrors = c.check(() =>
+    parseBinaryMirrors(typeof vars.BINARY_MIRRORS === "string" ? vars.BINARY_MIRRORS : text(vars, "BINARY_MIRRORS")),
+  );
+  if (binaryMirrors)
+    c.check(() =>
+      refuseInsecure(
+        "BINARY_MIRRORS",
+        binaryMirrors.map((m) => m.base),
+        allowInsecureUpstreams ?? false,
+      ),
+    );
   const config: Config = {
     upstreams,
     registries,

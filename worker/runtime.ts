@@ -71,14 +71,16 @@ const reported = new Set<string>();
 
 function fillsFor(env: Env, config: Config): Fills {
   const namespace = env.FILLS as Env["FILLS"] | undefined;
-  if (!namespace || typeof namespace.idFromName !== "function") throw new ConfigError("FILLS", "no Durable Object namespace is bound as FILLS");
+  if (!namespace || typeof namespace.idFromName !== "function")
+    throw new ConfigError("FILLS", "no Durable Object namespace is bound as FILLS");
   return coordinatedFills(namespace, config);
 }
 
 function analyticsOf(env: Env): AnalyticsEngineDataset | undefined {
   const binding: unknown = env.ANALYTICS;
   if (binding === undefined) return undefined;
-  if (typeof (binding as AnalyticsEngineDataset | null)?.writeDataPoint !== "function") throw new ConfigError("ANALYTICS", "is bound but is not an Analytics Engine dataset");
+  if (typeof (binding as AnalyticsEngineDataset | null)?.writeDataPoint !== "function")
+    throw new ConfigError("ANALYTICS", "is bound but is not an Analytics Engine dataset");
   return binding as AnalyticsEngineDataset;
 }
 
@@ -119,7 +121,8 @@ function buildRuntime(env: Env): Runtime | ConfigError {
   // The secrets STORAGE=s3 needs are checked even when the variables were not fine.
   if (typeof vars.STORAGE === "string" && vars.STORAGE.trim().toLowerCase() === "s3") {
     for (const name of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
-      if (!secretOf(env, name)) problems.push(new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`));
+      if (!secretOf(env, name))
+        problems.push(new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`));
     }
   }
   if (problems.length > 0 || !config) return ConfigError.all(problems);
@@ -149,16 +152,36 @@ export function configSummary(rt: Runtime): Record<string, unknown> {
   const c = rt.config;
   return {
     upstreams: c.upstreams,
-    storage: c.storage.kind === "r2" ? { kind: "r2", binding: "BUCKET" } : { kind: "s3", endpoint: c.storage.endpoint, bucket: c.storage.bucket, region: c.storage.region },
+    storage:
+      c.storage.kind === "r2"
+        ? { kind: "r2", binding: "BUCKET" }
+        : { kind: "s3", endpoint: c.storage.endpoint, bucket: c.storage.bucket, region: c.storage.region },
     registries: c.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
     binary_mirrors: c.binaryMirrors.map((m) => `${m.name}=${m.base}`),
     path_prefix: c.pathPrefix || "/",
-    ttl_seconds: { registry: c.registryTtlSeconds, negative: c.negativeTtlSeconds, failure: c.failureTtlSeconds, binary_mirror: c.binaryMirrorTtlSeconds },
+    ttl_seconds: {
+      registry: c.registryTtlSeconds,
+      negative: c.negativeTtlSeconds,
+      failure: c.failureTtlSeconds,
+      binary_mirror: c.binaryMirrorTtlSeconds,
+    },
     analytics: rt.analytics !== undefined,
-    secrets_set: { github_token: rt.githubToken !== undefined, client_hash_key: rt.clientHashKey !== undefined, analytics_api_token: rt.analyticsToken !== undefined },
+    secrets_set: {
+      github_token: rt.githubToken !== undefined,
+      client_hash_key: rt.clientHashKey !== undefined,
+      analytics_api_token: rt.analyticsToken !== undefined,
+    },
   };
 }
 
 export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void, note = new RequestNote()): MirrorDeps {
-  return { config: rt.config, store: rt.store, fills: rt.fills, waitUntil, noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail), secrets: { githubToken: rt.githubToken }, note };
+  return {
+    config: rt.config,
+    store: rt.store,
+    fills: rt.fills,
+    waitUntil,
+    noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail),
+    secrets: { githubToken: rt.githubToken },
+    note,
+  };
 }

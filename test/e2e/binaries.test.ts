@@ -54,7 +54,10 @@ async function juliaup(server: string): Promise<Got[]> {
   expect(dbversion).toMatch(/^\d+\.\d+\.\d+$/);
   const db = await get(new URL(`juliaup/versiondb/versiondb-${dbversion}-x86_64-unknown-linux-gnu.json`, base).href);
   expect(db.status).toBe(200);
-  const versions = JSON.parse(db.bytes.toString()) as { AvailableVersions: Record<string, { UrlPath: string }>; AvailableChannels: Record<string, { Version: string }> };
+  const versions = JSON.parse(db.bytes.toString()) as {
+    AvailableVersions: Record<string, { UrlPath: string }>;
+    AvailableChannels: Record<string, { Version: string }>;
+  };
   const release = versions.AvailableVersions[versions.AvailableChannels.release!.Version]!;
   const tarball = await get(new URL(release.UrlPath, base).href);
   expect(tarball.status).toBe(200);
@@ -66,8 +69,13 @@ async function juliaup(server: string): Promise<Got[]> {
 async function jill(server: string): Promise<Got[]> {
   const index = await get(`${server}/bin/versions.json`);
   expect(index.status).toBe(200);
-  const versions = JSON.parse(index.bytes.toString()) as Record<string, { stable: boolean; files: { url: string; os: string; arch: string; kind: string; sha256: string; size: number }[] }>;
-  const [, newest] = Object.entries(versions).filter(([, v]) => v.stable).sort(([a], [b]) => b.localeCompare(a, undefined, { numeric: true }))[0]!;
+  const versions = JSON.parse(index.bytes.toString()) as Record<
+    string,
+    { stable: boolean; files: { url: string; os: string; arch: string; kind: string; sha256: string; size: number }[] }
+  >;
+  const [, newest] = Object.entries(versions)
+    .filter(([, v]) => v.stable)
+    .sort(([a], [b]) => b.localeCompare(a, undefined, { numeric: true }))[0]!;
   const file = newest.files.find((f) => f.os === "linux" && f.arch === "x86_64" && f.kind === "archive")!;
   // jill's mirror setting and setup-julia behind a rewrite fetch the url's path from the mirror.
   const tarball = await get(`${server}${new URL(file.url).pathname}`);

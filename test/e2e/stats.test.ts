@@ -21,25 +21,64 @@ const TOKEN = "test-token";
 
 function record(over: Partial<AccessRecord>): AccessRecord {
   return {
-    time: "", method: "GET", path: `/package/${EXAMPLE}/${"a".repeat(40)}`, status: 200, bytes: 1000, broken: false, duration_ms: 5, cache: "hit", upstream: "https://up.example",
-    kind: "package", uuid: EXAMPLE, julia_version: "1.10.4", julia_system: "x86_64-linux-gnu", julia_ci_variables: "CI=n", julia_interactive: "true", julia_pkg_server: null,
-    user_agent: null, request_id: "r", country: "DE", colo: "FRA", ...over,
+    time: "",
+    method: "GET",
+    path: `/package/${EXAMPLE}/${"a".repeat(40)}`,
+    status: 200,
+    bytes: 1000,
+    broken: false,
+    duration_ms: 5,
+    cache: "hit",
+    upstream: "https://up.example",
+    kind: "package",
+    uuid: EXAMPLE,
+    julia_version: "1.10.4",
+    julia_system: "x86_64-linux-gnu",
+    julia_ci_variables: "CI=n",
+    julia_interactive: "true",
+    julia_pkg_server: null,
+    user_agent: null,
+    request_id: "r",
+    country: "DE",
+    colo: "FRA",
+    ...over,
   };
 }
 
 const today = new Date();
 const points: StoredPoint[] = [
   ...Array.from({ length: 3 }, (_, i) => ({ ...dataPoint(record({ client: `c${i}` })), timestamp: today, sampleInterval: 1 })),
-  { ...dataPoint(record({ cache: "miss", julia_version: "1.11.2", julia_ci_variables: "CI=t;GITHUB_ACTIONS=t", client: "c9", country: "US", colo: "IAD" })), timestamp: today, sampleInterval: 10 },
+  {
+    ...dataPoint(
+      record({
+        cache: "miss",
+        julia_version: "1.11.2",
+        julia_ci_variables: "CI=t;GITHUB_ACTIONS=t",
+        client: "c9",
+        country: "US",
+        colo: "IAD",
+      }),
+    ),
+    timestamp: today,
+    sampleInterval: 10,
+  },
   { ...dataPoint(record({ uuid: OTHER, path: `/package/${OTHER}/${"b".repeat(40)}`, bytes: 50 })), timestamp: today, sampleInterval: 1 },
-  { ...dataPoint(record({ kind: "artifact", uuid: null, path: `/artifact/${"c".repeat(40)}`, bytes: 7000 })), timestamp: today, sampleInterval: 1 },
+  {
+    ...dataPoint(record({ kind: "artifact", uuid: null, path: `/artifact/${"c".repeat(40)}`, bytes: 7000 })),
+    timestamp: today,
+    sampleInterval: 1,
+  },
   // Older than the window: never counted.
   { ...dataPoint(record({ julia_version: "0.7.0" })), timestamp: new Date(Date.now() - 3 * 86400_000), sampleInterval: 1 },
 ];
 
 let api: Awaited<ReturnType<typeof startAnalyticsSql>>;
 let out: string;
-const env = () => ({ CLOUDFLARE_ACCOUNT_ID: ACCOUNT, CLOUDFLARE_API_TOKEN: TOKEN, ANALYTICS_SQL_URL: `${api.url}/client/v4/accounts/${ACCOUNT}/analytics_engine/sql` });
+const env = () => ({
+  CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+  CLOUDFLARE_API_TOKEN: TOKEN,
+  ANALYTICS_SQL_URL: `${api.url}/client/v4/accounts/${ACCOUNT}/analytics_engine/sql`,
+});
 
 beforeAll(async () => {
   api = await startAnalyticsSql({ account: ACCOUNT, token: TOKEN, dataset: ANALYTICS_DATASET, points });
@@ -79,7 +118,8 @@ describe("npm run stats", () => {
     const kinds = readFileSync(join(out, "resource_types_by_date.csv"), "utf8").trim().split("\n");
     expect(kinds[0]).toBe("resource_type,status,client_type_id,date,request_addrs,request_count,body_bytes_sent");
     expect(kinds).toContain(`artifact,200,user,${date},1,1,7000`);
-    for (const f of ["julia_versions_by_date.csv", "julia_systems_by_date.csv"]) expect(readFileSync(join(out, f), "utf8").split("\n")[0]).toMatch(/client_type_id,date,request_addrs,request_count$/);
+    for (const f of ["julia_versions_by_date.csv", "julia_systems_by_date.csv"])
+      expect(readFileSync(join(out, f), "utf8").split("\n")[0]).toMatch(/client_type_id,date,request_addrs,request_count$/);
   });
 
   it("refuses to run without credentials, and explains its options on --help and for unknown ones", async () => {

@@ -28,7 +28,8 @@ function findChromium(): string | null {
 
 const executable = findChromium();
 if (!executable) {
-  if (process.env.CI) throw new Error("no Chromium found: CI must run the status page's browser test (apt-get install chromium, or set PKGEDGE_CHROMIUM)");
+  if (process.env.CI)
+    throw new Error("no Chromium found: CI must run the status page's browser test (apt-get install chromium, or set PKGEDGE_CHROMIUM)");
   console.warn("SKIPPED: the status page's browser test needs Chromium (apt-get install chromium, or set PKGEDGE_CHROMIUM)");
 }
 
@@ -40,7 +41,9 @@ let persistTo: string;
 
 describe.skipIf(!executable)("the status page in Chromium", () => {
   beforeAll(async () => {
-    up = await createUpstream(manifest.controlUrl, { lists: { conservative: `${manifest.snapshots[0]}\n`, eager: `${manifest.snapshots[0]}\n` } });
+    up = await createUpstream(manifest.controlUrl, {
+      lists: { conservative: `${manifest.snapshots[0]}\n`, eager: `${manifest.snapshots[0]}\n` },
+    });
     persistTo = mkdtempSync(join(tmpdir(), "pkgedge-e2e-status-"));
     dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "1", BINARY_MIRRORS: "" }, persistTo });
     browser = await chromium.launch({ executablePath: executable!, args: ["--no-sandbox", "--headless=new"] });
@@ -77,7 +80,10 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
     expect(await page.textContent('tr[data-flavor="eager"] .badge')).toBe("stale");
     expect(await page.textContent('tr[data-flavor="eager"]')).toMatch(/not confirmed against upstream/);
     // Runs in the page (this project's types have no DOM, hence the cast).
-    const color = await page.$eval('tr[data-flavor="eager"] .badge', (el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor);
+    const color = await page.$eval(
+      'tr[data-flavor="eager"] .badge',
+      (el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor,
+    );
     expect(color).toBe("rgb(255, 217, 168)");
     expect(problems).toEqual([]);
   });

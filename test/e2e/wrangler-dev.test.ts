@@ -81,7 +81,8 @@ async function walk(): Promise<Fetched[]> {
           const pkg = await check(`/package/${uuid}/${hash}`);
           const tree = unpack(pkg.bytes);
           try {
-            for (const m of safeRead(tree, "Artifacts.toml").matchAll(/git-tree-sha1\s*=\s*"([0-9a-f]{40})"/g)) await check(`/artifact/${m[1]}`);
+            for (const m of safeRead(tree, "Artifacts.toml").matchAll(/git-tree-sha1\s*=\s*"([0-9a-f]{40})"/g))
+              await check(`/artifact/${m[1]}`);
           } finally {
             tree.remove();
           }
@@ -165,7 +166,10 @@ describe("wrangler dev against a loopback storage server", () => {
   });
 
   it("logs one JSON object per event", () => {
-    const events = dev.output().split("\n").filter((l) => l.trim().startsWith('{"level"'));
+    const events = dev
+      .output()
+      .split("\n")
+      .filter((l) => l.trim().startsWith('{"level"'));
     for (const line of events) expect(() => JSON.parse(line.trim())).not.toThrow();
   });
 });

@@ -68,10 +68,18 @@ export async function publishBinaries(controlUrl: string, settings: BucketSettin
   files["bin/versions.json"] = new TextEncoder().encode(JSON.stringify(versions));
   files[DBVERSION] = new TextEncoder().encode("1.0.17\n");
   files[VERSIONDB] = new TextEncoder().encode(
-    JSON.stringify({ Version: "1.0.17", AvailableVersions: { "1.10.4+0.x64.linux.gnu": { UrlPath: RELEASE } }, AvailableChannels: { release: { Version: "1.10.4+0.x64.linux.gnu" } } }),
+    JSON.stringify({
+      Version: "1.0.17",
+      AvailableVersions: { "1.10.4+0.x64.linux.gnu": { UrlPath: RELEASE } },
+      AvailableChannels: { release: { Version: "1.10.4+0.x64.linux.gnu" } },
+    }),
   );
   for (const [path, bytes] of Object.entries(files)) {
-    await bucket.put(path, bytes, path.endsWith(".json") ? "application/json" : path.endsWith(".tar.gz") ? "application/x-gzip" : "text/plain");
+    await bucket.put(
+      path,
+      bytes,
+      path.endsWith(".json") ? "application/json" : path.endsWith(".tar.gz") ? "application/x-gzip" : "text/plain",
+    );
   }
   return { bucket, files };
 }

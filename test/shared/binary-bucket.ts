@@ -41,9 +41,13 @@ export async function createBinaryBucket(controlUrl: string, settings: BucketSet
   const { url } = (await call("PUT", "", JSON.stringify(settings))) as { url: string };
   return {
     url,
-    put: async (path, bytes, contentType = "application/octet-stream") => (await call("PUT", `/files/${path}`, bytes, { "x-file-type": contentType })) as { size: number; sha256: string },
+    put: async (path, bytes, contentType = "application/octet-stream") =>
+      (await call("PUT", `/files/${path}`, bytes, { "x-file-type": contentType })) as { size: number; sha256: string },
     generate: async (path, size, seed = 1, contentType = "application/x-gzip") =>
-      (await call("PUT", `/generated/${path}?size=${size}&seed=${seed}`, undefined, { "x-file-type": contentType })) as { size: number; sha256: string },
+      (await call("PUT", `/generated/${path}?size=${size}&seed=${seed}`, undefined, { "x-file-type": contentType })) as {
+        size: number;
+        sha256: string;
+      },
     remove: async (path) => void (await call("DELETE", `/files/${path}`)),
     set: async (s) => void (await call("PATCH", "", JSON.stringify(s))),
     log: async () => (await call("GET", "/log")) as BinaryBucketRequest[],

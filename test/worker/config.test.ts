@@ -38,11 +38,19 @@ describe("configuration", () => {
     ["parts too large to hold in an isolate", { MULTIPART_PART_BYTES: String(64 * 1024 * 1024) }, "MULTIPART_PART_BYTES"],
     ["a multipart threshold under one part", { MULTIPART_THRESHOLD_BYTES: "1000" }, "MULTIPART_THRESHOLD_BYTES"],
     ["a single put over R2's limit (5 GiB less 5 MiB)", { MULTIPART_THRESHOLD_BYTES: String(5 * 1024 ** 3) }, "MULTIPART_THRESHOLD_BYTES"],
-    ["a throughput window shorter than the idle timeout", { UPSTREAM_MIN_RATE_WINDOW_MS: "5000", UPSTREAM_IDLE_TIMEOUT_MS: "10000" }, "UPSTREAM_MIN_RATE_WINDOW_MS"],
+    [
+      "a throughput window shorter than the idle timeout",
+      { UPSTREAM_MIN_RATE_WINDOW_MS: "5000", UPSTREAM_IDLE_TIMEOUT_MS: "10000" },
+      "UPSTREAM_MIN_RATE_WINDOW_MS",
+    ],
     ["a failure memory over a minute", { UPSTREAM_FAILURE_TTL_SECONDS: "3600" }, "UPSTREAM_FAILURE_TTL_SECONDS"],
     ["no fill attempts at all", { FILL_MAX_ATTEMPTS: "0" }, "FILL_MAX_ATTEMPTS"],
     ["a plain-http upstream that is not loopback", { UPSTREAM_SERVERS: "http://storage.example.org" }, "UPSTREAM_SERVERS"],
-    ["a plain-http origin that is not loopback", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106=http://git.example.org/{hash}" }, "REGISTRIES"],
+    [
+      "a plain-http origin that is not loopback",
+      { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106=http://git.example.org/{hash}" },
+      "REGISTRIES",
+    ],
     ["a registry that is not a UUID", { REGISTRIES: "General" }, "REGISTRIES"],
     ["an origin without {hash}", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106=https://git.example.org/tarball" }, "REGISTRIES"],
     ["a registry listed twice", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106,23338594-aafe-5451-b93e-139f81909106" }, "REGISTRIES"],
@@ -55,7 +63,11 @@ describe("configuration", () => {
     ["S3 without an endpoint", { STORAGE: "s3", S3_BUCKET: "pkgedge" }, "S3_ENDPOINT"],
     ["S3 with a non-http endpoint", { STORAGE: "s3", S3_ENDPOINT: "ftp://x", S3_BUCKET: "pkgedge" }, "S3_ENDPOINT"],
     ["S3 without a bucket", { STORAGE: "s3", S3_ENDPOINT: "https://s3.example" }, "S3_BUCKET"],
-    ["S3 with a bad path-style flag", { STORAGE: "s3", S3_ENDPOINT: "https://s3.example", S3_BUCKET: "pkgedge", S3_FORCE_PATH_STYLE: "maybe" }, "S3_FORCE_PATH_STYLE"],
+    [
+      "S3 with a bad path-style flag",
+      { STORAGE: "s3", S3_ENDPOINT: "https://s3.example", S3_BUCKET: "pkgedge", S3_FORCE_PATH_STYLE: "maybe" },
+      "S3_FORCE_PATH_STYLE",
+    ],
   ])("names the variable for %s", (_, vars, variable) => {
     const err = errorOf(vars);
     expect(err.variable).toBe(variable);
@@ -64,23 +76,36 @@ describe("configuration", () => {
 
   it("says the rule a number broke", () => {
     expect(errorOf({ REGISTRY_TTL_SECONDS: "-5" }).message).toBe('REGISTRY_TTL_SECONDS: expected a whole number from 1 to 86400, got "-5"');
-    expect(errorOf({ MULTIPART_THRESHOLD_BYTES: "1000" }).message).toMatch(/must be 0 \(always multipart\) or at least MULTIPART_PART_BYTES/);
+    expect(errorOf({ MULTIPART_THRESHOLD_BYTES: "1000" }).message).toMatch(
+      /must be 0 \(always multipart\) or at least MULTIPART_PART_BYTES/,
+    );
   });
 
   it("defaults REGISTRIES to General, checked against its GitHub repository", () => {
     expect(parseConfig({}).registries).toEqual([
-      { uuid: "23338594-aafe-5451-b93e-139f81909106", originTemplate: "https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}" },
+      {
+        uuid: "23338594-aafe-5451-b93e-139f81909106",
+        originTemplate: "https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}",
+      },
     ]);
   });
 
   it("takes registries with and without an origin", () => {
-    const r = parseConfig({ REGISTRIES: " 23338594-aafe-5451-b93e-139f81909106=https://o.example/{hash} , 0b1a5e5e-0000-4000-8000-000000000001 " }).registries;
-    expect(r).toEqual([{ uuid: "23338594-aafe-5451-b93e-139f81909106", originTemplate: "https://o.example/{hash}" }, { uuid: "0b1a5e5e-0000-4000-8000-000000000001" }]);
+    const r = parseConfig({
+      REGISTRIES: " 23338594-aafe-5451-b93e-139f81909106=https://o.example/{hash} , 0b1a5e5e-0000-4000-8000-000000000001 ",
+    }).registries;
+    expect(r).toEqual([
+      { uuid: "23338594-aafe-5451-b93e-139f81909106", originTemplate: "https://o.example/{hash}" },
+      { uuid: "0b1a5e5e-0000-4000-8000-000000000001" },
+    ]);
   });
 
   it("allows plain http to loopback, as Pkg does, and elsewhere only when told to", () => {
-    for (const url of ["http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"]) expect(parseConfig({ UPSTREAM_SERVERS: url }).upstreams).toEqual([url]);
-    expect(parseConfig({ UPSTREAM_SERVERS: "http://storage.example.org", ALLOW_INSECURE_UPSTREAMS: "true" }).upstreams).toEqual(["http://storage.example.org"]);
+    for (const url of ["http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"])
+      expect(parseConfig({ UPSTREAM_SERVERS: url }).upstreams).toEqual([url]);
+    expect(parseConfig({ UPSTREAM_SERVERS: "http://storage.example.org", ALLOW_INSECURE_UPSTREAMS: "true" }).upstreams).toEqual([
+      "http://storage.example.org",
+    ]);
   });
 
   it("accepts 0 as the multipart threshold: every object a multipart upload", () => {

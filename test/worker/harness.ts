@@ -4,7 +4,14 @@
  */
 
 import { env } from "cloudflare:workers";
-import { createExecutionContext, createScheduledController, listDurableObjectIds, reset, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  listDurableObjectIds,
+  reset,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import type { FillCoordinator } from "../../worker/fill/coordinator";
 import { AwsClient } from "aws4fetch";
 import { parseConfig } from "../../worker/config";
@@ -112,7 +119,11 @@ export function mirror(vars: Record<string, unknown>): Mirror {
     async fetch(path, init) {
       const ctx = createExecutionContext();
       pending.push(ctx);
-      const res = await worker.fetch!(new Request(`http://pkgedge.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>, mirrorEnv, ctx);
+      const res = await worker.fetch!(
+        new Request(`http://pkgedge.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>,
+        mirrorEnv,
+        ctx,
+      );
       responses.push(res);
       return res;
     },

@@ -55,7 +55,8 @@ export class CatchUp {
       await this.feed();
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
-      if (!(err instanceof NobodyReads)) log("warn", "catch_up_failed", { key: this.options.key, upstream: this.options.upstream, origin: this.origin, reason: this.error });
+      if (!(err instanceof NobodyReads))
+        log("warn", "catch_up_failed", { key: this.options.key, upstream: this.options.upstream, origin: this.origin, reason: this.error });
     } finally {
       this.finished = true;
       this.paced.notify();

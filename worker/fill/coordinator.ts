@@ -15,7 +15,18 @@ import { DurableObject } from "cloudflare:workers";
 import { parseRange } from "../routes/range";
 import type { Config } from "../config";
 import { RecentLookups } from "./recent";
-import { fillFromBody, fillFromUpstream, locate, oversize, QUARANTINE_SECONDS, type FillDeps, type FillOptions, type FillOutcome, type FillStart, type Location } from "./fill";
+import {
+  fillFromBody,
+  fillFromUpstream,
+  locate,
+  oversize,
+  QUARANTINE_SECONDS,
+  type FillDeps,
+  type FillOptions,
+  type FillOutcome,
+  type FillStart,
+  type Location,
+} from "./fill";
 import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
 import { storeFor } from "../store/factory";
@@ -127,7 +138,11 @@ export class FillCoordinator extends DurableObject<Env> {
     }
     if (started.kind === "not-found" && !GONE.has(started.status ?? 404)) {
       // Another 4xx (401, 400) says something is wrong with the asking, not that the file is gone.
-      return { kind: "upstream-failed", detail: `${target.upstreams[0]}: GET answered ${statusInWords(started.status ?? 0)}`, retryAfterSeconds: config.failureTtlSeconds };
+      return {
+        kind: "upstream-failed",
+        detail: `${target.upstreams[0]}: GET answered ${statusInWords(started.status ?? 0)}`,
+        retryAfterSeconds: config.failureTtlSeconds,
+      };
     }
     if (started.kind === "not-found") {
       // The upstream no longer has it: neither does the mirror.
@@ -148,7 +163,15 @@ export class FillCoordinator extends DurableObject<Env> {
       const range = parseRange(rangeHeader, fill.length);
       if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length: fill.length };
       if (range.kind === "partial") {
-        return { kind: "streaming", length: fill.length, headers, upstream, joined, range: { start: range.start, end: range.end }, body: fill.subscribe(range.start, range.end) };
+        return {
+          kind: "streaming",
+          length: fill.length,
+          headers,
+          upstream,
+          joined,
+          range: { start: range.start, end: range.end },
+          body: fill.subscribe(range.start, range.end),
+        };
       }
     }
     return { kind: "streaming", length: fill.length, headers, upstream, joined, body: fill.subscribe(0) };
@@ -242,7 +265,12 @@ export class FillCoordinator extends DurableObject<Env> {
    * first that has it. A binary-mirror file: one GET of its one upstream (conditional when a copy
    * is being revalidated), whose status is the answer when it is not a body.
    */
-  private async begin(deps: FillDeps, target: FillTarget, attempts: Attempts, validators?: Validators): Promise<Exclude<Started, { kind: "ok" }> | ((options: FillOptions) => Promise<FillStart>)> {
+  private async begin(
+    deps: FillDeps,
+    target: FillTarget,
+    attempts: Attempts,
+    validators?: Validators,
+  ): Promise<Exclude<Started, { kind: "ok" }> | ((options: FillOptions) => Promise<FillStart>)> {
     const { config, recent } = deps;
     if (target.spec.kind === "tarball") {
       const location = await this.probe(deps, target);
@@ -257,7 +285,11 @@ export class FillCoordinator extends DurableObject<Env> {
     if (known?.kind === "absent") return { kind: "not-found", status: known.status };
     if (known?.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, known.errors) };
     if (recent.isQuarantined(target.key, upstream)) {
-      return { kind: "upstream-failed", detail: `${upstream} served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`, retryAfterSeconds: config.failureTtlSeconds };
+      return {
+        kind: "upstream-failed",
+        detail: `${upstream} served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`,
+        retryAfterSeconds: config.failureTtlSeconds,
+      };
     }
     const refused = this.refusal(config, target, undefined, attempts);
     if (refused) return { kind: "upstream-failed", ...refused };

@@ -15,7 +15,10 @@ export type { HeldCopy };
 /** An upstream failure (not an absence): answered 502 with Retry-After, remembered only briefly. */
 export type Unavailable = { detail: string; retryAfterSeconds: number };
 
-export type Located = { found: true; length: number | undefined } | { found: false; unavailable: false } | ({ found: false; unavailable: true } & Unavailable);
+export type Located =
+  | { found: true; length: number | undefined }
+  | { found: false; unavailable: false }
+  | ({ found: false; unavailable: true } & Unavailable);
 
 export type Streamed =
   /** `status`: the binary mirror's upstream answer (404, 403, 410); tarballs are always 404. */

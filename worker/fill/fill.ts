@@ -41,7 +41,10 @@ export type FillStart =
       outcome: Promise<FillOutcome>;
     };
 
-export type Location = { kind: "found"; hits: UpstreamHit[]; more: Promise<UpstreamHit[]> } | { kind: "absent" } | { kind: "unavailable"; errors: string[] };
+export type Location =
+  | { kind: "found"; hits: UpstreamHit[]; more: Promise<UpstreamHit[]> }
+  | { kind: "absent" }
+  | { kind: "unavailable"; errors: string[] };
 
 /** How long an upstream that served bad bytes (or dribbled) for a key is passed over for that key. */
 export const QUARANTINE_SECONDS = 600;
@@ -66,7 +69,9 @@ export async function locate(deps: FillDeps, target: FillTarget): Promise<Locati
   if (probe.found && hits.length === 0) hits = usable(await probe.all);
   if (!probe.found || hits.length === 0) {
     // Upstreams that have it but are passed over for bad bytes make an outage, not an absence.
-    const errors = probe.found ? [`every upstream that has it served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`] : probe.errors;
+    const errors = probe.found
+      ? [`every upstream that has it served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`]
+      : probe.errors;
     if (!probe.found && !probe.unavailable) {
       log("info", "upstream_miss", { key, errors });
       recent.remember(key, { kind: "absent" }, config.negativeTtlSeconds);
@@ -164,7 +169,11 @@ export async function fillFromUpstream(deps: FillDeps, target: FillTarget, optio
   if (located.kind === "absent") return { kind: "not-found" };
   if (located.kind === "unavailable") return { kind: "upstream-failed", errors: located.errors };
 
-  let got = await getFromUpstreams(located.hits.map((h) => h.upstream), target.path, config.upstreamTimeoutMs);
+  let got = await getFromUpstreams(
+    located.hits.map((h) => h.upstream),
+    target.path,
+    config.upstreamTimeoutMs,
+  );
   if (!got.ok) {
     // The winner failed; fall back to the upstreams whose HEAD answered later.
     const tried = new Set(located.hits.map((h) => h.upstream));
@@ -255,6 +264,12 @@ async function settleFill(key: string, upstream: string, write: Promise<boolean>
   const rejected = v !== undefined && !v.ok ? v : undefined;
   const reason = rejected ? rejected.reason : (writeError ?? "unknown");
   const blame = rejected ? rejected.blame : "store";
-  log(blame === "store" ? "error" : blame === "abandoned" ? "info" : "warn", blame === "abandoned" ? "fill_abandoned" : "fill_rejected", { key, upstream, reason, ...rejected?.details, writeError });
+  log(blame === "store" ? "error" : blame === "abandoned" ? "info" : "warn", blame === "abandoned" ? "fill_abandoned" : "fill_rejected", {
+    key,
+    upstream,
+    reason,
+    ...rejected?.details,
+    writeError,
+  });
   return { committed: false, upstream, reason, blame };
 }

@@ -8,7 +8,9 @@
 /** Who a failed body is put down to: the upstream's bytes or pace, the bucket write, or nobody (the fill was let go on purpose). */
 export type Blame = "upstream" | "store" | "abandoned";
 
-export type Verdict = { ok: true; details?: Record<string, unknown> } | { ok: false; reason: string; blame: Blame; details?: Record<string, unknown> };
+export type Verdict =
+  | { ok: true; details?: Record<string, unknown> }
+  | { ok: false; reason: string; blame: Blame; details?: Record<string, unknown> };
 
 /** Something that watches a body go by and says at the end whether it may be committed. */
 export interface BodyCheck {

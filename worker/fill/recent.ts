@@ -9,7 +9,10 @@
 import type { UpstreamHit } from "../upstream/upstream";
 
 /** `status`: what the upstream answered for an absent binary-mirror file (404, or 403 from a bucket that hides its list). */
-export type Recollection = { kind: "hits"; hits: UpstreamHit[] } | { kind: "absent"; status?: number } | { kind: "unavailable"; errors: string[] };
+export type Recollection =
+  | { kind: "hits"; hits: UpstreamHit[] }
+  | { kind: "absent"; status?: number }
+  | { kind: "unavailable"; errors: string[] };
 
 interface Entry {
   expires: number;

@@ -132,7 +132,9 @@ export class SharedFill {
     if (Date.now() - this.unattendedSince < this.options.unattendedGraceMs) return;
     this.abandoned = true;
     log("info", "fill_unattended", { key: this.options.key, length: this.length ?? null, limit: this.options.unattendedMaxBytes });
-    this.abandon(`nobody reads this fill any more, and ${this.length === undefined ? "its length is unknown" : `its ${this.length} bytes are over UNATTENDED_FILL_MAX_BYTES`}`);
+    this.abandon(
+      `nobody reads this fill any more, and ${this.length === undefined ? "its length is unknown" : `its ${this.length} bytes are over UNATTENDED_FILL_MAX_BYTES`}`,
+    );
   }
 
   /**
@@ -227,7 +229,13 @@ export class SharedFill {
     const catchUp = this.catchUpAt(offset);
     if (catchUp) {
       const reader = catchUp.paced.join(offset)!;
-      return { kind: "window", paced: catchUp.paced, reader, leave: () => catchUp.leave(reader), broken: () => (catchUp.finished ? (catchUp.error ?? "") : null) };
+      return {
+        kind: "window",
+        paced: catchUp.paced,
+        reader,
+        leave: () => catchUp.leave(reader),
+        broken: () => (catchUp.finished ? (catchUp.error ?? "") : null),
+      };
     }
     await this.changed(); // the bucket, once the object is committed
     return null;
@@ -252,7 +260,13 @@ export class SharedFill {
       idleMs: this.options.upstreamIdleTimeoutMs,
     };
     const origin = Math.floor(offset / this.block) * this.block;
-    const catchUp = new CatchUp(origin, options, this.ledger, () => this.failed, () => this.notify());
+    const catchUp = new CatchUp(
+      origin,
+      options,
+      this.ledger,
+      () => this.failed,
+      () => this.notify(),
+    );
     this.catchUp = catchUp;
     void catchUp.run();
     return catchUp;

@@ -38,9 +38,14 @@ export interface FillTarget {
   putOptions(response: UpstreamBody): PutOptions;
 }
 
-
 /** The names of what a copy keeps with it (lowercase: S3 folds metadata names). */
-export const COPY_META = { upstream: "upstream", fetchedAt: "fetched-at", etag: "etag", lastModified: "last-modified", sha256: "sha256" } as const;
+export const COPY_META = {
+  upstream: "upstream",
+  fetchedAt: "fetched-at",
+  etag: "etag",
+  lastModified: "last-modified",
+  sha256: "sha256",
+} as const;
 
 export function tarballSpec(resource: Resource): FillSpec {
   return { kind: "tarball", key: resource.key };
@@ -57,7 +62,10 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
       path: "/" + resource.key,
       upstreams: config.upstreams,
       check: (c) => treeHashCheck(resource, c.verifyMaxEntries),
-      putOptions: (response) => ({ contentType: TARBALL_CONTENT_TYPE, customMetadata: { [COPY_META.upstream]: response.upstream, [COPY_META.fetchedAt]: new Date().toISOString() } }),
+      putOptions: (response) => ({
+        contentType: TARBALL_CONTENT_TYPE,
+        customMetadata: { [COPY_META.upstream]: response.upstream, [COPY_META.fetchedAt]: new Date().toISOString() },
+      }),
     };
   }
   const mirror = config.binaryMirrors.find((m) => m.name === spec.mirror);

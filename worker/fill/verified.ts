@@ -38,7 +38,9 @@ export function treeHashCheck(resource: Resource, maxEntries?: number): BodyChec
       }
       const details = { expected, noSkip: hashes.noSkip, skip: hashes.skip, entries: hashes.entries };
       const accepted = acceptTreeHash(resource.kind, expected, hashes);
-      return accepted.ok ? { ok: true, details: { ...details, matched: accepted.matched } } : { ok: false, reason: accepted.reason, blame: "upstream", details };
+      return accepted.ok
+        ? { ok: true, details: { ...details, matched: accepted.matched } }
+        : { ok: false, reason: accepted.reason, blame: "upstream", details };
     },
     abandon(reason) {
       hasher.abort(reason);
@@ -69,10 +71,17 @@ export function publishedDigestCheck(published: Published): BodyCheck {
       await writer.write(chunk);
     },
     async finish() {
-      if (received !== published.size) return { ok: false, reason: "body shorter than the size versions.json lists", blame: "upstream", details: { ...details, received } };
+      if (received !== published.size)
+        return {
+          ok: false,
+          reason: "body shorter than the size versions.json lists",
+          blame: "upstream",
+          details: { ...details, received },
+        };
       await writer.close();
       const sha256 = hex(await digest.digest);
-      if (sha256 !== published.sha256) return { ok: false, reason: "sha256 differs from the one versions.json lists", blame: "upstream", details: { ...details, sha256 } };
+      if (sha256 !== published.sha256)
+        return { ok: false, reason: "sha256 differs from the one versions.json lists", blame: "upstream", details: { ...details, sha256 } };
       return { ok: true, details: { sha256 } };
     },
     abandon(reason) {

@@ -53,7 +53,8 @@ export class Window {
     let offset = 0;
     while (offset < chunk.byteLength) {
       const used = (this.last - this.first) % this.blockBytes;
-      if (used === 0 && (this.blocks.length === 0 || this.last > this.first)) this.blocks.push(this.spare.pop() ?? new Uint8Array(this.blockBytes));
+      if (used === 0 && (this.blocks.length === 0 || this.last > this.first))
+        this.blocks.push(this.spare.pop() ?? new Uint8Array(this.blockBytes));
       const block = this.blocks[this.blocks.length - 1]!;
       const n = Math.min(this.blockBytes - used, chunk.byteLength - offset);
       block.set(chunk.subarray(offset, offset + n), used);

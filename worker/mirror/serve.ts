@@ -41,7 +41,11 @@ function answerHeaders(h: UpstreamHeaders, cache: string): Headers {
 /** The upstream's headers as the copy keeps them (falling back to the bucket's own). */
 function copyHeaders(copy: ObjectInfo): UpstreamHeaders & { etag: string } {
   const meta = copy.customMetadata;
-  return { contentType: copy.contentType, etag: meta[COPY_META.etag] ?? copy.etag, lastModified: meta[COPY_META.lastModified] ?? copy.uploaded.toUTCString() };
+  return {
+    contentType: copy.contentType,
+    etag: meta[COPY_META.etag] ?? copy.etag,
+    lastModified: meta[COPY_META.lastModified] ?? copy.uploaded.toUTCString(),
+  };
 }
 
 /** Until when (ms) a copy needs no revalidation: its TTL from when it was fetched, or from when it was last found current. */
@@ -50,7 +54,13 @@ function freshUntil(deps: MirrorDeps, memory: MirrorMemory, copy: ObjectInfo): n
   return Math.max(fetchedAt + deps.config.binaryMirrorTtlSeconds * 1000, memory.confirmedUntil(copy.key, copy.etag));
 }
 
-export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, request: Request, round = 0): Promise<Response> {
+export async function serveMirrorFile(
+  deps: MirrorDeps,
+  memory: MirrorMemory,
+  file: MirrorFile,
+  request: Request,
+  round = 0,
+): Promise<Response> {
   const mirror = deps.config.binaryMirrors.find((m) => m.name === file.mirror);
   if (!mirror) return notFound();
   const asked = askedOf(request);
@@ -65,7 +75,10 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
       return serveMirrorFile(deps, memory, file, request, round + 1); // the copy vanished under us
     }
     if ("body" in copy) await (copy as ObjectBody).body.cancel();
-    const held = { bucketEtag: copy.etag, validators: { etag: copy.customMetadata[COPY_META.etag], lastModified: copy.customMetadata[COPY_META.lastModified] } };
+    const held = {
+      bucketEtag: copy.etag,
+      validators: { etag: copy.customMetadata[COPY_META.etag], lastModified: copy.customMetadata[COPY_META.lastModified] },
+    };
     const result = await deps.fills.revalidateFile(spec, held, asked.rangeHeader);
     if (result.kind === "fresh") {
       memory.confirm(file.key, copy.etag, result.until);
@@ -76,7 +89,13 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
       log("warn", "mirror_stale", { key: file.key, detail: result.detail });
       deps.noteFailure(file.key, result.detail);
       const info = (await deps.store.head(file.key)) ?? copy;
-      const answer = await answerFromInfo(deps.store, info, answerHeaders(copyHeaders(info), "no-cache, no-transform"), copyHeaders(info).etag, asked);
+      const answer = await answerFromInfo(
+        deps.store,
+        info,
+        answerHeaders(copyHeaders(info), "no-cache, no-transform"),
+        copyHeaders(info).etag,
+        asked,
+      );
       if (answer) return hit(deps, info, answer);
       return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
@@ -85,7 +104,8 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
 
   if (asked.head) return headCold(deps, mirror, file);
   const published = await publishedFor(deps, memory, mirror, file.path);
-  if (published.kind === "unavailable") return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
+  if (published.kind === "unavailable")
+    return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
   if (published.value) spec.published = published.value;
   return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round);
 }
@@ -94,15 +114,26 @@ export async function serveMirrorFile(deps: MirrorDeps, memory: MirrorMemory, fi
 async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, cache: string, asked: Asked): Promise<Response | null> {
   const upstream = copyHeaders(copy);
   const headers = answerHeaders(upstream, cache);
-  const answer = "body" in copy ? await answerWhole(copy as ObjectBody, headers, upstream.etag, asked.ifNoneMatch) : await answerFromInfo(deps.store, copy, headers, upstream.etag, asked);
+  const answer =
+    "body" in copy
+      ? await answerWhole(copy as ObjectBody, headers, upstream.etag, asked.ifNoneMatch)
+      : await answerFromInfo(deps.store, copy, headers, upstream.etag, asked);
   return answer && hit(deps, copy, answer);
 }
 
 /** A response from the file's fill: its bytes as they pass the checks (a range of them, when asked). */
-async function answerFill(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, request: Request, fill: Revalidated | Streamed, round: number): Promise<Response> {
+async function answerFill(
+  deps: MirrorDeps,
+  memory: MirrorMemory,
+  file: MirrorFile,
+  request: Request,
+  fill: Revalidated | Streamed,
+  round: number,
+): Promise<Response> {
   if (fill.kind === "not-found") return absent(deps, fill.status);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, file.key, fill);
-  if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale") return serveMirrorFile(deps, memory, file, request, round + 1);
+  if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale")
+    return serveMirrorFile(deps, memory, file, request, round + 1);
   const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
   headers.set("x-cache-miss", "miss");
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
@@ -155,7 +186,10 @@ async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirror: Bina
     const versions = await versionsIndex(deps, memory, mirror);
     return { kind: "known", value: versions.index.get(path) };
   } catch (err) {
-    return { kind: "unavailable", detail: `the ${mirror.name} mirror's ${VERSIONS_PATH}, which lists what its files must be, cannot be read just now: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      kind: "unavailable",
+      detail: `the ${mirror.name} mirror's ${VERSIONS_PATH}, which lists what its files must be, cannot be read just now: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
@@ -171,7 +205,12 @@ function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMir
 }
 
 /** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */
-async function loadVersions(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, cached: VersionsIndex | undefined): Promise<VersionsIndex> {
+async function loadVersions(
+  deps: MirrorDeps,
+  memory: MirrorMemory,
+  mirror: BinaryMirror,
+  cached: VersionsIndex | undefined,
+): Promise<VersionsIndex> {
   const file = { mirror: mirror.name, path: VERSIONS_PATH, key: mirrorKey(mirror.name, VERSIONS_PATH) };
   const res = await serveMirrorFile(deps, memory, file, new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`));
   const checkedAt = Date.now();

@@ -57,7 +57,15 @@ export interface AccessRecord {
   colo?: string;
 }
 
-export function accessRecord(request: Request, path: string, status: number, note: RequestNote, delivered: Delivered, startedAt: number, requestId: string): AccessRecord {
+export function accessRecord(
+  request: Request,
+  path: string,
+  status: number,
+  note: RequestNote,
+  delivered: Delivered,
+  startedAt: number,
+  requestId: string,
+): AccessRecord {
   const h = (name: string) => request.headers.get(name);
   const cf = (request as { cf?: { country?: unknown; colo?: unknown } }).cf;
   const record: AccessRecord = {

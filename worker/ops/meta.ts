@@ -22,7 +22,18 @@ export interface FlavorReport {
   last_attempt_at: string | null;
   last_error: string | null;
   state_error: string | null;
-  by_registry: Record<string, { hash: string | null; published_at: string | null; confirmed_by: string | null; refused: unknown[]; origin_failures: number; last_origin_error: string | null; capped: string | null }>;
+  by_registry: Record<
+    string,
+    {
+      hash: string | null;
+      published_at: string | null;
+      confirmed_by: string | null;
+      refused: unknown[];
+      origin_failures: number;
+      last_origin_error: string | null;
+      capped: string | null;
+    }
+  >;
   ignored_registries: unknown;
 }
 
@@ -93,7 +104,11 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
       upstreams: rt.config.upstreams,
       allowed_registries: rt.config.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
       // The Julia binary buckets served under /mirror/<name>/, and how long a copy that can change is trusted.
-      binary_mirrors: rt.config.binaryMirrors.map((m) => ({ name: m.name, upstream: m.base, path: `${rt.config.pathPrefix}/mirror/${m.name}/` })),
+      binary_mirrors: rt.config.binaryMirrors.map((m) => ({
+        name: m.name,
+        upstream: m.base,
+        path: `${rt.config.pathPrefix}/mirror/${m.name}/`,
+      })),
       binary_mirror_ttl_seconds: rt.config.binaryMirrorTtlSeconds,
       // The latest upstream failures requests to this isolate ran into, each with its cause in words.
       upstream_failures: rt.upstreamFailures,
@@ -140,7 +155,8 @@ export async function metaStats(rt: Runtime): Promise<Response> {
 async function analyticsTotals(rt: Runtime): Promise<Record<string, unknown> | string | null> {
   if (!rt.analytics) return null;
   const sql = rt.config.analyticsSql;
-  if (!sql || !rt.analyticsToken) return "written to Analytics Engine; set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_API_TOKEN for totals here, or run npm run stats";
+  if (!sql || !rt.analyticsToken)
+    return "written to Analytics Engine; set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_API_TOKEN for totals here, or run npm run stats";
   const byOutcome = TABLES.find((t) => t.name === "cache")!;
   try {
     const rows = await queryRollup(sql.url, rt.analyticsToken, byOutcome, ANALYTICS_DATASET, 1, 5000);

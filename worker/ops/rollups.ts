@@ -37,13 +37,27 @@ const DATE = "toDate(timestamp)";
 
 /** The tables printed by default: the rollups operators ask for most. */
 export const TABLES: Rollup[] = [
-  { name: "packages", title: "Requests and bytes per package", columns: [{ expr: UUID, as: "package_uuid" }], where: [`${KIND} = 'package'`], limit: 25 },
+  {
+    name: "packages",
+    title: "Requests and bytes per package",
+    columns: [{ expr: UUID, as: "package_uuid" }],
+    where: [`${KIND} = 'package'`],
+    limit: 25,
+  },
   { name: "julia_versions", title: "Per Julia version", columns: [{ expr: JULIA_VERSION, as: "julia_version" }], limit: 25 },
   { name: "julia_systems", title: "Per system triple", columns: [{ expr: JULIA_SYSTEM, as: "julia_system" }], limit: 25 },
   { name: "client_types", title: "CI and interactive clients", columns: [{ expr: CLIENT_TYPE, as: "client_type" }] },
   { name: "cache", title: "Cache outcomes (hit ratio)", columns: [{ expr: OUTCOME, as: "cache" }] },
   { name: "resource_types", title: "Per resource kind", columns: [{ expr: KIND, as: "resource_type" }] },
-  { name: "regions", title: "Per country and colo", columns: [{ expr: COUNTRY, as: "country" }, { expr: COLO, as: "colo" }], limit: 25 },
+  {
+    name: "regions",
+    title: "Per country and colo",
+    columns: [
+      { expr: COUNTRY, as: "country" },
+      { expr: COLO, as: "colo" },
+    ],
+    limit: 25,
+  },
 ];
 
 /** The CSV files written with --csv, shaped like JuliaLang's public daily rollups of its Pkg server logs. */
@@ -51,20 +65,59 @@ export const CSV_FILES: Rollup[] = [
   {
     name: "package_requests_by_date",
     title: "",
-    columns: [{ expr: UUID, as: "package_uuid" }, { expr: STATUS, as: "status" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }],
+    columns: [
+      { expr: UUID, as: "package_uuid" },
+      { expr: STATUS, as: "status" },
+      { expr: CLIENT_TYPE, as: "client_type_id" },
+      { expr: DATE, as: "date" },
+    ],
     where: [`${KIND} = 'package'`],
     addresses: true,
   },
   {
     name: "package_requests_by_region_by_date",
     title: "",
-    columns: [{ expr: UUID, as: "package_uuid" }, { expr: STATUS, as: "status" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: COUNTRY, as: "region" }, { expr: DATE, as: "date" }],
+    columns: [
+      { expr: UUID, as: "package_uuid" },
+      { expr: STATUS, as: "status" },
+      { expr: CLIENT_TYPE, as: "client_type_id" },
+      { expr: COUNTRY, as: "region" },
+      { expr: DATE, as: "date" },
+    ],
     where: [`${KIND} = 'package'`],
     addresses: true,
   },
-  { name: "julia_versions_by_date", title: "", columns: [{ expr: JULIA_VERSION, as: "julia_version" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }], addresses: true },
-  { name: "julia_systems_by_date", title: "", columns: [{ expr: JULIA_SYSTEM, as: "julia_system" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }], addresses: true },
-  { name: "resource_types_by_date", title: "", columns: [{ expr: KIND, as: "resource_type" }, { expr: STATUS, as: "status" }, { expr: CLIENT_TYPE, as: "client_type_id" }, { expr: DATE, as: "date" }], addresses: true },
+  {
+    name: "julia_versions_by_date",
+    title: "",
+    columns: [
+      { expr: JULIA_VERSION, as: "julia_version" },
+      { expr: CLIENT_TYPE, as: "client_type_id" },
+      { expr: DATE, as: "date" },
+    ],
+    addresses: true,
+  },
+  {
+    name: "julia_systems_by_date",
+    title: "",
+    columns: [
+      { expr: JULIA_SYSTEM, as: "julia_system" },
+      { expr: CLIENT_TYPE, as: "client_type_id" },
+      { expr: DATE, as: "date" },
+    ],
+    addresses: true,
+  },
+  {
+    name: "resource_types_by_date",
+    title: "",
+    columns: [
+      { expr: KIND, as: "resource_type" },
+      { expr: STATUS, as: "status" },
+      { expr: CLIENT_TYPE, as: "client_type_id" },
+      { expr: DATE, as: "date" },
+    ],
+    addresses: true,
+  },
 ];
 
 /** The SQL for one rollup over the last `days` days. */
@@ -88,8 +141,20 @@ export function sqlApiUrl(account: string): string {
 export type RollupRow = Record<string, string | number>;
 
 /** Runs one rollup through the SQL API; throws with the API's answer when it is not 200. */
-export async function queryRollup(url: string, token: string, rollup: Rollup, dataset: string, days: number, timeoutMs = 60_000): Promise<RollupRow[]> {
-  const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: rollupSql(rollup, dataset, days), signal: AbortSignal.timeout(timeoutMs) });
+export async function queryRollup(
+  url: string,
+  token: string,
+  rollup: Rollup,
+  dataset: string,
+  days: number,
+  timeoutMs = 60_000,
+): Promise<RollupRow[]> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    body: rollupSql(rollup, dataset, days),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`the SQL API answered ${res.status} for ${rollup.name}: ${text.slice(0, 300)}`);
   return (JSON.parse(text) as { data: RollupRow[] }).data;

@@ -25,12 +25,25 @@ export function age(iso: string | null, now = Date.now()): string {
 }
 
 /** Fresh, stale (and why), or not published yet. */
-export function freshness(report: FlavorReport, ttlSeconds: number, now = Date.now()): { state: "fresh" | "stale" | "unpublished"; why: string } {
-  if (report.registries.length === 0) return { state: "unpublished", why: report.last_error ? `nothing published: ${report.last_error}` : "nothing published yet (the first request for /registries fetches it)" };
+export function freshness(
+  report: FlavorReport,
+  ttlSeconds: number,
+  now = Date.now(),
+): { state: "fresh" | "stale" | "unpublished"; why: string } {
+  if (report.registries.length === 0)
+    return {
+      state: "unpublished",
+      why: report.last_error
+        ? `nothing published: ${report.last_error}`
+        : "nothing published yet (the first request for /registries fetches it)",
+    };
   const checked = report.last_check_at ?? report.published_at;
   const limit = STALE_AFTER_TTLS * ttlSeconds * 1000;
   if (checked === null || now - Date.parse(checked) > limit) {
-    return { state: "stale", why: `not confirmed against upstream for over ${STALE_AFTER_TTLS * ttlSeconds} s (last ${age(checked, now)})${report.last_error ? `; last error: ${report.last_error}` : ""}` };
+    return {
+      state: "stale",
+      why: `not confirmed against upstream for over ${STALE_AFTER_TTLS * ttlSeconds} s (last ${age(checked, now)})${report.last_error ? `; last error: ${report.last_error}` : ""}`,
+    };
   }
   return { state: "fresh", why: `confirmed against upstream ${age(checked, now)}` };
 }
@@ -57,7 +70,9 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
       return `<li><code>${esc(up)}</code>: ${f ? `<span class="error">failed ${esc(age(f.at))}: ${esc(f.detail)}</span>` : "no failure seen by this isolate"}</li>`;
     })
     .join("");
-  const mirrors = rt.config.binaryMirrors.map((m) => `<li><code>JULIAUP_SERVER=${esc(server)}/mirror/${esc(m.name)}</code> (${esc(m.base)})</li>`).join("");
+  const mirrors = rt.config.binaryMirrors
+    .map((m) => `<li><code>JULIAUP_SERVER=${esc(server)}/mirror/${esc(m.name)}</code> (${esc(m.base)})</li>`)
+    .join("");
   const outcomes = Object.entries(c.outcomes)
     .map(([k, v]) => `<td>${esc(k)}</td><td>${v}</td>`)
     .join("</tr><tr>");

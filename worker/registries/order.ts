@@ -75,11 +75,17 @@ function newestFirst(a: [string, Support], b: [string, Support]): number {
   return a[1].holders.size - b[1].holders.size || b[1].listers.size - a[1].listers.size || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 }
 
-export function rankCandidates(obs: Observation, published: string | undefined, superseded: ReadonlySet<string>, passed: ReadonlySet<string> = new Set()): Ranking {
+export function rankCandidates(
+  obs: Observation,
+  published: string | undefined,
+  superseded: ReadonlySet<string>,
+  passed: ReadonlySet<string> = new Set(),
+): Ranking {
   const current = published === undefined ? undefined : obs.hashes.get(published);
   // A published hash no upstream that answered has says nothing about order.
   const pub = current && current.holders.size > 0 ? current : undefined;
-  const movedOn = (support: Support) => pub !== undefined && pub.listers.size === 0 && [...obs.responders].every((u) => support.listers.has(u));
+  const movedOn = (support: Support) =>
+    pub !== undefined && pub.listers.size === 0 && [...obs.responders].every((u) => support.listers.has(u));
   const candidates: string[] = [];
   const moved = new Set<string>();
   const refused: Refusal[] = [];

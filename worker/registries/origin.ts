@@ -12,7 +12,12 @@ export type OriginAnswer = { kind: "known" } | { kind: "unknown"; status: number
 /** Hosts a GITHUB_TOKEN may be sent to; never anywhere else. */
 const GITHUB_API = "api.github.com";
 
-export async function askOrigin(registry: RegistryConfig & { originTemplate: string }, hash: string, timeoutMs: number, githubToken?: string): Promise<OriginAnswer> {
+export async function askOrigin(
+  registry: RegistryConfig & { originTemplate: string },
+  hash: string,
+  timeoutMs: number,
+  githubToken?: string,
+): Promise<OriginAnswer> {
   const url = registry.originTemplate.replace("{hash}", hash);
   const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
   if (githubToken && new URL(url).hostname === GITHUB_API) headers.authorization = `Bearer ${githubToken}`;

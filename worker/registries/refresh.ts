@@ -88,8 +88,19 @@ async function crossCheck(sources: RegistrySources, uuid: string, obs: Observati
 type Trust = { ok: true; by: "origin" | "quorum" } | { ok: false; reason: string };
 
 /** The origin is the authority for a hash pkgedge has not published; a quorum stands in when it cannot be asked. */
-async function trust(sources: RegistrySources, registry: RegistryConfig, obs: Observation, hash: string, state: FlavorState | null, memory: RefreshMemory, report: RegistryReport): Promise<Trust> {
-  const quorum = (why: string): Trust => (quorumHolds(obs, hash) ? { ok: true, by: "quorum" } : { ok: false, reason: `${why}, and not every answering upstream (at least two) has it` });
+async function trust(
+  sources: RegistrySources,
+  registry: RegistryConfig,
+  obs: Observation,
+  hash: string,
+  state: FlavorState | null,
+  memory: RefreshMemory,
+  report: RegistryReport,
+): Promise<Trust> {
+  const quorum = (why: string): Trust =>
+    quorumHolds(obs, hash)
+      ? { ok: true, by: "quorum" }
+      : { ok: false, reason: `${why}, and not every answering upstream (at least two) has it` };
   if (!registry.originTemplate) return quorum("no origin configured");
   if (state?.confirmed?.[registry.uuid]?.includes(hash)) return { ok: true, by: "origin" };
   if (memory.saidNo(hash)) return { ok: false, reason: "its origin does not know it" };
@@ -105,12 +116,21 @@ async function trust(sources: RegistrySources, registry: RegistryConfig, obs: Ob
   return quorum(`its origin could not be asked (${answer.error})`);
 }
 
-export async function refreshRound(store: ObjectStore, sources: RegistrySources, config: Pick<Config, "registries">, flavor: Flavor, memory: RefreshMemory, now: number): Promise<Round> {
+export async function refreshRound(
+  store: ObjectStore,
+  sources: RegistrySources,
+  config: Pick<Config, "registries">,
+  flavor: Flavor,
+  memory: RefreshMemory,
+  now: number,
+): Promise<Round> {
   const [stored, state] = await Promise.all([store.get(listKey(flavor)), readState(store, flavor)]);
   const currentBody = stored ? await new Response(stored.body).text() : null;
   const allowed = new Map(config.registries.map((r) => [r.uuid, r]));
   // A registry no longer in REGISTRIES is no longer published.
-  const published = new Map((currentBody ? parseRegistryList(currentBody) : []).filter((r) => allowed.has(r.uuid)).map((r) => [r.uuid, r.treeHash]));
+  const published = new Map(
+    (currentBody ? parseRegistryList(currentBody) : []).filter((r) => allowed.has(r.uuid)).map((r) => [r.uuid, r.treeHash]),
+  );
 
   const answers = await Promise.all(sources.upstreams.map((u) => sources.listed(u, flavor)));
   const lists = new Map<string, RegistryRef[]>();
@@ -136,19 +156,23 @@ export async function refreshRound(store: ObjectStore, sources: RegistrySources,
     const ranking = rankCandidates(obs, current, superseded, new Set(state?.passed?.[uuid] ?? []));
     const report: RegistryReport = { refused: ranking.refused.map((r) => ({ hash: r.hash, reason: r.reason })), capped: null };
     update.registries![uuid] = report;
-    if (ranking.backwards) log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: ranking.refused });
+    if (ranking.backwards)
+      log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: ranking.refused });
     // A move only "every upstream moved on" supports must hold across rounds: upstreams that all lag
     // in what they list for a round look the same as upstreams that all advanced.
     const movedOnNow = ranking.candidates.find((h) => ranking.movedOn.has(h));
     const pending = state?.movedOn?.[uuid];
-    (update.movedOn ??= {})[uuid] = movedOnNow ? { hash: movedOnNow, since: pending?.hash === movedOnNow ? pending.since : new Date(now).toISOString() } : null;
+    (update.movedOn ??= {})[uuid] = movedOnNow
+      ? { hash: movedOnNow, since: pending?.hash === movedOnNow ? pending.since : new Date(now).toISOString() }
+      : null;
     // (With one upstream configured there is nobody else to wait for: it decides, as configured.)
     const held = (hash: string) => obs.configured < 2 || (pending?.hash === hash && now - Date.parse(pending.since) >= MOVED_ON_DWELL_MS);
 
     let fills = 0;
     for (const [i, hash] of ranking.candidates.entries()) {
       if (i >= MAX_CANDIDATES_PER_ROUND || fills >= MAX_FILLS_PER_ROUND) {
-        report.capped = i >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
+        report.capped =
+          i >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
         log("warn", "registry_round_capped", { flavor, uuid, cap: report.capped, left: ranking.candidates.length - i });
         break;
       }
@@ -187,9 +211,11 @@ export async function refreshRound(store: ObjectStore, sources: RegistrySources,
 
   const refs = [...chosen].map(([uuid, treeHash]) => ({ uuid, treeHash }));
   const couldNot = `no advertised registry could be fetched and verified: ${storeFailures.join("; ")}`;
-  if (refs.length === 0) return { kind: "failed", error: storeFailures.length > 0 ? couldNot : "no upstream lists a registry in REGISTRIES", update };
+  if (refs.length === 0)
+    return { kind: "failed", error: storeFailures.length > 0 ? couldNot : "no upstream lists a registry in REGISTRIES", update };
   const body = formatRegistryList(refs);
-  if (body === currentBody) return storeFailures.length > 0 ? { kind: "failed", error: couldNot, update } : { kind: "unchanged", refs, update };
+  if (body === currentBody)
+    return storeFailures.length > 0 ? { kind: "failed", error: couldNot, update } : { kind: "unchanged", refs, update };
 
   // Bookkeeping first: what this list replaces is recorded before the list changes, so a write
   // that fails after publishing cannot lose it. (Recording a hash that then stays published is
@@ -199,11 +225,18 @@ export async function refreshRound(store: ObjectStore, sources: RegistrySources,
   for (const [uuid, hash] of replaced) (superseded[uuid] ??= []).push(hash);
   await updateState(store, flavor, { superseded, passed: update.passed, confirmed: update.confirmed });
   // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
-  const written = await store.putSmall(listKey(flavor), body, { contentType: REGISTRY_LIST_CONTENT_TYPE, onlyIfEtag: stored?.etag ?? null });
+  const written = await store.putSmall(listKey(flavor), body, {
+    contentType: REGISTRY_LIST_CONTENT_TYPE,
+    onlyIfEtag: stored?.etag ?? null,
+  });
   if (!written) return { kind: "conflict" };
   const at = new Date(now).toISOString();
   for (const [uuid, report] of Object.entries(update.registries!)) if (chosen.get(uuid) !== published.get(uuid)) report.publishedAt = at;
-  log("info", "registry_published", { flavor, lines: body.trimEnd().split("\n"), replaced: replaced.map(([uuid, treeHash]) => registryPath({ uuid, treeHash })) });
+  log("info", "registry_published", {
+    flavor,
+    lines: body.trimEnd().split("\n"),
+    replaced: replaced.map(([uuid, treeHash]) => registryPath({ uuid, treeHash })),
+  });
   return { kind: "published", refs, update };
 }
 

@@ -29,7 +29,9 @@ export class RegistryRefresher {
     let running = this.inFlight.get(flavor);
     if (!running) {
       this.lastCheck.set(flavor, Date.now());
-      running = refreshFlavor(deps.store, upstreamSources(deps), deps.config, flavor, this.memory).finally(() => this.inFlight.delete(flavor));
+      running = refreshFlavor(deps.store, upstreamSources(deps), deps.config, flavor, this.memory).finally(() =>
+        this.inFlight.delete(flavor),
+      );
       this.inFlight.set(flavor, running);
     }
     return running;
@@ -50,7 +52,11 @@ export class RegistryRefresher {
   }
 }
 
-async function readList(deps: MirrorDeps, flavor: Flavor, head: boolean): Promise<{ info: ObjectInfo; body: ReadableStream<Uint8Array> | null } | null> {
+async function readList(
+  deps: MirrorDeps,
+  flavor: Flavor,
+  head: boolean,
+): Promise<{ info: ObjectInfo; body: ReadableStream<Uint8Array> | null } | null> {
   if (head) {
     const info = await deps.store.head(listKey(flavor));
     return info ? { info, body: null } : null;
@@ -59,7 +65,12 @@ async function readList(deps: MirrorDeps, flavor: Flavor, head: boolean): Promis
   return obj ? { info: obj, body: obj.body } : null;
 }
 
-export async function serveRegistryList(deps: MirrorDeps, refresher: RegistryRefresher, flavor: Flavor, request: Request): Promise<Response> {
+export async function serveRegistryList(
+  deps: MirrorDeps,
+  refresher: RegistryRefresher,
+  flavor: Flavor,
+  request: Request,
+): Promise<Response> {
   const head = request.method === "HEAD";
   let list = await readList(deps, flavor, head);
   if (!list) {
@@ -68,7 +79,10 @@ export async function serveRegistryList(deps: MirrorDeps, refresher: RegistryRef
     list = result.ok ? await readList(deps, flavor, head) : null;
     if (!list) {
       return Response.json(
-        { error: "no registry list yet, and upstream could not provide one", detail: result.ok ? "the published list could not be read back" : result.error },
+        {
+          error: "no registry list yet, and upstream could not provide one",
+          detail: result.ok ? "the published list could not be read back" : result.error,
+        },
         { status: 502, headers: { "cache-control": "no-store" } },
       );
     }

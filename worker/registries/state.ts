@@ -87,7 +87,11 @@ export async function readState(store: ObjectStore, flavor: Flavor): Promise<Fla
   return etag === null ? null : state;
 }
 
-function union(stored: Record<string, string[]> | undefined, update: Record<string, string[]> | undefined, max: number): Record<string, string[]> {
+function union(
+  stored: Record<string, string[]> | undefined,
+  update: Record<string, string[]> | undefined,
+  max: number,
+): Record<string, string[]> {
   const out: Record<string, string[]> = { ...(stored ?? {}) };
   for (const [uuid, hashes] of Object.entries(update ?? {})) {
     const all = [...(out[uuid] ?? [])];
@@ -124,7 +128,9 @@ function merge(stored: FlavorState, update: FlavorState): FlavorState {
     confirmed: union(stored.confirmed, update.confirmed, MAX_CONFIRMED),
     passed: union(stored.passed, update.passed, MAX_SUPERSEDED),
     movedOn: mergeMovedOn(stored.movedOn, update.movedOn, latest),
-    registries: latest ? { ...(stored.registries ?? {}), ...(update.registries ?? {}) } : { ...(update.registries ?? {}), ...(stored.registries ?? {}) },
+    registries: latest
+      ? { ...(stored.registries ?? {}), ...(update.registries ?? {}) }
+      : { ...(update.registries ?? {}), ...(stored.registries ?? {}) },
     ignored: latest ? (update.ignored ?? stored.ignored) : (stored.ignored ?? update.ignored),
   };
 }

@@ -46,7 +46,13 @@ export async function answerWhole(obj: ObjectBody, headers: Headers, etag: strin
  * A HEAD or ranged GET of an object whose metadata was read: 304, 416, 206 or 200. Null when the
  * object vanished between the metadata and the read (the caller answers it as a miss).
  */
-export async function answerFromInfo(store: ObjectStore, info: ObjectInfo, headers: Headers, etag: string, asked: Asked): Promise<Response | null> {
+export async function answerFromInfo(
+  store: ObjectStore,
+  info: ObjectInfo,
+  headers: Headers,
+  etag: string,
+  asked: Asked,
+): Promise<Response | null> {
   if (ifNoneMatchHits(asked.ifNoneMatch, etag)) return new Response(null, { status: 304, headers });
   const range = parseRange(asked.rangeHeader, info.size);
   if (range.kind === "unsatisfiable") return unsatisfiable(info.size, headers);

@@ -17,7 +17,8 @@ export function storeFor(env: StoreBindings, config: Config): ObjectStore {
     // Secrets are read by each isolate from its own environment; they never travel in a call.
     const secret = (name: "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY") => {
       const value = env[name];
-      if (typeof value !== "string" || value === "") throw new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`);
+      if (typeof value !== "string" || value === "")
+        throw new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`);
       return value;
     };
     const { endpoint, bucket, region, forcePathStyle } = config.storage;

@@ -47,12 +47,7 @@ export class R2Store implements ObjectStore {
     return { ...info(obj), body: obj.body, lengthKnown: true };
   }
 
-  async putStream(
-    key: string,
-    body: ReadableStream<Uint8Array>,
-    length: number | undefined,
-    options: PutOptions,
-  ): Promise<boolean> {
+  async putStream(key: string, body: ReadableStream<Uint8Array>, length: number | undefined, options: PutOptions): Promise<boolean> {
     if (length !== undefined && length <= this.options.multipartThresholdBytes) {
       // R2 put of a stream needs a known length: `body` carries it (see ObjectStore.putStream).
       const written = await this.bucket.put(key, body, { ...metadata(options), onlyIf: conditional(options) });

@@ -59,7 +59,12 @@ function xmlValue(xml: string, tag: string): string | undefined {
 }
 
 function decodeXml(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
 }
 
 function encodeKey(key: string): string {
@@ -105,7 +110,13 @@ export class S3Store implements ObjectStore {
   private readonly client: AwsClient;
 
   constructor(private readonly options: S3StoreOptions) {
-    this.client = new AwsClient({ accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, service: "s3", region: options.region, retries: 0 });
+    this.client = new AwsClient({
+      accessKeyId: options.accessKeyId,
+      secretAccessKey: options.secretAccessKey,
+      service: "s3",
+      region: options.region,
+      retries: 0,
+    });
   }
 
   private url(key: string, query = ""): string {
@@ -120,9 +131,17 @@ export class S3Store implements ObjectStore {
    * One S3 request, bounded: a timeout on the response headers (the body, if any, is the caller's
    * to watch), and a few retries. aws4fetch's own retries (ten, on 5xx only) are off.
    */
-  private async send(what: string, url: string, request: RequestInit | (() => RequestInit), ok: number[], attempts: number = ATTEMPTS.read, bodyBytes?: number): Promise<Response> {
+  private async send(
+    what: string,
+    url: string,
+    request: RequestInit | (() => RequestInit),
+    ok: number[],
+    attempts: number = ATTEMPTS.read,
+    bodyBytes?: number,
+  ): Promise<Response> {
     const first = typeof request === "function" ? null : request;
-    const size = bodyBytes ?? (first?.body instanceof Uint8Array ? first.body.byteLength : typeof first?.body === "string" ? first.body.length : 0);
+    const size =
+      bodyBytes ?? (first?.body instanceof Uint8Array ? first.body.byteLength : typeof first?.body === "string" ? first.body.length : 0);
     const timeoutMs = this.options.timeoutMs + Math.ceil((size / (1024 * 1024)) * MS_PER_MIB);
     let failure = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -135,7 +154,12 @@ export class S3Store implements ObjectStore {
         const init = typeof request === "function" ? request() : request;
         res = await fetch(await this.client.sign(url, init), { signal: abort.signal });
       } catch (err) {
-        failure = err instanceof Error && err.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+        failure =
+          err instanceof Error && err.name === "TimeoutError"
+            ? `timed out after ${timeoutMs} ms`
+            : err instanceof Error
+              ? err.message
+              : String(err);
         continue;
       } finally {
         clearTimeout(timer);
@@ -214,20 +238,34 @@ export class S3Store implements ObjectStore {
   /** Completing the upload is the commit: it happens only after the stream ended cleanly. */
   private async putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
     const { onlyIfEtag: _conditional, ...create } = options;
-    const started = await this.send(`create multipart ${key}`, this.url(key, "?uploads"), { method: "POST", headers: this.headersFor(create) }, [200], ATTEMPTS.write);
+    const started = await this.send(
+      `create multipart ${key}`,
+      this.url(key, "?uploads"),
+      { method: "POST", headers: this.headersFor(create) },
+      [200],
+      ATTEMPTS.write,
+    );
     const uploadId = xmlValue(await started.text(), "UploadId");
     if (!uploadId) throw new S3Error(started.status, "NoUploadId", `create multipart ${key}`);
     const q = (extra = "") => `?uploadId=${encodeURIComponent(uploadId)}${extra}`;
     try {
       const etags = await this.uploadParts(key, body, q);
       const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
-      const done = await this.send(`complete multipart ${key}`, this.url(key, q()), { method: "POST", headers: { "content-type": "application/xml" }, body: xml }, [200], ATTEMPTS.write);
+      const done = await this.send(
+        `complete multipart ${key}`,
+        this.url(key, q()),
+        { method: "POST", headers: { "content-type": "application/xml" }, body: xml },
+        [200],
+        ATTEMPTS.write,
+      );
       const text = await done.text();
       // S3 may answer 200 and still report an error in the body.
       if (xmlValue(text, "Code")) throw new S3Error(200, xmlValue(text, "Code")!, `complete multipart ${key}`);
       return true;
     } catch (err) {
-      await this.send(`abort multipart ${key}`, this.url(key, q()), { method: "DELETE" }, [200, 204, 404]).then((r) => r.body?.cancel()).catch(() => {});
+      await this.send(`abort multipart ${key}`, this.url(key, q()), { method: "DELETE" }, [200, 204, 404])
+        .then((r) => r.body?.cancel())
+        .catch(() => {});
       throw err;
     }
   }
@@ -242,7 +280,14 @@ export class S3Store implements ObjectStore {
     const upload = async (part: Uint8Array) => {
       const n = etags.length + 1;
       const init = () => ({ method: "PUT", body: streamFrom(part) });
-      const res = await this.send(`upload part ${n} of ${key}`, this.url(key, q(`&partNumber=${n}`)), init, [200], ATTEMPTS.write, part.byteLength);
+      const res = await this.send(
+        `upload part ${n} of ${key}`,
+        this.url(key, q(`&partNumber=${n}`)),
+        init,
+        [200],
+        ATTEMPTS.write,
+        part.byteLength,
+      );
       await res.body?.cancel();
       etags.push(res.headers.get("etag") ?? "");
     };
@@ -255,7 +300,13 @@ export class S3Store implements ObjectStore {
 
   async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {
     // A compare-and-swap write is never retried: a retry after a lost answer would read as a lost race.
-    const res = await this.send(`PUT ${key}`, this.url(key), { method: "PUT", headers: this.headersFor(options), body }, [200, 412], options.onlyIfEtag === undefined ? ATTEMPTS.write : 1);
+    const res = await this.send(
+      `PUT ${key}`,
+      this.url(key),
+      { method: "PUT", headers: this.headersFor(options), body },
+      [200, 412],
+      options.onlyIfEtag === undefined ? ATTEMPTS.write : 1,
+    );
     await res.body?.cancel();
     return res.status === 200;
   }

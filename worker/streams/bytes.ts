@@ -163,7 +163,11 @@ const outlets = new WeakMap<ReadableStream<Uint8Array>, Outlet>();
  * (runtime speed, but only "all of it" or "broken" is known); anything else (a fill's stream from
  * its coordinator) is pumped through an Outlet, which counts the bytes the client took.
  */
-export function deliver(body: ReadableStream<Uint8Array> | null, length: number | undefined, native: boolean): { body: ReadableStream<Uint8Array> | null; delivered: Promise<Delivered> } {
+export function deliver(
+  body: ReadableStream<Uint8Array> | null,
+  length: number | undefined,
+  native: boolean,
+): { body: ReadableStream<Uint8Array> | null; delivered: Promise<Delivered> } {
   if (!body) return { body, delivered: Promise.resolve({ bytes: 0, complete: true }) };
   const outlet = outlets.get(body);
   if (outlet) return { body, delivered: outlet.delivered };

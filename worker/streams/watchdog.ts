@@ -85,7 +85,11 @@ export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits
     if (floor > 0) {
       const r = rate(now);
       if (r !== null && r < floor) {
-        return fail(new BodyStalled(`${limits.what} sent ${Math.round(r)} bytes/s over the last ${limits.rateWindowMs} ms, under the floor of ${floor}`));
+        return fail(
+          new BodyStalled(
+            `${limits.what} sent ${Math.round(r)} bytes/s over the last ${limits.rateWindowMs} ms, under the floor of ${floor}`,
+          ),
+        );
       }
     }
     if (limits.deadlineMs !== undefined && now - started > limits.deadlineMs) {

@@ -41,8 +41,17 @@ function lengthOf(res: Response): number | undefined {
 }
 
 const STATUS_WORDS: Record<number, string> = {
-  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 410: "Gone", 429: "Too Many Requests",
-  500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  408: "Request Timeout",
+  410: "Gone",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
 };
 
 /** An HTTP status in words for operators: `HTTP 503 Service Unavailable`. */
@@ -76,7 +85,8 @@ export function describeFailure(err: unknown, url: string, timeoutMs?: number): 
     }
   })();
   if (!(err instanceof Error)) return String(err);
-  if (err.name === "TimeoutError" || err.name === "AbortError") return `timed out${timeoutMs ? ` after ${timeoutMs} ms` : ""} waiting for ${host}`;
+  if (err.name === "TimeoutError" || err.name === "AbortError")
+    return `timed out${timeoutMs ? ` after ${timeoutMs} ms` : ""} waiting for ${host}`;
   if (/internal error; reference/i.test(err.message)) return `DNS lookup failed for ${host} (or it could not be reached)`;
   if (/network connection lost|connection refused|ECONNREFUSED/i.test(err.message)) return `connection to ${host} refused or lost`;
   if (/tls|ssl|certificate|handshake/i.test(err.message)) return `TLS handshake with ${host} failed: ${err.message}`;
@@ -193,14 +203,22 @@ export async function getFromUpstreams(
   for (const upstream of candidates) {
     const answer = await getOnce(upstream, path, timeoutMs);
     if (answer.kind === "body") return { ok: true, response: answer.response };
-    errors.push(answer.kind === "failed" ? answer.error : `${upstream}: GET answered ${statusInWords(answer.kind === "status" ? answer.status : 304)}`);
+    errors.push(
+      answer.kind === "failed"
+        ? answer.error
+        : `${upstream}: GET answered ${statusInWords(answer.kind === "status" ? answer.status : 304)}`,
+    );
   }
   log("warn", "upstream_get_failed", { path, errors });
   return { ok: false, errors };
 }
 
 /** A HEAD of `path` on one upstream, answered as it came (a cold HEAD on the binary mirror). */
-export async function headOnce(upstream: string, path: string, timeoutMs: number): Promise<{ status: number; length: number | undefined; headers: UpstreamHeaders } | { status: 0; error: string }> {
+export async function headOnce(
+  upstream: string,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; length: number | undefined; headers: UpstreamHeaders } | { status: 0; error: string }> {
   try {
     const res = await fetch(upstream + path, { method: "HEAD", headers: UPSTREAM_HEADERS, signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, length: lengthOf(res), headers: headersOf(res) };
@@ -246,7 +264,11 @@ export async function getFrom(
 const MAX_TEXT_BYTES = 1024 * 1024;
 
 /** GETs a small text document (a registry list) from one upstream; `text` only when it answers 200. */
-export async function getText(upstream: string, path: string, timeoutMs: number): Promise<{ status: number; text?: string; error?: string }> {
+export async function getText(
+  upstream: string,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; text?: string; error?: string }> {
   try {
     const res = await fetch(upstream + path, { headers: UPSTREAM_HEADERS, signal: AbortSignal.timeout(timeoutMs) });
     if (res.status !== 200 || !res.body) {

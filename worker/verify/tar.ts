@@ -222,7 +222,8 @@ export class TarReader {
     let size = sizeField(h);
 
     if (typeflag === "L" || typeflag === "K" || typeflag === "x" || typeflag === "g") {
-      if ((typeflag === "L" || typeflag === "K") && field(h, 0, 100) !== "././@LongLink") throw new TarError("GNU long name header with an unexpected name");
+      if ((typeflag === "L" || typeflag === "K") && field(h, 0, 100) !== "././@LongLink")
+        throw new TarError("GNU long name header with an unexpected name");
       this.pendingExtended = { kind: typeflag };
       await this.startData(size, true);
       return;
@@ -251,7 +252,14 @@ export class TarReader {
   /** Enters the data of an entry (or of an extended header, which is collected instead). */
   private async startData(size: number, deliver: boolean): Promise<void> {
     const padding = (BLOCK - (size % BLOCK)) % BLOCK;
-    const state: Extract<State, { kind: "data" }> = { kind: "data", remaining: size, padding, collect: this.pendingExtended ? [] : null, collected: 0, deliver };
+    const state: Extract<State, { kind: "data" }> = {
+      kind: "data",
+      remaining: size,
+      padding,
+      collect: this.pendingExtended ? [] : null,
+      collected: 0,
+      deliver,
+    };
     this.state = state;
     if (size === 0) await this.onDataEnd(state);
   }
@@ -318,10 +326,12 @@ function validate(path: string, type: EntryType, linkpath: string, size: number)
   const isLink = type === "symlink" || type === "hardlink";
   if (isLink && linkpath === "") throw new TarError("link with an empty target");
   if (!isLink && linkpath !== "") throw new TarError("link target on a non-link");
-  if (type === "hardlink" && (linkpath.startsWith("/") || linkpath.split("/").includes(".."))) throw new TarError("hardlink target outside the archive");
+  if (type === "hardlink" && (linkpath.startsWith("/") || linkpath.split("/").includes("..")))
+    throw new TarError("hardlink target outside the archive");
   if (type !== "file" && size !== 0) throw new TarError(`non-zero size on a ${type}`);
   if (type !== "directory" && path.endsWith("/")) throw new TarError(`non-directory path ending with '/' ${JSON.stringify(path)}`);
-  if (type !== "directory" && (path === "." || path.endsWith("/."))) throw new TarError(`non-directory path ending with a '.' component ${JSON.stringify(path)}`);
+  if (type !== "directory" && (path === "." || path.endsWith("/.")))
+    throw new TarError(`non-directory path ending with a '.' component ${JSON.stringify(path)}`);
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -137,7 +137,14 @@ export class TreeBuilder implements TarSink {
       case "hardlink": {
         const target = this.lookup(components(e.linkpath));
         if (typeof target !== "string" || (target[0] !== "f" && target[0] !== "x")) {
-          const what = target === undefined ? "a missing" : typeof target !== "string" ? "a directory" : target[0] === "l" ? "a symlink" : "a hardlink";
+          const what =
+            target === undefined
+              ? "a missing"
+              : typeof target !== "string"
+                ? "a directory"
+                : target[0] === "l"
+                  ? "a symlink"
+                  : "a hardlink";
           throw new TarError(`hardlink ${JSON.stringify(e.path)} has ${what} target ${JSON.stringify(e.linkpath)}`);
         }
         this.place(path, leaf(e.mode & 0o100 ? "X" : "F", latin1Bytes(target.slice(1))));
@@ -226,7 +233,9 @@ export class TreeBuilder implements TarSink {
   }
 }
 
-const EMPTY_TREE = new Uint8Array([0x4b, 0x82, 0x5d, 0xc6, 0x42, 0xcb, 0x6e, 0xb9, 0xa0, 0x60, 0xe5, 0x4b, 0xf8, 0xd6, 0x92, 0x88, 0xfb, 0xee, 0x49, 0x04]);
+const EMPTY_TREE = new Uint8Array([
+  0x4b, 0x82, 0x5d, 0xc6, 0x42, 0xcb, 0x6e, 0xb9, 0xa0, 0x60, 0xe5, 0x4b, 0xf8, 0xd6, 0x92, 0x88, 0xfb, 0xee, 0x49, 0x04,
+]);
 
 /**
  * The git tree object hash of a directory. With `skipEmpty`, directories that (recursively) hold

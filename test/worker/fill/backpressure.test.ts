@@ -16,7 +16,13 @@ describe.skipIf(backend !== "s3")("backpressure (S3 bucket behind a 16 MB/s prox
     const slow = inject("slowS3");
     const passed = async () => ((await (await fetch(slow.stats)).json()) as { passed: number }).passed;
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, S3_ENDPOINT: slow.endpoint, FILL_WINDOW_BYTES: String(1 * MiB), MULTIPART_PART_BYTES: String(5 * MiB), MULTIPART_THRESHOLD_BYTES: "0" });
+    const m = mirror({
+      UPSTREAM_SERVERS: up.url,
+      S3_ENDPOINT: slow.endpoint,
+      FILL_WINDOW_BYTES: String(1 * MiB),
+      MULTIPART_PART_BYTES: String(5 * MiB),
+      MULTIPART_THRESHOLD_BYTES: "0",
+    });
     const size = manifest.objects[huge()]!.size;
     const before = await passed();
 
@@ -38,7 +44,10 @@ describe.skipIf(backend !== "s3")("backpressure (S3 bucket behind a 16 MB/s prox
     expect(await sha256(body)).toBe(manifest.objects[huge()]!.sha256);
     expect((await storedInfo(huge().slice(1)))?.size).toBe(size);
     // The slow bucket held the upstream back: at some point most of the object was still unread...
-    expect(samples.some((s) => s.sent > 0 && s.sent < size * 0.6), JSON.stringify(samples)).toBe(true);
+    expect(
+      samples.some((s) => s.sent > 0 && s.sent < size * 0.6),
+      JSON.stringify(samples),
+    ).toBe(true);
     // ...and the upstream was never further ahead of the bucket than the fill's bounded stages
     // (1 MiB window, 5 MiB part, a few 64 KiB chunks) plus the loopback sockets' kernel buffers.
     const ahead = Math.max(...samples.map((s) => s.sent - s.received));

@@ -2,7 +2,6 @@ import { parseConfig } from "../../../worker/config";
 import { describe, expect, it } from "vitest";
 import { backend, bucketKeys, fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
-
 const pkg = (v = "0.5.3") => `/package/${manifest.example.uuid}/${manifest.example.versions[v]}`;
 
 const stored = (path: string) => storedBytes(path.slice(1));

@@ -10,7 +10,6 @@ import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import { fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
-
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
 const SMALL_WINDOW = String(64 * 1024);
 

@@ -35,7 +35,8 @@ describe("window", () => {
       expect(w.end - w.start).toBeLessThanOrEqual(capacity + block); // bounded
       expect(w.start % block).toBe(0);
       // Every byte still held reads back as appended, in pieces of any size.
-      for (let at = w.start; at < w.end; at += 333) expect(w.read(at, 100)).toEqual(data.subarray(at, Math.min(at + 100, w.end, Math.floor(at / block) * block + block)));
+      for (let at = w.start; at < w.end; at += 333)
+        expect(w.read(at, 100)).toEqual(data.subarray(at, Math.min(at + 100, w.end, Math.floor(at / block) * block + block)));
     }
     expect(w.end).toBe(size);
     expect(w.read(w.start - 1, 10)).toBeNull(); // gone
@@ -97,7 +98,8 @@ describe("flow control", () => {
     })();
     while (reader.offset < data.length) {
       const bytes = paced.take(reader, 512, data.length);
-      if (bytes) got.push(bytes.slice()); // a view, valid until the next append
+      if (bytes)
+        got.push(bytes.slice()); // a view, valid until the next append
       else await paced.changed();
     }
     await feeding;

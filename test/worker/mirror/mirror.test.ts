@@ -6,7 +6,19 @@
 
 import { describe, expect, inject, it } from "vitest";
 import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
-import { DBVERSION, MISSIZED, NIGHTLY, publishBinaries as publishOn, randomBytes, RELEASE, sha256Hex, TAMPERED, UNLISTED, VERSIONDB, type Published } from "../../shared/binaries.ts";
+import {
+  DBVERSION,
+  MISSIZED,
+  NIGHTLY,
+  publishBinaries as publishOn,
+  randomBytes,
+  RELEASE,
+  sha256Hex,
+  TAMPERED,
+  UNLISTED,
+  VERSIONDB,
+  type Published,
+} from "../../shared/binaries.ts";
 import type { BucketSettings } from "../../shared/binary-bucket.ts";
 import { MAX_VERSIONS_BYTES } from "../../../worker/mirror/versions";
 
@@ -34,12 +46,14 @@ describe("routes answer as the mirrored bucket does", () => {
     const res = await m.fetch(at(DBVERSION));
     expect(res.status).toBe(200);
     expect(res.headers.get("x-cache-miss")).toBe("miss");
-    for (const h of ["content-type", "etag", "last-modified", "content-length"]) expect(res.headers.get(h), h).toBe(upstream.headers.get(h));
+    for (const h of ["content-type", "etag", "last-modified", "content-length"])
+      expect(res.headers.get(h), h).toBe(upstream.headers.get(h));
     expect(await res.text()).toBe("1.0.17\n");
     await m.settle();
     const hit = await m.fetch(at(DBVERSION));
     expect(hit.headers.has("x-cache-miss")).toBe(false);
-    for (const h of ["content-type", "etag", "last-modified", "content-length"]) expect(hit.headers.get(h), h).toBe(upstream.headers.get(h));
+    for (const h of ["content-type", "etag", "last-modified", "content-length"])
+      expect(hit.headers.get(h), h).toBe(upstream.headers.get(h));
     expect(await hit.text()).toBe("1.0.17\n");
     expect(await gets(p, DBVERSION)).toBe(asked + 1);
     expect(await storedBytes(key(DBVERSION))).toEqual(p.files[DBVERSION]);

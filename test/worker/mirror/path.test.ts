@@ -5,11 +5,17 @@ import { ConfigError, parseBinaryMirrors, parseConfig } from "../../../worker/co
 
 describe("binary mirror paths (matched raw)", () => {
   it("parses /mirror/<name>/<path> into the bucket key under mirror/<name>/", () => {
-    expect(parseMirrorPath("/mirror/julialang2/bin/versions.json")).toEqual({ mirror: "julialang2", path: "bin/versions.json", key: "mirror/julialang2/bin/versions.json" });
+    expect(parseMirrorPath("/mirror/julialang2/bin/versions.json")).toEqual({
+      mirror: "julialang2",
+      path: "bin/versions.json",
+      key: "mirror/julialang2/bin/versions.json",
+    });
     expect(parseMirrorPath("/mirror/julialang2/juliaup/versiondb/versiondb-1.17.4-x86_64-unknown-linux-gnu.json")?.path).toBe(
       "juliaup/versiondb/versiondb-1.17.4-x86_64-unknown-linux-gnu.json",
     );
-    expect(parseMirrorPath("/mirror/julialangnightlies/bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz")?.mirror).toBe("julialangnightlies");
+    expect(parseMirrorPath("/mirror/julialangnightlies/bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz")?.mirror).toBe(
+      "julialangnightlies",
+    );
   });
 
   it.each([
@@ -72,7 +78,12 @@ describe("versions.json index", () => {
     "1.10.4": {
       stable: true,
       files: [
-        { url: "https://julialang-s3.julialang.org/bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz", sha256: "A".repeat(64), size: 10, os: "linux" },
+        {
+          url: "https://julialang-s3.julialang.org/bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz",
+          sha256: "A".repeat(64),
+          size: 10,
+          os: "linux",
+        },
         { url: "https://julialang-s3.julialang.org/bin/linux/x64/1.10/julia-1.10.4-linux-i686.tar.gz", sha256: "not-a-digest", size: 10 },
         { url: "https://julialang-s3.julialang.org/bin/x.tar.gz", sha256: "b".repeat(64), size: -1 },
       ],
@@ -85,7 +96,11 @@ describe("versions.json index", () => {
     expect([...index.entries()]).toEqual([["bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz", { sha256: "a".repeat(64), size: 10 }]]);
   });
 
-  it.each([["an array", "[]"], ["not JSON", "<html>"], ["null", "null"]])("refuses %s", (_, text) => {
+  it.each([
+    ["an array", "[]"],
+    ["not JSON", "<html>"],
+    ["null", "null"],
+  ])("refuses %s", (_, text) => {
     expect(() => indexVersions(text)).toThrow();
   });
 });

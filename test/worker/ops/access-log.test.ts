@@ -78,7 +78,14 @@ describe("the access log", () => {
     expect(hit.headers.get("x-cache")).toBe("HIT");
     expect(hit.headers.has("x-cache-miss")).toBe(false);
     await hit.arrayBuffer();
-    expect(await lineFor(m, lines, "req-hit-1")).toMatchObject({ status: 200, bytes: size, broken: false, cache: "hit", upstream: up.url, julia_version: null });
+    expect(await lineFor(m, lines, "req-hit-1")).toMatchObject({
+      status: 200,
+      bytes: size,
+      broken: false,
+      cache: "hit",
+      upstream: up.url,
+      julia_version: null,
+    });
   });
 
   it("marks a requester of a running fill as joined", async () => {
@@ -165,7 +172,8 @@ describe("the access log", () => {
     const line = await lineFor(plain, lines, "req-ip-1");
     expect(JSON.stringify(line)).not.toContain("203.0.113.7");
     const hashed = mirror({ UPSTREAM_SERVERS: up.url, CLIENT_HASH_KEY: "operator secret" });
-    for (const id of ["req-ip-2", "req-ip-3"]) await (await hashed.fetch("/robots.txt", { headers: { "X-Request-ID": id, "CF-Connecting-IP": "203.0.113.7" } })).text();
+    for (const id of ["req-ip-2", "req-ip-3"])
+      await (await hashed.fetch("/robots.txt", { headers: { "X-Request-ID": id, "CF-Connecting-IP": "203.0.113.7" } })).text();
     const [a, b] = [await lineFor(hashed, lines, "req-ip-2"), await lineFor(hashed, lines, "req-ip-3")];
     expect(a.client).toMatch(/^[0-9a-f]{16}$/);
     expect(a.client).toBe(b.client);
@@ -177,7 +185,12 @@ describe("the first request of an isolate", () => {
   it("logs the configuration in effect once, without secrets", async () => {
     const info = vi.spyOn(console, "log");
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, GITHUB_TOKEN: "ghp_secret_value", CLIENT_HASH_KEY: "hash secret", BINARY_MIRRORS: "rel=http://127.0.0.1:9/b" });
+    const m = mirror({
+      UPSTREAM_SERVERS: up.url,
+      GITHUB_TOKEN: "ghp_secret_value",
+      CLIENT_HASH_KEY: "hash secret",
+      BINARY_MIRRORS: "rel=http://127.0.0.1:9/b",
+    });
     await (await m.fetch("/robots.txt")).text();
     await (await m.fetch("/robots.txt")).text();
     await m.settle();
@@ -195,4 +208,3 @@ describe("the first request of an isolate", () => {
     expect((JSON.parse(lines[0]!) as { storage: { kind: string } }).storage.kind).toMatch(/^(r2|s3)$/);
   });
 });
-

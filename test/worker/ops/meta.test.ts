@@ -13,7 +13,16 @@ describe("/meta, as PkgServer.jl answers it", () => {
   it("has every field of PkgServer.jl's /meta", async () => {
     const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
     const body = await json(await m.fetch("/meta"));
-    for (const field of ["pkgserver_version", "pkgserver_url", "julia_version", "start_time", "last_registry_update", "registry_update_task", "registry_watchdog_task", "maxrss"]) {
+    for (const field of [
+      "pkgserver_version",
+      "pkgserver_url",
+      "julia_version",
+      "start_time",
+      "last_registry_update",
+      "registry_update_task",
+      "registry_watchdog_task",
+      "maxrss",
+    ]) {
       expect(body, field).toHaveProperty(field);
     }
     expect(Date.parse(body.start_time)).not.toBeNaN();
@@ -77,7 +86,12 @@ describe("Analytics Engine", () => {
     const ds = fakeDataset();
     const up = await upstream();
     const m = mirror({ UPSTREAM_SERVERS: up.url, ANALYTICS: ds.binding });
-    const headers = { "Julia-Version": "1.10.4", "Julia-System": "x86_64-linux-gnu", "Julia-CI-Variables": "CI=t;GITHUB_ACTIONS=t", "Julia-Interactive": "false" };
+    const headers = {
+      "Julia-Version": "1.10.4",
+      "Julia-System": "x86_64-linux-gnu",
+      "Julia-CI-Variables": "CI=t;GITHUB_ACTIONS=t",
+      "Julia-Interactive": "false",
+    };
     const size = (await (await m.fetch(pkg(), { headers })).arrayBuffer()).byteLength;
     await (await m.fetch(pkg(), { headers: { "Julia-Version": "1.11.0", "Julia-CI-Variables": "CI=n" } })).arrayBuffer();
     await (await m.fetch("/robots.txt")).text(); // not a protocol request: no point
@@ -85,7 +99,17 @@ describe("Analytics Engine", () => {
     expect(ds.points.length).toBe(2);
     const [miss, hit] = ds.points;
     expect(miss!.indexes).toEqual(["package"]);
-    expect(miss!.blobs!.slice(0, 9)).toEqual(["package", manifest.example.uuid, pkg(), "miss", "1.10.4", "x86_64-linux-gnu", "ci", "false", "CI=t;GITHUB_ACTIONS=t"]);
+    expect(miss!.blobs!.slice(0, 9)).toEqual([
+      "package",
+      manifest.example.uuid,
+      pkg(),
+      "miss",
+      "1.10.4",
+      "x86_64-linux-gnu",
+      "ci",
+      "false",
+      "CI=t;GITHUB_ACTIONS=t",
+    ]);
     expect(miss!.blobs![11]).toBe(up.url);
     expect(miss!.doubles!.slice(0, 2)).toEqual([200, size]);
     expect(miss!.doubles![3]).toBe(0);

@@ -8,7 +8,17 @@ import type { FlavorReport } from "../../../worker/ops/meta";
 const snap = () => manifest.snapshots[0]!;
 
 function report(over: Partial<FlavorReport>): FlavorReport {
-  return { registries: [{ uuid: manifest.registryUuid, treeHash: "a".repeat(40) }], published_at: null, last_check_at: null, last_attempt_at: null, last_error: null, state_error: null, by_registry: {}, ignored_registries: null, ...over };
+  return {
+    registries: [{ uuid: manifest.registryUuid, treeHash: "a".repeat(40) }],
+    published_at: null,
+    last_check_at: null,
+    last_attempt_at: null,
+    last_error: null,
+    state_error: null,
+    by_registry: {},
+    ignored_registries: null,
+    ...over,
+  };
 }
 
 describe("freshness of a published list", () => {

@@ -6,8 +6,18 @@ const HASH = "46e44e869b4d90b96bd8ed1fdcf32244fddfb6cc";
 
 describe("resource paths (spec §2)", () => {
   it("parses the three resource kinds into bucket keys", () => {
-    expect(parseResourcePath(`/package/${UUID}/${HASH}`)).toEqual({ kind: "package", key: `package/${UUID}/${HASH}`, uuid: UUID, treeHash: HASH });
-    expect(parseResourcePath(`/registry/${UUID}/${HASH}`)).toEqual({ kind: "registry", key: `registry/${UUID}/${HASH}`, uuid: UUID, treeHash: HASH });
+    expect(parseResourcePath(`/package/${UUID}/${HASH}`)).toEqual({
+      kind: "package",
+      key: `package/${UUID}/${HASH}`,
+      uuid: UUID,
+      treeHash: HASH,
+    });
+    expect(parseResourcePath(`/registry/${UUID}/${HASH}`)).toEqual({
+      kind: "registry",
+      key: `registry/${UUID}/${HASH}`,
+      uuid: UUID,
+      treeHash: HASH,
+    });
     expect(parseResourcePath(`/artifact/${HASH}`)).toEqual({ kind: "artifact", key: `artifact/${HASH}`, treeHash: HASH });
   });
 

@@ -163,7 +163,9 @@ describe.skipIf(backend === "s3")("concurrency", () => {
     const info = vi.spyOn(console, "log");
     await Promise.all([a.scheduled(), b.scheduled()]);
     expect(await published()).toBe(list(1));
-    const publishes = info.mock.calls.filter((c) => String(c[0]).includes('"registry_published"') && String(c[0]).includes('"conservative"'));
+    const publishes = info.mock.calls.filter(
+      (c) => String(c[0]).includes('"registry_published"') && String(c[0]).includes('"conservative"'),
+    );
     expect(publishes.length).toBe(1);
     await a.settle();
     await b.settle();

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bucketKeys, fixtureBytes, manifest, mirror, storedBytes, storedInfo, upstream } from "../harness";
 
-
 const [snap1, snap2] = [() => manifest.snapshots[0]!, () => manifest.snapshots[1]!];
 const LINE = /^\/registry\/[0-9a-f-]{36}\/[0-9a-f]{40}$/;
 
@@ -9,7 +8,10 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
   it("fetches the list, stores the registry tarball, then serves the list from the bucket (C6, C7, C11)", async () => {
     const up = await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } });
     const m = mirror({ UPSTREAM_SERVERS: up.url });
-    for (const [flavor, snap] of [["conservative", snap1()], ["eager", snap2()]] as const) {
+    for (const [flavor, snap] of [
+      ["conservative", snap1()],
+      ["eager", snap2()],
+    ] as const) {
       const res = await m.fetch(`/registries.${flavor}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
@@ -55,7 +57,12 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
 
   it("follows /registries to the list a client's headers select (C10)", async () => {
     const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } })).url });
-    const pkgHeaders = { "Julia-Pkg-Protocol": "1.0", "Julia-Version": "1.13.0", "Julia-CI-Variables": "CI=t", "Julia-Interactive": "false" };
+    const pkgHeaders = {
+      "Julia-Pkg-Protocol": "1.0",
+      "Julia-Version": "1.13.0",
+      "Julia-CI-Variables": "CI=t",
+      "Julia-Interactive": "false",
+    };
     const redirect = await m.fetch("/registries", { headers: pkgHeaders, redirect: "manual" });
     const list = await m.fetch(redirect.headers.get("location")!, { headers: pkgHeaders });
     expect(await list.text()).toBe(`${snap2()}\n`);

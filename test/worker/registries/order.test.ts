@@ -9,7 +9,12 @@ function world(hashes: Record<string, [string[], string[]]>, responders: string[
   return {
     responders: new Set(responders),
     configured,
-    hashes: new Map(Object.entries(hashes).map(([hash, [listers, storers]]) => [hash, { listers: new Set(listers), holders: new Set([...listers, ...storers]) }])),
+    hashes: new Map(
+      Object.entries(hashes).map(([hash, [listers, storers]]) => [
+        hash,
+        { listers: new Set(listers), holders: new Set([...listers, ...storers]) },
+      ]),
+    ),
   };
 }
 

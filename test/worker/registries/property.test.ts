@@ -75,7 +75,12 @@ function sourcesFor(world: World): RegistrySources {
       const h = world.honest.find((u) => u.name === name);
       if (h) return h.down ? `${name}: down` : [{ uuid: UUID, treeHash: world.snapshots[h.lists]! }];
       const x = world.hostile!;
-      return x.down ? `${name}: down` : [{ uuid: UUID, treeHash: x.lists }, { uuid: OTHER_UUID, treeHash: hashFrom(world.random) }];
+      return x.down
+        ? `${name}: down`
+        : [
+            { uuid: UUID, treeHash: x.lists },
+            { uuid: OTHER_UUID, treeHash: hashFrom(world.random) },
+          ];
     },
     async holders(names, ref: RegistryRef) {
       await yieldNow();
@@ -94,7 +99,9 @@ function sourcesFor(world: World): RegistrySources {
       await yieldNow();
       // A fill succeeds from any answering upstream that has the tarball; a hostile upstream serves
       // self-consistent tarballs for its own snapshots, which verify.
-      const served = world.honest.some((u) => !u.down && honestHas(u, ref.treeHash)) || (world.hostile && !world.hostile.down && hostileHas(ref.treeHash));
+      const served =
+        world.honest.some((u) => !u.down && honestHas(u, ref.treeHash)) ||
+        (world.hostile && !world.hostile.down && hostileHas(ref.treeHash));
       if (!served) return "no upstream has it";
       world.committed.add(ref.treeHash);
       return null;
@@ -112,8 +119,10 @@ function evolve(world: World): void {
     u.down = r() < 0.1;
     if (r() < 0.5) u.stored = Math.min(newest, u.stored + 1 + Math.floor(r() * 2)); // syncs in order
     const roll = r();
-    if (roll < 0.7) u.lists = u.stored - 1; // lists its newest
-    else if (roll < 0.85) u.lists = Math.max(0, u.stored - 2); // lags in what it lists
+    if (roll < 0.7)
+      u.lists = u.stored - 1; // lists its newest
+    else if (roll < 0.85)
+      u.lists = Math.max(0, u.stored - 2); // lags in what it lists
     else if (roll < 0.9) u.lists = Math.floor(r() * u.stored); // rolls back
   }
   if (world.hostile) {
@@ -182,7 +191,10 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
 
     const obj = await store.get(`registries.${FLAVOR}`);
     const lines = obj ? parseRegistryList(await new Response(obj.body).text()) : [];
-    expect(lines.every((l) => l.uuid === UUID), `${where}: only allowed registries are published`).toBe(true);
+    expect(
+      lines.every((l) => l.uuid === UUID),
+      `${where}: only allowed registries are published`,
+    ).toBe(true);
     const current = lines[0]?.treeHash;
     for (const hash of accepted.splice(0)) {
       expect(world.snapshots.includes(hash), `${where}: published ${hash}, which its origin does not know`).toBe(true);
@@ -199,10 +211,13 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
     // hostile upstream answers, it is published within two rounds.
     const newest = world.snapshots[world.snapshots.length - 1]!;
     const answering = world.honest.filter((u) => !u.down);
-    const sees = answering.length >= 2 && answering.every((u) => world.snapshots[u.lists] === newest) && (!world.hostile || world.hostile.down);
-    if (!sees || movedMidRound) quorumSawAt = null; // (what the refreshes saw is then not what is checked)
+    const sees =
+      answering.length >= 2 && answering.every((u) => world.snapshots[u.lists] === newest) && (!world.hostile || world.hostile.down);
+    if (!sees || movedMidRound)
+      quorumSawAt = null; // (what the refreshes saw is then not what is checked)
     else if (quorumSawAt === null || quorumSawAt.hash !== newest) quorumSawAt = { hash: newest, since: round };
-    else if (round - quorumSawAt.since >= 1) expect(current, `${where}: a quorum listed ${newest} since round ${quorumSawAt.since}`).toBe(newest);
+    else if (round - quorumSawAt.since >= 1)
+      expect(current, `${where}: a quorum listed ${newest} since round ${quorumSawAt.since}`).toBe(newest);
   }
 }
 

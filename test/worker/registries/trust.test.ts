@@ -39,7 +39,10 @@ async function originKnowing(known: number[] | "down") {
 
 describe("the allowlist", () => {
   it("publishes only registries in REGISTRIES, and counts the others in /meta", async () => {
-    const others = Array.from({ length: 200 }, (_, i) => `/registry/${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000/${"a".repeat(40)}\n`).join("");
+    const others = Array.from(
+      { length: 200 },
+      (_, i) => `/registry/${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000/${"a".repeat(40)}\n`,
+    ).join("");
     const up = await upstream({ lists: { conservative: list(0) + others } });
     const m = mirror({ UPSTREAM_SERVERS: up.url });
     await m.scheduled();
@@ -59,7 +62,10 @@ describe("the origin is the authority for new hashes", () => {
     await m.scheduled();
     expect(await published()).toBeNull();
     const info = await meta(m);
-    expect(info.by_registry[manifest.registryUuid].refused).toContainEqual({ hash: hashOf(1), reason: "its origin does not know it (404)" });
+    expect(info.by_registry[manifest.registryUuid].refused).toContainEqual({
+      hash: hashOf(1),
+      reason: "its origin does not know it (404)",
+    });
     await m.settle();
   });
 
@@ -107,7 +113,11 @@ describe("the origin is the authority for new hashes", () => {
   it("never sends GITHUB_TOKEN to an origin that is not api.github.com", async () => {
     const origin = await upstream({});
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRIES: `${manifest.registryUuid}=${origin.url}/origin/{hash}`, GITHUB_TOKEN: "ghp_secret" });
+    const m = mirror({
+      UPSTREAM_SERVERS: up.url,
+      REGISTRIES: `${manifest.registryUuid}=${origin.url}/origin/{hash}`,
+      GITHUB_TOKEN: "ghp_secret",
+    });
     await m.scheduled();
     const asked = await origin.log();
     expect(asked.length).toBe(1);

@@ -1,7 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
 import { backend, bucketKeys, manifest, mirror, upstream } from "../harness";
 
-
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
 
 describe("/registries redirect (spec §3.1, C1–C5, C52)", () => {
@@ -9,7 +8,11 @@ describe("/registries redirect (spec §3.1, C1–C5, C52)", () => {
     ["no headers (C1)", {}, "/registries.conservative"],
     ["CI variables with =t (C2)", { "Julia-CI-Variables": "APPVEYOR=n;CI=t;GITHUB_ACTIONS=t" }, "/registries.eager"],
     ["explicit eager (C3)", { "Julia-Registry-Preference": "eager" }, "/registries.eager"],
-    ["explicit conservative beats CI (C4)", { "Julia-CI-Variables": "CI=t", "Julia-Registry-Preference": "conservative" }, "/registries.conservative"],
+    [
+      "explicit conservative beats CI (C4)",
+      { "Julia-CI-Variables": "CI=t", "Julia-Registry-Preference": "conservative" },
+      "/registries.conservative",
+    ],
     ["only =t counts (C5)", { "Julia-CI-Variables": "CI=f;TRAVIS=n;JULIA_CI=o" }, "/registries.conservative"],
     ["a path as preference (C52)", { "Julia-Registry-Preference": "../../x" }, "/registries.conservative"],
   ])("%s", async (_, headers, location) => {
@@ -142,7 +145,14 @@ describe("misconfiguration answers every request with a 500 that names the varia
 
 describe("S3 configuration errors name the variable", () => {
   it.each(["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"])("a missing %s", async (secret) => {
-    const m = mirror({ STORAGE: "s3", S3_ENDPOINT: "http://127.0.0.1:9", S3_BUCKET: "pkgedge", S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret", [secret]: "" });
+    const m = mirror({
+      STORAGE: "s3",
+      S3_ENDPOINT: "http://127.0.0.1:9",
+      S3_BUCKET: "pkgedge",
+      S3_ACCESS_KEY_ID: "id",
+      S3_SECRET_ACCESS_KEY: "secret",
+      [secret]: "",
+    });
     const res = await m.fetch(pkgPath());
     expect(res.status).toBe(500);
     expect(((await res.json()) as { variable: string }).variable).toBe(secret);
@@ -180,17 +190,37 @@ describe("mount prefix (PATH_PREFIX, spec §2)", () => {
 
 describe("a misconfigured mirror lists every problem in one answer", () => {
   it("names the S3 settings and both secrets at once", async () => {
-    const res = await mirror({ STORAGE: "s3", S3_ENDPOINT: "", S3_BUCKET: "", S3_ACCESS_KEY_ID: "", S3_SECRET_ACCESS_KEY: "", REGISTRY_TTL_SECONDS: "-5" }).fetch("/registries");
+    const res = await mirror({
+      STORAGE: "s3",
+      S3_ENDPOINT: "",
+      S3_BUCKET: "",
+      S3_ACCESS_KEY_ID: "",
+      S3_SECRET_ACCESS_KEY: "",
+      REGISTRY_TTL_SECONDS: "-5",
+    }).fetch("/registries");
     expect(res.status).toBe(500);
     const body = (await res.json()) as { problems: { variable: string }[] };
-    expect(body.problems.map((p) => p.variable).sort()).toEqual(["REGISTRY_TTL_SECONDS", "S3_ACCESS_KEY_ID", "S3_BUCKET", "S3_ENDPOINT", "S3_SECRET_ACCESS_KEY"]);
+    expect(body.problems.map((p) => p.variable).sort()).toEqual([
+      "REGISTRY_TTL_SECONDS",
+      "S3_ACCESS_KEY_ID",
+      "S3_BUCKET",
+      "S3_ENDPOINT",
+      "S3_SECRET_ACCESS_KEY",
+    ]);
   });
 });
 
 describe("a bucket that refuses or fails is named, whatever the backend", () => {
   it("answers 500 naming the credentials when the bucket refuses them", async () => {
     const s3 = inject("s3");
-    const m = mirror({ STORAGE: "s3", S3_ENDPOINT: s3.endpoint, S3_BUCKET: "pkgedge-refused", S3_REGION: "us-east-1", S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: "not-the-secret" });
+    const m = mirror({
+      STORAGE: "s3",
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: "pkgedge-refused",
+      S3_REGION: "us-east-1",
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: "not-the-secret",
+    });
     const res = await m.fetch(`/artifact/${"5".repeat(40)}`);
     expect(res.status).toBe(500);
     const body = (await res.json()) as { error: string; variable: string };

@@ -64,7 +64,10 @@ describe.each(backends)("the %s store", (_, make) => {
   it("reads metadata back under lowercase names, whatever case it was written in", async () => {
     const store = make();
     const k = key("meta");
-    await store.putSmall(k, "x", { contentType: "text/plain", customMetadata: { "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT", fetchedAt: "2026-11-25" } });
+    await store.putSmall(k, "x", {
+      contentType: "text/plain",
+      customMetadata: { "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT", fetchedAt: "2026-11-25" },
+    });
     expect((await store.head(k))!.customMetadata).toEqual({ "last-modified": "Wed, 25 Nov 2026 10:00:00 GMT", fetchedat: "2026-11-25" });
   });
 
@@ -172,7 +175,14 @@ describe("the s3 store against a connection that drops", () => {
 describe("the s3 store against a bucket that never answers", () => {
   it("gives up within its timeout and retries, instead of hanging its caller", async () => {
     const { controlUrl } = inject("manifest");
-    const hung = new S3Store({ ...s3, endpoint: `${controlUrl}/hang`, region: "us-east-1", forcePathStyle: true, ...sizes(100 * MiB), timeoutMs: 300 });
+    const hung = new S3Store({
+      ...s3,
+      endpoint: `${controlUrl}/hang`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      ...sizes(100 * MiB),
+      timeoutMs: 300,
+    });
     const started = Date.now();
     const err = await hung.head(key("hung")).catch((e) => e);
     expect(err).toBeInstanceOf(S3Error);

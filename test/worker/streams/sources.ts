@@ -4,7 +4,10 @@ export const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Sends `chunks` in order (each after `everyMs`), or stops answering / fails after some of them. */
-export function source(chunks: Uint8Array[], options: { stallAfter?: number; failAfter?: number; everyMs?: number } = {}): ReadableStream<Uint8Array> {
+export function source(
+  chunks: Uint8Array[],
+  options: { stallAfter?: number; failAfter?: number; everyMs?: number } = {},
+): ReadableStream<Uint8Array> {
   let i = 0;
   return new ReadableStream({
     async pull(controller) {

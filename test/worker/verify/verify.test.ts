@@ -24,10 +24,36 @@ describe("spec §7.3 vectors", () => {
     ["empty archive", [], "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "4b825dc642cb6eb9a060e54bf8d69288fbee4904"],
     ["hello.txt 0644", [hello], "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7", "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7"],
     ["hello.txt 0755", [{ ...hello, mode: 0o755 }], "98fdf9811d717ff3732a85097d50ccacd67d941d", "98fdf9811d717ff3732a85097d50ccacd67d941d"],
-    ["hello.txt + symlink", [hello, { name: "link", type: "2", linkname: "hello.txt" }], "289394abd5c066dd17bbf267b481225a018a4421", "289394abd5c066dd17bbf267b481225a018a4421"],
-    ["a.b sorts before a/ (git order)", [{ name: "a.b", data: "x" }, { name: "a/c", data: "y" }], "e99b59db0978776808465fee625186bff1e1761d", "e99b59db0978776808465fee625186bff1e1761d"],
-    ["an empty directory", [hello, { name: "empty/", type: "5" }], "d00e5196f7f592086d704cc31f1b2df947dffde8", "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7"],
-    ["./ and ./hello.txt", [{ name: "./", type: "5" }, { name: "./hello.txt", data: "hello\n" }], "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7", "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7"],
+    [
+      "hello.txt + symlink",
+      [hello, { name: "link", type: "2", linkname: "hello.txt" }],
+      "289394abd5c066dd17bbf267b481225a018a4421",
+      "289394abd5c066dd17bbf267b481225a018a4421",
+    ],
+    [
+      "a.b sorts before a/ (git order)",
+      [
+        { name: "a.b", data: "x" },
+        { name: "a/c", data: "y" },
+      ],
+      "e99b59db0978776808465fee625186bff1e1761d",
+      "e99b59db0978776808465fee625186bff1e1761d",
+    ],
+    [
+      "an empty directory",
+      [hello, { name: "empty/", type: "5" }],
+      "d00e5196f7f592086d704cc31f1b2df947dffde8",
+      "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7",
+    ],
+    [
+      "./ and ./hello.txt",
+      [
+        { name: "./", type: "5" },
+        { name: "./hello.txt", data: "hello\n" },
+      ],
+      "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7",
+      "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7",
+    ],
   ])("%s", async (_, entries, noSkip, skip) => {
     const h = await hashesOf(entries);
     expect(h.noSkip).toBe(noSkip);
@@ -42,7 +68,11 @@ describe("tarballs made by real tools (hashes from git)", () => {
       await expect(treeHashOfTarGz(chunked(bytes, 1, 4096))).rejects.toThrow(vector.rejected);
       return;
     }
-    for (const [seed, max] of [[1, 1 << 20], [2, 513], [3, 7]] as const) {
+    for (const [seed, max] of [
+      [1, 1 << 20],
+      [2, 513],
+      [3, 7],
+    ] as const) {
       if (max === 7 && bytes.length > 64 * 1024) continue; // tiny chunks only on small archives
       const h = await treeHashOfTarGz(chunked(bytes, seed, max));
       expect(h.skip, `chunks up to ${max}`).toBe(vector.skip);
@@ -129,9 +159,23 @@ describe("malformed archives are rejected", () => {
     ["a character device", [{ name: "dev", type: "3" }], /unsupported entry type/],
     ["a block device", [{ name: "dev", type: "4" }], /unsupported entry type/],
     ["a fifo", [{ name: "fifo", type: "6" }], /unsupported entry type/],
-    ["a path through a symlink", [{ name: "l", type: "2", linkname: "/tmp" }, { name: "l/evil", data: "x" }], /under the symlink/],
+    [
+      "a path through a symlink",
+      [
+        { name: "l", type: "2", linkname: "/tmp" },
+        { name: "l/evil", data: "x" },
+      ],
+      /under the symlink/,
+    ],
     ["a hardlink to nothing", [{ name: "h", type: "1", linkname: "missing" }], /hardlink/],
-    ["a hardlink to a symlink", [{ name: "s", type: "2", linkname: "x" }, { name: "h", type: "1", linkname: "s" }], /hardlink/],
+    [
+      "a hardlink to a symlink",
+      [
+        { name: "s", type: "2", linkname: "x" },
+        { name: "h", type: "1", linkname: "s" },
+      ],
+      /hardlink/,
+    ],
     ["a hardlink out of the archive", [{ name: "h", type: "1", linkname: "../x" }], /hardlink|\.\./],
     ["a link target on a file", [{ name: "f", data: "x", linkname: "y" }], /link target/],
     ["a symlink with no target", [{ name: "s", type: "2" }], /empty target/],
@@ -162,7 +206,9 @@ describe("malformed archives are rejected", () => {
   });
 
   it("rejects a valid gzip of something that is not a tar", async () => {
-    await expect(treeHashOfTarGz(chunked(await gzip(new TextEncoder().encode("<html>not found</html>\n".repeat(40))), 1, 100))).rejects.toThrow(/checksum|truncated/);
+    await expect(
+      treeHashOfTarGz(chunked(await gzip(new TextEncoder().encode("<html>not found</html>\n".repeat(40))), 1, 100)),
+    ).rejects.toThrow(/checksum|truncated/);
   });
 
   it("rejects junk after the end of the gzip stream", async () => {
@@ -183,13 +229,40 @@ describe("Tar.jl's rules, exactly (read_tarball, check_header, git_tree_hash)", 
     ["a symlink named x/.", [...genuine, { name: "lib/.", type: "2", linkname: "a" }], /'\.' component/],
     [
       "an entry under a symlink whose parent was replaced by a file since",
-      [{ name: "a/b", type: "2", linkname: "/etc" }, { name: "a", data: "now a file\n" }, { name: "a/b/c", data: "x" }],
+      [
+        { name: "a/b", type: "2", linkname: "/etc" },
+        { name: "a", data: "now a file\n" },
+        { name: "a/b/c", data: "x" },
+      ],
       /under the symlink "a\/b"/,
     ],
-    ["a hardlink to a hardlink", [hello, { name: "h1", type: "1", linkname: "hello.txt" }, { name: "h2", type: "1", linkname: "h1" }], /hardlink target/],
-    ["a hardlink to a directory", [{ name: "d/", type: "5" }, { name: "h", type: "1", linkname: "d" }], /directory target/],
-    ["a hardlink to a file whose parent was replaced since", [{ name: "a/b", data: "x" }, { name: "a", data: "y" }, { name: "h", type: "1", linkname: "a/b" }], /missing target/],
-    ["a hardlink to a path whose last entry is a symlink", [hello, { name: "s", type: "2", linkname: "hello.txt" }, { name: "h", type: "1", linkname: "s" }], /symlink target/],
+    [
+      "a hardlink to a hardlink",
+      [hello, { name: "h1", type: "1", linkname: "hello.txt" }, { name: "h2", type: "1", linkname: "h1" }],
+      /hardlink target/,
+    ],
+    [
+      "a hardlink to a directory",
+      [
+        { name: "d/", type: "5" },
+        { name: "h", type: "1", linkname: "d" },
+      ],
+      /directory target/,
+    ],
+    [
+      "a hardlink to a file whose parent was replaced since",
+      [
+        { name: "a/b", data: "x" },
+        { name: "a", data: "y" },
+        { name: "h", type: "1", linkname: "a/b" },
+      ],
+      /missing target/,
+    ],
+    [
+      "a hardlink to a path whose last entry is a symlink",
+      [hello, { name: "s", type: "2", linkname: "hello.txt" }, { name: "h", type: "1", linkname: "s" }],
+      /symlink target/,
+    ],
     ["an empty mode field", [{ ...hello, patch: (h) => h.fill(0, 100, 108), rechecksum: true }], /empty mode/],
     ["an empty checksum field", [{ ...hello, patch: (h) => h.fill(0, 148, 156) }], /checksum/],
   ])("refuses %s", async (_, entries, reason) => {
@@ -197,7 +270,11 @@ describe("Tar.jl's rules, exactly (read_tarball, check_header, git_tree_hash)", 
   });
 
   it("accepts an entry under a path that was a symlink and is a directory since", async () => {
-    const h = await hashesOf([{ name: "l", type: "2", linkname: "/tmp" }, { name: "l/", type: "5" }, { name: "l/x", data: "x" }]);
+    const h = await hashesOf([
+      { name: "l", type: "2", linkname: "/tmp" },
+      { name: "l/", type: "5" },
+      { name: "l/x", data: "x" },
+    ]);
     expect(h.noSkip).toBe((await hashesOf([{ name: "l/x", data: "x" }])).noSkip);
   });
 
