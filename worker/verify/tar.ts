@@ -269,7 +269,8 @@ export class TarReader {
       const data = concat(state.collect, state.collected);
       const kind = this.pendingExtended!.kind;
       this.pendingExtended = null;
-      const metadata = (this.metadata ??= new Map(this.global));
+      this.metadata ??= new Map(this.global);
+      const metadata = this.metadata;
       if (kind === "L" || kind === "K") {
         if (data.length === 0 || data[data.length - 1] !== 0) throw new TarError("GNU long name without its trailing NUL");
         metadata.set(kind === "L" ? "path" : "linkpath", latin1(data.subarray(0, data.length - 1)));

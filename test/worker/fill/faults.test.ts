@@ -5,18 +5,7 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  auditBucket,
-  manifest,
-  mirror,
-  outcome,
-  sha256,
-  treeHashOfTarGz,
-  upstream,
-  type Fault,
-  type Mirror,
-  type Outcome,
-} from "../harness";
+import { auditBucket, manifest, mirror, outcome, sha256, upstream, type Fault, type Mirror, type Outcome } from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 

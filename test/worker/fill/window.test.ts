@@ -6,17 +6,25 @@ import { PacedWindow } from "../../../worker/fill/flow";
 import { BlockLedger } from "../../../worker/fill/ledger";
 
 /** Deterministic bytes and chunk sizes (a small LCG), so a failure reproduces. */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return x;
+  };
+}
+
 function vector(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) out[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  const next = lcg(seed);
+  for (let i = 0; i < size; i++) out[i] = next() >>> 24;
   return out;
 }
 
 function* chunks(data: Uint8Array, seed: number, max: number): Generator<Uint8Array> {
-  let x = seed;
+  const next = lcg(seed);
   for (let i = 0; i < data.length; ) {
-    const n = 1 + ((x = (x * 1103515245 + 12345) >>> 0) % max);
+    const n = 1 + (next() % max);
     yield data.subarray(i, i + n);
     i += n;
   }
