@@ -239,7 +239,7 @@ async function loadVersions(
 async function boundedText(body: ReadableStream<Uint8Array>, max: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     size += chunk.byteLength;
     if (size > max) throw new Error(`it is larger than ${max} bytes`); // leaving the loop cancels the body
     chunks.push(chunk.slice());

@@ -277,7 +277,7 @@ export async function getText(
     }
     const chunks: Uint8Array[] = [];
     let size = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       size += chunk.byteLength;
       if (size > MAX_TEXT_BYTES) return { status: res.status, error: `${path} is larger than ${MAX_TEXT_BYTES} bytes` };
       chunks.push(chunk);
