@@ -63,6 +63,27 @@ export interface Config {
   accessLog: "all" | "errors" | "off";
   /** Where /meta/stats asks Analytics Engine for totals (with the secret ANALYTICS_API_TOKEN), if anywhere. */
   analyticsSql: { account: string; url: string } | null;
+  /** Filling what each new registry snapshot adds before clients ask (through the PREFETCH_QUEUE). */
+  prefetch: PrefetchConfig;
+}
+
+export interface PrefetchConfig {
+  /** `off`, new package versions, or those and the artifacts they name. */
+  mode: "off" | "packages" | "all";
+  /** Why prefetching is off when it was not asked to be (no queue bound), for /meta and the log. */
+  offBecause: string | null;
+  /** Platform triples whose artifacts are prefetched (empty: all); platform-independent ones always. */
+  platforms: string[];
+  /** Whether lazy artifacts are prefetched too. */
+  lazy: boolean;
+  /** Publish a snapshot in /registries.conservative only once everything it adds is in the bucket. */
+  gate: boolean;
+  /** Fills running at once in one consumer invocation. */
+  concurrency: number;
+  /** Prefetch fills per UTC day, across the deployment. */
+  dailyBudget: number;
+  /** The first retry's delay after an upstream failure; doubled each time, at most an hour. */
+  retryDelaySeconds: number;
 }
 
 /** One mirrored bucket: `/mirror/<name>/<path>` is `<base>/<path>` upstream. */
@@ -280,6 +301,55 @@ function analyticsSql(vars: Vars): { account: string; url: string } | null {
   return { account, url: url === undefined ? sqlApiUrl(account) : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
 }
 
+/** `PREFETCH*`: checked together, since the mode, the gate and the queue binding depend on each other. */
+function prefetch(vars: Vars): PrefetchConfig {
+  const c = new Checker();
+  const explicit = text(vars, "PREFETCH")?.toLowerCase();
+  let mode = c.check((): PrefetchConfig["mode"] => {
+    const raw = explicit ?? "packages";
+    if (raw !== "off" && raw !== "packages" && raw !== "all")
+      throw new ConfigError("PREFETCH", `expected off, packages or all, got ${JSON.stringify(raw)}`);
+    return raw;
+  });
+  let offBecause: string | null = null;
+  if (mode !== undefined && mode !== "off" && vars.PREFETCH_QUEUE === undefined) {
+    if (explicit !== undefined)
+      c.check(() => {
+        throw new ConfigError("PREFETCH", `PREFETCH=${mode} needs a queue bound as PREFETCH_QUEUE (wrangler.toml [[queues.producers]])`);
+      });
+    mode = "off";
+    offBecause = "no queue is bound as PREFETCH_QUEUE";
+  }
+  const platforms = c.check(() =>
+    (text(vars, "PREFETCH_PLATFORMS") ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")
+      .map((p) => {
+        if (!/^[a-z0-9_]+-[a-z0-9_-]+$/.test(p))
+          throw new ConfigError("PREFETCH_PLATFORMS", `expected platform triples such as x86_64-linux-gnu, got ${JSON.stringify(p)}`);
+        return p;
+      }),
+  );
+  const gate = c.check(() => flag(vars, "PREFETCH_GATE", false));
+  if (gate && mode === "off")
+    c.check(() => {
+      throw new ConfigError("PREFETCH_GATE", `PREFETCH_GATE=true needs prefetching on, but ${offBecause ?? "PREFETCH=off"}`);
+    });
+  const config: PrefetchConfig = {
+    mode,
+    offBecause,
+    platforms,
+    gate,
+    lazy: c.check(() => flag(vars, "PREFETCH_LAZY", true)),
+    concurrency: c.check(() => integer(vars, "PREFETCH_CONCURRENCY", 4, 1, 32)),
+    dailyBudget: c.check(() => integer(vars, "PREFETCH_DAILY_BUDGET", 20_000, 0, 10_000_000)),
+    retryDelaySeconds: c.check(() => integer(vars, "PREFETCH_RETRY_DELAY_SECONDS", 60, 0, 3600)),
+  };
+  if (c.problems.length > 0) throw ConfigError.all(c.problems);
+  return config;
+}
+
 function flag(vars: Vars, name: string, fallback: boolean): boolean {
   const raw = (text(vars, name) ?? String(fallback)).toLowerCase();
   if (raw !== "true" && raw !== "false") throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
@@ -415,6 +485,7 @@ export function parseConfig(vars: Vars): Config {
     fillMaxBytes: c.check(() => integer(vars, "FILL_MAX_BYTES", 12 * GiB, 1, 1024 * GiB)),
     s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS", 10_000, 100, 120_000)),
     storage: c.check(() => storage(vars)),
+    prefetch: c.check(() => prefetch(vars)),
   };
   if (c.problems.length > 0) throw ConfigError.all(c.problems);
   return config;

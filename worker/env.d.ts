@@ -13,6 +13,9 @@ interface PkgedgeOptionalEnv {
   ANALYTICS_API_TOKEN?: string;
   // Bindings.
   ANALYTICS?: AnalyticsEngineDataset;
+  PREFETCH_QUEUE?: Queue<import("./prefetch/prefetch").PrefetchMessage>;
+  PREFETCH_LEDGERS?: DurableObjectNamespace<import("./prefetch/ledger").PrefetchLedger>;
+  PREFETCH_BUDGET?: DurableObjectNamespace<import("./prefetch/ledger").PrefetchBudget>;
   // Variables beyond those set in wrangler.toml's [vars] (all optional, all strings).
   STORAGE?: string;
   S3_ENDPOINT?: string;
@@ -30,6 +33,13 @@ interface PkgedgeOptionalEnv {
   ANALYTICS_ACCOUNT_ID?: string;
   ANALYTICS_SQL_URL?: string;
   PKGEDGE_RUN_ID?: string;
+  PREFETCH?: string;
+  PREFETCH_PLATFORMS?: string;
+  PREFETCH_LAZY?: string;
+  PREFETCH_GATE?: string;
+  PREFETCH_CONCURRENCY?: string;
+  PREFETCH_DAILY_BUDGET?: string;
+  PREFETCH_RETRY_DELAY_SECONDS?: string;
 }
 
 // Merged into the Env that wrangler types declares (globally and as Cloudflare.Env).

@@ -4,8 +4,10 @@ import { app } from "./app";
 import { ConfigError } from "./config";
 import { FLAVORS } from "./protocol/flavors";
 import { mirrorDepsFor, runtimeFor } from "./runtime";
+import type { PrefetchMessage } from "./prefetch/prefetch";
 
 export { FillCoordinator } from "./fill/coordinator";
+export { PrefetchBudget, PrefetchLedger } from "./prefetch/ledger";
 
 // Say the configuration in effect, or everything wrong with it, as soon as the worker is loaded
 // (wrangler dev prints it at startup), not only at the first request. Nothing here does I/O.
@@ -20,5 +22,13 @@ export default {
     if (rt instanceof ConfigError) return; // already logged; requests report it too
     const deps = mirrorDepsFor(rt, (p) => ctx.waitUntil(p));
     await Promise.all(FLAVORS.map((flavor) => rt.registries.refresh(deps, flavor)));
+  },
+
+  /** The prefetch queue and its dead-letter queue (see prefetch/prefetch.ts). */
+  async queue(batch, env) {
+    const rt = runtimeFor(env);
+    if (rt instanceof ConfigError) return batch.retryAll({ delaySeconds: 60 });
+    if (!rt.prefetch) return batch.ackAll(); // PREFETCH=off: what was queued before is dropped
+    await rt.prefetch.consume(batch as MessageBatch<PrefetchMessage>, rt.store, rt.fills);
   },
 } satisfies ExportedHandler<Env>;

@@ -12,6 +12,7 @@ import { coordinatedFills, type Fills } from "./fill/coordinators";
 import { MirrorMemory } from "./mirror/memory";
 import { RequestNote } from "./ops/access-log";
 import { RequestCounts } from "./ops/counts";
+import { Prefetcher, type PrefetchBindings } from "./prefetch/prefetch";
 import { log } from "./log";
 
 export interface Runtime {
@@ -19,6 +20,8 @@ export interface Runtime {
   store: ObjectStore;
   fills: Fills;
   registries: RegistryRefresher;
+  /** Filling what new registry snapshots add (null when PREFETCH is off). */
+  prefetch: Prefetcher | null;
   /** What this isolate remembers about the binary mirror's copies and versions.json. */
   binaries: MirrorMemory;
   /** When this isolate started serving, for /meta. */
@@ -56,6 +59,8 @@ export interface MirrorDeps {
   config: Config;
   store: ObjectStore;
   fills: Fills;
+  /** Filling what new registry snapshots add (null when PREFETCH is off). */
+  prefetch: Prefetcher | null;
   /** Keeps background work alive after the response is sent. */
   waitUntil(promise: Promise<unknown>): void;
   /** Records an upstream failure a request ran into (logged, and shown in /meta). */
@@ -74,6 +79,19 @@ function fillsFor(env: Env, config: Config): Fills {
   if (!namespace || typeof namespace.idFromName !== "function")
     throw new ConfigError("FILLS", "no Durable Object namespace is bound as FILLS");
   return coordinatedFills(namespace, config);
+}
+
+/** The queue and the two Durable Object namespaces prefetching needs, each named when missing. */
+function prefetchBindings(env: Env): PrefetchBindings {
+  const problems: ConfigError[] = [];
+  const queue = env.PREFETCH_QUEUE;
+  if (typeof queue?.send !== "function") problems.push(new ConfigError("PREFETCH_QUEUE", "is not a queue producer binding"));
+  for (const name of ["PREFETCH_LEDGERS", "PREFETCH_BUDGET"] as const) {
+    if (typeof env[name]?.idFromName !== "function")
+      problems.push(new ConfigError(name, `prefetching needs a Durable Object namespace bound as ${name} (wrangler.toml)`));
+  }
+  if (problems.length > 0) throw ConfigError.all(problems);
+  return { queue: queue!, ledgers: env.PREFETCH_LEDGERS!, budget: env.PREFETCH_BUDGET! };
 }
 
 function analyticsOf(env: Env): AnalyticsEngineDataset | undefined {
@@ -132,6 +150,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
       store: storeFor(env, config),
       fills: fillsFor(env, config),
       registries: new RegistryRefresher(),
+      prefetch: config.prefetch.mode === "off" ? null : new Prefetcher(prefetchBindings(env), config),
       binaries: new MirrorMemory(),
       startedAt: new Date(),
       counts: new RequestCounts(),
@@ -166,6 +185,7 @@ export function configSummary(rt: Runtime): Record<string, unknown> {
       binary_mirror: c.binaryMirrorTtlSeconds,
     },
     analytics: rt.analytics !== undefined,
+    prefetch: c.prefetch.offBecause ? `off: ${c.prefetch.offBecause}` : c.prefetch.mode,
     secrets_set: {
       github_token: rt.githubToken !== undefined,
       client_hash_key: rt.clientHashKey !== undefined,
@@ -179,6 +199,7 @@ export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => v
     config: rt.config,
     store: rt.store,
     fills: rt.fills,
+    prefetch: rt.prefetch,
     waitUntil,
     noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail),
     secrets: { githubToken: rt.githubToken },

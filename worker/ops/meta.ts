@@ -7,7 +7,7 @@
 
 import pkg from "../../package.json";
 import { FLAVORS } from "../protocol/flavors";
-import { parseRegistryList } from "../protocol/paths";
+import { parseRegistryList, registryPath, type RegistryRef } from "../protocol/paths";
 import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
 import { ANALYTICS_DATASET, queryRollup, TABLES } from "./rollups";
@@ -80,8 +80,29 @@ export async function registriesReport(rt: Runtime): Promise<Record<string, Flav
   return registries;
 }
 
+/** Prefetching's settings, and how far each published snapshot is prefilled (from its ledger). */
+async function prefetchReport(rt: Runtime, registries: Record<string, FlavorReport>): Promise<Record<string, unknown>> {
+  const p = rt.config.prefetch;
+  const refs = new Map<string, RegistryRef>();
+  for (const report of Object.values(registries)) for (const ref of report.registries) refs.set(registryPath(ref), ref);
+  return {
+    mode: p.mode,
+    off_because: p.offBecause,
+    gate: p.gate,
+    platforms: p.platforms,
+    lazy: p.lazy,
+    concurrency: p.concurrency,
+    daily_budget: p.dailyBudget,
+    spent_today: rt.prefetch ? await rt.prefetch.spentToday() : 0,
+    snapshots: rt.prefetch
+      ? await Promise.all([...refs].map(async ([path, ref]) => ({ registry: path, ...(await rt.prefetch!.progress(ref)) })))
+      : [],
+  };
+}
+
 export async function meta(rt: Runtime, request: Request): Promise<Response> {
   const registries = await registriesReport(rt);
+  const prefetch = await prefetchReport(rt, registries);
   const url = new URL(request.url);
   const published = Object.values(registries)
     .map((r) => r.published_at)
@@ -114,6 +135,8 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
       upstream_failures: rt.upstreamFailures,
       isolate_started_at: rt.startedAt.toISOString(),
       registries,
+      // What each published snapshot adds, and how much of it is in the bucket (PREFETCH).
+      prefetch,
     },
     { headers: { "cache-control": "no-store" } },
   );

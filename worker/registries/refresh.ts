@@ -40,6 +40,10 @@ export interface RegistrySources {
   origin(registry: RegistryConfig & { originTemplate: string }, hash: string): Promise<OriginAnswer>;
   /** Makes sure the tarball is committed (fetched and verified if need be): null, or why not. */
   store(ref: RegistryRef): Promise<string | null>;
+  /** With PREFETCH_GATE: null once everything `ref` adds over `base` is in the bucket, else why it waits. */
+  prefilled?(ref: RegistryRef, base: string | null): Promise<string | null>;
+  /** `ref` was published in place of `base`: prefetch what it adds. */
+  published?(ref: RegistryRef, base: string | null): Promise<void>;
 }
 
 /** The real world: upstream storage servers over HTTP, origins, and the resource's fill coordinator. */
@@ -65,6 +69,12 @@ export function upstreamSources(deps: MirrorDeps): RegistrySources {
       const outcome = await deps.fills.commit(resource);
       return outcome.committed ? null : outcome.reason;
     },
+    ...(deps.prefetch
+      ? {
+          prefilled: deps.config.prefetch.gate ? (ref, base) => deps.prefetch!.heldBack(ref, base) : undefined,
+          published: (ref, base) => deps.prefetch!.snapshotSeen(ref, base),
+        }
+      : {}),
   };
 }
 
@@ -204,6 +214,13 @@ export async function refreshRound(
         storeFailures.push(`${registryPath({ uuid, treeHash: hash })}: ${failure}`);
         continue;
       }
+      // The gate (PREFETCH_GATE): conservative clients get a snapshot once all it adds is here.
+      const waiting =
+        flavor === "conservative" && sources.prefilled ? await sources.prefilled({ uuid, treeHash: hash }, current ?? null) : null;
+      if (waiting !== null) {
+        report.refused!.push({ hash, reason: waiting });
+        continue;
+      }
       chosen.set(uuid, hash);
       Object.assign(report, { hash, confirmedBy: trusted.by });
       const older = olderThan(obs, hash);
@@ -241,6 +258,13 @@ export async function refreshRound(
     lines: body.trimEnd().split("\n"),
     replaced: replaced.map(([uuid, treeHash]) => registryPath({ uuid, treeHash })),
   });
+  for (const [uuid, treeHash] of chosen) {
+    if (published.get(uuid) === treeHash || !sources.published) continue;
+    // Prefetching is a courtesy to the next clients: it never holds back or fails a publish.
+    await sources
+      .published({ uuid, treeHash }, published.get(uuid) ?? null)
+      .catch((err) => log("warn", "prefetch_plan_failed", { uuid, hash: treeHash, error: String(err) }));
+  }
   return { kind: "published", refs, update };
 }
 
