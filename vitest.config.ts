@@ -1,8 +1,52 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// Prefetching is off for the suites that do not test it: their snapshots would otherwise queue
+// fills from the default (unreachable) upstreams in the background.
 const worker = (extra: { bindings?: Record<string, string> } = {}) =>
-  cloudflareTest({ main: "./worker/index.ts", wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: extra.bindings ?? {} } });
+  cloudflareTest({
+    main: "./worker/index.ts",
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: { bindings: { PREFETCH: "off", ...extra.bindings } },
+  });
+
+// The queue's consumer runs with the worker's own environment, not a test's, so the prefetch
+// suites configure it here: one fixture upstream (`/u/prefetch`, set up by each test), the
+// fixture registry's origin, everything prefetched, the gate on, retries a second apart.
+const PREFETCH_TEST = "test/worker/prefetch/queue.test.ts";
+const prefetching = (storage: "r2" | "s3") =>
+  cloudflareTest(({ inject }) => {
+    const { controlUrl, registryUuid } = inject("manifest");
+    return {
+      main: "./worker/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          UPSTREAM_SERVERS: `${controlUrl}/u/prefetch`,
+          REGISTRIES: `${registryUuid}=${controlUrl}/origin/{hash}`,
+          PREFETCH: "all",
+          PREFETCH_GATE: "true",
+          PREFETCH_PLATFORMS: "x86_64-linux-gnu",
+          PREFETCH_LAZY: "false",
+          PREFETCH_RETRY_DELAY_SECONDS: "1",
+          ...(storage === "s3" ? s3Bindings(inject("s3")) : {}),
+        },
+      },
+    };
+  });
+
+/** The consumer's bucket on the S3 server; the harness empties it before each test. */
+function s3Bindings(s3: { endpoint: string; accessKeyId: string; secretAccessKey: string }): Record<string, string> {
+  return {
+    STORAGE: "s3",
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: "prefetch-test",
+    S3_REGION: "us-east-1",
+    S3_FORCE_PATH_STYLE: "true",
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
 
 export default defineConfig({
   test: {
@@ -12,7 +56,22 @@ export default defineConfig({
         // Unit and integration tests inside workerd: the worker's own modules, a real local R2,
         // and real HTTP to the fixture upstream on 127.0.0.1.
         plugins: [worker()],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000, provide: { storage: "r2" } },
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          exclude: [PREFETCH_TEST],
+          testTimeout: 30_000,
+          provide: { storage: "r2" },
+        },
+      },
+      {
+        // Prefetching through the real (simulated) queue, on each bucket backend.
+        plugins: [prefetching("r2")],
+        test: { name: "worker-prefetch", include: [PREFETCH_TEST], testTimeout: 120_000, provide: { storage: "r2" } },
+      },
+      {
+        plugins: [prefetching("s3")],
+        test: { name: "worker-prefetch-s3", include: [PREFETCH_TEST], testTimeout: 120_000, provide: { storage: "s3" } },
       },
       {
         // The same route, fill, verification, registry and fault suites with an S3-compatible

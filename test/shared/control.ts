@@ -24,9 +24,12 @@ export interface Upstream {
 
 let upstreamCount = 0;
 
-/** Creates a fresh upstream on the fixture server. */
-export async function createUpstream(controlUrl: string, config: UpstreamConfig = {}): Promise<Upstream> {
-  const name = `up${++upstreamCount}-${Math.random().toString(36).slice(2, 8)}`;
+/** Creates a fresh upstream on the fixture server (or replaces the one with this `name`). */
+export async function createUpstream(
+  controlUrl: string,
+  config: UpstreamConfig = {},
+  name = `up${++upstreamCount}-${Math.random().toString(36).slice(2, 8)}`,
+): Promise<Upstream> {
   const endpoint = `${controlUrl}/control/upstreams/${name}`;
   const put = async (c: UpstreamConfig) => {
     const res = await fetch(endpoint, { method: "PUT", body: JSON.stringify(c) });

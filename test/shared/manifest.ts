@@ -43,6 +43,17 @@ export interface Manifest {
   hugeArtifact: string;
   /** A well-formed, verifiable tarball whose name nothing refers to (for wrong-bytes faults). */
   objects: Record<string, FixtureObject>;
+  /**
+   * A snapshot (`next`) that adds, over `base` (snapshot 3), 50 versions of Seedling and
+   * Hello_jll 1.1.0, whose Artifacts.toml names a Linux, a macOS and a lazy artifact.
+   */
+  prefetch: {
+    base: string;
+    next: string;
+    /** The package paths `next` adds. */
+    packages: string[];
+    artifacts: { "x86_64-linux-gnu": string; "aarch64-apple-darwin": string; lazy: string };
+  };
   vectors: Vector[];
 }
 

@@ -39,12 +39,24 @@ let s3Bucket = "";
 beforeEach(async () => {
   await reset();
   if (backend === "s3") {
-    s3Bucket = `t-${crypto.randomUUID().slice(0, 18)}`;
     const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, service: "s3", region: "us-east-1" });
+    // A project whose own environment names the bucket (the queue consumer's) reuses it, emptied.
+    const fixed = typeof env.S3_BUCKET === "string" ? env.S3_BUCKET : null;
+    s3Bucket = fixed ?? `t-${crypto.randomUUID().slice(0, 18)}`;
     const res = await client.fetch(`${s3.endpoint}/${s3Bucket}`, { method: "PUT" });
-    if (res.status !== 200) throw new Error(`could not create test bucket ${s3Bucket}: ${res.status}`);
+    if (res.status !== 200 && !(fixed && res.status === 409)) throw new Error(`could not create test bucket ${s3Bucket}: ${res.status}`);
+    if (fixed) await emptyBucket(client, `${s3.endpoint}/${s3Bucket}`);
   }
 });
+
+async function emptyBucket(client: AwsClient, bucketUrl: string): Promise<void> {
+  for (;;) {
+    const listing = await (await client.fetch(`${bucketUrl}?list-type=2`)).text();
+    const keys = [...listing.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
+    if (keys.length === 0) return;
+    for (const key of keys) await client.fetch(`${bucketUrl}/${key.split("/").map(encodeURIComponent).join("/")}`, { method: "DELETE" });
+  }
+}
 
 /** The variables that point a mirror at this project's bucket. */
 function storageVars(): Record<string, string> {
@@ -87,8 +99,8 @@ export async function putObject(key: string, bytes: Uint8Array, contentType = "a
 export type { Fault, Upstream, UpstreamConfig };
 
 /** Creates a fresh upstream on the fixture server. */
-export function upstream(config: UpstreamConfig = {}): Promise<Upstream> {
-  return createUpstream(manifest.controlUrl, config);
+export function upstream(config: UpstreamConfig = {}, name?: string): Promise<Upstream> {
+  return createUpstream(manifest.controlUrl, config, name);
 }
 
 /** The bytes the fixture upstream serves for a protocol path. */

@@ -1,0 +1,126 @@
+/**
+ * Prefetching through the queue (miniflare's, with this worker as its consumer), on R2 and S3: a
+ * new snapshot's package versions and the artifacts they name end up verified in the bucket with
+ * no client request, the conservative list waits for them (PREFETCH_GATE), and a version no
+ * upstream can serve goes through its retries to the dead-letter queue and is reported failed.
+ *
+ * The consumer's configuration is this project's (vitest.config.ts): the upstream `/u/prefetch`,
+ * everything prefetched for x86_64-linux-gnu only, lazy artifacts skipped, retries a second apart.
+ */
+
+import { describe, expect, it } from "vitest";
+import { manifest, mirror, storedInfo, storedText, upstream, treeHashOfTarGz, storedBytes } from "../harness";
+
+const { prefetch } = manifest;
+const list = (path: string) => `${path}\n`;
+const key = (path: string) => path.slice(1);
+const hashOf = (path: string) => manifest.objects[path]!.treeHash;
+
+async function meta(m: ReturnType<typeof mirror>): Promise<any> {
+  return (await m.fetch("/meta")).json();
+}
+
+/** Polls until `check` holds (the queue delivers in its own time), or fails saying what was last seen. */
+async function until<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, seconds = 90): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let last = await probe();
+  while (!check(last)) {
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 500));
+    last = await probe();
+  }
+  return last;
+}
+
+async function inBucket(paths: string[]): Promise<string[]> {
+  const present = await Promise.all(paths.map(async (p) => ((await storedInfo(key(p))) ? p : null)));
+  return present.filter((p): p is string => p !== null);
+}
+
+const snapshotReport = async (m: ReturnType<typeof mirror>, path: string) =>
+  (await meta(m)).prefetch.snapshots.find((s: any) => s.registry === path) ?? null;
+
+describe("prefetching a new snapshot", () => {
+  it("fills what it adds before any client asks, and holds the conservative list until then", async () => {
+    const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) } }, "prefetch");
+    const m = mirror({});
+    await m.scheduled();
+    // The first snapshot has nothing to compare with: published at once in both flavors.
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
+    expect(await storedText("registries.eager")).toBe(list(prefetch.base));
+
+    await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) } });
+    const started = Date.now();
+    await m.scheduled();
+    expect(await storedText("registries.eager")).toBe(list(prefetch.next));
+    // Held back: nothing it adds is in the bucket yet.
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
+    const refused = (await meta(m)).registries.conservative.by_registry[manifest.registryUuid].refused;
+    expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/prefetching/);
+
+    const wanted = [...prefetch.packages, prefetch.artifacts["x86_64-linux-gnu"]];
+    await until(
+      "packages and the Linux artifact in the bucket",
+      () => inBucket(wanted),
+      (got) => got.length === wanted.length,
+    );
+    const seconds = (Date.now() - started) / 1000;
+    const report = await until(
+      "the ledger settled",
+      () => snapshotReport(m, prefetch.next),
+      (r) => r?.pending === 0,
+    );
+    expect(report).toMatchObject({ total: wanted.length, done: wanted.length, failed: 0, base: hashOf(prefetch.base) });
+    console.log(JSON.stringify({ event: "prefetch_measured", items: wanted.length, seconds }));
+
+    // Not the macOS artifact (PREFETCH_PLATFORMS) nor the lazy one (PREFETCH_LAZY=false).
+    expect(await inBucket([prefetch.artifacts["aarch64-apple-darwin"], prefetch.artifacts.lazy])).toEqual([]);
+    // What was stored is what the registry names: its tree hash checks out.
+    const jll = prefetch.packages.at(-1)!;
+    expect((await treeHashOfTarGz(new Blob([(await storedBytes(key(jll)))!]).stream())).noSkip).toBe(hashOf(jll));
+
+    // No client asked: the upstream saw only the fills' GETs (one per item) and their HEAD probes.
+    const gets = (await up.log()).filter((r) => r.method === "GET" && !r.path.startsWith("/registr") && !r.path.startsWith("/origin"));
+    expect(gets.map((r) => r.path).sort()).toEqual([...wanted].sort());
+
+    // The next round publishes it for conservative clients too.
+    await m.scheduled();
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
+    await m.settle();
+  });
+
+  it("retries a version no upstream serves, then dead-letters it, and keeps the gate closed", async () => {
+    const broken = prefetch.packages[0]!;
+    const up = await upstream(
+      { lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults: { [broken]: "status-503" } },
+      "prefetch",
+    );
+    const m = mirror({});
+    await m.scheduled();
+    await up.reconfigure({
+      lists: { conservative: list(prefetch.next), eager: list(prefetch.next) },
+      faults: { [broken]: "status-503" },
+    });
+    await m.scheduled();
+    // Six deliveries (max_retries = 5), a doubling delay from 1 s apart, then the dead-letter queue.
+    const report = await until(
+      "the broken version failed",
+      () => snapshotReport(m, prefetch.next),
+      (r) => r?.failed === 1,
+      110,
+    );
+    expect(report.failures[0]).toMatchObject({ key: key(broken), attempts: 6 });
+    expect(report.failures[0].error).toMatch(/503/);
+    expect(report.done).toBe(report.total - 1);
+    expect(await storedInfo(key(broken))).toBeNull();
+    // Upstream was asked about it once per delivery, never in a hot loop.
+    const asked = (await up.log()).filter((r) => r.path === broken && r.method === "HEAD").length;
+    expect(asked).toBeLessThanOrEqual(12);
+
+    await m.scheduled();
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
+    const refused = (await meta(m)).registries.conservative.by_registry[manifest.registryUuid].refused;
+    expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/1 failed/);
+    await m.settle();
+  }, 150_000);
+});
