@@ -132,3 +132,50 @@ describe("configuration checked as a whole", () => {
     expect(err.problems).toHaveLength(1);
   });
 });
+
+describe("prefetch configuration", () => {
+  const queue = { send() {} };
+
+  it("prefetches packages by default when a queue is bound, and is off, saying why, when none is", () => {
+    expect(parseConfig({ PREFETCH_QUEUE: queue }).prefetch).toMatchObject({
+      mode: "packages",
+      offBecause: null,
+      gate: false,
+      platforms: [],
+    });
+    expect(parseConfig({}).prefetch).toMatchObject({ mode: "off", offBecause: "no queue is bound as PREFETCH_QUEUE" });
+  });
+
+  it("reads the platforms, the lazy flag, the gate and the caps", () => {
+    const p = parseConfig({
+      PREFETCH_QUEUE: queue,
+      PREFETCH: "all",
+      PREFETCH_PLATFORMS: "x86_64-linux-gnu, aarch64-apple-darwin",
+      PREFETCH_LAZY: "false",
+      PREFETCH_GATE: "true",
+      PREFETCH_CONCURRENCY: "2",
+      PREFETCH_DAILY_BUDGET: "100",
+    }).prefetch;
+    expect(p).toMatchObject({
+      mode: "all",
+      platforms: ["x86_64-linux-gnu", "aarch64-apple-darwin"],
+      lazy: false,
+      gate: true,
+      concurrency: 2,
+      dailyBudget: 100,
+    });
+  });
+
+  it.each([
+    ["an unknown mode", { PREFETCH_QUEUE: queue, PREFETCH: "some" }, "PREFETCH", /off, packages or all/],
+    ["prefetching asked for with no queue", { PREFETCH: "all" }, "PREFETCH", /PREFETCH_QUEUE/],
+    ["the gate with prefetching off", { PREFETCH_QUEUE: queue, PREFETCH: "off", PREFETCH_GATE: "true" }, "PREFETCH_GATE", /PREFETCH=off/],
+    ["the gate with no queue", { PREFETCH_GATE: "true" }, "PREFETCH_GATE", /PREFETCH_QUEUE/],
+    ["a platform that is not a triple", { PREFETCH_QUEUE: queue, PREFETCH_PLATFORMS: "linux" }, "PREFETCH_PLATFORMS", /triples/],
+    ["no concurrency", { PREFETCH_QUEUE: queue, PREFETCH_CONCURRENCY: "0" }, "PREFETCH_CONCURRENCY", /1 to 32/],
+  ])("refuses %s, naming the variable", (_what, vars, variable, message) => {
+    const err = errorOf(vars);
+    expect(err.variable).toBe(variable);
+    expect(err.message).toMatch(message);
+  });
+});

@@ -8,7 +8,11 @@
  * everything prefetched for x86_64-linux-gnu only, lazy artifacts skipped, retries a second apart.
  */
 
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
+import worker from "../../../worker/index";
+import type { PrefetchMessage } from "../../../worker/prefetch/prefetch";
 import { manifest, mirror, storedInfo, storedText, upstream, treeHashOfTarGz, storedBytes } from "../harness";
 
 const { prefetch } = manifest;
@@ -123,4 +127,34 @@ describe("prefetching a new snapshot", () => {
     expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/1 failed/);
     await m.settle();
   }, 150_000);
+});
+
+describe("the daily budget", () => {
+  it("fills no more than PREFETCH_DAILY_BUDGET a day; the rest wait for the next day without spending retries", async () => {
+    const info = vi.spyOn(console, "log");
+    const up = await upstream({}, "prefetch");
+    const snapshot = { uuid: manifest.registryUuid, treeHash: hashOf(prefetch.next) };
+    const paths = prefetch.packages.slice(0, 5);
+    const batch = createMessageBatch<PrefetchMessage>(
+      "pkgedge-local-prefetch",
+      paths.map((path, i) => ({
+        id: `m${i}`,
+        timestamp: Date.now(),
+        attempts: 1,
+        body: { kind: "package", snapshot, key: key(path), label: path },
+      })),
+    );
+    const ctx = createExecutionContext();
+    // The real queue handler, with a budget of two fills for the day.
+    await worker.queue!(batch as MessageBatch, { ...env, PREFETCH_DAILY_BUDGET: "2" } as Env);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(await inBucket(paths)).toHaveLength(2);
+    const gets = (await up.log()).filter((r) => r.method === "GET");
+    expect(gets).toHaveLength(2);
+    const deferred = info.mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"prefetch_deferred"'));
+    expect(deferred).toHaveLength(3);
+    expect(JSON.parse(deferred[0]!).delay_seconds).toBeGreaterThan(0);
+  });
 });
