@@ -8,6 +8,7 @@
  *   tree    the verifier's memory per archive entry beside a bare Map of the same entries (bench/tree-memory.ts)
  *   memory  workerd RSS during cold 300 MB and 1 GiB fills, bucket outside workerd, heap capped (bench/memory.ts)
  *   binaries  a 150 MB release through the binary mirror, cold and warm, vs a direct download (bench/binaries.ts)
+ *   prefetch  diffing two General-sized registry snapshots (heap capped at 128 MB) vs tar -tz (bench/prefetch.ts)
  *
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
@@ -19,6 +20,7 @@ import { benchVerify } from "./verify.ts";
 import { benchTreeMemory } from "./tree-memory.ts";
 import { benchMemory } from "./memory.ts";
 import { benchBinaries } from "./binaries.ts";
+import { benchPrefetch } from "./prefetch.ts";
 
 const sections = process.argv.slice(2);
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
@@ -30,3 +32,4 @@ if (wanted("cold")) await benchCold();
 if (wanted("tree")) await benchTreeMemory();
 if (wanted("memory")) await benchMemory();
 if (wanted("binaries")) await benchBinaries();
+if (wanted("prefetch")) await benchPrefetch();
