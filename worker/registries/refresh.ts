@@ -7,7 +7,7 @@
  */
 
 import type { Config, RegistryConfig } from "../config";
-import type { Flavor } from "../protocol/flavors";
+import { FLAVORS, type Flavor } from "../protocol/flavors";
 import { REGISTRY_LIST_CONTENT_TYPE } from "../protocol/media";
 import { formatRegistryList, parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { getText, probeUpstreams } from "../upstream/upstream";
@@ -126,6 +126,22 @@ async function trust(
   return quorum(`its origin could not be asked (${answer.error})`);
 }
 
+/**
+ * The registry's snapshot another flavor publishes, when this flavor has none yet: what a new
+ * snapshot is compared with for prefetching, so the first flavor to publish it (eager, usually)
+ * does not take it for the registry's very first one.
+ */
+async function publishedElsewhere(store: ObjectStore, flavor: Flavor, uuid: string, hash: string): Promise<string | null> {
+  for (const other of FLAVORS) {
+    if (other === flavor) continue;
+    const list = await store.get(listKey(other));
+    if (!list) continue;
+    const ref = parseRegistryList(await new Response(list.body).text()).find((r) => r.uuid === uuid);
+    if (ref && ref.treeHash !== hash) return ref.treeHash;
+  }
+  return null;
+}
+
 export async function refreshRound(
   store: ObjectStore,
   sources: RegistrySources,
@@ -216,7 +232,9 @@ export async function refreshRound(
       }
       // The gate (PREFETCH_GATE): conservative clients get a snapshot once all it adds is here.
       const waiting =
-        flavor === "conservative" && sources.prefilled ? await sources.prefilled({ uuid, treeHash: hash }, current ?? null) : null;
+        flavor === "conservative" && sources.prefilled
+          ? await sources.prefilled({ uuid, treeHash: hash }, current ?? (await publishedElsewhere(store, flavor, uuid, hash)))
+          : null;
       if (waiting !== null) {
         report.refused!.push({ hash, reason: waiting });
         continue;
@@ -262,7 +280,7 @@ export async function refreshRound(
     if (published.get(uuid) === treeHash || !sources.published) continue;
     // Prefetching is a courtesy to the next clients: it never holds back or fails a publish.
     await sources
-      .published({ uuid, treeHash }, published.get(uuid) ?? null)
+      .published({ uuid, treeHash }, published.get(uuid) ?? (await publishedElsewhere(store, flavor, uuid, treeHash)))
       .catch((err) => log("warn", "prefetch_plan_failed", { uuid, hash: treeHash, error: String(err) }));
   }
   return { kind: "published", refs, update };

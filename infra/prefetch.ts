@@ -1,0 +1,214 @@
+/**
+ * `npm run infra:prefetch -- --registry <hash|latest> [--since <hash>] [--packages N] …`: seeds a
+ * mirror's bucket through the running worker. Reads the registry snapshot (and `--since`'s, to
+ * take only what is new), then asks the worker for every package version the bucket lacks (HEAD
+ * first: X-Cache HIT means it is there), so each is filled through the worker's own verified,
+ * single-flight path. With `--artifacts` it also reads each package's Artifacts.toml and fills the
+ * artifacts it names. Rate-limited, `--concurrency` at once, resumable (a state file remembers
+ * what is done), with a progress line and a summary of failures. Exit 1 if anything failed.
+ */
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { parseRegistryList, registryPath } from "../worker/protocol/paths.ts";
+import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.ts";
+import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
+import { parseCommand } from "./cli.ts";
+
+const { values } = parseCommand({
+  usage: "npm run infra:prefetch -- --registry <hash|latest> [options]",
+  options: {
+    url: { type: "string" },
+    registry: { type: "string" },
+    uuid: { type: "string" },
+    since: { type: "string" },
+    packages: { type: "string" },
+    artifacts: { type: "boolean" },
+    platforms: { type: "string" },
+    concurrency: { type: "string" },
+    rate: { type: "string" },
+    state: { type: "string" },
+  },
+  help: [
+    "--url URL          the mirror (default $PKGEDGE_URL, else http://127.0.0.1:8787)",
+    "--registry HASH    the snapshot to walk, or `latest` (the first line of /registries.eager)",
+    "--uuid UUID        the registry (default: the one /registries.eager lists first)",
+    "--since HASH       only what HASH's snapshot does not list already",
+    "--packages N       at most N package versions (a trial run)",
+    "--artifacts        also the artifacts each package's Artifacts.toml names",
+    "--platforms LIST   with --artifacts: platform triples, comma-separated (default: all)",
+    "--concurrency N    requests at once (default 4)",
+    "--rate N           new requests per second at most (default 10)",
+    "--state FILE       progress file, to resume (default .prefetch-<hash>.json)",
+  ],
+  environment: ["PKGEDGE_URL      the mirror, when --url is not given"],
+  example: "npm run infra:prefetch -- --url https://pkg.example.org --registry latest --since 0123abcd… --artifacts",
+});
+
+function fail(message: string): never {
+  console.error(`✗ ${message}`);
+  process.exit(2);
+}
+
+const count = (name: string, fallback: number, max: number): number => {
+  const raw = (values as Record<string, string | undefined>)[name];
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) fail(`--${name} expects a whole number from 1 to ${max}, got ${raw}`);
+  return Number(raw);
+};
+
+const base = (values.url ?? process.env.PKGEDGE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
+if (!/^https?:\/\//.test(base)) fail(`--url expects an http(s) URL, got ${base}`);
+if (!values.registry) fail("--registry is required: a tree hash, or latest (npm run infra:prefetch -- --help)");
+const HASH = /^[0-9a-f]{40}$/;
+if (values.registry !== "latest" && !HASH.test(values.registry))
+  fail(`--registry expects a 40-digit tree hash or latest, got ${values.registry}`);
+if (values.since !== undefined && !HASH.test(values.since)) fail(`--since expects a 40-digit tree hash, got ${values.since}`);
+const concurrency = count("concurrency", 4, 64);
+const rate = count("rate", 10, 1000);
+const limit = values.packages === undefined ? Number.POSITIVE_INFINITY : count("packages", 0, 10_000_000);
+const platforms = (values.platforms ?? "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter((s) => s !== "");
+
+const headers = { "User-Agent": "pkgedge-infra-prefetch", "Julia-Pkg-Protocol": "1.0" };
+
+async function get(path: string): Promise<Response> {
+  const res = await fetch(base + path, { headers });
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new Error(`GET ${path}: HTTP ${res.status}`);
+  }
+  return res;
+}
+
+/** The registry and snapshot to walk: as given, or the newest the mirror publishes. */
+async function resolveSnapshot(): Promise<{ uuid: string; hash: string }> {
+  const listed = parseRegistryList(await (await get("/registries.eager")).text());
+  const ref = values.uuid ? listed.find((r) => r.uuid === values.uuid) : listed[0];
+  const uuid = values.uuid ?? ref?.uuid;
+  if (!uuid) throw new Error("the mirror publishes no registry (and --uuid was not given)");
+  return { uuid, hash: values.registry === "latest" ? (ref?.treeHash ?? fail(`the mirror does not publish ${uuid}`)) : values.registry! };
+}
+
+interface State {
+  registry: string;
+  since: string | null;
+  done: string[];
+  failed: Record<string, string>;
+}
+
+function loadState(file: string, registry: string): State {
+  if (!existsSync(file)) return { registry, since: values.since ?? null, done: [], failed: {} };
+  const state = JSON.parse(readFileSync(file, "utf8")) as State;
+  if (state.registry !== registry) fail(`${file} is the progress of ${state.registry}, not ${registry}: remove it or pass --state`);
+  return { ...state, failed: {} }; // failures are tried again
+}
+
+function saveState(file: string, state: State): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(state));
+  renameSync(`${file}.tmp`, file);
+}
+
+/** A token bucket: at most `rate` starts per second. */
+function pacer(perSecond: number): () => Promise<void> {
+  let next = 0;
+  return async () => {
+    const now = Date.now();
+    const at = Math.max(now, next);
+    next = at + 1000 / perSecond;
+    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+  };
+}
+
+const { uuid, hash } = await resolveSnapshot();
+const registry = registryPath({ uuid, treeHash: hash });
+const stateFile = values.state ?? `.prefetch-${hash}.json`;
+const state = loadState(stateFile, registry);
+const done = new Set(state.done);
+
+console.log(`walking ${registry}${values.since ? ` (what ${values.since.slice(0, 8)}… does not list)` : ""} through ${base}`);
+const next = (await get(registry)).body!;
+const since = values.since ? (await get(registryPath({ uuid, treeHash: values.since }))).body! : null;
+const { added, cost } = await addedVersions(since, next);
+const versions: ListedVersion[] = added.slice(0, limit);
+console.log(`${versions.length} package versions to check (${cost.nextVersions} listed; read in ${cost.ms} ms); ${done.size} done before`);
+
+const summary = { filled: 0, present: 0, failed: 0, artifacts: 0 };
+const queue: { path: string; label: string }[] = versions.map((v) => ({
+  path: `/package/${v.uuid}/${v.treeHash}`,
+  label: `${v.name}@${v.version}`,
+}));
+const tty = process.stderr.isTTY;
+let finished = 0;
+const progress = () => {
+  const total = queue.length;
+  const line = `${finished}/${total} · filled ${summary.filled} · already there ${summary.present} · failed ${summary.failed}`;
+  if (tty) process.stderr.write(`\r${"█".repeat(Math.round((finished / Math.max(1, total)) * 30)).padEnd(30, "░")} ${line}`);
+  else if (finished % 100 === 0 || finished === total) console.log(line);
+};
+
+/** One item: HEAD (a hit is done), else GET it through the mirror, reading artifacts on the way. */
+async function visit(item: { path: string; label: string }): Promise<void> {
+  const isPackage = item.path.startsWith("/package/");
+  const head = await fetch(base + item.path, { method: "HEAD", headers });
+  if (head.status === 200 && head.headers.get("x-cache") === "HIT" && !(isPackage && values.artifacts)) {
+    summary.present++;
+    return;
+  }
+  const res = await get(item.path);
+  const cache = res.headers.get("x-cache");
+  if (isPackage && values.artifacts) {
+    const found = chooseArtifacts(await artifactsOf(res.body!), platforms, true);
+    for (const a of found) {
+      const path = `/artifact/${a.treeHash}`;
+      if (!done.has(path) && !queue.some((q) => q.path === path)) queue.push({ path, label: `${item.label} ${a.name}` });
+    }
+    summary.artifacts += found.length;
+  } else {
+    // Read to the end: the fill is committed once its last byte has been checked.
+    for await (const _ of res.body!) {
+      // draining
+    }
+  }
+  if (cache === "HIT") summary.present++;
+  else summary.filled++;
+}
+
+const pace = pacer(rate);
+let cursor = 0;
+let sinceSave = 0;
+async function worker(): Promise<void> {
+  while (cursor < queue.length) {
+    const item = queue[cursor++]!;
+    if (done.has(item.path)) {
+      finished++;
+      continue;
+    }
+    await pace();
+    try {
+      await visit(item);
+      done.add(item.path);
+    } catch (err) {
+      summary.failed++;
+      state.failed[item.path] = `${item.label}: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    finished++;
+    progress();
+    if (++sinceSave >= 20) {
+      sinceSave = 0;
+      saveState(stateFile, { ...state, done: [...done] });
+    }
+  }
+}
+
+await Promise.all(Array.from({ length: concurrency }, worker));
+saveState(stateFile, { ...state, done: [...done] });
+if (tty) process.stderr.write("\n");
+console.log(
+  `done: ${summary.filled} filled, ${summary.present} already in the bucket, ${summary.failed} failed` +
+    (values.artifacts ? ` (${summary.artifacts} artifacts named)` : "") +
+    `; progress kept in ${stateFile}`,
+);
+for (const reason of Object.values(state.failed)) console.log(`  ✗ ${reason}`);
+process.exit(summary.failed > 0 ? 1 : 0);
