@@ -3,7 +3,8 @@
  *
  * What a new Cloudflare account needs before the first deploy, done idempotently with wrangler
  * (CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID in the environment): the R2 bucket each
- * environment binds as BUCKET (read from wrangler.toml; created only if missing) and, when
+ * environment binds as BUCKET and the prefetch queue and its dead-letter queue (read from
+ * wrangler.toml; each created only if missing) and, when
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are set here, those secrets on each environment. The
  * production custom domain is the `routes` entry in wrangler.toml: `wrangler deploy` creates it.
  * With --dry-run it only prints what it would run.
@@ -38,6 +39,17 @@ function bucketOf(env: string): string {
   const name = block && /bucket_name\s*=\s*"([^"]+)"/.exec(block)?.[1];
   if (!name) throw new Error(`wrangler.toml has no [[env.${env}.r2_buckets]] with a bucket_name`);
   return name;
+}
+
+/** The queues an environment's prefetching uses (its producer's queue and the dead-letter queue). */
+function queuesOf(env: string): string[] {
+  const toml = readFileSync(join(REPO, "wrangler.toml"), "utf8");
+  const names = toml
+    .split(`[[env.${env}.queues.consumers]]`)
+    .slice(1)
+    .flatMap((block) => [/^queue\s*=\s*"([^"]+)"/m.exec(block)?.[1], /dead_letter_queue\s*=\s*"([^"]+)"/.exec(block.split("[[")[0]!)?.[1]])
+    .filter((n): n is string => n !== undefined);
+  return [...new Set(names)];
 }
 
 function wrangler(args: string[], input?: string): { code: number; out: string } {
@@ -79,6 +91,18 @@ for (const env of environments) {
       continue;
     }
     if (!dryRun) console.log(`✓ ${env}: bucket ${bucket} created`);
+  }
+  const queues = wrangler(["queues", "list"]);
+  for (const queue of queuesOf(env)) {
+    if (!dryRun && queues.code === 0 && new RegExp(`(^|[\\s│|])${queue}([\\s│|]|$)`, "m").test(queues.out)) {
+      console.log(`✓ ${env}: queue ${queue} exists`);
+      continue;
+    }
+    const created = wrangler(["queues", "create", queue]);
+    if (created.code !== 0 && !/already (exists|taken)/i.test(created.out)) {
+      console.error(`✗ ${env}: could not create queue ${queue}:\n${created.out}`);
+      failed = true;
+    } else if (!dryRun) console.log(`✓ ${env}: queue ${queue} created`);
   }
   for (const secret of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
     const value = process.env[secret];

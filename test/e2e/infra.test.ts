@@ -123,11 +123,14 @@ describe("npm run lint", () => {
 });
 
 describe("npm run provision", () => {
-  it("plans each environment's bucket from wrangler.toml, and the S3 secrets only when given", async () => {
+  it("plans each environment's bucket and queues from wrangler.toml, and the S3 secrets only when given", async () => {
     const plain = await run("provision.ts", ["--dry-run"], { S3_ACCESS_KEY_ID: "", S3_SECRET_ACCESS_KEY: "" });
     expect(plain.code, plain.output).toBe(0);
     expect(plain.output).toContain("would run: wrangler r2 bucket create pkgedge-staging");
     expect(plain.output).toContain("would run: wrangler r2 bucket create pkgedge-production");
+    // The prefetch queue and its dead-letter queue, per environment.
+    expect(plain.output).toContain("would run: wrangler queues create pkgedge-staging-prefetch\n");
+    expect(plain.output).toContain("would run: wrangler queues create pkgedge-prefetch-failed");
     expect(plain.output).not.toContain("secret put");
     const s3 = await run("provision.ts", ["--env", "production", "--dry-run"], { S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret" });
     expect(s3.output).toContain("would run: wrangler secret put S3_ACCESS_KEY_ID --env production");
@@ -150,6 +153,7 @@ describe("every operator command explains itself", () => {
     ["infra/smoke.ts", "npm run smoke"],
     ["infra/stats.ts", "npm run stats"],
     ["infra/deploy.ts", "npm run deploy"],
+    ["infra/prefetch.ts", "npm run infra:prefetch"],
   ] as const;
 
   it.each(commands)("%s answers --help with its options, environment and an example", async (script, name) => {
