@@ -75,9 +75,18 @@ export class Prefetcher {
     return this.ledger(ref).progress() as Promise<Progress>;
   }
 
-  /** Null when everything the snapshot adds is in the bucket; otherwise why it is held back. */
-  async heldBack(ref: RegistryRef, base: string | null): Promise<string | null> {
-    const p = await this.progress(ref);
+  /**
+   * Null when everything the snapshot adds is in the bucket; otherwise why it is held back. Items
+   * that failed are looked for in the bucket first: a client's request, or infra:prefetch, may
+   * have filled them since.
+   */
+  async heldBack(ref: RegistryRef, base: string | null, store: ObjectStore): Promise<string | null> {
+    let p = await this.progress(ref);
+    if (p.failed > 0) {
+      const found = await Promise.all(p.failures.map(async (f) => ((await store.head(f.key)) ? f.key : null)));
+      for (const key of found) if (key) await this.ledger(ref).settle(key, "done");
+      if (found.some((k) => k !== null)) p = await this.progress(ref);
+    }
     if (!p.plannedAt && base === null) {
       // Nothing to compare with: nothing to wait for (seeding is infra:prefetch's job).
       await this.snapshotSeen(ref, null);

@@ -71,7 +71,7 @@ export function upstreamSources(deps: MirrorDeps): RegistrySources {
     },
     ...(deps.prefetch
       ? {
-          prefilled: deps.config.prefetch.gate ? (ref, base) => deps.prefetch!.heldBack(ref, base) : undefined,
+          prefilled: deps.config.prefetch.gate ? (ref, base) => deps.prefetch!.heldBack(ref, base, deps.store) : undefined,
           published: (ref, base) => deps.prefetch!.snapshotSeen(ref, base),
         }
       : {}),

@@ -93,7 +93,7 @@ describe("prefetching a new snapshot", () => {
     await m.settle();
   });
 
-  it("retries a version no upstream serves, then dead-letters it, and keeps the gate closed", async () => {
+  it("retries a version no upstream serves, then dead-letters it, and keeps the gate closed until it is in the bucket", async () => {
     const broken = prefetch.packages[0]!;
     const up = await upstream(
       { lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults: { [broken]: "status-503" } },
@@ -125,6 +125,18 @@ describe("prefetching a new snapshot", () => {
     expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
     const refused = (await meta(m)).registries.conservative.by_registry[manifest.registryUuid].refused;
     expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/1 failed/);
+
+    // Mended, and filled by a client's request once the remembered failure (5 s) and the key's
+    // backoff (a second, for this client) are over: the gate finds it in the bucket and opens.
+    await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) } });
+    await new Promise((r) => setTimeout(r, 5500));
+    const res = await mirror({ FILL_BACKOFF_SECONDS: "1" }).fetch(broken);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    await m.settle();
+    await m.scheduled();
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
+    expect(await snapshotReport(m, prefetch.next)).toMatchObject({ failed: 0, done: report.total });
     await m.settle();
   }, 150_000);
 });
