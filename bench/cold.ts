@@ -14,7 +14,7 @@ import { startFixtureServer, type FixtureServer } from "../test/fixtures/upstrea
 import { startWranglerDev, type WranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { createUpstream } from "../test/shared/control.ts";
 import { artifact300MB, artifact32MB, type BenchTarball } from "./data.ts";
-import { mb, med, MB, median, rate, ratio, RUNS, table, timedDownload, untilHit, withBenchWorker } from "./lib.ts";
+import { lastWarnings, mb, med, MB, median, rate, ratio, RUNS, table, timedDownload, untilHit, withBenchWorker } from "./lib.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
 
 const INTERNET_RATE = 25 * MB;
@@ -64,14 +64,7 @@ async function coldThroughPkgedge(
         const start = performance.now();
         const d = await timedDownload(dev.url + path).catch((err) => {
           // A broken cold miss is a finding, not noise: show what pkgedge said about it.
-          console.log(
-            dev
-              .output()
-              .split("\n")
-              .filter((l) => /"level":"(warn|error)"/.test(l))
-              .slice(-5)
-              .join("\n"),
-          );
+          console.log(lastWarnings(dev.output()));
           throw err;
         });
         if (d.bytes !== size) throw new Error(`cold miss delivered ${d.bytes} of ${size} bytes`);

@@ -138,3 +138,12 @@ export async function untilHit(url: string): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The last warnings and errors a worker logged: what to show when a benchmark's transfer broke. */
+export function lastWarnings(output: string, count = 5): string {
+  return output
+    .split("\n")
+    .filter((l) => /"level":"(warn|error)"/.test(l))
+    .slice(-count)
+    .join("\n");
+}

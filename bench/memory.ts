@@ -13,7 +13,7 @@ import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { REPO, startWranglerDev, type WranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { artifact1GiB, artifact300MB, type BenchTarball } from "./data.ts";
-import { drain, mb, table } from "./lib.ts";
+import { drain, lastWarnings, mb, table } from "./lib.ts";
 import { sampleRss } from "./rss.ts";
 
 const ISOLATE_CAP = { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" };
@@ -40,14 +40,7 @@ async function growth(
   const start = performance.now();
   const bytes = await drain(await fetch(url)).catch((err) => {
     // A broken fill is a finding, not noise: show what the worker said about it.
-    console.log(
-      dev
-        .output()
-        .split("\n")
-        .filter((l) => /"level":"(warn|error)"/.test(l))
-        .slice(-5)
-        .join("\n"),
-    );
+    console.log(lastWarnings(dev.output()));
     throw err;
   });
   if (bytes !== size) throw new Error(`${url} delivered ${bytes} of ${size} bytes`);
