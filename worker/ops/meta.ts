@@ -81,7 +81,7 @@ export async function registriesReport(rt: Runtime): Promise<Record<string, Flav
 }
 
 /** Prefetching's settings, and how far each published snapshot is prefilled (from its ledger). */
-async function prefetchReport(rt: Runtime, registries: Record<string, FlavorReport>): Promise<Record<string, unknown>> {
+export async function prefetchReport(rt: Runtime, registries: Record<string, FlavorReport>): Promise<Record<string, unknown>> {
   const p = rt.config.prefetch;
   const refs = new Map<string, RegistryRef>();
   for (const report of Object.values(registries)) for (const ref of report.registries) refs.set(registryPath(ref), ref);

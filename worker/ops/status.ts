@@ -6,7 +6,8 @@
  */
 
 import type { Runtime } from "../runtime";
-import { PKGEDGE_VERSION, registriesReport, type FlavorReport } from "./meta";
+import { PKGEDGE_VERSION, prefetchReport, registriesReport, type FlavorReport } from "./meta";
+import type { Progress } from "../prefetch/ledger";
 
 /** A list not confirmed against upstream for this many registry TTLs is shown as stale. */
 export const STALE_AFTER_TTLS = 3;
@@ -62,6 +63,21 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
         `<td><span class="badge ${f.state}">${f.state}</span> ${esc(f.why)}</td><td>${esc(age(report.last_attempt_at))}${report.last_error ? `<br><span class="error">${esc(report.last_error)}</span>` : ""}</td></tr>`,
     );
   }
+  const prefetch = await prefetchReport(rt, reports);
+  const snapshots = (prefetch.snapshots as (Progress & { registry: string })[])
+    .map((s) => {
+      const state = !s.plannedAt
+        ? "not listed yet"
+        : s.note && s.total === 0
+          ? esc(s.note)
+          : `${s.done} of ${s.total} in the bucket${s.pending ? `, ${s.pending} pending` : ""}`;
+      const failed = s.failures.map((f) => `<br><span class="error">${esc(f.label)}: ${esc(f.error)}</span>`).join("");
+      return `<li><code>${esc(s.registry.split("/").at(-1))}</code>: ${state}${s.failed ? `, <span class="error">${s.failed} failed</span>` : ""}${failed}</li>`;
+    })
+    .join("");
+  const prefetchLine = rt.prefetch
+    ? `<p>New snapshots' ${rt.config.prefetch.mode === "all" ? "package versions and artifacts" : "package versions"} are filled before clients ask${rt.config.prefetch.gate ? "; conservative clients get a snapshot once all of it is here" : ""}.</p><ul id="prefetch">${snapshots}</ul>`
+    : `<p id="prefetch">Off${rt.config.prefetch.offBecause ? `: ${esc(rt.config.prefetch.offBecause)}` : ""}.</p>`;
   const failures = new Map<string, { at: string; detail: string }>();
   for (const f of rt.upstreamFailures) for (const up of rt.config.upstreams) if (f.detail.includes(up)) failures.set(up, f);
   const upstreams = rt.config.upstreams
@@ -93,6 +109,8 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 ${mirrors ? `<p>The Julia binaries are mirrored too:</p><ul>${mirrors}</ul>` : ""}
 <h2>Registries</h2>
 <table id="registries"><tr><th>flavor</th><th>published</th><th>since</th><th>freshness</th><th>last refresh</th></tr>${rows.join("")}</table>
+<h2>Prefetching</h2>
+${prefetchLine}
 <h2>Upstreams</h2>
 <ul id="upstreams">${upstreams}</ul>
 <h2>Answers</h2>

@@ -53,6 +53,7 @@ describe("the status page", () => {
     expect(html).toMatch(/data-flavor="eager"[\s\S]*badge fresh/);
     expect(html).toContain(`<code>${up.url}</code>: no failure seen by this isolate`);
     expect(html).toMatch(/<td>negative<\/td><td>0<\/td>/);
+    expect(html).toContain('<p id="prefetch">Off.</p>'); // PREFETCH=off in this project
     expect(html).not.toMatch(/<script|https?:\/\/(?!pkgedge\.test|127\.0\.0\.1|julialang2\.s3)/);
   });
 

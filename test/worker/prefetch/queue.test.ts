@@ -92,6 +92,9 @@ describe("prefetching a new snapshot", () => {
     expect(gets.map((r) => r.path).sort()).toEqual([...wanted].sort());
     console.log(JSON.stringify({ event: "prefetch_upstream_requests", gets: gets.length, heads: tarballs.length - gets.length }));
 
+    // The status page says so.
+    expect(await (await m.fetch("/")).text()).toContain(`<code>${hashOf(prefetch.next)}</code>: 52 of 52 in the bucket</li>`);
+
     // The next round publishes it for conservative clients too.
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
