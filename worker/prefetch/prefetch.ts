@@ -130,7 +130,6 @@ export class Prefetcher {
 
   private async handle(message: Message<PrefetchMessage>, store: ObjectStore, fills: Fills): Promise<void> {
     const body = message.body;
-    if (this.config.prefetch.mode === "off") return message.ack();
     if (body.kind === "snapshot") {
       await this.plan(body, store);
       return message.ack();
