@@ -6,18 +6,47 @@
  * single-flight path. With `--artifacts` it also reads each package's Artifacts.toml and fills the
  * artifacts it names. Rate-limited, `--concurrency` at once, resumable (a state file remembers
  * what is done), with a progress line and a summary of failures. Exit 1 if anything failed.
+ *
+ * With `--to-endpoint`/`--to-bucket` it fills an S3-compatible bucket directly instead (no worker:
+ * for a bucket a mirror will use): each tarball is downloaded from `--upstream` to a temporary
+ * file, its git tree hash checked as pkgedge checks a fill, and only then uploaded.
  */
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { parseRegistryList, registryPath } from "../worker/protocol/paths.ts";
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  openAsBlob,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { parseRegistryList, parseResourcePath, registryPath } from "../worker/protocol/paths.ts";
 import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.ts";
 import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
+import { acceptTreeHash } from "../worker/verify/rule.ts";
+import { treeHashOfTarGz } from "../worker/verify/verify.ts";
 import { parseCommand } from "./cli.ts";
+import { s3Client } from "./s3-client.ts";
 
 const { values } = parseCommand({
   usage: "npm run infra:prefetch -- --registry <hash|latest> [options]",
   options: {
     url: { type: "string" },
+    upstream: { type: "string" },
+    "to-endpoint": { type: "string" },
+    "to-bucket": { type: "string" },
+    region: { type: "string", default: "auto" },
+    "virtual-host": { type: "boolean", default: false },
     registry: { type: "string" },
     uuid: { type: "string" },
     since: { type: "string" },
@@ -30,6 +59,9 @@ const { values } = parseCommand({
   },
   help: [
     "--url URL          the mirror (default $PKGEDGE_URL, else http://127.0.0.1:8787)",
+    "--to-endpoint URL, --to-bucket NAME   fill this S3-compatible bucket directly instead (verified)",
+    "--upstream URL     with --to-bucket: the storage server to download from",
+    "--region R, --virtual-host            with --to-bucket: SigV4 region (default auto), addressing",
     "--registry HASH    the snapshot to walk, or `latest` (the first line of /registries.eager)",
     "--uuid UUID        the registry (default: the one /registries.eager lists first)",
     "--since HASH       only what HASH's snapshot does not list already",
@@ -40,7 +72,7 @@ const { values } = parseCommand({
     "--rate N           new requests per second at most (default 10)",
     "--state FILE       progress file, to resume (default .prefetch-<hash>.json)",
   ],
-  environment: ["PKGEDGE_URL      the mirror, when --url is not given"],
+  environment: ["PKGEDGE_URL      the mirror, when --url is not given", "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY   with --to-bucket"],
   example: "npm run infra:prefetch -- --url https://pkg.example.org --registry latest --since 0123abcd… --artifacts",
 });
 
@@ -49,15 +81,17 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const count = (name: string, fallback: number, max: number): number => {
-  const raw = (values as Record<string, string | undefined>)[name];
+const count = (name: "concurrency" | "rate" | "packages", fallback: number, max: number): number => {
+  const raw = values[name];
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) fail(`--${name} expects a whole number from 1 to ${max}, got ${raw}`);
   return Number(raw);
 };
 
-const base = (values.url ?? process.env.PKGEDGE_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
-if (!/^https?:\/\//.test(base)) fail(`--url expects an http(s) URL, got ${base}`);
+const direct = values["to-bucket"] !== undefined || values["to-endpoint"] !== undefined;
+if (direct && !values.upstream) fail("--to-bucket fills a bucket without a worker: --upstream names the storage server to download from");
+const base = (direct ? values.upstream! : (values.url ?? process.env.PKGEDGE_URL ?? "http://127.0.0.1:8787")).replace(/\/+$/, "");
+if (!/^https?:\/\//.test(base)) fail(`${direct ? "--upstream" : "--url"} expects an http(s) URL, got ${base}`);
 if (!values.registry) fail("--registry is required: a tree hash, or latest (npm run infra:prefetch -- --help)");
 const HASH = /^[0-9a-f]{40}$/;
 if (values.registry !== "latest" && !HASH.test(values.registry))
@@ -84,7 +118,8 @@ async function get(path: string): Promise<Response> {
 
 /** The registry and snapshot to walk: as given, or the newest the mirror publishes. */
 async function resolveSnapshot(): Promise<{ uuid: string; hash: string }> {
-  const listed = parseRegistryList(await (await get("/registries.eager")).text());
+  const lists = await fetch(`${base}/registries.eager`, { headers });
+  const listed = parseRegistryList(await (lists.status === 200 ? lists : await get("/registries")).text());
   const ref = values.uuid ? listed.find((r) => r.uuid === values.uuid) : listed[0];
   const uuid = values.uuid ?? ref?.uuid;
   if (!uuid) throw new Error("the mirror publishes no registry (and --uuid was not given)");
@@ -127,7 +162,10 @@ const stateFile = values.state ?? `.prefetch-${hash}.json`;
 const state = loadState(stateFile, registry);
 const done = new Set(state.done);
 
-console.log(`walking ${registry}${values.since ? ` (what ${values.since.slice(0, 8)}… does not list)` : ""} through ${base}`);
+console.log(
+  `walking ${registry}${values.since ? ` (what ${values.since.slice(0, 8)}… does not list)` : ""} ` +
+    (direct ? `from ${base} into bucket ${values["to-bucket"]}` : `through ${base}`),
+);
 const next = (await get(registry)).body!;
 const since = values.since ? (await get(registryPath({ uuid, treeHash: values.since }))).body! : null;
 const { added, cost } = await addedVersions(since, next);
@@ -148,31 +186,116 @@ const progress = () => {
   else if (finished % 100 === 0 || finished === total) console.log(line);
 };
 
-/** One item: HEAD (a hit is done), else GET it through the mirror, reading artifacts on the way. */
-async function visit(item: { path: string; label: string }): Promise<void> {
-  const isPackage = item.path.startsWith("/package/");
-  const head = await fetch(base + item.path, { method: "HEAD", headers });
-  if (head.status === 200 && head.headers.get("x-cache") === "HIT" && !(isPackage && values.artifacts)) {
-    summary.present++;
-    return;
-  }
-  const res = await get(item.path);
-  const cache = res.headers.get("x-cache");
-  if (isPackage && values.artifacts) {
-    const found = chooseArtifacts(await artifactsOf(res.body!), platforms, true);
-    for (const a of found) {
-      const path = `/artifact/${a.treeHash}`;
-      if (!done.has(path) && !queue.some((q) => q.path === path)) queue.push({ path, label: `${item.label} ${a.name}` });
-    }
-    summary.artifacts += found.length;
-  } else {
+/** Where items go: through the mirror (it fills and verifies), or straight into a bucket (verified here). */
+interface Target {
+  /** Already there. */
+  has(path: string): Promise<boolean>;
+  /** Fills it; resolves to its bytes as a stream when `read` (to find its artifacts), else null. */
+  fill(path: string, read: boolean): Promise<ReadableStream<Uint8Array> | null>;
+}
+
+const throughMirror: Target = {
+  async has(path) {
+    const head = await fetch(base + path, { method: "HEAD", headers });
+    return head.status === 200 && head.headers.get("x-cache") === "HIT";
+  },
+  async fill(path, read) {
+    const res = await get(path);
+    if (read) return res.body!;
     // Read to the end: the fill is committed once its last byte has been checked.
     for await (const _ of res.body!) {
       // draining
     }
+    return null;
+  },
+};
+
+const nodeSha1 = () => {
+  const h = createHash("sha1");
+  return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
+};
+
+function intoBucket(s3: S3Client, bucket: string): Target {
+  const scratch = mkdtempSync(join(tmpdir(), "pkgedge-prefetch-"));
+  process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+  return {
+    async has(path) {
+      return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: path.slice(1) })).catch(() => null)) !== null;
+    },
+    async fill(path, read) {
+      const resource = parseResourcePath(path)!;
+      const file = join(scratch, resource.treeHash);
+      try {
+        const res = await get(path);
+        await pipeline(Readable.fromWeb(res.body! as import("node:stream/web").ReadableStream<Uint8Array>), createWriteStream(file));
+        const hashes = await treeHashOfTarGz((await openAsBlob(file)).stream(), { sha1: nodeSha1 });
+        const verdict = acceptTreeHash(resource.kind, resource.treeHash, hashes);
+        if (!verdict.ok) throw new Error(`not stored: ${verdict.reason}`);
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: path.slice(1),
+            Body: createReadStream(file),
+            ContentLength: statSync(file).size,
+            ContentType: "application/x-gzip",
+          }),
+        );
+        // Only packages are read back (for their Artifacts.toml): small enough to hold.
+        return read ? new Blob([readFileSync(file)]).stream() : null;
+      } finally {
+        rmSync(file, { force: true });
+      }
+    },
+  };
+}
+
+function bucketTarget(): Target {
+  const accessKeyId = process.env.S3_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
+  if (!values["to-endpoint"] || !values["to-bucket"]) fail("--to-endpoint and --to-bucket go together");
+  if (!accessKeyId || !secretAccessKey) fail("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for --to-bucket");
+  const bucket = values["to-bucket"];
+  const s3 = s3Client({
+    endpoint: values["to-endpoint"],
+    bucket,
+    region: values.region,
+    virtualHost: values["virtual-host"],
+    accessKeyId,
+    secretAccessKey,
+  });
+  return intoBucket(s3, bucket);
+}
+
+const target = direct ? bucketTarget() : throughMirror;
+
+/** One item: already there is done; else filled, and a package's artifacts queued when asked. */
+async function visit(item: { path: string; label: string }): Promise<void> {
+  const isPackage = item.path.startsWith("/package/");
+  const wantArtifacts = isPackage && values.artifacts === true;
+  const there = await target.has(item.path);
+  if (there && !wantArtifacts) {
+    summary.present++;
+    return;
   }
-  if (cache === "HIT") summary.present++;
-  else summary.filled++;
+  if (there) {
+    // Its artifacts are still wanted: read it (from the mirror, a hit; or upstream, unstored).
+    const body = direct ? (await get(item.path)).body! : await target.fill(item.path, true);
+    await queueArtifacts(item, body!);
+    summary.present++;
+    return;
+  }
+  const body = await target.fill(item.path, wantArtifacts);
+  if (body) await queueArtifacts(item, body);
+  summary.filled++;
+}
+
+async function queueArtifacts(item: { path: string; label: string }, body: ReadableStream<Uint8Array>): Promise<void> {
+  const found = chooseArtifacts(await artifactsOf(body), platforms, true);
+  for (const a of found) {
+    const path = `/artifact/${a.treeHash}`;
+    if (!done.has(path) && !queue.some((q) => q.path === path)) queue.push({ path, label: `${item.label} ${a.name}` });
+  }
+  summary.artifacts += found.length;
 }
 
 const pace = pacer(rate);

@@ -4,7 +4,9 @@ import { describe, expect, inject, it } from "vitest";
 import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
 import "../shared/manifest.ts";
-import { fixtureBytes } from "../shared/control.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createUpstream, fixtureBytes } from "../shared/control.ts";
 import { runScript } from "./run-script.ts";
 
 const s3 = inject("s3");
@@ -45,6 +47,45 @@ describe("npm run infra:bucket", () => {
     });
     expect(noSecret.code).toBe(1);
     expect(noSecret.output).toMatch(/S3_SECRET_ACCESS_KEY is not set/);
+  });
+});
+
+describe("npm run infra:prefetch --to-bucket", () => {
+  const manifest = inject("manifest");
+  const { prefetch } = manifest;
+  const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, service: "s3", region: "us-east-1" });
+
+  it("fills an S3 bucket straight from upstream, storing only what verifies", async () => {
+    const bucket = `seed-${Date.now().toString(36)}`;
+    expect((await client.fetch(`${s3.endpoint}/${bucket}`, { method: "PUT" })).status).toBe(200);
+    const bad = prefetch.packages[1]!;
+    const up = await createUpstream(manifest.controlUrl, { lists: { eager: `${prefetch.next}\n` }, faults: { [bad]: "wrong-bytes" } });
+    const state = join(mkdtempSync(join(tmpdir(), "pkgedge-seed-")), "state.json");
+    const args = ["--upstream", up.url, "--to-endpoint", s3.endpoint, "--to-bucket", bucket, "--region", "us-east-1"];
+    args.push(
+      "--registry",
+      "latest",
+      "--since",
+      manifest.objects[prefetch.base]!.treeHash,
+      "--artifacts",
+      "--platforms",
+      "x86_64-linux-gnu",
+    );
+    args.push("--state", state, "--rate", "100");
+    const r = await run("prefetch.ts", args, creds);
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toMatch(/into bucket seed-/);
+    // 49 Seedling versions, Hello_jll 1.1.0, its Linux artifact and its lazy one.
+    expect(r.output).toMatch(/done: 52 filled, 0 already in the bucket, 1 failed/);
+    expect(r.output).toMatch(/✗ Seedling@0\.1\.2: not stored: tree hash mismatch/);
+    const stored = async (path: string) => (await client.fetch(`${s3.endpoint}/${bucket}${path}`, { method: "HEAD" })).status === 200;
+    expect(await stored(bad)).toBe(false);
+    expect(await stored(prefetch.packages[0]!)).toBe(true);
+    expect(await stored(prefetch.artifacts["x86_64-linux-gnu"])).toBe(true);
+    expect(await stored(prefetch.artifacts["aarch64-apple-darwin"])).toBe(false);
+    // What was stored is what the registry names.
+    const jll = await client.fetch(`${s3.endpoint}/${bucket}${prefetch.packages.at(-1)!}`);
+    expect(new Uint8Array(await jll.arrayBuffer())).toEqual(await fixtureBytes(manifest.controlUrl, prefetch.packages.at(-1)!));
   });
 });
 
