@@ -12,7 +12,8 @@ const worker = (extra: { bindings?: Record<string, string> } = {}) =>
 
 // The queue's consumer runs with the worker's own environment, not a test's, so the prefetch
 // suites configure it here: one fixture upstream (`/u/prefetch`, set up by each test), the
-// fixture registry's origin, everything prefetched, the gate on, retries a second apart.
+// fixture registry's origin, everything prefetched, the gate on, retries a second apart (on S3
+// at once: the retry path is the same, and the suite is shorter).
 const PREFETCH_TEST = "test/worker/prefetch/queue.test.ts";
 const prefetching = (storage: "r2" | "s3") =>
   cloudflareTest(({ inject }) => {
@@ -28,7 +29,7 @@ const prefetching = (storage: "r2" | "s3") =>
           PREFETCH_GATE: "true",
           PREFETCH_PLATFORMS: "x86_64-linux-gnu",
           PREFETCH_LAZY: "false",
-          PREFETCH_RETRY_DELAY_SECONDS: "1",
+          PREFETCH_RETRY_DELAY_SECONDS: storage === "s3" ? "0" : "1",
           ...(storage === "s3" ? s3Bindings(inject("s3")) : {}),
         },
       },

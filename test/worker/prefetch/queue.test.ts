@@ -5,7 +5,8 @@
  * upstream can serve goes through its retries to the dead-letter queue and is reported failed.
  *
  * The consumer's configuration is this project's (vitest.config.ts): the upstream `/u/prefetch`,
- * everything prefetched for x86_64-linux-gnu only, lazy artifacts skipped, retries a second apart.
+ * everything prefetched for x86_64-linux-gnu only, lazy artifacts skipped, retries a second apart
+ * (at once on S3).
  */
 
 import { env } from "cloudflare:workers";
@@ -13,7 +14,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../../worker/index";
 import type { PrefetchMessage } from "../../../worker/prefetch/prefetch";
-import { manifest, mirror, storedInfo, storedText, upstream, treeHashOfTarGz, storedBytes } from "../harness";
+import { backend, manifest, mirror, storedInfo, storedText, upstream, treeHashOfTarGz, storedBytes } from "../harness";
 
 const { prefetch } = manifest;
 const list = (path: string) => `${path}\n`;
@@ -114,13 +115,20 @@ describe("prefetching a new snapshot", () => {
       faults: { [broken]: "status-503" },
     });
     await m.scheduled();
-    // Six deliveries (max_retries = 5), a doubling delay from 1 s apart, then the dead-letter queue.
+    // Six deliveries (max_retries = 5), a doubling delay from 1 s apart (on S3 none), then the
+    // dead-letter queue.
+    const warn = vi.spyOn(console, "warn");
     const report = await until(
       "the broken version failed",
       () => snapshotReport(m, prefetch.next),
       (r) => r?.failed === 1,
       110,
     );
+    const delays = warn.mock.calls
+      .map((c) => String(c[0]))
+      .filter((l) => l.includes('"prefetch_failed"'))
+      .map((l) => JSON.parse(l).retry_in);
+    expect(delays).toEqual(backend === "r2" ? [1, 2, 4, 8, 16, 32] : [0, 0, 0, 0, 0, 0]);
     expect(report.failures[0]).toMatchObject({ key: key(broken), attempts: 6 });
     expect(report.failures[0].error).toMatch(/503/);
     expect(report.done).toBe(report.total - 1);
