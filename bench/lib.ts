@@ -87,14 +87,14 @@ export function table(rows: string[][]): void {
   }
 }
 
-/** Runs `fn` against the benchmark worker (bench/worker) under its own wrangler dev and bucket. */
-export async function withBenchWorker<T>(fn: (url: string, pgid: number) => Promise<T>): Promise<T> {
+/** Runs `fn` against the benchmark worker (bench/worker) under its own wrangler dev and bucket (`env`: wrangler's environment). */
+export async function withBenchWorker<T>(fn: (url: string, pgid: number) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
   const { mkdtempSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
   const { REPO, startWranglerDev } = await import("../test/fixtures/wrangler-dev.ts");
   const state = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
-  const dev = await startWranglerDev({ vars: {}, persistTo: state, config: join(REPO, "bench", "worker", "wrangler.toml") });
+  const dev = await startWranglerDev({ vars: {}, persistTo: state, config: join(REPO, "bench", "worker", "wrangler.toml"), env });
   try {
     return await fn(dev.url, dev.process.pid!);
   } finally {

@@ -2,15 +2,17 @@
  * prefetch: the cost of diffing two registry snapshots of General's size (what the queue consumer
  * does for every published snapshot), beside `tar -tz` listing both archives. Registry-shaped
  * data: 12,000 packages with four TOML files each (48,000 entries), 100,000 versions; the next
- * snapshot adds 50. Run in a child Node with V8's heap capped at the isolate's 128 MB, with the
- * peak heap sampled during the diff.
+ * snapshot adds 50. Run inside workerd (the benchmark worker under wrangler dev, V8's heap capped
+ * at the isolate's 128 MB, workerd's RSS sampled) and in a child Node with the same cap (its peak
+ * heap sampled: what the diff itself holds).
  */
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, openAsBlob, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RUNS, shellMedianMs, table } from "./lib.ts";
+import { median, RUNS, shellMedianMs, staticServer, table, withBenchWorker } from "./lib.ts";
+import { sampleRss } from "./rss.ts";
 
 const OUT = fileURLToPath(new URL("./out/prefetch/", import.meta.url));
 const PACKAGES = 12_000;
@@ -109,12 +111,41 @@ export async function benchPrefetch(): Promise<void> {
   }).sort((a, b) => a.ms - b.ms);
   const mid = results[Math.floor(results.length / 2)]!;
   const tarMs = shellMedianMs(RUNS, `tar -tzf "${base}" >/dev/null && tar -tzf "${next}" >/dev/null`);
+  const files = await staticServer(
+    new Map([
+      ["/base.tar.gz", base],
+      ["/next.tar.gz", next],
+    ]),
+  );
+  let workerd: { ms: number; rssGrowthMB: number; added: number };
+  try {
+    workerd = await withBenchWorker(
+      async (url, pgid) => {
+        const diffUrl = `${url}/diff?url=${encodeURIComponent(`${files.url}/base.tar.gz`)}&next=${encodeURIComponent(`${files.url}/next.tar.gz`)}`;
+        const first = (await (await fetch(diffUrl)).json()) as { added: number };
+        const rss = sampleRss(pgid);
+        const ms = await median(RUNS, async () => (await fetch(diffUrl)).arrayBuffer());
+        const { idle, peak } = rss.stop();
+        return { ms, rssGrowthMB: (peak - idle) / 1e6, added: first.added };
+      },
+      { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" },
+    );
+  } finally {
+    await files.close();
+  }
   const size = (f: string) => statSync(f).size / 1e6;
   table([
     ["", "wall", "CPU", "peak heap", "vs tar -tz"],
     ["tar -tz of both (reference)", `${tarMs.toFixed(0)} ms`, "", "", "1.00×"],
     [
-      `pkgedge diff (found ${mid.added} of ${ADDED})`,
+      `pkgedge diff in workerd (found ${workerd.added} of ${ADDED})`,
+      `${workerd.ms.toFixed(0)} ms`,
+      "",
+      `RSS +${workerd.rssGrowthMB.toFixed(1)} MB`,
+      `${(workerd.ms / tarMs).toFixed(2)}×`,
+    ],
+    [
+      `pkgedge diff in Node (found ${mid.added} of ${ADDED})`,
       `${mid.ms.toFixed(0)} ms`,
       `${mid.cpuMs.toFixed(0)} ms`,
       `${mid.peakHeapMB.toFixed(1)} MB`,

@@ -12,10 +12,12 @@
  *   GET /pass?url=U               U's body returned as it is: the memory floor for streaming a download
  *   GET /pass-js?url=U            the same through a JS TransformStream that copies each chunk: what
  *                                 merely touching every chunk in JS costs
+ *   GET /diff?url=BASE&next=NEXT  the prefetch diff of two registry snapshots (what the queue consumer runs)
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
 import { ChunkReader } from "../../worker/streams/bytes";
+import { addedVersions } from "../../worker/prefetch/snapshot";
 import { AwsClient } from "aws4fetch";
 
 interface BenchEnv {
@@ -70,6 +72,11 @@ export default {
     if (pathname === "/pass-js") {
       const copy = new TransformStream<Uint8Array, Uint8Array>({ transform: (chunk, c) => c.enqueue(chunk.slice()) });
       return new Response(upstream.body.pipeThrough(copy), { headers: { "content-type": "application/x-gzip" } });
+    }
+    if (pathname === "/diff") {
+      const next = await fetch(searchParams.get("next") ?? "");
+      const { added, cost } = await addedVersions(upstream.body, next.body!);
+      return Response.json({ added: added.length, baseVersions: cost.baseVersions, nextVersions: cost.nextVersions });
     }
     if (pathname === "/r2-put") return Response.json(await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)));
     const hashes = searchParams.get("form") === "piped" ? await treeHashOfTarGz(upstream.body) : await pushed(upstream.body);
