@@ -14,7 +14,19 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../../worker/index";
 import type { PrefetchMessage } from "../../../worker/prefetch/prefetch";
-import { backend, manifest, mirror, storedInfo, storedText, upstream, treeHashOfTarGz, storedBytes } from "../harness";
+import {
+  auditBucket,
+  backend,
+  fixtureBytes,
+  manifest,
+  mirror,
+  putObject,
+  storedBytes,
+  storedInfo,
+  storedText,
+  treeHashOfTarGz,
+  upstream,
+} from "../harness";
 
 const { prefetch } = manifest;
 const list = (path: string) => `${path}\n`;
@@ -102,53 +114,58 @@ describe("prefetching a new snapshot", () => {
     await m.settle();
   });
 
-  it("retries a version no upstream serves, then dead-letters it, and keeps the gate closed until it is in the bucket", async () => {
-    const broken = prefetch.packages[0]!;
-    const up = await upstream(
-      { lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults: { [broken]: "status-503" } },
-      "prefetch",
-    );
+  it("retries what no upstream serves or serves wrong, stores neither, dead-letters both, and keeps the gate closed until they are in the bucket", async () => {
+    const broken = prefetch.packages[0]!; // the upstream answers 503
+    const forged = prefetch.packages[1]!; // the upstream sends another valid tarball under its name
+    const faults = { [broken]: "status-503", [forged]: "wrong-bytes" } as const;
+    const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults }, "prefetch");
     const m = mirror({});
     await m.scheduled();
-    await up.reconfigure({
-      lists: { conservative: list(prefetch.next), eager: list(prefetch.next) },
-      faults: { [broken]: "status-503" },
-    });
+    await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) }, faults });
     await m.scheduled();
-    // Six deliveries (max_retries = 5), a doubling delay from 1 s apart (on S3 none), then the
-    // dead-letter queue.
+    // Six deliveries each (max_retries = 5), a doubling delay from 1 s apart (on S3 none), then
+    // the dead-letter queue.
     const warn = vi.spyOn(console, "warn");
     const report = await until(
-      "the broken version failed",
+      "both versions failed",
       () => snapshotReport(m, prefetch.next),
-      (r) => r?.failed === 1,
+      (r) => r?.failed === 2,
       110,
     );
     const delays = warn.mock.calls
       .map((c) => String(c[0]))
-      .filter((l) => l.includes('"prefetch_failed"'))
+      .filter((l) => l.includes('"prefetch_failed"') && l.includes(key(broken)))
       .map((l) => JSON.parse(l).retry_in);
     expect(delays).toEqual(backend === "r2" ? [1, 2, 4, 8, 16, 32] : [0, 0, 0, 0, 0, 0]);
-    expect(report.failures[0]).toMatchObject({ key: key(broken), attempts: 6 });
-    expect(report.failures[0].error).toMatch(/503/);
-    expect(report.done).toBe(report.total - 1);
-    expect(await storedInfo(key(broken))).toBeNull();
-    // Upstream was asked about it once per delivery, never in a hot loop.
-    const asked = (await up.log()).filter((r) => r.path === broken && r.method === "HEAD").length;
-    expect(asked).toBeLessThanOrEqual(12);
+    const failure = (path: string) => report.failures.find((f: any) => f.key === key(path));
+    expect(failure(broken)).toMatchObject({ attempts: 6, error: expect.stringMatching(/503/) });
+    // The forged bytes failed the tree-hash check once; after that the upstream is passed over for it.
+    expect(failure(forged)).toMatchObject({ attempts: 6, error: expect.stringMatching(/failed verification/) });
+    expect(report.done).toBe(report.total - 2);
+    // Nothing unverified was stored: every object in the bucket checks out, and neither is there.
+    const stored = await auditBucket();
+    expect(stored).not.toContain(key(broken));
+    expect(stored).not.toContain(key(forged));
+    // Upstream was asked about each once per delivery at most, never in a hot loop, and the forged
+    // bytes were downloaded once.
+    const log = await up.log();
+    expect(log.filter((r) => r.path === broken && r.method === "HEAD").length).toBeLessThanOrEqual(12);
+    expect(log.filter((r) => r.path === forged && r.method === "GET")).toHaveLength(1);
 
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
     const refused = (await meta(m)).registries.conservative.by_registry[manifest.registryUuid].refused;
-    expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/1 failed/);
+    expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/2 failed/);
 
-    // Mended, and filled by a client's request once the remembered failure (5 s) and the key's
-    // backoff (a second, for this client) are over: the gate finds it in the bucket and opens.
+    // Mended: one filled by a client's request once the remembered failure (5 s) and the key's
+    // backoff (a second, for this client) are over; the other seeded into the bucket directly (as
+    // infra:prefetch --to-bucket would). The gate finds both in the bucket and opens.
     await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) } });
     await new Promise((r) => setTimeout(r, 5500));
     const res = await mirror({ FILL_BACKOFF_SECONDS: "1" }).fetch(broken);
     expect(res.status).toBe(200);
     await res.arrayBuffer();
+    await putObject(key(forged), await fixtureBytes(forged));
     await m.settle();
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
