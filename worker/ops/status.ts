@@ -5,7 +5,7 @@
  * no external assets. It says what it does not know (counts are one isolate's, since it started).
  */
 
-import type { Runtime } from "../runtime";
+import type { Runtime, UpstreamFailure } from "../runtime";
 import { PKGEDGE_VERSION, prefetchReport, registriesReport, type FlavorReport } from "./meta";
 import type { Progress } from "../prefetch/ledger";
 
@@ -49,6 +49,18 @@ export function freshness(
   return { state: "fresh", why: `confirmed against upstream ${age(checked, now)}` };
 }
 
+/**
+ * Each upstream's latest failure. A failure's detail is "<upstream>: <what happened>", joined with
+ * "; " when several upstreams answered: matched whole, so http://a does not claim http://a:8080's.
+ */
+export function lastFailures(failures: readonly UpstreamFailure[], upstreams: readonly string[]): Map<string, UpstreamFailure> {
+  const last = new Map<string, UpstreamFailure>();
+  for (const f of failures) {
+    for (const up of upstreams) if (f.detail.split("; ").some((part) => part.startsWith(`${up}: `))) last.set(up, f);
+  }
+  return last;
+}
+
 export async function statusPage(rt: Runtime, request: Request): Promise<Response> {
   const url = new URL(request.url);
   const server = url.origin + rt.config.pathPrefix;
@@ -78,8 +90,7 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
   const prefetchLine = rt.prefetch
     ? `<p>New snapshots' ${rt.config.prefetch.mode === "all" ? "package versions and artifacts" : "package versions"} are filled before clients ask${rt.config.prefetch.gate ? "; conservative clients get a snapshot once all of it is here" : ""}.</p><ul id="prefetch">${snapshots}</ul>`
     : `<p id="prefetch">Off${rt.config.prefetch.offBecause ? `: ${esc(rt.config.prefetch.offBecause)}` : ""}.</p>`;
-  const failures = new Map<string, { at: string; detail: string }>();
-  for (const f of rt.upstreamFailures) for (const up of rt.config.upstreams) if (f.detail.includes(up)) failures.set(up, f);
+  const failures = lastFailures(rt.upstreamFailures, rt.config.upstreams);
   const upstreams = rt.config.upstreams
     .map((up) => {
       const f = failures.get(up);

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { manifest, mirror, upstream } from "../harness";
-import { esc, freshness, STALE_AFTER_TTLS } from "../../../worker/ops/status";
+import { esc, freshness, lastFailures, STALE_AFTER_TTLS } from "../../../worker/ops/status";
 import type { FlavorReport } from "../../../worker/ops/meta";
 
 const snap = () => manifest.snapshots[0]!;
@@ -55,6 +55,17 @@ describe("the status page", () => {
     expect(html).toMatch(/<td>negative<\/td><td>0<\/td>/);
     expect(html).toContain('<p id="prefetch">Off.</p>'); // PREFETCH=off in this project
     expect(html).not.toMatch(/<script|https?:\/\/(?!pkgedge\.test|127\.0\.0\.1|julialang2\.s3)/);
+  });
+
+  it("blames a failure on the upstream it names, not on one whose URL is a prefix of it", () => {
+    const at = new Date().toISOString();
+    const failures = [
+      { at, key: "k1", detail: "http://a:8080: HEAD answered HTTP 503 Service Unavailable" },
+      { at, key: "k2", detail: "http://b: connection refused; http://a:8080: timed out after 5000 ms" },
+    ];
+    const last = lastFailures(failures, ["http://a", "http://a:8080", "http://b"]);
+    expect([...last.keys()].sort()).toEqual(["http://a:8080", "http://b"]);
+    expect(last.get("http://a:8080")!.key).toBe("k2");
   });
 
   it("escapes what it shows", () => {
