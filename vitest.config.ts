@@ -11,7 +11,8 @@ const worker = (extra: { bindings?: Record<string, string> } = {}) =>
   });
 
 // The queue's consumer runs with the worker's own environment, not a test's, so the prefetch
-// suites configure it here: one fixture upstream (`/u/prefetch`, set up by each test), the
+// suites configure it here: one fixture upstream per backend (`/u/prefetch-r2`, `/u/prefetch-s3`,
+// set up by each test, so the two projects never share it), the
 // fixture registry's origin, everything prefetched, the gate on, retries a second apart (on S3
 // at once: the retry path is the same, and the suite is shorter).
 const PREFETCH_TEST = "test/worker/prefetch/queue.test.ts";
@@ -23,7 +24,7 @@ const prefetching = (storage: "r2" | "s3") =>
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: {
-          UPSTREAM_SERVERS: `${controlUrl}/u/prefetch`,
+          UPSTREAM_SERVERS: `${controlUrl}/u/prefetch-${storage}`,
           REGISTRIES: `${registryUuid}=${controlUrl}/origin/{hash}`,
           PREFETCH: "all",
           PREFETCH_GATE: "true",

@@ -4,7 +4,7 @@
  * no client request, the conservative list waits for them (PREFETCH_GATE), and a version no
  * upstream can serve goes through its retries to the dead-letter queue and is reported failed.
  *
- * The consumer's configuration is this project's (vitest.config.ts): the upstream `/u/prefetch`,
+ * The consumer's configuration is this project's (vitest.config.ts): the upstream `/u/prefetch-<backend>`,
  * everything prefetched for x86_64-linux-gnu only, lazy artifacts skipped, retries a second apart
  * (at once on S3).
  */
@@ -29,6 +29,8 @@ import {
 } from "../harness";
 
 const { prefetch } = manifest;
+/** The fixture upstream this project's consumer fills from (one per backend, so projects never share it). */
+const PREFETCH_UPSTREAM = `prefetch-${backend}`;
 const list = (path: string) => `${path}\n`;
 const key = (path: string) => path.slice(1);
 const hashOf = (path: string) => manifest.objects[path]!.treeHash;
@@ -61,7 +63,7 @@ describe("prefetching a new snapshot", () => {
   it("fills what it adds before any client asks, and holds the conservative list until then", async () => {
     // Upstream has no eager list yet: the new snapshot will be eager's first, and must still be
     // compared with the snapshot conservative clients have, not taken for the registry's first.
-    const up = await upstream({ lists: { conservative: list(prefetch.base) } }, "prefetch");
+    const up = await upstream({ lists: { conservative: list(prefetch.base) } }, PREFETCH_UPSTREAM);
     const m = mirror({});
     await m.scheduled();
     // The first snapshot has nothing to compare with: published at once.
@@ -118,7 +120,7 @@ describe("prefetching a new snapshot", () => {
     const broken = prefetch.packages[0]!; // the upstream answers 503
     const forged = prefetch.packages[1]!; // the upstream sends another valid tarball under its name
     const faults = { [broken]: "status-503", [forged]: "wrong-bytes" } as const;
-    const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults }, "prefetch");
+    const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults }, PREFETCH_UPSTREAM);
     const m = mirror({});
     await m.scheduled();
     await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) }, faults });
@@ -177,7 +179,7 @@ describe("prefetching a new snapshot", () => {
 describe("the daily budget", () => {
   it("fills no more than PREFETCH_DAILY_BUDGET a day; the rest wait for the next day without spending retries", async () => {
     const info = vi.spyOn(console, "log");
-    const up = await upstream({}, "prefetch");
+    const up = await upstream({}, PREFETCH_UPSTREAM);
     const snapshot = { uuid: manifest.registryUuid, treeHash: hashOf(prefetch.next) };
     const paths = prefetch.packages.slice(0, 5);
     const batch = createMessageBatch<PrefetchMessage>(
