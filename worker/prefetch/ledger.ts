@@ -32,6 +32,8 @@ export interface Progress {
   waiting: string[];
 }
 
+type PlanRow = { planned_at: string | null; base: string | null; note: string | null; requested: number | null };
+
 /** How long a plan request is trusted to be on its way before another may be sent. */
 const PLAN_REQUEST_PATIENCE_MS = 10 * 60_000;
 const SHOWN = 10;
@@ -51,8 +53,8 @@ export class PrefetchLedger extends DurableObject {
     );
   }
 
-  private planRow(): { planned_at: string | null; base: string | null; note: string | null; requested: number | null } | null {
-    return (this.sql.exec("SELECT planned_at, base, note, requested FROM plan WHERE id = 1").toArray()[0] as never) ?? null;
+  private planRow(): PlanRow | null {
+    return this.sql.exec<PlanRow>("SELECT planned_at, base, note, requested FROM plan WHERE id = 1").toArray()[0] ?? null;
   }
 
   /** Whether the caller should send the snapshot's plan message: not planned, and not asked for lately. */
@@ -106,21 +108,19 @@ export class PrefetchLedger extends DurableObject {
   progress(): Progress {
     const plan = this.planRow();
     const counts = new Map<string, number>();
-    for (const row of this.sql.exec("SELECT state, COUNT(*) AS n FROM items GROUP BY state"))
-      counts.set(row.state as string, row.n as number);
+    for (const row of this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM items GROUP BY state"))
+      counts.set(row.state, row.n);
     const failures = this.sql
-      .exec("SELECT key, label, error, attempts FROM items WHERE state = 'failed' ORDER BY updated DESC LIMIT ?", SHOWN)
+      .exec<{ key: string; label: string; error: string | null; attempts: number }>(
+        "SELECT key, label, error, attempts FROM items WHERE state = 'failed' ORDER BY updated DESC LIMIT ?",
+        SHOWN,
+      )
       .toArray()
-      .map((r) => ({
-        key: r.key as string,
-        label: r.label as string,
-        error: (r.error as string | null) ?? "",
-        attempts: r.attempts as number,
-      }));
+      .map((r) => ({ ...r, error: r.error ?? "" }));
     const waiting = this.sql
-      .exec("SELECT label FROM items WHERE state = 'pending' ORDER BY key LIMIT ?", SHOWN)
+      .exec<{ label: string }>("SELECT label FROM items WHERE state = 'pending' ORDER BY key LIMIT ?", SHOWN)
       .toArray()
-      .map((r) => r.label as string);
+      .map((r) => r.label);
     const done = counts.get("done") ?? 0;
     const failed = counts.get("failed") ?? 0;
     const pending = counts.get("pending") ?? 0;
