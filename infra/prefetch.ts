@@ -187,11 +187,13 @@ const progress = () => {
 };
 
 /** Where items go: through the mirror (it fills and verifies), or straight into a bucket (verified here). */
+type Inspect = (bytes: ReadableStream<Uint8Array>) => Promise<void>;
+
 interface Target {
   /** Already there. */
   has(path: string): Promise<boolean>;
-  /** Fills it; resolves to its bytes as a stream when `read` (to find its artifacts), else null. */
-  fill(path: string, read: boolean): Promise<ReadableStream<Uint8Array> | null>;
+  /** Fills it, handing its bytes as they stream (or from disk) to `inspect` when given (to find its artifacts). */
+  fill(path: string, inspect?: Inspect): Promise<void>;
 }
 
 const throughMirror: Target = {
@@ -199,14 +201,13 @@ const throughMirror: Target = {
     const head = await fetch(base + path, { method: "HEAD", headers });
     return head.status === 200 && head.headers.get("x-cache") === "HIT";
   },
-  async fill(path, read) {
+  async fill(path, inspect) {
     const res = await get(path);
-    if (read) return res.body!;
-    // Read to the end: the fill is committed once its last byte has been checked.
+    // Read to the end either way: the fill is committed once its last byte has been checked.
+    if (inspect) return inspect(res.body!);
     for await (const _ of res.body!) {
       // draining
     }
-    return null;
   },
 };
 
@@ -222,7 +223,7 @@ function intoBucket(s3: S3Client, bucket: string): Target {
     async has(path) {
       return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: path.slice(1) })).catch(() => null)) !== null;
     },
-    async fill(path, read) {
+    async fill(path, inspect) {
       const resource = parseResourcePath(path)!;
       const file = join(scratch, resource.treeHash);
       try {
@@ -240,8 +241,8 @@ function intoBucket(s3: S3Client, bucket: string): Target {
             ContentType: "application/x-gzip",
           }),
         );
-        // Only packages are read back (for their Artifacts.toml): small enough to hold.
-        return read ? new Blob([readFileSync(file)]).stream() : null;
+        // Read back from disk before the file goes, never held in memory.
+        if (inspect) await inspect((await openAsBlob(file)).stream());
       } finally {
         rmSync(file, { force: true });
       }
@@ -277,15 +278,15 @@ async function visit(item: { path: string; label: string }): Promise<void> {
     summary.present++;
     return;
   }
+  const inspect = wantArtifacts ? (bytes: ReadableStream<Uint8Array>) => queueArtifacts(item, bytes) : undefined;
   if (there) {
     // Its artifacts are still wanted: read it (from the mirror, a hit; or upstream, unstored).
-    const body = direct ? (await get(item.path)).body! : await target.fill(item.path, true);
-    await queueArtifacts(item, body!);
+    if (direct) await queueArtifacts(item, (await get(item.path)).body!);
+    else await target.fill(item.path, inspect);
     summary.present++;
     return;
   }
-  const body = await target.fill(item.path, wantArtifacts);
-  if (body) await queueArtifacts(item, body);
+  await target.fill(item.path, inspect);
   summary.filled++;
 }
 
