@@ -15,7 +15,7 @@ import type { ObjectStore } from "../store/store";
 import type { Fills } from "../fill/coordinators";
 import { parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { addedVersions } from "./snapshot";
-import { artifactsOf, chooseArtifacts } from "./artifacts";
+import { artifactsOf, chooseArtifacts, type ArtifactEntry } from "./artifacts";
 import type { PlannedItem, PrefetchBudget, PrefetchLedger, Progress } from "./ledger";
 import { log } from "../log";
 
@@ -199,7 +199,20 @@ export class Prefetcher {
     const object = await store.get(body.key);
     if (!object) return;
     const { platforms, lazy } = this.config.prefetch;
-    const chosen = chooseArtifacts(await artifactsOf(object.body), platforms, lazy);
+    let named: ArtifactEntry[];
+    try {
+      named = await artifactsOf(object.body);
+    } catch (err) {
+      // The package is verified and stored; its Artifacts.toml is what it is (too large, say), so
+      // retrying would read the same bytes. Its artifacts are left to clients' misses.
+      log("warn", "prefetch_artifacts_unreadable", {
+        key: body.key,
+        label: body.label,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    const chosen = chooseArtifacts(named, platforms, lazy);
     const items: PlannedItem[] = chosen.map((a) => ({
       key: `artifact/${a.treeHash}`,
       kind: "artifact",

@@ -13,6 +13,7 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../../worker/index";
+import { gzip, tarBytes } from "../verify/tar-writer";
 import type { PrefetchMessage } from "../../../worker/prefetch/prefetch";
 import {
   auditBucket,
@@ -203,5 +204,25 @@ describe("the daily budget", () => {
     const deferred = info.mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"prefetch_deferred"'));
     expect(deferred).toHaveLength(3);
     expect(JSON.parse(deferred[0]!).delay_seconds).toBeGreaterThan(0);
+  });
+});
+
+describe("a package whose Artifacts.toml cannot be read", () => {
+  it("is done (it is stored and verified), its artifacts left to clients, and the message is not retried", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const path = prefetch.packages.at(-1)!;
+    // An Artifacts.toml over the 1 MiB pkgedge reads: the same bytes on every attempt.
+    const huge = `[big]\ngit-tree-sha1 = "${"1".repeat(40)}"\n# ${"x".repeat(2 * 1024 * 1024)}\n`;
+    await putObject(key(path), await gzip(tarBytes([{ name: "Artifacts.toml", data: huge }])));
+    const snapshot = { uuid: manifest.registryUuid, treeHash: hashOf(prefetch.next) };
+    const batch = createMessageBatch<PrefetchMessage>("pkgedge-local-prefetch", [
+      { id: "m0", timestamp: Date.now(), attempts: 1, body: { kind: "package", snapshot, key: key(path), label: "Hello_jll@1.1.0" } },
+    ]);
+    await worker.queue!(batch as MessageBatch, env as Env);
+    const result = await getQueueResult(batch, createExecutionContext());
+    expect(result.explicitAcks).toEqual(["m0"]);
+    expect(result.retryMessages).toEqual([]);
+    const line = warn.mock.calls.map((c) => String(c[0])).find((l) => l.includes('"prefetch_artifacts_unreadable"'));
+    expect(line).toMatch(/Artifacts\.toml is \d+ bytes/);
   });
 });
