@@ -145,6 +145,20 @@ describe("npm run infra:prefetch", () => {
     const asked = (await up.log()).filter((r) => r.method === "GET" && r.path.startsWith("/package/"));
     expect(asked.map((r) => r.path)).toEqual([broken]);
 
+    // A fresh run (no state file) finds everything in the bucket by HEAD (X-Cache: HIT), reading
+    // the packages once more only for their Artifacts.toml, and fills nothing.
+    await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) } });
+    const fresh = [
+      ...args.slice(0, args.indexOf("--state")),
+      "--state",
+      join(persistTo!, "fresh.json"),
+      ...args.slice(args.indexOf("--state") + 2),
+    ];
+    const third = await runScript("infra/prefetch.ts", fresh);
+    expect(third.code, third.output).toBe(0);
+    expect(third.output).toMatch(/done: 0 filled, 53 already in the bucket, 0 failed/);
+    expect((await up.log()).filter((r) => r.method === "GET" && /^\/(package|artifact)\//.test(r.path))).toEqual([]);
+
     const help = await runScript("infra/prefetch.ts", ["--help"]);
     expect(help.code).toBe(0);
     expect(help.output).toMatch(/--since HASH/);
