@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { R2Store } from "../../../worker/store/r2";
 import { S3Error, S3Store } from "../../../worker/store/s3";
-import type { ObjectStore } from "../../../worker/store/store";
+import { CHANGED, type ObjectStore } from "../../../worker/store/store";
 import { withLength } from "../../../worker/streams/bytes";
 import "../../shared/manifest.ts";
 
@@ -79,6 +79,35 @@ describe.each(backends)("the %s store", (_, make) => {
     const obj = (await store.get(k, { offset: 1000, length: 2000 }))!;
     expect(new Uint8Array(await new Response(obj.body).arrayBuffer())).toEqual(data.subarray(1000, 3000));
     expect(obj.size).toBe(data.length);
+  });
+
+  it("reads an object, or a span of it, only while it still has the etag asked for", async () => {
+    const store = make();
+    const k = key("unchanged");
+    const first = bytes(50_000);
+    await store.putStream(k, sizedOf(first, first.length), first.length, opts);
+    const old = (await store.head(k))!;
+    const whole = await store.getIfUnchanged(k, old.etag);
+    expect(whole).not.toBe(CHANGED);
+    expect(new Uint8Array(await new Response((whole as Exclude<typeof whole, null | typeof CHANGED>)!.body).arrayBuffer())).toEqual(first);
+    const span = await store.getIfUnchanged(k, old.etag, { offset: 100, length: 50 });
+    expect(new Uint8Array(await new Response((span as Exclude<typeof span, null | typeof CHANGED>)!.body).arrayBuffer())).toEqual(
+      first.subarray(100, 150),
+    );
+
+    // Replaced (a revalidation committing between a head and its get): the old etag reads nothing,
+    // whether the span still fits the new object or not.
+    const second = bytes(70_000).map((b) => b ^ 0xff);
+    await store.putStream(k, sizedOf(second, second.length), second.length, opts);
+    expect((await store.head(k))!.etag).not.toBe(old.etag);
+    expect(await store.getIfUnchanged(k, old.etag)).toBe(CHANGED);
+    expect(await store.getIfUnchanged(k, old.etag, { offset: 100, length: 50 })).toBe(CHANGED);
+    const shorter = bytes(10);
+    await store.putStream(k, sizedOf(shorter, shorter.length), shorter.length, opts);
+    expect(await store.getIfUnchanged(k, old.etag, { offset: 49_000, length: 1000 })).toBe(CHANGED);
+
+    await store.delete(k);
+    expect(await store.getIfUnchanged(k, old.etag)).toBeNull();
   });
 
   it("answers null for what is not there", async () => {
