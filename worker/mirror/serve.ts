@@ -16,7 +16,7 @@ import type { Revalidated, Streamed } from "../fill/coordinators";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
-import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Asked, type Presentation } from "../routes/stored";
+import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Asked, type Presentation } from "../routes/stored";
 import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
@@ -79,7 +79,7 @@ export async function serveMirrorFile(
       bucketEtag: copy.etag,
       validators: { etag: copy.customMetadata[COPY_META.etag], lastModified: copy.customMetadata[COPY_META.lastModified] },
     };
-    const result = await deps.fills.revalidateFile(spec, held, asked.rangeHeader);
+    const result = await deps.fills.revalidateFile(spec, held, fillRange(asked));
     if (result.kind === "fresh") {
       memory.confirm(file.key, copy.etag, result.until);
       return serveMirrorFile(deps, memory, file, request, round + 1);
@@ -101,7 +101,7 @@ export async function serveMirrorFile(
   if (published.kind === "unavailable")
     return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
   if (published.value) spec.published = published.value;
-  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round);
+  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, fillRange(asked)), round);
 }
 
 /** Copies are answered with the upstream's validators; a release named with its version never changes. */

@@ -23,6 +23,15 @@ export function askedOf(request: Request): Asked {
   return { head: request.method === "HEAD", rangeHeader: h.get("range"), ifNoneMatch: h.get("if-none-match"), ifRange: h.get("if-range") };
 }
 
+/**
+ * The range a fill may be asked to cut. A request with If-Range names a version it holds part of;
+ * a fill is a version no client has seen whole yet, so it is answered whole (RFC 9110 allows
+ * ignoring Range; splicing versions it does not).
+ */
+export function fillRange(asked: Asked): string | null {
+  return asked.ifRange === null ? asked.rangeHeader : null;
+}
+
 /** How stored objects under one kind of key are answered. */
 export interface Presentation {
   /** The response headers for an object, its ETag and Last-Modified as the client is to see them. */

@@ -5,7 +5,7 @@
  */
 
 import type { Resource } from "../protocol/paths";
-import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Presentation } from "./stored";
+import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Presentation } from "./stored";
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, NO_STORE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { MirrorDeps } from "../runtime";
@@ -93,7 +93,7 @@ async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Respons
 async function getOnMiss(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
-  const fill = await deps.fills.stream(resource, request.headers.get("range"));
+  const fill = await deps.fills.stream(resource, fillRange(askedOf(request)));
   if (fill.kind === "not-found") return absent(deps);
   if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource.key, fill);

@@ -248,6 +248,48 @@ describe("freshness follows the content", () => {
     expect(hit.headers.get("cache-control")).toMatch(/max-age=[01],/);
   });
 
+  it("If-Range: a range applies only to the version the client holds part of (RFC 9110 §13.1.5)", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    const first = await m.fetch(at(NIGHTLY));
+    const old = new Uint8Array(await first.arrayBuffer());
+    await m.settle();
+    const etag = first.headers.get("etag")!;
+    const same = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=0-99", "if-range": etag } });
+    expect(same.status).toBe(206);
+    expect(new Uint8Array(await same.arrayBuffer())).toEqual(old.subarray(0, 100));
+    // A nightly can be replaced within a second, so its Last-Modified is no strong validator.
+    const byDate = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=0-99", "if-range": first.headers.get("last-modified")! } });
+    expect(byDate.status).toBe(200);
+    expect(new Uint8Array(await byDate.arrayBuffer())).toEqual(old);
+
+    // The nightly is replaced: a client resuming the old version gets the new one whole, whether
+    // pkgedge still serves its copy or is filling the new one.
+    const next = randomBytes(150 * 1024);
+    await p.bucket.put(NIGHTLY, next, "application/x-gzip");
+    await sleep(1100);
+    const resumed = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=100-", "if-range": etag } });
+    expect(resumed.status).toBe(200);
+    expect(resumed.headers.has("content-range")).toBe(false);
+    expect(await sha256Hex(new Uint8Array(await resumed.arrayBuffer()))).toBe(await sha256Hex(next));
+    await m.settle();
+    const again = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=100-", "if-range": etag } });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("etag")).not.toBe(etag);
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(next);
+  });
+
+  it("If-Range with a release's Last-Modified lets the range apply: a versioned file never changes", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const first = await m.fetch(at(RELEASE));
+    await first.arrayBuffer();
+    await m.settle();
+    const res = await m.fetch(at(RELEASE), { headers: { range: "bytes=0-99", "if-range": first.headers.get("last-modified")! } });
+    expect(res.status).toBe(206);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(p.files[RELEASE]!.subarray(0, 100));
+  });
+
   it("a HEAD after the TTL sees the changed file's headers, and its new copy is filled", async () => {
     const p = await publishBinaries();
     const m = mirrorOf(p, TTL);
