@@ -4,8 +4,12 @@
  * input never reaches the upstream or the bucket.
  */
 
-import { describe, expect, inject, it } from "vitest";
-import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
+import { describe, expect, inject, it, vi } from "vitest";
+import { env } from "cloudflare:workers";
+import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
+import { backend, bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
+import { r2InOutage } from "../r2-outage";
+import type { FillCoordinator } from "../../../worker/fill/coordinator";
 import {
   DBVERSION,
   MISSIZED,
@@ -386,6 +390,33 @@ describe("freshness follows the content", () => {
     expect((await m.fetch(at(NIGHTLY))).status).toBe(404);
     await m.settle();
     expect(await storedInfo(key(NIGHTLY))).toBeNull();
+  });
+
+  it.skipIf(backend === "s3")("a removed file whose copy the bucket fails to delete is still answered as the bucket answers", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    // The coordinators' own R2 binding goes down; the worker's still answers.
+    for (const id of await listDurableObjectIds(env.FILLS)) {
+      await runInDurableObject(env.FILLS.get(id), (coordinator: FillCoordinator) => {
+        const own = coordinator as unknown as { env: Env };
+        own.env = { ...own.env, BUCKET: r2InOutage() };
+      });
+    }
+    await p.bucket.remove(NIGHTLY);
+    await sleep(1100);
+    const warnings = vi.spyOn(console, "warn");
+    try {
+      const res = await m.fetch(at(NIGHTLY));
+      expect(res.status).toBe(404);
+      const events = warnings.mock.calls.map((c) => JSON.parse(String(c[0])).event);
+      expect(events).toContain("mirror_remove_failed");
+    } finally {
+      warnings.mockRestore();
+    }
+    await m.settle();
+    expect(await storedInfo(key(NIGHTLY))).not.toBeNull(); // kept until a delete succeeds
   });
 
   it("a versioned release file is never revalidated, and may be cached by clients for a year", async () => {
