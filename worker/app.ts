@@ -155,12 +155,10 @@ app.get("*", (c) => {
 });
 
 app.onError((err, c) => {
-  if (err instanceof StorageError && err.refused) {
+  if (err instanceof StorageError && err.refusal) {
+    // The backend says what was refused and which settings hold it.
     log("error", "storage_refused", { message: err.message });
-    return c.json(
-      { error: "the S3 bucket refused pkgedge's credentials", variable: "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY", detail: err.message },
-      500,
-    );
+    return c.json({ error: err.refusal.error, variable: err.refusal.variables.join(", "), detail: err.message }, 500);
   }
   if (err instanceof StorageError) {
     // The bucket failed or did not answer in time (after its retries): unavailable, not our bug.

@@ -146,8 +146,18 @@ export class FillCoordinator extends DurableObject<Env> {
     }
     if (started.kind === "not-found") {
       // The upstream no longer has it: neither does the mirror.
-      log("info", "mirror_removed", { key: target.key, status: started.status });
-      await storeFor(this.env, config).delete(target.key);
+      // A copy the bucket failed to delete stays stale, and the next request asks again: the
+      // answer is the upstream's either way, never a bucket error thrown back through the call.
+      const removed = await storeFor(this.env, config)
+        .delete(target.key)
+        .then(
+          () => true,
+          (err: unknown) => {
+            log("warn", "mirror_remove_failed", { key: target.key, reason: err instanceof Error ? err.message : String(err) });
+            return false;
+          },
+        );
+      if (removed) log("info", "mirror_removed", { key: target.key, status: started.status });
       this.fill = null;
     }
     if (started.kind === "ok") log("info", "mirror_revalidated", { key: target.key, current: false });

@@ -9,7 +9,7 @@
  * in and good, so a response can only end cleanly with verified bytes.
  */
 
-import type { ObjectStore } from "../store/store";
+import { CHANGED, type ObjectStore } from "../store/store";
 import type { FillOutcome, FillTap, TapStart } from "./fill";
 import { ChunkReader, Outlet } from "../streams/bytes";
 import { PacedWindow, type WindowReader } from "./flow";
@@ -54,6 +54,12 @@ export class SharedFill {
   /** The gate let the end through: every check passed. */
   private ended = false;
   private result: FillOutcome | null = null;
+  /**
+   * The ETag of the object this fill committed, read as soon as it was committed. Readers moved
+   * onto the bucket read that version only: a binary-mirror file revalidated while a slow reader
+   * is still on the old one is a newer object under the same key, whose bytes must not be spliced in.
+   */
+  private committedEtag: Promise<string | null> = Promise.resolve(null);
   private wakers: (() => void)[] = [];
   private catchUp: CatchUp | null = null;
   private catchUps = 0;
@@ -76,6 +82,12 @@ export class SharedFill {
     this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(options.windowBytes / 4)));
     this.main = new PacedWindow(new Window(this.block, options.windowBytes), PATIENCE_MS);
     void outcome.then((r) => {
+      // A bucket that cannot say leaves the reads unconditional, as they were before there was a check.
+      if (r.committed)
+        this.committedEtag = store.head(options.key).then(
+          (info) => info?.etag ?? null,
+          () => null,
+        );
       this.result = r;
       this.releaseIfDone();
       this.notify();
@@ -275,7 +287,11 @@ export class SharedFill {
   /** The committed object's bytes [offset, until): verified, so they need no further check. */
   private async fromBucket(offset: number, until: number): Promise<ChunkReader> {
     const size = this.result?.committed ? this.result.bytes : (this.length ?? 0);
-    const obj = await this.store.get(this.options.key, { offset, length: Math.min(until, size) - offset });
+    const span = { offset, length: Math.min(until, size) - offset };
+    const etag = await this.committedEtag;
+    const obj =
+      etag === null ? await this.store.get(this.options.key, span) : await this.store.getIfUnchanged(this.options.key, etag, span);
+    if (obj === CHANGED) throw new Error(`${this.options.key} was replaced in the bucket by a newer version while this one was read`);
     if (!obj) throw new Error(`${this.options.key} vanished from the bucket`);
     return new ChunkReader(obj.body);
   }

@@ -16,7 +16,7 @@ import type { Revalidated, Streamed } from "../fill/coordinators";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
-import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Asked } from "../routes/stored";
+import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Asked, type Presentation } from "../routes/stored";
 import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
@@ -70,7 +70,7 @@ export async function serveMirrorFile(
   if (copy) {
     const until = freshUntil(deps, memory, copy);
     if (isImmutableFile(file.path) || until > Date.now() || round > 1) {
-      const answer = await answerCopy(deps, copy, cacheControl(file, (until - Date.now()) / 1000), asked);
+      const answer = await answerCopy(deps, copy, presented(file, cacheControl(file, (until - Date.now()) / 1000)), asked);
       if (answer) return answer;
       return serveMirrorFile(deps, memory, file, request, round + 1); // the copy vanished under us
     }
@@ -79,7 +79,7 @@ export async function serveMirrorFile(
       bucketEtag: copy.etag,
       validators: { etag: copy.customMetadata[COPY_META.etag], lastModified: copy.customMetadata[COPY_META.lastModified] },
     };
-    const result = await deps.fills.revalidateFile(spec, held, asked.rangeHeader);
+    const result = await deps.fills.revalidateFile(spec, held, fillRange(asked));
     if (result.kind === "fresh") {
       memory.confirm(file.key, copy.etag, result.until);
       return serveMirrorFile(deps, memory, file, request, round + 1);
@@ -89,13 +89,7 @@ export async function serveMirrorFile(
       log("warn", "mirror_stale", { key: file.key, detail: result.detail });
       deps.noteFailure(file.key, result.detail);
       const info = (await deps.store.head(file.key)) ?? copy;
-      const answer = await answerFromInfo(
-        deps.store,
-        info,
-        answerHeaders(copyHeaders(info), "no-cache, no-transform"),
-        copyHeaders(info).etag,
-        asked,
-      );
+      const answer = await answerFromInfo(deps.store, info, presented(file, "no-cache, no-transform"), asked);
       if (answer) return hit(deps, info, answer);
       return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
@@ -107,17 +101,20 @@ export async function serveMirrorFile(
   if (published.kind === "unavailable")
     return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
   if (published.value) spec.published = published.value;
-  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round);
+  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, fillRange(asked)), round);
+}
+
+/** Copies are answered with the upstream's validators; a release named with its version never changes. */
+function presented(file: MirrorFile, cache: string): Presentation {
+  return { headers: (copy) => answerHeaders(copyHeaders(copy), cache), immutable: isImmutableFile(file.path) };
 }
 
 /** A copy's answer (null when it vanished between its metadata and its bytes). */
-async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, cache: string, asked: Asked): Promise<Response | null> {
-  const upstream = copyHeaders(copy);
-  const headers = answerHeaders(upstream, cache);
+async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, shown: Presentation, asked: Asked): Promise<Response | null> {
   const answer =
     "body" in copy
-      ? await answerWhole(copy as ObjectBody, headers, upstream.etag, asked.ifNoneMatch)
-      : await answerFromInfo(deps.store, copy, headers, upstream.etag, asked);
+      ? await answerWhole(copy as ObjectBody, shown.headers(copy), copyHeaders(copy).etag, asked.ifNoneMatch)
+      : await answerFromInfo(deps.store, copy, shown, asked);
   return answer && hit(deps, copy, answer);
 }
 

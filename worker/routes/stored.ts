@@ -4,8 +4,8 @@
  */
 
 import { parseRange } from "./range";
-import { ifNoneMatchHits } from "./conditional";
-import type { ObjectBody, ObjectInfo, ObjectStore } from "../store/store";
+import { ifNoneMatchHits, ifRangeHolds } from "./conditional";
+import { CHANGED, type ObjectBody, type ObjectInfo, type ObjectStore } from "../store/store";
 import { withLength } from "../streams/bytes";
 
 import { NO_STORE } from "../protocol/media";
@@ -15,10 +15,29 @@ export interface Asked {
   head: boolean;
   rangeHeader: string | null;
   ifNoneMatch: string | null;
+  ifRange: string | null;
 }
 
 export function askedOf(request: Request): Asked {
-  return { head: request.method === "HEAD", rangeHeader: request.headers.get("range"), ifNoneMatch: request.headers.get("if-none-match") };
+  const h = request.headers;
+  return { head: request.method === "HEAD", rangeHeader: h.get("range"), ifNoneMatch: h.get("if-none-match"), ifRange: h.get("if-range") };
+}
+
+/**
+ * The range a fill may be asked to cut. A request with If-Range names a version it holds part of;
+ * a fill is a version no client has seen whole yet, so it is answered whole (RFC 9110 allows
+ * ignoring Range; splicing versions it does not).
+ */
+export function fillRange(asked: Asked): string | null {
+  return asked.ifRange === null ? asked.rangeHeader : null;
+}
+
+/** How stored objects under one kind of key are answered. */
+export interface Presentation {
+  /** The response headers for an object, its ETag and Last-Modified as the client is to see them. */
+  headers(info: ObjectInfo): Headers;
+  /** The content under the key never changes, so its Last-Modified is a strong validator. */
+  immutable: boolean;
 }
 
 export function unsatisfiable(size: number, headers: Headers): Response {
@@ -44,23 +63,37 @@ export async function answerWhole(obj: ObjectBody, headers: Headers, etag: strin
 
 /**
  * A HEAD or ranged GET of an object whose metadata was read: 304, 416, 206 or 200. Null when the
- * object vanished between the metadata and the read (the caller answers it as a miss).
+ * object vanished between the metadata and the read (the caller answers it as a miss). The bytes
+ * are read only if the object still has the metadata's ETag, so the headers always describe them.
  */
-export async function answerFromInfo(
-  store: ObjectStore,
-  info: ObjectInfo,
-  headers: Headers,
-  etag: string,
-  asked: Asked,
-): Promise<Response | null> {
+export async function answerFromInfo(store: ObjectStore, info: ObjectInfo, shown: Presentation, asked: Asked): Promise<Response | null> {
+  const headers = shown.headers(info);
+  const etag = headers.get("etag") ?? "";
   if (ifNoneMatchHits(asked.ifNoneMatch, etag)) return new Response(null, { status: 304, headers });
-  const range = parseRange(asked.rangeHeader, info.size);
+  // A range of another version than the client's would splice two versions: then the whole object.
+  const validators = { etag: headers.get("etag"), lastModified: headers.get("last-modified"), strongDate: shown.immutable };
+  const range = parseRange(ifRangeHolds(asked.ifRange, validators) ? asked.rangeHeader : null, info.size);
   if (range.kind === "unsatisfiable") return unsatisfiable(info.size, headers);
-  const [status, start, length] = range.kind === "partial" ? [206, range.start, range.end - range.start + 1] : [200, 0, info.size];
-  if (status === 206) headers.set("content-range", `bytes ${start}-${start + length - 1}/${info.size}`);
+  const span = range.kind === "partial" ? { offset: range.start, length: range.end - range.start + 1 } : undefined;
+  const length = span ? span.length : info.size;
+  if (span) headers.set("content-range", `bytes ${span.offset}-${span.offset + span.length - 1}/${info.size}`);
   headers.set("content-length", String(length));
+  const status = span ? 206 : 200;
   if (asked.head) return new Response(null, { status, headers });
-  const obj = await store.get(info.key, { offset: start, length });
+  const obj = await store.getIfUnchanged(info.key, info.etag, span);
+  if (obj === CHANGED) return answerCurrent(store, info.key, shown, asked.ifNoneMatch);
   if (!obj) return null;
   return new Response(stored(obj, length), { status, headers });
+}
+
+/**
+ * The object was replaced between its metadata and its bytes (a revalidation committed in
+ * between): the whole current object from one read, whose headers and bytes agree. Null when it
+ * is gone by now.
+ */
+async function answerCurrent(store: ObjectStore, key: string, shown: Presentation, ifNoneMatch: string | null): Promise<Response | null> {
+  const obj = await store.get(key);
+  if (!obj) return null;
+  const headers = shown.headers(obj);
+  return answerWhole(obj, headers, headers.get("etag") ?? "", ifNoneMatch);
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Resource } from "../protocol/paths";
-import { answerFromInfo, answerWhole, askedOf, unsatisfiable } from "./stored";
+import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Presentation } from "./stored";
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, NO_STORE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { MirrorDeps } from "../runtime";
@@ -23,6 +23,9 @@ function storedHeaders(obj: ObjectInfo): Headers {
   return h;
 }
 
+/** Content-addressed: the bytes under a tarball's key never change. */
+const TARBALL: Presentation = { headers: storedHeaders, immutable: true };
+
 export function notFound(status = 404): Response {
   return new Response(null, { status, headers: { "cache-control": NO_STORE } });
 }
@@ -32,7 +35,7 @@ export async function serveTarball(deps: MirrorDeps, resource: Resource, request
   // Hit path. A plain GET is one bucket read; HEAD and ranged GETs read the metadata first.
   if (asked.head || asked.rangeHeader !== null) {
     const info = await deps.store.head(resource.key);
-    const answer = info && (await answerFromInfo(deps.store, info, storedHeaders(info), info.etag, asked));
+    const answer = info && (await answerFromInfo(deps.store, info, TARBALL, asked));
     if (answer) return hit(deps, info!, answer); // null: deleted between head and get
   } else {
     const obj = await deps.store.get(resource.key);
@@ -90,7 +93,7 @@ async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Respons
 async function getOnMiss(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
   const headers = baseHeaders();
   headers.set("x-cache-miss", "miss");
-  const fill = await deps.fills.stream(resource, request.headers.get("range"));
+  const fill = await deps.fills.stream(resource, fillRange(askedOf(request)));
   if (fill.kind === "not-found") return absent(deps);
   if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource.key, fill);

@@ -8,7 +8,7 @@
  */
 
 import { AwsClient } from "aws4fetch";
-import { StorageError, type ByteSpan, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from "./store";
+import { CHANGED, StorageError, type ByteSpan, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from "./store";
 import { partsOf } from "./parts";
 import { watchBody } from "../streams/watchdog";
 import { ChunkReader, Outlet } from "../streams/bytes";
@@ -38,6 +38,12 @@ export interface S3StoreOptions {
   timeoutMs: number;
 }
 
+/** What a bucket that answers 401 or 403 refused: the secrets pkgedge signs with. */
+const REFUSED = {
+  error: "the S3 bucket refused pkgedge's credentials",
+  variables: ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"],
+} as const;
+
 /** An S3 answer pkgedge did not expect, with the service's own error code when it gave one. */
 export class S3Error extends StorageError {
   constructor(
@@ -45,7 +51,7 @@ export class S3Error extends StorageError {
     readonly code: string,
     what: string,
   ) {
-    super(`S3 ${what} failed: ${status} ${code}`, status === 401 || status === 403);
+    super(`S3 ${what} failed: ${status} ${code}`, status === 401 || status === 403 ? REFUSED : null);
     this.name = "S3Error";
   }
 }
@@ -208,9 +214,32 @@ export class S3Store implements ObjectStore {
       await res.body?.cancel();
       return null;
     }
+    return this.bodyOf(key, res);
+  }
+
+  async getIfUnchanged(key: string, etag: string, span?: ByteSpan): Promise<ObjectBody | null | typeof CHANGED> {
+    const headers: Record<string, string> = { "if-match": etag };
+    if (span) headers.range = `bytes=${span.offset}-${span.offset + span.length - 1}`;
+    // 412: the precondition failed. 416: the span no longer fits, so the object is not the one
+    // it was computed from.
+    const res = await this.send(`GET ${key}`, this.url(key), { headers }, [200, 206, 404, 412, 416]);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return null;
+    }
+    // Some servers ignore If-Match on GET: the answer's own ETag says which object these bytes are.
+    if (res.status === 412 || res.status === 416 || quoted(res.headers.get("etag") ?? '""') !== etag) {
+      await res.body?.cancel();
+      return CHANGED;
+    }
+    return this.bodyOf(key, res);
+  }
+
+  private bodyOf(key: string, res: Response): ObjectBody {
     const header = res.headers.get("content-length");
     const length = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
-    return { ...this.info(key, res), body: this.watched(res.body, key, length), lengthKnown: length !== undefined };
+    const body = res.body ?? new Blob([]).stream();
+    return { ...this.info(key, res), body: this.watched(body, key, length), lengthKnown: length !== undefined };
   }
 
   private headersFor(options: PutOptions): Record<string, string> {

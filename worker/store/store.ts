@@ -5,16 +5,31 @@
  */
 
 /**
- * The bucket failed (after the backend's own retries): `refused` when it rejected pkgedge's
- * credentials, otherwise unavailable. Backends throw it (or a subclass); callers need not know which backend.
+ * What an operator must look at when the bucket refused pkgedge: the backend's own words, and the
+ * settings that hold what it refused (each backend names its own).
+ */
+export interface Refusal {
+  error: string;
+  variables: readonly string[];
+}
+
+/**
+ * The bucket failed (after the backend's own retries): refused when `refusal` says why, otherwise
+ * unavailable. Backends throw it (or a subclass) for every failure of the bucket itself, in their
+ * own words; callers need not know which backend.
  */
 export class StorageError extends Error {
   constructor(
     message: string,
-    readonly refused: boolean,
+    readonly refusal: Refusal | null = null,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "StorageError";
+  }
+
+  get refused(): boolean {
+    return this.refusal !== null;
   }
 }
 
@@ -52,9 +67,18 @@ export interface ByteSpan {
   length: number;
 }
 
+/** What getIfUnchanged answers when the object now has another etag than the one asked for. */
+export const CHANGED = "changed";
+
 export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | null>;
   get(key: string, span?: ByteSpan): Promise<ObjectBody | null>;
+  /**
+   * Reads the object (or a span of it) only if it still has `etag`, the one its metadata was read
+   * with: CHANGED when another object was written under the key since, null when it is gone. The
+   * bytes returned are always those of `etag`, so metadata and bytes read apart cannot mix versions.
+   */
+  getIfUnchanged(key: string, etag: string, span?: ByteSpan): Promise<ObjectBody | null | typeof CHANGED>;
   /**
    * Writes a whole object from a stream. With `length` known and under the multipart threshold
    * this is a single put; otherwise a multipart upload. Either way the object appears only if the

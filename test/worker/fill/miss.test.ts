@@ -193,6 +193,17 @@ describe("miss path (spec §6.3)", () => {
     await m.settle();
   });
 
+  it("answers a cold range that carries If-Range with the whole object: the client's part is of no version served yet", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const expected = await fixtureBytes(manifest.bigArtifact);
+    const res = await m.fetch(manifest.bigArtifact, { headers: { range: "bytes=1000-2999", "if-range": '"from-another-server"' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.has("content-range")).toBe(false);
+    expect(await body(res)).toEqual(expected);
+    await m.settle();
+  });
+
   it("stores an object of several multipart parts byte for byte", async () => {
     const up = await upstream();
     const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0", MULTIPART_PART_BYTES: String(5 * 1024 * 1024) });

@@ -4,8 +4,12 @@
  * input never reaches the upstream or the bucket.
  */
 
-import { describe, expect, inject, it } from "vitest";
-import { bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
+import { describe, expect, inject, it, vi } from "vitest";
+import { env } from "cloudflare:workers";
+import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
+import { backend, bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
+import { r2InOutage } from "../r2-outage";
+import type { FillCoordinator } from "../../../worker/fill/coordinator";
 import {
   DBVERSION,
   MISSIZED,
@@ -248,6 +252,75 @@ describe("freshness follows the content", () => {
     expect(hit.headers.get("cache-control")).toMatch(/max-age=[01],/);
   });
 
+  it("If-Range: a range applies only to the version the client holds part of (RFC 9110 §13.1.5)", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    const first = await m.fetch(at(NIGHTLY));
+    const old = new Uint8Array(await first.arrayBuffer());
+    await m.settle();
+    const etag = first.headers.get("etag")!;
+    const same = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=0-99", "if-range": etag } });
+    expect(same.status).toBe(206);
+    expect(new Uint8Array(await same.arrayBuffer())).toEqual(old.subarray(0, 100));
+    // A nightly can be replaced within a second, so its Last-Modified is no strong validator.
+    const byDate = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=0-99", "if-range": first.headers.get("last-modified")! } });
+    expect(byDate.status).toBe(200);
+    expect(new Uint8Array(await byDate.arrayBuffer())).toEqual(old);
+
+    // The nightly is replaced: a client resuming the old version gets the new one whole, whether
+    // pkgedge still serves its copy or is filling the new one.
+    const next = randomBytes(150 * 1024);
+    await p.bucket.put(NIGHTLY, next, "application/x-gzip");
+    await sleep(1100);
+    const resumed = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=100-", "if-range": etag } });
+    expect(resumed.status).toBe(200);
+    expect(resumed.headers.has("content-range")).toBe(false);
+    expect(await sha256Hex(new Uint8Array(await resumed.arrayBuffer()))).toBe(await sha256Hex(next));
+    await m.settle();
+    const again = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=100-", "if-range": etag } });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("etag")).not.toBe(etag);
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(next);
+  });
+
+  it("a slow reader of a copy replaced while it reads gets a broken download, never two versions spliced", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { ...TTL, FILL_WINDOW_BYTES: String(64 * 1024) });
+    const old = p.files[NIGHTLY]!;
+    const reader = (await m.fetch(at(NIGHTLY))).body!.getReader();
+    const parts: Uint8Array[] = [(await reader.read()).value!];
+    // The fill runs on past the reader's 64 KiB window and commits; the reader is moved onto the bucket.
+    while (!(await storedInfo(key(NIGHTLY)))) await sleep(50);
+    // The nightly changes, and a request after the TTL fills and commits the new version.
+    const next = randomBytes(old.length); // the same size: a span of the old object fits the new one
+    await p.bucket.put(NIGHTLY, next, "application/x-gzip");
+    await sleep(1100);
+    const fresh = await outcome(await m.fetch(at(NIGHTLY)));
+    expect(fresh.clean && fresh.bytes).toEqual(next);
+    while (!(await storedBytes(key(NIGHTLY)).then((b) => b?.length === next.length && b[0] === next[0] && b[1] === next[1])))
+      await sleep(50);
+    let clean = true;
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+    } catch {
+      clean = false;
+    }
+    const got = new Uint8Array(await new Blob(parts).arrayBuffer());
+    if (clean) expect(await sha256Hex(got)).toBe(await sha256Hex(old)); // whole and old, or broken
+    await m.settle();
+  });
+
+  it("If-Range with a release's Last-Modified lets the range apply: a versioned file never changes", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    const first = await m.fetch(at(RELEASE));
+    await first.arrayBuffer();
+    await m.settle();
+    const res = await m.fetch(at(RELEASE), { headers: { range: "bytes=0-99", "if-range": first.headers.get("last-modified")! } });
+    expect(res.status).toBe(206);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(p.files[RELEASE]!.subarray(0, 100));
+  });
+
   it("a HEAD after the TTL sees the changed file's headers, and its new copy is filled", async () => {
     const p = await publishBinaries();
     const m = mirrorOf(p, TTL);
@@ -317,6 +390,33 @@ describe("freshness follows the content", () => {
     expect((await m.fetch(at(NIGHTLY))).status).toBe(404);
     await m.settle();
     expect(await storedInfo(key(NIGHTLY))).toBeNull();
+  });
+
+  it.skipIf(backend === "s3")("a removed file whose copy the bucket fails to delete is still answered as the bucket answers", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    // The coordinators' own R2 binding goes down; the worker's still answers.
+    for (const id of await listDurableObjectIds(env.FILLS)) {
+      await runInDurableObject(env.FILLS.get(id), (coordinator: FillCoordinator) => {
+        const own = coordinator as unknown as { env: Env };
+        own.env = { ...own.env, BUCKET: r2InOutage() };
+      });
+    }
+    await p.bucket.remove(NIGHTLY);
+    await sleep(1100);
+    const warnings = vi.spyOn(console, "warn");
+    try {
+      const res = await m.fetch(at(NIGHTLY));
+      expect(res.status).toBe(404);
+      const events = warnings.mock.calls.map((c) => JSON.parse(String(c[0])).event);
+      expect(events).toContain("mirror_remove_failed");
+    } finally {
+      warnings.mockRestore();
+    }
+    await m.settle();
+    expect(await storedInfo(key(NIGHTLY))).not.toBeNull(); // kept until a delete succeeds
   });
 
   it("a versioned release file is never revalidated, and may be cached by clients for a year", async () => {

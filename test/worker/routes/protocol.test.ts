@@ -1,5 +1,6 @@
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { backend, bucketKeys, manifest, mirror, upstream } from "../harness";
+import { r2InOutage } from "../r2-outage";
 
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
 
@@ -227,4 +228,56 @@ describe("a bucket that refuses or fails is named, whatever the backend", () => 
     expect(body.error).toContain("refused pkgedge's credentials");
     expect(body.variable).toBe("S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY");
   });
+
+  // Once per backend, whichever project runs the file: each case names its own storage.
+  const outages: [string, () => Record<string, unknown>][] = [
+    ["r2", () => ({ STORAGE: "r2", BUCKET: r2InOutage() })],
+    [
+      "s3",
+      () => {
+        const s3 = inject("s3");
+        const { controlUrl } = inject("manifest");
+        return {
+          STORAGE: "s3",
+          S3_ENDPOINT: `${controlUrl}/hang`, // accepts the connection and never answers
+          S3_BUCKET: "pkgedge",
+          S3_REGION: "us-east-1",
+          S3_FORCE_PATH_STYLE: "true",
+          S3_ACCESS_KEY_ID: s3.accessKeyId,
+          S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+          S3_TIMEOUT_MS: "300",
+        };
+      },
+    ],
+  ];
+
+  it.skipIf(backend === "s3").each(outages)(
+    "an outage of the %s bucket answers 503 with Retry-After, logged as such",
+    async (name, vars) => {
+      const up = await upstream();
+      const m = mirror({ UPSTREAM_SERVERS: up.url, ...vars() });
+      const errors = vi.spyOn(console, "error");
+      try {
+        for (const init of [{}, { method: "HEAD" }, { headers: { range: "bytes=0-9" } }] as RequestInit[]) {
+          const res = await m.fetch(pkgPath(), init);
+          expect(res.status, JSON.stringify(init)).toBe(503);
+          expect(res.headers.get("retry-after")).toBe("5");
+          expect(res.headers.get("cache-control")).toBe("no-store");
+          if (init.method !== "HEAD") {
+            const body = (await res.json()) as { error: string; detail: string };
+            expect(body.error).toBe("the bucket is unavailable");
+            expect(body.detail).toMatch(name === "r2" ? /^R2 .*\(10001\)/ : /^S3 /);
+            if (name === "r2") expect(JSON.stringify(body)).not.toContain("S3_"); // each backend its own words
+          }
+        }
+        const events = errors.mock.calls.map((c) => JSON.parse(String(c[0])).event);
+        expect(events).toContain("storage_unavailable");
+        expect(events).not.toContain("unhandled");
+      } finally {
+        errors.mockRestore();
+      }
+      expect(await up.log()).toEqual([]); // an outage of the bucket is not a miss
+      await m.settle();
+    },
+  );
 });

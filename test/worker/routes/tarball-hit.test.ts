@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { fixtureBytes, manifest, mirror, putObject, upstream, type Mirror, type Upstream } from "../harness";
+import { bucket, fixtureBytes, manifest, mirror, putObject, upstream, type Mirror, type Upstream } from "../harness";
+import { answerFromInfo, type Presentation } from "../../../worker/routes/stored";
 
 const path = () => manifest.bigArtifact;
 let bytes: Uint8Array;
@@ -95,10 +96,81 @@ describe("hit path (spec §3.1, §4)", () => {
       expect(await body(res)).toEqual(bytes);
     });
 
+    it("If-Range with the current ETag or Last-Modified: the range applies (RFC 9110 §13.1.5)", async () => {
+      const head = await m.fetch(path(), { method: "HEAD" });
+      for (const ifRange of [head.headers.get("etag")!, head.headers.get("last-modified")!]) {
+        const res = await m.fetch(path(), { headers: { range: "bytes=10-19", "if-range": ifRange } });
+        expect(res.status, ifRange).toBe(206);
+        expect(res.headers.get("content-range")).toBe(`bytes 10-19/${L()}`);
+        expect(await body(res)).toEqual(bytes.subarray(10, 20));
+      }
+    });
+
+    it("If-Range with another ETag, a weak one or another date: the whole object, 200", async () => {
+      const etag = (await m.fetch(path(), { method: "HEAD" })).headers.get("etag")!;
+      for (const ifRange of ['"another-version"', `W/${etag}`, "Thu, 01 Jan 2026 00:00:00 GMT"]) {
+        const res = await m.fetch(path(), { headers: { range: "bytes=10-19", "if-range": ifRange } });
+        expect(res.status, ifRange).toBe(200);
+        expect(res.headers.has("content-range")).toBe(false);
+        expect(res.headers.get("content-length")).toBe(String(L()));
+        expect(await body(res)).toEqual(bytes);
+      }
+      // Not even a range the object cannot satisfy is answered 416: the client's copy is of another version.
+      const past = await m.fetch(path(), { headers: { range: `bytes=${L()}-`, "if-range": '"another-version"' } });
+      expect(past.status).toBe(200);
+      expect(await body(past)).toEqual(bytes);
+    });
+
     it("HEAD with a range reports the partial length", async () => {
       const res = await m.fetch(path(), { method: "HEAD", headers: { range: "bytes=0-9" } });
       expect(res.status).toBe(206);
       expect(res.headers.get("content-length")).toBe("10");
     });
+  });
+});
+
+describe("a stored object replaced between its metadata and its bytes", () => {
+  // A file the binary mirror revalidates (versions.json, a nightly) is rewritten under the same key
+  // while a ranged request that already read its metadata is about to read its bytes.
+  const shown: Presentation = {
+    headers: (info) => new Headers({ etag: info.etag, "last-modified": info.uploaded.toUTCString() }),
+    immutable: false,
+  };
+  const asked = { head: false, rangeHeader: "bytes=0-9", ifNoneMatch: null, ifRange: null };
+  const k = "mirror/nightlies/versions.json";
+  const text = (s: string) => new TextEncoder().encode(s);
+
+  it("is answered whole from its current version, never the old ETag with new bytes", async () => {
+    const store = bucket();
+    await putObject(k, text("version one, the old bytes"), "application/json");
+    const old = (await store.head(k))!;
+    const fresh = text("VERSION TWO, THE NEW BYTES, LONGER");
+    await putObject(k, fresh, "application/json");
+    const res = (await answerFromInfo(store, old, shown, asked))!;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("etag")).toBe((await store.head(k))!.etag);
+    expect(res.headers.get("etag")).not.toBe(old.etag);
+    expect(res.headers.get("content-length")).toBe(String(fresh.length));
+    expect(res.headers.has("content-range")).toBe(false);
+    expect(await body(res)).toEqual(fresh);
+  });
+
+  it("is a miss (null) when it was deleted instead", async () => {
+    const store = bucket();
+    await putObject(k, text("version one"), "application/json");
+    const old = (await store.head(k))!;
+    await store.delete(k);
+    expect(await answerFromInfo(store, old, shown, asked)).toBeNull();
+  });
+
+  it("still answers 304 to If-None-Match naming the version it now has", async () => {
+    const store = bucket();
+    await putObject(k, text("version one"), "application/json");
+    const old = (await store.head(k))!;
+    await putObject(k, text("version two"), "application/json");
+    const current = (await store.head(k))!.etag;
+    const res = (await answerFromInfo(store, old, shown, { ...asked, ifNoneMatch: current }))!;
+    expect(res.status).toBe(304);
+    expect(res.headers.get("etag")).toBe(current);
   });
 });

@@ -8,8 +8,9 @@ import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { R2Store } from "../../../worker/store/r2";
 import { S3Error, S3Store } from "../../../worker/store/s3";
-import type { ObjectStore } from "../../../worker/store/store";
+import { CHANGED, StorageError, type ObjectStore } from "../../../worker/store/store";
 import { withLength } from "../../../worker/streams/bytes";
+import { r2InOutage } from "../r2-outage";
 import "../../shared/manifest.ts";
 
 const s3 = inject("s3");
@@ -79,6 +80,35 @@ describe.each(backends)("the %s store", (_, make) => {
     const obj = (await store.get(k, { offset: 1000, length: 2000 }))!;
     expect(new Uint8Array(await new Response(obj.body).arrayBuffer())).toEqual(data.subarray(1000, 3000));
     expect(obj.size).toBe(data.length);
+  });
+
+  it("reads an object, or a span of it, only while it still has the etag asked for", async () => {
+    const store = make();
+    const k = key("unchanged");
+    const first = bytes(50_000);
+    await store.putStream(k, sizedOf(first, first.length), first.length, opts);
+    const old = (await store.head(k))!;
+    const whole = await store.getIfUnchanged(k, old.etag);
+    expect(whole).not.toBe(CHANGED);
+    expect(new Uint8Array(await new Response((whole as Exclude<typeof whole, null | typeof CHANGED>)!.body).arrayBuffer())).toEqual(first);
+    const span = await store.getIfUnchanged(k, old.etag, { offset: 100, length: 50 });
+    expect(new Uint8Array(await new Response((span as Exclude<typeof span, null | typeof CHANGED>)!.body).arrayBuffer())).toEqual(
+      first.subarray(100, 150),
+    );
+
+    // Replaced (a revalidation committing between a head and its get): the old etag reads nothing,
+    // whether the span still fits the new object or not.
+    const second = bytes(70_000).map((b) => b ^ 0xff);
+    await store.putStream(k, sizedOf(second, second.length), second.length, opts);
+    expect((await store.head(k))!.etag).not.toBe(old.etag);
+    expect(await store.getIfUnchanged(k, old.etag)).toBe(CHANGED);
+    expect(await store.getIfUnchanged(k, old.etag, { offset: 100, length: 50 })).toBe(CHANGED);
+    const shorter = bytes(10);
+    await store.putStream(k, sizedOf(shorter, shorter.length), shorter.length, opts);
+    expect(await store.getIfUnchanged(k, old.etag, { offset: 49_000, length: 1000 })).toBe(CHANGED);
+
+    await store.delete(k);
+    expect(await store.getIfUnchanged(k, old.etag)).toBeNull();
   });
 
   it("answers null for what is not there", async () => {
@@ -189,5 +219,45 @@ describe("the s3 store against a bucket that never answers", () => {
     expect(String(err)).toMatch(/timed out after 300 ms/);
     expect(String(err)).toMatch(/2 attempts/);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe("the r2 store's failures are StorageErrors, in R2's words", () => {
+  const store = () => backends[0]![1]();
+  const failure = async (call: Promise<unknown>) => {
+    const err = await call.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).refused).toBe(false); // a binding has no credentials to refuse
+    expect((err as StorageError).message).toMatch(/^R2 /);
+    return (err as StorageError).message;
+  };
+
+  it("what the local R2 itself rejects: a name it does not accept, a span past the end", async () => {
+    const name = "k".repeat(1100); // R2 keys are at most 1024 bytes
+    expect(await failure(store().head(name))).toMatch(/\(10020\)/);
+    expect(await failure(store().get(name))).toMatch(/\(10020\)/);
+    const k = key("short");
+    await store().putSmall(k, "ten bytes!", { contentType: "text/plain" });
+    expect(await failure(store().get(k, { offset: 20, length: 5 }))).toMatch(/\(10039\)/);
+  });
+
+  it("every operation of a binding in an outage", async () => {
+    const failing = new R2Store(r2InOutage(), sizes(100 * MiB));
+    const data = bytes(1000);
+    expect(await failure(failing.head("k"))).toMatch(/^R2 head k failed: .*\(10001\)/);
+    await failure(failing.get("k"));
+    await failure(failing.getIfUnchanged("k", '"e"', { offset: 0, length: 1 }));
+    await failure(failing.putSmall("k", "x", { contentType: "text/plain" }));
+    await failure(failing.putStream("k", sizedOf(data, data.length), data.length, opts));
+    await failure(new R2Store(r2InOutage(), sizes(0)).putStream("k", streamOf(data), undefined, opts)); // multipart
+    await failure(failing.delete("k"));
+    await failure(
+      (async () => {
+        for await (const _ of failing.list("")) break;
+      })(),
+    );
   });
 });
