@@ -7,7 +7,7 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { auditBucket, bucket, bucketKeys, fixtureBytes, manifest, mirror, outcome, sha256, storedInfo, upstream } from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
@@ -237,6 +237,38 @@ describe("no crash loops", () => {
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
     expect(warn.mock.calls.some((c) => String(c[0]).includes("VERIFY_MAX_ENTRIES"))).toBe(true);
+  });
+});
+
+describe("a bound on decompressed bytes", () => {
+  it("breaks a gzip bomb served under a valid name at the ratio bound, passes its upstream over, and fills from a good one", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const bomber = await upstream({ faults: { [big()]: "gzip-bomb" } });
+    const good = await upstream({ headDelayMs: 300 }); // the bomber wins the HEAD race
+    const upstreams = `${bomber.url},${good.url}`;
+    const m = mirror({ UPSTREAM_SERVERS: upstreams }); // the default bounds: 200:1 past 64 MiB
+    expect((await outcome(await m.fetch(big()))).clean, "a broken transfer, not a clean end").toBe(false);
+    await m.settle();
+    expect(await auditBucket()).toEqual([]);
+    const rejected = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"fill_rejected"'));
+    expect(rejected.length).toBe(1);
+    const event = JSON.parse(rejected[0]!) as { upstream: string; reason: string; decompressed: number; compressed: number };
+    expect(event.upstream).toBe(bomber.url);
+    expect(event.reason).toMatch(/more than 200 times its compressed size \(VERIFY_MAX_RATIO\)/);
+    // Refused at the bound (64 MiB), not after the whole 128 MiB.
+    expect(event.decompressed).toBeGreaterThan(64 * 1024 * 1024);
+    expect(event.decompressed).toBeLessThan(66 * 1024 * 1024);
+    const attempts = await runInDurableObject(coordinator(upstreams, big()), (_, state) =>
+      state.storage.get<{ count: number }>("attempts"),
+    );
+    expect(attempts?.count, "a failed attempt").toBe(1);
+
+    const second = await outcome(await m.fetch(big()));
+    expect(second.clean && second.status).toBe(200);
+    expect(second.clean && (await sha256(second.bytes))).toBe(manifest.objects[big()]!.sha256);
+    expect((await gets(bomber, big())).length, "the bomber is passed over for this key").toBe(1);
+    await m.settle();
+    expect(await auditBucket()).toEqual([big().slice(1)]);
   });
 });
 
