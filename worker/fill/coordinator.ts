@@ -13,7 +13,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { parseRange } from "../routes/range";
-import type { Config } from "../config";
+import { parseConfig, type Config } from "../config";
+import { resumption } from "./resume";
 import { RecentLookups } from "./recent";
 import {
   fillFromBody,
@@ -198,23 +199,38 @@ export class FillCoordinator extends DurableObject<Env> {
     await this.fill?.outcome.catch(() => {});
   }
 
-  /** Restarts a fill the object lost by being evicted, or keeps a running one's object awake. */
+  /**
+   * Restarts a fill the object lost by being evicted, or keeps a running one's object awake. A
+   * lost fill resumes only from the upstreams (or mirror base) the deployed configuration still
+   * names; if it names none of them, the fill is dropped.
+   */
   override async alarm(): Promise<void> {
     const pending = await this.ctx.storage.get<Pending>("pending");
     if (!pending) return;
+    if (this.fill) return void (await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS));
+    let config: Config;
     let target: FillTarget;
     try {
-      target = targetFor(pending.config, pending.spec);
-    } catch {
-      return void (await this.ctx.storage.delete("pending")); // written by an older version, or its mirror is gone
+      const resumed = resumption(pending.config, this.currentConfig(), pending.spec);
+      if (!resumed.resume) {
+        log("warn", "fill_resume_dropped", { spec: pending.spec, removed: resumed.removed });
+        return void (await this.ctx.storage.delete("pending"));
+      }
+      config = resumed.config;
+      target = targetFor(config, pending.spec);
+    } catch (err) {
+      // Written by an older version, or the deployed configuration is broken (the worker answers 500 then).
+      log("warn", "fill_resume_dropped", { spec: pending.spec, error: err instanceof Error ? err.message : String(err) });
+      return void (await this.ctx.storage.delete("pending"));
     }
-    if (!this.fill) {
-      log("info", "fill_resumed", { key: target.key });
-      const started = await this.ensureFill(pending.config, target);
-      if (started.kind !== "ok") await this.ctx.storage.delete("pending");
-      return;
-    }
-    await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
+    log("info", "fill_resumed", { key: target.key, upstreams: target.upstreams });
+    const started = await this.ensureFill(config, target);
+    if (started.kind !== "ok") await this.ctx.storage.delete("pending");
+  }
+
+  /** The configuration deployed now: this object's own environment is the worker's. */
+  private currentConfig(): Config {
+    return parseConfig({ ...this.env } as Record<string, unknown>);
   }
 
   private deps(config: Config): FillDeps {

@@ -8,7 +8,19 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { auditBucket, bucket, bucketKeys, fixtureBytes, manifest, mirror, outcome, sha256, storedInfo, upstream } from "../harness";
+import {
+  auditBucket,
+  bucket,
+  bucketKeys,
+  fixtureBytes,
+  manifest,
+  mirror,
+  outcome,
+  resumableUpstream,
+  sha256,
+  storedInfo,
+  upstream,
+} from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -199,7 +211,7 @@ describe("lengths that disagree", () => {
 describe("no crash loops", () => {
   it("refuses a key whose fill keeps ending its coordinator, after FILL_MAX_ATTEMPTS, with a clear log line", async () => {
     const warn = vi.spyOn(console, "warn");
-    const up = await upstream({ faults: { [big()]: "slow" } });
+    const up = await resumableUpstream(1, { faults: { [big()]: "slow" } }); // still configured when the alarm runs
     const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_ATTEMPTS: "2", FILL_BACKOFF_SECONDS: "600" });
     const res = await m.fetch(big()); // attempt 1
     await res.body!.getReader().read();
