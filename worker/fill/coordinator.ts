@@ -15,6 +15,7 @@ import { DurableObject } from "cloudflare:workers";
 import { parseRange } from "../routes/range";
 import { parseConfig, type Config } from "../config";
 import { resumption } from "./resume";
+import { nextExpiry, unexpired, type Attempts, type Checked, type Kept } from "./records";
 import { RecentLookups } from "./recent";
 import {
   fillFromBody,
@@ -51,22 +52,10 @@ interface Pending {
   config: Config;
 }
 
-/** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
-interface Checked {
-  bucketEtag: string;
-  at: number;
-}
-
 /** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
 export interface HeldCopy {
   bucketEtag: string;
   validators: Validators;
-}
-
-/** Consecutive failed fills of this key; reset by a commit. */
-interface Attempts {
-  count: number;
-  lastAt: number;
 }
 
 export class FillCoordinator extends DurableObject<Env> {
@@ -133,7 +122,9 @@ export class FillCoordinator extends DurableObject<Env> {
     const started = await this.ensureFill(config, target, held.validators);
     if (started.kind === "not-modified") {
       const at = Date.now();
-      await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at } satisfies Checked);
+      const expires = at + config.binaryMirrorTtlSeconds * 1000;
+      await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at, expires } satisfies Checked);
+      await this.tidy();
       log("info", "mirror_revalidated", { key: target.key, current: true });
       return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
     }
@@ -206,7 +197,7 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     const pending = await this.ctx.storage.get<Pending>("pending");
-    if (!pending) return;
+    if (!pending) return this.tidy();
     if (this.fill) return void (await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS));
     let config: Config;
     let target: FillTarget;
@@ -226,6 +217,26 @@ export class FillCoordinator extends DurableObject<Env> {
     log("info", "fill_resumed", { key: target.key, upstreams: target.upstreams });
     const started = await this.ensureFill(config, target);
     if (started.kind !== "ok") await this.ctx.storage.delete("pending");
+  }
+
+  /**
+   * Removes what has expired, and sets the alarm for the next expiry (records.ts); with nothing
+   * left, empties this object's storage. A running fill's record and keep-alive alarm are left alone.
+   */
+  private async tidy(): Promise<void> {
+    const stored = await this.ctx.storage.get(["pending", "attempts", "checked", "quarantine"]);
+    if (stored.has("pending")) return;
+    const kept = unexpired(Object.fromEntries(stored) as Kept, Date.now());
+    const next = nextExpiry(kept);
+    if (next === null) {
+      await this.ctx.storage.deleteAlarm();
+      return this.ctx.storage.deleteAll();
+    }
+    const gone = (["attempts", "checked", "quarantine"] as const).filter((name) => stored.has(name) && kept[name] === undefined);
+    if (gone.length > 0) await this.ctx.storage.delete(gone);
+    const quarantine = stored.get("quarantine") as Kept["quarantine"];
+    if (kept.quarantine && kept.quarantine.length !== quarantine?.length) await this.ctx.storage.put("quarantine", kept.quarantine);
+    await this.ctx.storage.setAlarm(next);
   }
 
   /** The configuration deployed now: this object's own environment is the worker's. */
@@ -353,6 +364,7 @@ export class FillCoordinator extends DurableObject<Env> {
     if (start.kind !== "streaming") {
       // Not a fill that failed: nothing was fetched. Give the attempt back.
       await this.ctx.storage.put("attempts", attempts);
+      await this.tidy();
       return start.kind === "not-found" ? start : { kind: "upstream-failed", ...outage(config, start.errors) };
     }
     resolveOutcome(start.outcome);
@@ -365,7 +377,10 @@ export class FillCoordinator extends DurableObject<Env> {
       await this.ctx.storage.deleteAlarm();
       if (outcome.committed) await this.ctx.storage.delete(["attempts", "checked"]);
       else if (outcome.blame === "abandoned") await this.ctx.storage.put("attempts", attempts);
-      await this.ctx.storage.put("quarantine", this.recent.quarantineEntries());
+      const quarantine = this.recent.quarantineEntries();
+      if (quarantine.length > 0) await this.ctx.storage.put("quarantine", quarantine);
+      else await this.ctx.storage.delete("quarantine");
+      await this.tidy();
     });
     return { kind: "ok", fill };
   }

@@ -252,6 +252,50 @@ describe("no crash loops", () => {
   });
 });
 
+describe("a coordinator's storage does not grow", () => {
+  const contents = (stub: DurableObjectStub) =>
+    runInDurableObject(stub, async (_, state) => ({
+      keys: [...(await state.storage.list()).keys()],
+      alarm: await state.storage.getAlarm(),
+    }));
+
+  it("keeps nothing after a successful fill: no empty quarantine, no alarm", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    expect((await outcome(await m.fetch(big()))).clean).toBe(true);
+    await m.settle();
+    expect(await contents(coordinator(up.url, big()))).toEqual({ keys: [], alarm: null });
+  });
+
+  it("keeps a failed fill's records until they expire (quarantine 10 minutes, attempts a day), then empties the storage", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
+    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const before = Date.now();
+    expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
+    await m.settle();
+    const stub = coordinator(bad.url, pkg());
+    const kept = await contents(stub);
+    expect(kept.keys.sort()).toEqual(["attempts", "quarantine"]);
+    // The alarm is set for the first expiry: the quarantine's, 600 s after the failure.
+    expect(kept.alarm).toBeGreaterThanOrEqual(before + 600_000);
+    expect(kept.alarm).toBeLessThanOrEqual(Date.now() + 600_000);
+
+    // Ten minutes later (back-dated): the quarantine goes, the count stays until a day after the failure.
+    const lastAt = Date.now() - 3_600_000;
+    await runInDurableObject(stub, async (_, state) => {
+      await state.storage.put("quarantine", [[`${pkg().slice(1)} ${bad.url}`, Date.now() - 1]]);
+      await state.storage.put("attempts", { count: 1, lastAt });
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await contents(stub)).toEqual({ keys: ["attempts"], alarm: lastAt + 86_400_000 });
+
+    // A day later: nothing is left, not even an alarm.
+    await runInDurableObject(stub, (_, state) => state.storage.put("attempts", { count: 1, lastAt: Date.now() - 86_400_001 }));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await contents(stub)).toEqual({ keys: [], alarm: null });
+  });
+});
+
 describe("a bound on decompressed bytes", () => {
   it("breaks a gzip bomb served under a valid name at the ratio bound, passes its upstream over, and fills from a good one", async () => {
     const warn = vi.spyOn(console, "warn");
