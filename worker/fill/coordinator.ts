@@ -205,18 +205,23 @@ export class FillCoordinator extends DurableObject<Env> {
       const resumed = resumption(pending.config, this.currentConfig(), pending.spec);
       if (!resumed.resume) {
         log("warn", "fill_resume_dropped", { spec: pending.spec, removed: resumed.removed });
-        return void (await this.ctx.storage.delete("pending"));
+        return this.dropPending();
       }
       config = resumed.config;
       target = targetFor(config, pending.spec);
     } catch (err) {
       // Written by an older version, or the deployed configuration is broken (the worker answers 500 then).
       log("warn", "fill_resume_dropped", { spec: pending.spec, error: err instanceof Error ? err.message : String(err) });
-      return void (await this.ctx.storage.delete("pending"));
+      return this.dropPending();
     }
     log("info", "fill_resumed", { key: target.key, upstreams: target.upstreams });
     const started = await this.ensureFill(config, target);
-    if (started.kind !== "ok") await this.ctx.storage.delete("pending");
+    if (started.kind !== "ok") await this.dropPending();
+  }
+
+  private async dropPending(): Promise<void> {
+    await this.ctx.storage.delete("pending");
+    await this.tidy();
   }
 
   /**
