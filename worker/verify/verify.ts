@@ -28,14 +28,16 @@ export const RATIO_FLOOR_BYTES = 64 * MiB;
 
 /** Why an archive was refused for what it expands to: a typed value, so callers never read the message. */
 export class ExpansionRefused extends Error {
-  constructor(
-    message: string,
-    readonly limit: "ratio" | "total",
-    readonly compressed: number,
-    readonly decompressed: number,
-  ) {
+  readonly limit: "ratio" | "total";
+  readonly compressed: number;
+  readonly decompressed: number;
+
+  constructor(message: string, limit: "ratio" | "total", compressed: number, decompressed: number) {
     super(message);
     this.name = "ExpansionRefused";
+    this.limit = limit;
+    this.compressed = compressed;
+    this.decompressed = decompressed;
   }
 }
 
@@ -47,8 +49,11 @@ export class ExpansionRefused extends Error {
 class ExpansionBound {
   compressed = 0;
   private decompressed = 0;
+  private readonly options: HashOptions;
 
-  constructor(private readonly options: HashOptions) {}
+  constructor(options: HashOptions) {
+    this.options = options;
+  }
 
   decompress(bytes: number): void {
     this.decompressed += bytes;
