@@ -35,6 +35,17 @@ describe("what a resumed fill may use", () => {
     });
   });
 
+  it("checks a resumed fill by the stricter limits of the two configurations", () => {
+    const now = parseConfig({ UPSTREAM_SERVERS: "https://a.example", VERIFY_MAX_RATIO: "50", FILL_MAX_BYTES: "1000000" });
+    const resumed = resumption(stored, now, tarball);
+    expect(resumed).toMatchObject({
+      resume: true,
+      config: { verifyMaxRatio: 50, fillMaxBytes: 1000000, verifyMaxDecompressedBytes: 2000000 },
+    });
+    const looser = parseConfig({ UPSTREAM_SERVERS: "https://a.example", VERIFY_MAX_RATIO: "1000" });
+    expect(resumption(stored, looser, tarball)).toMatchObject({ config: { verifyMaxRatio: 200 } });
+  });
+
   it("resumes a mirror fill only when its mirror has the same base", () => {
     expect(resumption(stored, parseConfig({ BINARY_MIRRORS: "rel=https://bucket.example" }), file).resume).toBe(true);
     expect(resumption(stored, parseConfig({ BINARY_MIRRORS: "rel=https://other.example" }), file)).toEqual({
