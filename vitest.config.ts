@@ -3,12 +3,22 @@ import { defineConfig } from "vitest/config";
 
 // Prefetching is off for the suites that do not test it: their snapshots would otherwise queue
 // fills from the default (unreachable) upstreams in the background.
-const worker = (extra: { bindings?: Record<string, string> } = {}) =>
-  cloudflareTest({
+// A fill coordinator resuming an interrupted fill checks its upstreams against its own
+// environment's UPSTREAM_SERVERS (the deployed configuration), not a test's: these fixture
+// upstreams, named per backend so the two projects never share one, which the tests that
+// interrupt fills set up (harness.ts, resumableUpstream).
+const worker = (storage: "r2" | "s3", extra: { bindings?: Record<string, string> } = {}) =>
+  cloudflareTest(({ inject }) => ({
     main: "./worker/index.ts",
     wrangler: { configPath: "./wrangler.toml" },
-    miniflare: { bindings: { PREFETCH: "off", ...extra.bindings } },
-  });
+    miniflare: {
+      bindings: {
+        PREFETCH: "off",
+        UPSTREAM_SERVERS: [1, 2, 3].map((i) => `${inject("manifest").controlUrl}/u/resumable-${storage}-${i}`).join(","),
+        ...extra.bindings,
+      },
+    },
+  }));
 
 // The queue's consumer runs with the worker's own environment, not a test's, so the prefetch
 // suites configure it here: one fixture upstream per backend (`/u/prefetch-r2`, `/u/prefetch-s3`,
@@ -57,7 +67,7 @@ export default defineConfig({
       {
         // Unit and integration tests inside workerd: the worker's own modules, a real local R2,
         // and real HTTP to the fixture upstream on 127.0.0.1.
-        plugins: [worker()],
+        plugins: [worker("r2")],
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
@@ -79,7 +89,7 @@ export default defineConfig({
         // The same route, fill, verification, registry and fault suites with an S3-compatible
         // bucket (a local SigV4-checking server) instead of the R2 binding. The coordinators read
         // the secrets from their own environment: the local server's fixed credentials.
-        plugins: [worker({ bindings: { S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER" } })],
+        plugins: [worker("s3", { bindings: { S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER" } })],
         test: {
           name: "worker-s3",
           include: [

@@ -7,6 +7,7 @@
  */
 
 import { DEFAULT_MAX_ENTRIES } from "./verify/tree";
+import { DEFAULT_MAX_RATIO } from "./verify/verify";
 import { sqlApiUrl } from "./ops/rollups";
 
 export interface Config {
@@ -43,6 +44,10 @@ export interface Config {
   verifyMaxEntries: number;
   /** Larger objects are refused: verifying them would take longer than the Workers CPU limit allows. */
   fillMaxBytes: number;
+  /** Archives expanding more than this many times their compressed bytes (past a 64 MiB floor) are refused. */
+  verifyMaxRatio: number;
+  /** Archives expanding to more bytes than this in all are refused (the verifier's CPU time grows with them). */
+  verifyMaxDecompressedBytes: number;
   /** Timeout for one request to an S3-compatible bucket (response headers; bodies are watched for stalls). */
   s3TimeoutMs: number;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
@@ -418,6 +423,9 @@ export function parseConfig(vars: Vars): Config {
     return threshold;
   });
   const upstreamIdleTimeoutMs = c.check(() => integer(vars, "UPSTREAM_IDLE_TIMEOUT_MS", 10_000, 100, 60_000));
+  // About 7 s of CPU per GiB verified (npm run bench -- verify: 148 MB/s as a fill feeds it); 12 GiB
+  // takes about 90 s, well inside the 5-minute cpu_ms (wrangler.toml [limits]) on a slower machine too.
+  const fillMaxBytes = c.check(() => integer(vars, "FILL_MAX_BYTES", 12 * GiB, 1, 1024 * GiB));
   const upstreamMinRateWindowMs = c.check(() => {
     const window = integer(vars, "UPSTREAM_MIN_RATE_WINDOW_MS", 20_000, 1000, 600_000);
     if (upstreamIdleTimeoutMs !== undefined && window < upstreamIdleTimeoutMs) {
@@ -480,9 +488,14 @@ export function parseConfig(vars: Vars): Config {
     fillMaxAttempts: c.check(() => integer(vars, "FILL_MAX_ATTEMPTS", 5, 1, 100)),
     fillBackoffSeconds: c.check(() => integer(vars, "FILL_BACKOFF_SECONDS", 600, 1, 86400)),
     verifyMaxEntries: c.check(() => integer(vars, "VERIFY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES, 1, 10_000_000)),
-    // About 7 s of CPU per GiB verified (npm run bench -- verify: 148 MB/s as a fill feeds it); 12 GiB
-    // takes about 90 s, well inside the 5-minute cpu_ms (wrangler.toml [limits]) on a slower machine too.
-    fillMaxBytes: c.check(() => integer(vars, "FILL_MAX_BYTES", 12 * GiB, 1, 1024 * GiB)),
+    fillMaxBytes,
+    verifyMaxRatio: c.check(() => integer(vars, "VERIFY_MAX_RATIO", DEFAULT_MAX_RATIO, 2, 100_000)),
+    // Verification costs CPU per decompressed byte: about 3.6 s per GiB here (bench tarballs expand
+    // 2:1, verified at 148 MB/s compressed). FILL_MAX_BYTES was sized for 12 GiB at that ratio
+    // (about 90 s), so twice it is the same budget; a bomb is stopped there, inside the CPU limit.
+    verifyMaxDecompressedBytes: c.check(() =>
+      integer(vars, "VERIFY_MAX_DECOMPRESSED_BYTES", 2 * (fillMaxBytes ?? 12 * GiB), 1, 4096 * GiB),
+    ),
     s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS", 10_000, 100, 120_000)),
     storage: c.check(() => storage(vars)),
     prefetch: c.check(() => prefetch(vars)),

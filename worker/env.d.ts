@@ -40,6 +40,8 @@ interface PkgedgeOptionalEnv {
   PREFETCH_CONCURRENCY?: string;
   PREFETCH_DAILY_BUDGET?: string;
   PREFETCH_RETRY_DELAY_SECONDS?: string;
+  VERIFY_MAX_RATIO?: string;
+  VERIFY_MAX_DECOMPRESSED_BYTES?: string;
 }
 
 // Merged into the Env that wrangler types declares (globally and as Cloudflare.Env).

@@ -60,6 +60,10 @@ describe("configuration", () => {
     ["a prefix with ..", { PATH_PREFIX: "/a/../b" }, "PATH_PREFIX"],
     ["a prefix without a leading slash", { PATH_PREFIX: "julia" }, "PATH_PREFIX"],
     ["an unknown storage backend", { STORAGE: "gcs" }, "STORAGE"],
+    ["an expansion ratio under 2", { VERIFY_MAX_RATIO: "1" }, "VERIFY_MAX_RATIO"],
+    ["an expansion ratio that is not a number", { VERIFY_MAX_RATIO: "200:1" }, "VERIFY_MAX_RATIO"],
+    ["no decompressed bytes at all", { VERIFY_MAX_DECOMPRESSED_BYTES: "0" }, "VERIFY_MAX_DECOMPRESSED_BYTES"],
+    ["a fractional decompressed bound", { VERIFY_MAX_DECOMPRESSED_BYTES: "1e9" }, "VERIFY_MAX_DECOMPRESSED_BYTES"],
     ["S3 without an endpoint", { STORAGE: "s3", S3_BUCKET: "pkgedge" }, "S3_ENDPOINT"],
     ["S3 with a non-http endpoint", { STORAGE: "s3", S3_ENDPOINT: "ftp://x", S3_BUCKET: "pkgedge" }, "S3_ENDPOINT"],
     ["S3 without a bucket", { STORAGE: "s3", S3_ENDPOINT: "https://s3.example" }, "S3_BUCKET"],
@@ -72,6 +76,15 @@ describe("configuration", () => {
     const err = errorOf(vars);
     expect(err.variable).toBe(variable);
     expect(err.message).toContain(variable);
+  });
+
+  it("bounds what an archive may expand to: 200:1, and twice FILL_MAX_BYTES in all unless set", () => {
+    const defaults = parseConfig({});
+    expect(defaults.verifyMaxRatio).toBe(200);
+    expect(defaults.verifyMaxDecompressedBytes).toBe(2 * defaults.fillMaxBytes);
+    expect(parseConfig({ FILL_MAX_BYTES: "1000000" }).verifyMaxDecompressedBytes).toBe(2_000_000);
+    const set = parseConfig({ VERIFY_MAX_RATIO: "50", VERIFY_MAX_DECOMPRESSED_BYTES: "123456789" });
+    expect([set.verifyMaxRatio, set.verifyMaxDecompressedBytes]).toEqual([50, 123456789]);
   });
 
   it("says the rule a number broke", () => {

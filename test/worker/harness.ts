@@ -103,6 +103,15 @@ export function upstream(config: UpstreamConfig = {}, name?: string): Promise<Up
   return createUpstream(manifest.controlUrl, config, name);
 }
 
+/**
+ * One of the upstreams the coordinators' own environment lists (vitest.config.ts): a fill is
+ * resumed by its alarm only from those. `index` 0 to 2; each test file uses its own.
+ */
+export function resumableUpstream(index: number, config: UpstreamConfig = {}): Promise<Upstream> {
+  const url = String(env.UPSTREAM_SERVERS).split(",")[index]!;
+  return upstream(config, url.slice(url.lastIndexOf("/u/") + 3));
+}
+
 /** The bytes the fixture upstream serves for a protocol path. */
 export function fixtureBytes(path: string): Promise<Uint8Array> {
   return fixtureBytesAt(manifest.controlUrl, path);

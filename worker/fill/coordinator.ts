@@ -13,7 +13,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { parseRange } from "../routes/range";
-import type { Config } from "../config";
+import { parseConfig, type Config } from "../config";
+import { resumption } from "./resume";
+import { nextExpiry, unexpired, type Attempts, type Checked, type Kept } from "./records";
 import { RecentLookups } from "./recent";
 import {
   fillFromBody,
@@ -50,22 +52,10 @@ interface Pending {
   config: Config;
 }
 
-/** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
-interface Checked {
-  bucketEtag: string;
-  at: number;
-}
-
 /** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
 export interface HeldCopy {
   bucketEtag: string;
   validators: Validators;
-}
-
-/** Consecutive failed fills of this key; reset by a commit. */
-interface Attempts {
-  count: number;
-  lastAt: number;
 }
 
 export class FillCoordinator extends DurableObject<Env> {
@@ -132,7 +122,9 @@ export class FillCoordinator extends DurableObject<Env> {
     const started = await this.ensureFill(config, target, held.validators);
     if (started.kind === "not-modified") {
       const at = Date.now();
-      await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at } satisfies Checked);
+      const expires = at + config.binaryMirrorTtlSeconds * 1000;
+      await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at, expires } satisfies Checked);
+      await this.tidy();
       log("info", "mirror_revalidated", { key: target.key, current: true });
       return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
     }
@@ -208,23 +200,63 @@ export class FillCoordinator extends DurableObject<Env> {
     await this.fill?.outcome.catch(() => {});
   }
 
-  /** Restarts a fill the object lost by being evicted, or keeps a running one's object awake. */
+  /**
+   * Restarts a fill the object lost by being evicted, or keeps a running one's object awake. A
+   * lost fill resumes only from the upstreams (or mirror base) the deployed configuration still
+   * names; if it names none of them, the fill is dropped.
+   */
   override async alarm(): Promise<void> {
     const pending = await this.ctx.storage.get<Pending>("pending");
-    if (!pending) return;
+    if (!pending) return this.tidy();
+    if (this.fill) return void (await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS));
+    let config: Config;
     let target: FillTarget;
     try {
-      target = targetFor(pending.config, pending.spec);
-    } catch {
-      return void (await this.ctx.storage.delete("pending")); // written by an older version, or its mirror is gone
+      const resumed = resumption(pending.config, this.currentConfig(), pending.spec);
+      if (!resumed.resume) {
+        log("warn", "fill_resume_dropped", { spec: pending.spec, removed: resumed.removed });
+        return this.dropPending();
+      }
+      config = resumed.config;
+      target = targetFor(config, pending.spec);
+    } catch (err) {
+      // Written by an older version, or the deployed configuration is broken (the worker answers 500 then).
+      log("warn", "fill_resume_dropped", { spec: pending.spec, error: err instanceof Error ? err.message : String(err) });
+      return this.dropPending();
     }
-    if (!this.fill) {
-      log("info", "fill_resumed", { key: target.key });
-      const started = await this.ensureFill(pending.config, target);
-      if (started.kind !== "ok") await this.ctx.storage.delete("pending");
-      return;
+    log("info", "fill_resumed", { key: target.key, upstreams: target.upstreams });
+    const started = await this.ensureFill(config, target);
+    if (started.kind !== "ok") await this.dropPending();
+  }
+
+  private async dropPending(): Promise<void> {
+    await this.ctx.storage.delete("pending");
+    await this.tidy();
+  }
+
+  /**
+   * Removes what has expired, and sets the alarm for the next expiry (records.ts); with nothing
+   * left, empties this object's storage. A running fill's record and keep-alive alarm are left alone.
+   */
+  private async tidy(): Promise<void> {
+    const stored = await this.ctx.storage.get(["pending", "attempts", "checked", "quarantine"]);
+    if (stored.has("pending")) return;
+    const kept = unexpired(Object.fromEntries(stored) as Kept, Date.now());
+    const next = nextExpiry(kept);
+    if (next === null) {
+      await this.ctx.storage.deleteAlarm();
+      return this.ctx.storage.deleteAll();
     }
-    await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
+    const gone = (["attempts", "checked", "quarantine"] as const).filter((name) => stored.has(name) && kept[name] === undefined);
+    if (gone.length > 0) await this.ctx.storage.delete(gone);
+    const quarantine = stored.get("quarantine") as Kept["quarantine"];
+    if (kept.quarantine && kept.quarantine.length !== quarantine?.length) await this.ctx.storage.put("quarantine", kept.quarantine);
+    await this.ctx.storage.setAlarm(next);
+  }
+
+  /** The configuration deployed now: this object's own environment is the worker's. */
+  private currentConfig(): Config {
+    return parseConfig({ ...this.env } as Record<string, unknown>);
   }
 
   private deps(config: Config): FillDeps {
@@ -347,6 +379,7 @@ export class FillCoordinator extends DurableObject<Env> {
     if (start.kind !== "streaming") {
       // Not a fill that failed: nothing was fetched. Give the attempt back.
       await this.ctx.storage.put("attempts", attempts);
+      await this.tidy();
       return start.kind === "not-found" ? start : { kind: "upstream-failed", ...outage(config, start.errors) };
     }
     resolveOutcome(start.outcome);
@@ -359,7 +392,10 @@ export class FillCoordinator extends DurableObject<Env> {
       await this.ctx.storage.deleteAlarm();
       if (outcome.committed) await this.ctx.storage.delete(["attempts", "checked"]);
       else if (outcome.blame === "abandoned") await this.ctx.storage.put("attempts", attempts);
-      await this.ctx.storage.put("quarantine", this.recent.quarantineEntries());
+      const quarantine = this.recent.quarantineEntries();
+      if (quarantine.length > 0) await this.ctx.storage.put("quarantine", quarantine);
+      else await this.ctx.storage.delete("quarantine");
+      await this.tidy();
     });
     return { kind: "ok", fill };
   }

@@ -57,8 +57,10 @@ export const QUARANTINE_SECONDS = 600;
 export async function locate(deps: FillDeps, target: FillTarget): Promise<Location> {
   const { config, recent } = deps;
   const key = target.key;
-  // An upstream that served bad bytes for this key is passed over, whatever memory says.
-  const usable = (hits: UpstreamHit[]) => hits.filter((h) => !recent.isQuarantined(key, h.upstream));
+  // An upstream that served bad bytes for this key is passed over, whatever memory says; so is one
+  // memory names that this target no longer lists (a fill resumed under a narrower configuration).
+  const usable = (hits: UpstreamHit[]) =>
+    hits.filter((h) => target.upstreams.includes(h.upstream) && !recent.isQuarantined(key, h.upstream));
   const known = recent.lookup(key);
   if (known?.kind === "absent" || known?.kind === "unavailable") return known;
   const knownUsable = known?.kind === "hits" ? usable(known.hits) : [];

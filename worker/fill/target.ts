@@ -61,7 +61,12 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
       key: resource.key,
       path: "/" + resource.key,
       upstreams: config.upstreams,
-      check: (c) => treeHashCheck(resource, c.verifyMaxEntries),
+      check: (c) =>
+        treeHashCheck(resource, {
+          maxEntries: c.verifyMaxEntries,
+          maxRatio: c.verifyMaxRatio,
+          maxDecompressedBytes: c.verifyMaxDecompressedBytes,
+        }),
       putOptions: (response) => ({
         contentType: TARBALL_CONTENT_TYPE,
         customMetadata: { [COPY_META.upstream]: response.upstream, [COPY_META.fetchedAt]: new Date().toISOString() },

@@ -6,7 +6,7 @@
  */
 
 import type { Resource } from "../protocol/paths";
-import { createTarGzHasher } from "../verify/verify";
+import { createTarGzHasher, ExpansionRefused, type HashOptions } from "../verify/verify";
 import { acceptTreeHash } from "../verify/rule";
 import type { TreeHashes } from "../verify/tree";
 import type { Published } from "../mirror/versions";
@@ -16,13 +16,22 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function treeHashCheck(resource: Resource, maxEntries?: number): BodyCheck {
-  const hasher = createTarGzHasher({ maxEntries });
+/** Why the verifier refused the bytes, with what it measured when it was a bound that refused them. */
+function refusal(err: unknown, expected: string): BodyRejected {
+  if (err instanceof ExpansionRefused) {
+    return new BodyRejected(`the archive ${err.message}`, { expected, compressed: err.compressed, decompressed: err.decompressed });
+  }
+  return new BodyRejected(`not a valid gzipped tarball: ${message(err)}`, { expected });
+}
+
+/** `limits`: the verifier's bounds (entries, expansion) from the configuration. */
+export function treeHashCheck(resource: Resource, limits: Omit<HashOptions, "sha1"> = {}): BodyCheck {
+  const hasher = createTarGzHasher(limits);
   const expected = resource.treeHash;
   return {
     update(chunk) {
       const reject = (err: unknown): never => {
-        throw new BodyRejected(`not a valid gzipped tarball: ${message(err)}`, { expected });
+        throw refusal(err, expected);
       };
       try {
         return hasher.write(chunk)?.catch(reject);
@@ -35,7 +44,8 @@ export function treeHashCheck(resource: Resource, maxEntries?: number): BodyChec
       try {
         hashes = await hasher.finish();
       } catch (err) {
-        return { ok: false, reason: `not a valid gzipped tarball: ${message(err)}`, blame: "upstream", details: { expected } };
+        const refused = refusal(err, expected);
+        return { ok: false, reason: refused.reason, blame: "upstream", details: refused.details };
       }
       const details = { expected, noSkip: hashes.noSkip, skip: hashes.skip, entries: hashes.entries };
       const accepted = acceptTreeHash(resource.kind, expected, hashes);

@@ -11,6 +11,74 @@ import { Batch, ChunkReader } from "../streams/bytes.ts";
 export type { StreamingSha1, TreeHashes };
 export { TarError };
 
+const MiB = 1024 * 1024;
+
+/**
+ * Decompressed bytes may be at most this many times the compressed bytes given so far. Real
+ * tarballs expand a few times (JLL artifacts rarely over 10:1); deflate itself cannot exceed about
+ * 1032:1, which a gzip of zeros (a bomb) reaches. 200 leaves real archives a wide margin.
+ */
+export const DEFAULT_MAX_RATIO = 200;
+/**
+ * Below this many decompressed bytes the ratio is not applied: small archives are mostly tar
+ * padding (a 200-byte tarball of one small file expands to 10 KiB), and 64 MiB costs a fraction
+ * of a second of CPU, so a bomb gains nothing under it.
+ */
+export const RATIO_FLOOR_BYTES = 64 * MiB;
+
+/** Why an archive was refused for what it expands to: a typed value, so callers never read the message. */
+export class ExpansionRefused extends Error {
+  readonly limit: "ratio" | "total";
+  readonly compressed: number;
+  readonly decompressed: number;
+
+  constructor(message: string, limit: "ratio" | "total", compressed: number, decompressed: number) {
+    super(message);
+    this.name = "ExpansionRefused";
+    this.limit = limit;
+    this.compressed = compressed;
+    this.decompressed = decompressed;
+  }
+}
+
+/**
+ * Counts both sides of the gunzip stream and refuses as soon as the decompressed side passes its
+ * bound, so a bomb costs the bound's CPU, not the whole expansion. The ratio is taken against the
+ * compressed bytes received so far (never a length the sender announced).
+ */
+class ExpansionBound {
+  compressed = 0;
+  private decompressed = 0;
+  private readonly options: HashOptions;
+
+  constructor(options: HashOptions) {
+    this.options = options;
+  }
+
+  decompress(bytes: number): void {
+    this.decompressed += bytes;
+    const maxBytes = this.options.maxDecompressedBytes ?? Infinity;
+    if (this.decompressed > maxBytes) {
+      throw new ExpansionRefused(
+        `decompresses to more than ${maxBytes} bytes (VERIFY_MAX_DECOMPRESSED_BYTES)`,
+        "total",
+        this.compressed,
+        this.decompressed,
+      );
+    }
+    const ratio = this.options.maxRatio ?? DEFAULT_MAX_RATIO;
+    const floor = this.options.ratioFloorBytes ?? RATIO_FLOOR_BYTES;
+    if (this.decompressed > floor && this.decompressed > ratio * this.compressed) {
+      throw new ExpansionRefused(
+        `decompresses to more than ${ratio} times its compressed size (VERIFY_MAX_RATIO): ${this.decompressed} bytes from the first ${this.compressed}`,
+        "ratio",
+        this.compressed,
+        this.decompressed,
+      );
+    }
+  }
+}
+
 export interface TarGzHasher {
   /**
    * Feeds compressed bytes (copied: the caller may reuse its buffer). Returns a promise only when a
@@ -39,12 +107,19 @@ function explain(err: unknown): unknown {
 const BATCH_BYTES = 64 * 1024;
 
 /** Reads decompressed bytes (into one reused buffer) through the tar reader to the end, then resolves to the hashes. */
-async function hashDecompressed(decompressed: ReadableStream<Uint8Array>, options: HashOptions): Promise<TreeHashes> {
+async function hashDecompressed(
+  decompressed: ReadableStream<Uint8Array>,
+  options: HashOptions,
+  bound: ExpansionBound,
+): Promise<TreeHashes> {
   const tree = new TreeBuilder(options.sha1, options.maxEntries);
   const tar = new TarReader(tree);
   const reader = new ChunkReader(decompressed);
   try {
-    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await tar.push(chunk);
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+      bound.decompress(chunk.byteLength);
+      await tar.push(chunk);
+    }
     tar.finish();
   } catch (err) {
     void reader.cancel(err);
@@ -58,6 +133,12 @@ export interface HashOptions {
   sha1?: () => StreamingSha1;
   /** Archives with more entries are refused (the tree is held in memory). */
   maxEntries?: number;
+  /** Decompressed bytes may be at most this many times the compressed bytes so far (past the floor). Default DEFAULT_MAX_RATIO. */
+  maxRatio?: number;
+  /** Decompressed bytes up to which the ratio is not applied. Default RATIO_FLOOR_BYTES. */
+  ratioFloorBytes?: number;
+  /** Decompressed bytes in all (default: no limit). */
+  maxDecompressedBytes?: number;
 }
 
 /**
@@ -69,7 +150,8 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   const gunzip = new DecompressionStream("gzip");
   const input = gunzip.writable.getWriter();
   input.closed.catch(() => {});
-  const consumed = hashDecompressed(gunzip.readable, options);
+  const bound = new ExpansionBound(options);
+  const consumed = hashDecompressed(gunzip.readable, options, bound);
   // Surface a failure on the next write instead of waiting for finish().
   let failure: unknown = null;
   consumed.catch((err) => (failure = err));
@@ -77,6 +159,7 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   const batch = new Batch(BATCH_BYTES);
   const send = async () => {
     const bytes = batch.drain();
+    bound.compressed += bytes.byteLength;
     // The gunzip stream ends at the end of its gzip member: a write after that would wait forever.
     await Promise.race([input.write(bytes).catch((err) => Promise.reject(failure ?? explain(err))), consumed.then(() => {})]);
     if (failure) throw failure;
@@ -116,7 +199,17 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
  */
 export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>, options: HashOptions = {}): Promise<TreeHashes> {
   const gunzip = new DecompressionStream("gzip");
-  const piped = body.pipeTo(gunzip.writable).catch((err) => Promise.reject(explain(err)));
-  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable, options), piped]);
+  const bound = new ExpansionBound(options);
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      bound.compressed += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+  const piped = body
+    .pipeThrough(counted)
+    .pipeTo(gunzip.writable)
+    .catch((err) => Promise.reject(explain(err)));
+  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable, options, bound), piped]);
   return hashes;
 }

@@ -7,8 +7,20 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
-import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
-import { auditBucket, bucket, bucketKeys, fixtureBytes, manifest, mirror, outcome, sha256, storedInfo, upstream } from "../harness";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import {
+  auditBucket,
+  bucket,
+  bucketKeys,
+  fixtureBytes,
+  manifest,
+  mirror,
+  outcome,
+  resumableUpstream,
+  sha256,
+  storedInfo,
+  upstream,
+} from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -199,7 +211,7 @@ describe("lengths that disagree", () => {
 describe("no crash loops", () => {
   it("refuses a key whose fill keeps ending its coordinator, after FILL_MAX_ATTEMPTS, with a clear log line", async () => {
     const warn = vi.spyOn(console, "warn");
-    const up = await upstream({ faults: { [big()]: "slow" } });
+    const up = await resumableUpstream(1, { faults: { [big()]: "slow" } }); // still configured when the alarm runs
     const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_ATTEMPTS: "2", FILL_BACKOFF_SECONDS: "600" });
     const res = await m.fetch(big()); // attempt 1
     await res.body!.getReader().read();
@@ -237,6 +249,82 @@ describe("no crash loops", () => {
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
     expect(warn.mock.calls.some((c) => String(c[0]).includes("VERIFY_MAX_ENTRIES"))).toBe(true);
+  });
+});
+
+describe("a coordinator's storage does not grow", () => {
+  const contents = (stub: DurableObjectStub) =>
+    runInDurableObject(stub, async (_, state) => ({
+      keys: [...(await state.storage.list()).keys()],
+      alarm: await state.storage.getAlarm(),
+    }));
+
+  it("keeps nothing after a successful fill: no empty quarantine, no alarm", async () => {
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    expect((await outcome(await m.fetch(big()))).clean).toBe(true);
+    await m.settle();
+    expect(await contents(coordinator(up.url, big()))).toEqual({ keys: [], alarm: null });
+  });
+
+  it("keeps a failed fill's records until they expire (quarantine 10 minutes, attempts a day), then empties the storage", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
+    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const before = Date.now();
+    expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
+    await m.settle();
+    const stub = coordinator(bad.url, pkg());
+    const kept = await contents(stub);
+    expect(kept.keys.sort()).toEqual(["attempts", "quarantine"]);
+    // The alarm is set for the first expiry: the quarantine's, 600 s after the failure.
+    expect(kept.alarm).toBeGreaterThanOrEqual(before + 600_000);
+    expect(kept.alarm).toBeLessThanOrEqual(Date.now() + 600_000);
+
+    // Ten minutes later (back-dated): the quarantine goes, the count stays until a day after the failure.
+    const lastAt = Date.now() - 3_600_000;
+    await runInDurableObject(stub, async (_, state) => {
+      await state.storage.put("quarantine", [[`${pkg().slice(1)} ${bad.url}`, Date.now() - 1]]);
+      await state.storage.put("attempts", { count: 1, lastAt });
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await contents(stub)).toEqual({ keys: ["attempts"], alarm: lastAt + 86_400_000 });
+
+    // A day later: nothing is left, not even an alarm.
+    await runInDurableObject(stub, (_, state) => state.storage.put("attempts", { count: 1, lastAt: Date.now() - 86_400_001 }));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await contents(stub)).toEqual({ keys: [], alarm: null });
+  });
+});
+
+describe("a bound on decompressed bytes", () => {
+  it("breaks a gzip bomb served under a valid name at the ratio bound, passes its upstream over, and fills from a good one", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const bomber = await upstream({ faults: { [big()]: "gzip-bomb" } });
+    const good = await upstream({ headDelayMs: 300 }); // the bomber wins the HEAD race
+    const upstreams = `${bomber.url},${good.url}`;
+    const m = mirror({ UPSTREAM_SERVERS: upstreams }); // the default bounds: 200:1 past 64 MiB
+    expect((await outcome(await m.fetch(big()))).clean, "a broken transfer, not a clean end").toBe(false);
+    await m.settle();
+    expect(await auditBucket()).toEqual([]);
+    const rejected = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"fill_rejected"'));
+    expect(rejected.length).toBe(1);
+    const event = JSON.parse(rejected[0]!) as { upstream: string; reason: string; decompressed: number; compressed: number };
+    expect(event.upstream).toBe(bomber.url);
+    expect(event.reason).toMatch(/more than 200 times its compressed size \(VERIFY_MAX_RATIO\)/);
+    // Refused at the bound (64 MiB), not after the whole 128 MiB.
+    expect(event.decompressed).toBeGreaterThan(64 * 1024 * 1024);
+    expect(event.decompressed).toBeLessThan(66 * 1024 * 1024);
+    const attempts = await runInDurableObject(coordinator(upstreams, big()), (_, state) =>
+      state.storage.get<{ count: number }>("attempts"),
+    );
+    expect(attempts?.count, "a failed attempt").toBe(1);
+
+    const second = await outcome(await m.fetch(big()));
+    expect(second.clean && second.status).toBe(200);
+    expect(second.clean && (await sha256(second.bytes))).toBe(manifest.objects[big()]!.sha256);
+    expect((await gets(bomber, big())).length, "the bomber is passed over for this key").toBe(1);
+    await m.settle();
+    expect(await auditBucket()).toEqual([big().slice(1)]);
   });
 });
 

@@ -7,8 +7,9 @@
 
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
-import { fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { parseConfig } from "../../../worker/config";
+import { bucketKeys, fixtureBytes, manifest, mirror, resumableUpstream, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
 const SMALL_WINDOW = String(64 * 1024);
@@ -131,7 +132,7 @@ describe("fills outlive their clients", () => {
   });
 
   it("starts a fill again from its alarm when the coordinator lost it mid-fill", async () => {
-    const up = await upstream({ faults: { [big()]: "slow" } });
+    const up = await resumableUpstream(0, { faults: { [big()]: "slow" } }); // still configured when the alarm runs
     const m = mirror({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(big());
     const reader = res.body!.getReader();
@@ -144,5 +145,59 @@ describe("fills outlive their clients", () => {
     await m.settle();
     expect(await sha256((await stored(big()))!)).toBe(await sha256(await fixtureBytes(big())));
     expect((await gets(up, big())).length).toBeGreaterThanOrEqual(2); // the lost fill, then the resumed one
+  });
+});
+
+describe("a fill resumed after a redeploy", () => {
+  // The record a running fill leaves in its coordinator's storage, as a worker configured with
+  // `vars` left it; the coordinators' own environment (the deployment now) lists other upstreams.
+  async function interrupted(name: string, vars: Record<string, string>, spec: unknown) {
+    const m = mirror(vars);
+    const stub = env.FILLS.get(env.FILLS.idFromName(name));
+    const config = parseConfig(m.env as unknown as Record<string, unknown>);
+    await runInDurableObject(stub, async (_, state) => {
+      await state.storage.put("pending", { spec, config });
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    const pending = () => runInDurableObject(stub, (_, state) => state.storage.get("pending"));
+    return { m, stub, pending };
+  }
+
+  it("resumes only from the upstreams the deployed configuration still names", async () => {
+    const removed = await upstream(); // not in the coordinators' UPSTREAM_SERVERS any more
+    const kept = await resumableUpstream(0, { headDelayMs: 300 }); // would lose the HEAD race
+    const upstreams = `${removed.url},${kept.url}`;
+    const key = big().slice(1);
+    const { m, stub } = await interrupted(`${upstreams} ${key}`, { UPSTREAM_SERVERS: upstreams }, { kind: "tarball", key });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await m.settle();
+    expect(await removed.log(), "the removed upstream is never asked").toEqual([]);
+    expect((await gets(kept, big())).length).toBe(1);
+    expect(await sha256((await stored(big()))!)).toBe(await sha256(await fixtureBytes(big())));
+  });
+
+  it("drops a fill whose every upstream was removed", async () => {
+    const removed = await upstream();
+    const key = big().slice(1);
+    const { m, stub, pending } = await interrupted(`${removed.url} ${key}`, { UPSTREAM_SERVERS: removed.url }, { kind: "tarball", key });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await m.settle();
+    expect(await removed.log()).toEqual([]);
+    expect(await pending(), "the record is gone: no alarm restarts it").toBeUndefined();
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("drops a binary-mirror fill whose mirror base was removed", async () => {
+    const removed = await upstream();
+    const spec = { kind: "mirror", mirror: "rel", path: "bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz" };
+    const { m, stub, pending } = await interrupted(
+      `${removed.url} mirror/rel/${spec.path}`,
+      { BINARY_MIRRORS: `rel=${removed.url}` },
+      spec,
+    );
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await m.settle();
+    expect(await removed.log()).toEqual([]);
+    expect(await pending()).toBeUndefined();
   });
 });

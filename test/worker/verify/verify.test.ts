@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { treeHashOfTarGz } from "../../../worker/verify/verify";
+import { createTarGzHasher, ExpansionRefused, treeHashOfTarGz, type HashOptions } from "../../../worker/verify/verify";
 import { acceptTreeHash } from "../../../worker/verify/rule";
 import { fixtureBytes, manifest } from "../harness";
 import { chunked, gzip, pax, tarBytes, type RawEntry } from "./tar-writer";
@@ -300,6 +300,60 @@ describe("Tar.jl's rules, exactly (read_tarball, check_header, git_tree_hash)", 
     await expect(treeHashOfTarGz(tar, { maxEntries: 4 })).rejects.toThrow(/more than 4 entries \(VERIFY_MAX_ENTRIES\)/);
     const ok = await treeHashOfTarGz(chunked(await gzip(tarBytes(entries)), 3, 512), { maxEntries: 5 });
     expect(ok.entries).toBe(5);
+  });
+});
+
+/** Feeds bytes as a fill does (the push form), in pieces of 1000; resolves to the hashes or the refusal. */
+async function pushed(bytes: Uint8Array, options: HashOptions): Promise<unknown> {
+  const hasher = createTarGzHasher(options);
+  try {
+    for (let offset = 0; offset < bytes.length; offset += 1000) await hasher.write(bytes.subarray(offset, offset + 1000));
+    return await hasher.finish();
+  } catch (err) {
+    return err;
+  }
+}
+
+async function piped(bytes: Uint8Array, options: HashOptions): Promise<unknown> {
+  return treeHashOfTarGz(chunked(bytes, 9, 1000), options).catch((err: unknown) => err);
+}
+
+describe("a bound on what an archive expands to (gzip bombs)", () => {
+  const MiB = 1024 * 1024;
+  // 16 MiB of zeros in one file: about 16 KiB gzipped, so about 1000:1.
+  const bomb = async () => gzip(tarBytes([{ name: "zeros.bin", data: new Uint8Array(16 * MiB) }]));
+
+  it.each([
+    ["as a fill feeds it", pushed],
+    ["piped", piped],
+  ] as const)("refuses a bomb at the ratio, without decompressing the rest (%s)", async (_, verify) => {
+    const bytes = await bomb();
+    const err = await verify(bytes, { maxRatio: 20, ratioFloorBytes: MiB });
+    expect(err).toBeInstanceOf(ExpansionRefused);
+    const refused = err as ExpansionRefused;
+    expect(refused.limit).toBe("ratio");
+    expect(refused.message).toMatch(/decompresses to more than 20 times its compressed size \(VERIFY_MAX_RATIO\)/);
+    // The bound is max(floor, 20 × compressed so far) = 1 MiB here; it stops within a chunk or so of it.
+    expect(refused.decompressed).toBeGreaterThan(MiB);
+    expect(refused.decompressed).toBeLessThan(2 * MiB);
+    expect(refused.compressed).toBeLessThanOrEqual(bytes.length);
+  });
+
+  it("refuses an archive past the total bound, naming it", async () => {
+    const err = await pushed(await bomb(), { maxDecompressedBytes: 3 * MiB });
+    expect(err).toBeInstanceOf(ExpansionRefused);
+    expect((err as ExpansionRefused).limit).toBe("total");
+    expect((err as ExpansionRefused).message).toMatch(/more than 3145728 bytes \(VERIFY_MAX_DECOMPRESSED_BYTES\)/);
+    expect((err as ExpansionRefused).decompressed).toBeLessThan(4 * MiB);
+  });
+
+  it("accepts the same bomb under the default floor (64 MiB), and real tarballs at the default ratio with no floor", async () => {
+    expect(await pushed(await bomb(), {})).toMatchObject({ entries: 1 });
+    for (const obj of Object.values(manifest.objects).filter((o) => o.size < 16 * MiB)) {
+      const h = await pushed(await fixtureBytes(obj.path), { ratioFloorBytes: 0 });
+      expect(h, obj.path).not.toBeInstanceOf(Error);
+      expect(acceptTreeHash(obj.kind, obj.treeHash, h as Awaited<ReturnType<typeof treeHashOfTarGz>>).ok, obj.path).toBe(true);
+    }
   });
 });
 

@@ -1,0 +1,62 @@
+/**
+ * What a fill coordinator keeps in its Durable Object storage beside a running fill's record, and
+ * for how long. A coordinator exists per resource ever asked for, so nothing is kept for good:
+ * each record expires, an alarm set for the earliest expiry removes it, and a coordinator with
+ * nothing left has its storage emptied.
+ */
+
+/** Consecutive failed fills of the key; removed by a commit. */
+export interface Attempts {
+  count: number;
+  lastAt: number;
+}
+
+/** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
+export interface Checked {
+  bucketEtag: string;
+  at: number;
+  /** When the finding is no longer trusted (`at` plus the TTL); absent in records of older versions. */
+  expires?: number;
+}
+
+/** `${key} ${upstream}` → when that upstream stops being passed over for the key. */
+export type Quarantine = [string, number][];
+
+export interface Kept {
+  attempts?: Attempts;
+  checked?: Checked;
+  quarantine?: Quarantine;
+}
+
+/**
+ * A failed-attempt count is forgotten a day after the last failure: no backoff is longer
+ * (FILL_BACKOFF_SECONDS is at most a day), so forgetting never shortens one.
+ */
+export const ATTEMPTS_KEPT_MS = 86_400_000;
+/** Records of older versions carry no expiry: kept for the longest BINARY_MIRROR_TTL_SECONDS, a week. */
+const CHECKED_KEPT_MS = 7 * 86_400_000;
+
+function expiriesOf(kept: Kept): number[] {
+  const at: number[] = [];
+  if (kept.attempts) at.push(kept.attempts.lastAt + ATTEMPTS_KEPT_MS);
+  if (kept.checked) at.push(kept.checked.expires ?? kept.checked.at + CHECKED_KEPT_MS);
+  for (const [, expires] of kept.quarantine ?? []) at.push(expires);
+  return at;
+}
+
+/** What is still worth keeping at `now`: expired records, a zero count and an empty quarantine are left out. */
+export function unexpired(kept: Kept, now: number): Kept {
+  const out: Kept = {};
+  const { attempts, checked, quarantine } = kept;
+  if (attempts && attempts.count > 0 && attempts.lastAt + ATTEMPTS_KEPT_MS > now) out.attempts = attempts;
+  if (checked && (checked.expires ?? checked.at + CHECKED_KEPT_MS) > now) out.checked = checked;
+  const live = (quarantine ?? []).filter(([, expires]) => expires > now);
+  if (live.length > 0) out.quarantine = live;
+  return out;
+}
+
+/** When the first of these records expires; null when there are none. */
+export function nextExpiry(kept: Kept): number | null {
+  const at = expiriesOf(kept);
+  return at.length > 0 ? Math.min(...at) : null;
+}
