@@ -131,6 +131,58 @@ describe("npm run infra:export", () => {
     const again = await run("export.ts", [...args, "--skip-existing"], creds);
     expect(again.output).toMatch(/skipped 6 already there, 1 failed/);
   });
+
+  it("refuses what is not a gzipped tarball under a tarball's name (empty, text, an HTML error page), and writes nothing it refuses", async () => {
+    const source = `src-junk-${Date.now().toString(36)}`;
+    const target = `dst-junk-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const good = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
+    await put(source, good.slice(1), await fixtureBytes(manifest.controlUrl, good));
+    const junk = {
+      [`artifact/${"1".repeat(40)}`]: "",
+      [`artifact/${"2".repeat(40)}`]: "not a tarball",
+      [`package/${manifest.example.uuid}/${"3".repeat(40)}`]: "<html><body><h1>502 Bad Gateway</h1></body></html>\n",
+    };
+    for (const [key, body] of Object.entries(junk)) await put(source, key, body);
+    // The destination already holds a good copy of an artifact the source has wrong bytes for:
+    // checked before uploading, the wrong bytes never replace it.
+    const kept = manifest.artifact.slice(1);
+    const keptBytes = await fixtureBytes(manifest.controlUrl, manifest.artifact);
+    await put(target, kept, keptBytes);
+    await put(source, kept, await fixtureBytes(manifest.controlUrl, good));
+
+    const r = await run(
+      "export.ts",
+      ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target],
+      creds,
+    );
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toMatch(/copied 1 objects .* 4 failed/);
+    for (const key of Object.keys(junk)) {
+      expect(r.output).toMatch(new RegExp(`✗ ${key}: not a valid gzipped tarball: \\S`));
+      expect(await get(target, key), key).toBeNull();
+    }
+    expect(r.output).toContain(`✗ ${kept}: tree hash mismatch`);
+    expect(await get(target, kept)).toEqual(keptBytes);
+    expect(await get(target, good.slice(1))).toEqual(await fixtureBytes(manifest.controlUrl, good));
+  });
+
+  it("refuses to copy a bucket onto itself, however the endpoint is spelled", async () => {
+    const bucket = `self-${Date.now().toString(36)}`;
+    await createBucket(bucket);
+    await put(bucket, `artifact/${"4".repeat(40)}`, "not a tarball");
+    for (const to of [s3.endpoint, `${s3.endpoint.toUpperCase().replace("HTTP", "http")}/`]) {
+      const r = await run(
+        "export.ts",
+        ["--from-endpoint", s3.endpoint, "--from-bucket", bucket, "--to-endpoint", to, "--to-bucket", bucket],
+        creds,
+      );
+      expect(r.code, r.output).toBe(1);
+      expect(r.output).toMatch(/name the same bucket .* refusing to copy a bucket onto itself/);
+    }
+    expect(new TextDecoder().decode((await get(bucket, `artifact/${"4".repeat(40)}`))!)).toBe("not a tarball");
+  });
 });
 
 describe("npm run bundle:check", () => {
