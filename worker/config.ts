@@ -298,7 +298,16 @@ function analyticsSql(vars: Vars): { account: string; url: string } | null {
   }
   if (!/^[0-9a-f]{32}$/.test(account))
     throw new ConfigError("ANALYTICS_ACCOUNT_ID", `expected a 32-digit hex account ID, got ${JSON.stringify(account)}`);
-  return { account, url: url === undefined ? sqlApiUrl(account) : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
+  if (url === undefined) return { account, url: sqlApiUrl(account) };
+  const parsed = baseUrl("ANALYTICS_SQL_URL", url, "the SQL API");
+  // The request carries the secret ANALYTICS_API_TOKEN: never in the clear past this machine
+  // (ALLOW_INSECURE_UPSTREAMS does not lift this, it is about public tarballs, not a secret).
+  if (parsed.startsWith("http:") && !isLoopback(new URL(parsed)))
+    throw new ConfigError(
+      "ANALYTICS_SQL_URL",
+      `${JSON.stringify(url)} is plain http to a host that is not loopback: the API token would travel in the clear (use https)`,
+    );
+  return { account, url: parsed };
 }
 
 /** `PREFETCH*`: checked together, since the mode, the gate and the queue binding depend on each other. */
