@@ -15,9 +15,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
 import { ANALYTICS_DATASET, CSV_FILES, queryRollup, sqlApiUrl, TABLES, type Rollup, type RollupRow } from "../worker/ops/rollups.ts";
+import { csvCell, printable } from "./untrusted-text.ts";
 
 function fail(message: string): never {
-  console.error(`✗ ${message}`);
+  // The message may quote the SQL API's answer.
+  console.error(`✗ ${printable(message)}`);
   process.exit(2);
 }
 
@@ -57,8 +59,9 @@ async function query(rollup: Rollup): Promise<Row[]> {
 function printTable(rollup: Rollup, rows: Row[]): void {
   const header = [...rollup.columns.map((c) => c.as), "requests", "bytes"];
   const total = rows.reduce((n, r) => n + Number(r.request_count), 0);
+  // Column values are what clients sent (Julia-Version, Julia-System…): never raw on the terminal.
   const lines = rows.map((r) => [
-    ...rollup.columns.map((c) => String(r[c.as] === "" ? "(none)" : r[c.as])),
+    ...rollup.columns.map((c) => (r[c.as] === "" ? "(none)" : printable(String(r[c.as])))),
     String(Math.round(Number(r.request_count))),
     String(Math.round(Number(r.body_bytes_sent))),
   ]);
@@ -67,11 +70,6 @@ function printTable(rollup: Rollup, rows: Row[]): void {
   console.log("  " + header.map((h, i) => h.padEnd(widths[i]!)).join("  "));
   for (const l of lines) console.log("  " + l.map((c, i) => c.padEnd(widths[i]!)).join("  "));
   if (lines.length === 0) console.log("  (no requests)");
-}
-
-function csvCell(value: string | number | undefined): string {
-  const s = String(value ?? "");
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 if (values.csv) {
