@@ -12,13 +12,13 @@
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY). Exits non-zero if any object failed.
  */
 
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { parseResourcePath } from "../worker/protocol/paths.ts";
+import { parseResourcePath, type Resource } from "../worker/protocol/paths.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
-import { describeError, scratchDirectory, spool, uploadVerified, type Checked } from "./verified-upload.ts";
+import { checkTarballFile, describeError, scratchDirectory, spool, uploadVerified, type Checked } from "./verified-upload.ts";
 
 function fail(message: string): never {
   console.error(`✗ ${message}`);
@@ -102,22 +102,47 @@ const progress = () => {
   if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
 };
 
+/**
+ * After the source's copy of a tarball failed: the destination's own copy, if it has one (an
+ * earlier copy may have stored anything), is checked too. A good one is kept; a bad one is
+ * removed, or the mirror would serve it as a hit forever (removed, it is filled from upstream).
+ */
+async function checkDestination(key: string, resource: Resource): Promise<string> {
+  const file = join(scratch, "destination");
+  try {
+    const got = await to.s3.send(new GetObjectCommand({ Bucket: to.bucket, Key: key })).catch(() => null);
+    if (!got) return "";
+    await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
+    const checked = await checkTarballFile(file, resource);
+    if (checked.ok) return "; the destination's own copy verifies and is kept";
+    await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key }));
+    return `; the destination's own copy did not verify either (${checked.reason}) and was removed`;
+  } catch (err) {
+    return `; the destination's own copy could not be checked: ${describeError(err)}`;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /** One object: read into a temporary file, checked if it is a tarball, and only then uploaded. */
 async function copyOne(key: string): Promise<Checked> {
   const file = join(scratch, "object");
+  const resource = parseResourcePath("/" + key);
   try {
     const got = await from.s3.send(new GetObjectCommand({ Bucket: from.bucket, Key: key }));
     await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
-    return await uploadVerified({
+    const copied = await uploadVerified({
       s3: to.s3,
       bucket: to.bucket,
       key,
       file,
-      resource: parseResourcePath("/" + key),
+      resource,
       expectedBytes: got.ContentLength,
       contentType: got.ContentType,
       metadata: got.Metadata,
     });
+    if (copied.ok || !copied.refused || !resource) return copied;
+    return { ok: false, reason: copied.reason + (await checkDestination(key, resource)) };
   } catch (err) {
     return { ok: false, reason: `could not be read: ${describeError(err)}` };
   } finally {

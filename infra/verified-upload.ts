@@ -76,14 +76,17 @@ export interface Upload {
   metadata?: Record<string, string>;
 }
 
+/** What became of an upload: stored, or not, and then whether the bytes were refused (else the upload failed). */
+export type Uploaded = { ok: true } | { ok: false; refused: boolean; reason: string };
+
 /** Checks the spooled file, then uploads it; a failed check or upload is `{ ok: false }`, never a throw. */
-export async function uploadVerified(upload: Upload): Promise<Checked> {
+export async function uploadVerified(upload: Upload): Promise<Uploaded> {
   const size = statSync(upload.file).size;
   if (upload.expectedBytes !== undefined && size !== upload.expectedBytes)
-    return { ok: false, reason: `the source sent ${size} bytes of ${upload.expectedBytes}` };
+    return { ok: false, refused: true, reason: `the source sent ${size} bytes of ${upload.expectedBytes}` };
   if (upload.resource) {
     const checked = await checkTarballFile(upload.file, upload.resource);
-    if (!checked.ok) return checked;
+    if (!checked.ok) return { ok: false, refused: true, reason: checked.reason };
   }
   try {
     await upload.s3.send(
@@ -97,7 +100,7 @@ export async function uploadVerified(upload: Upload): Promise<Checked> {
       }),
     );
   } catch (err) {
-    return { ok: false, reason: `upload failed: ${describeError(err)}` };
+    return { ok: false, refused: false, reason: `upload failed: ${describeError(err)}` };
   }
   return { ok: true };
 }

@@ -132,7 +132,7 @@ describe("npm run infra:export", () => {
     expect(again.output).toMatch(/skipped 6 already there, 1 failed/);
   });
 
-  it("refuses what is not a gzipped tarball under a tarball's name (empty, text, an HTML error page), and writes nothing it refuses", async () => {
+  it("refuses what is not a gzipped tarball under a tarball's name (empty, text, an HTML error page): never written, a bad copy already in the destination removed", async () => {
     const source = `src-junk-${Date.now().toString(36)}`;
     const target = `dst-junk-${Date.now().toString(36)}`;
     await createBucket(source);
@@ -151,6 +151,9 @@ describe("npm run infra:export", () => {
     const keptBytes = await fixtureBytes(manifest.controlUrl, manifest.artifact);
     await put(target, kept, keptBytes);
     await put(source, kept, await fixtureBytes(manifest.controlUrl, good));
+    // And a bad copy an earlier run stored, which the mirror would serve as a hit forever: removed.
+    const stale = `artifact/${"2".repeat(40)}`;
+    await put(target, stale, "<html>an old mirror's error page</html>");
 
     const r = await run(
       "export.ts",
@@ -163,7 +166,10 @@ describe("npm run infra:export", () => {
       expect(r.output).toMatch(new RegExp(`✗ ${key}: not a valid gzipped tarball: \\S`));
       expect(await get(target, key), key).toBeNull();
     }
-    expect(r.output).toContain(`✗ ${kept}: tree hash mismatch`);
+    expect(r.output).toContain(`✗ ${kept}: tree hash mismatch; the destination's own copy verifies and is kept`);
+    expect(r.output).toMatch(
+      new RegExp(`✗ ${stale}: not a valid gzipped tarball: .*; the destination's own copy did not verify either .* and was removed`),
+    );
     expect(await get(target, kept)).toEqual(keptBytes);
     expect(await get(target, good.slice(1))).toEqual(await fixtureBytes(manifest.controlUrl, good));
   });
