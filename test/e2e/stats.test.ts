@@ -6,6 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dataPoint } from "../../worker/ops/analytics.ts";
@@ -209,7 +211,22 @@ describe("npm run stats with what clients sent in hostile headers", () => {
     expect(csvCell(value)).toBe(cell);
   });
 
-  it("printable shows C0, DEL, C1 and bidi controls as escapes and keeps other text", () => {
-    expect(printable("a\x1b[0m\x7f\x9b\u202e\u2066b é😀")).toBe("a\\x1b[0m\\x7f\\x9b\\u202e\\u2066b é😀");
+  it("printable shows C0, DEL, C1, bidi and zero-width controls as escapes and keeps other text", () => {
+    expect(printable("a\x1b[0m\x7f\x9b\u202e\u2066b\u200b\ufeff é😀")).toBe("a\\x1b[0m\\x7f\\x9b\\u202e\\u2066b\\u200b\\ufeff é😀");
+  });
+
+  it("prints an error answer from the SQL API without its control characters", async () => {
+    const server = createServer((_, res) => void res.writeHead(500).end("\x1b[2J\x1b]0;owned\x07upstream trouble"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sql`;
+      const run = await runScript("infra/stats.ts", [], { ...hostileEnv(), ANALYTICS_SQL_URL: url });
+      expect(run.code).toBe(2);
+      expect(run.output).toContain("answered 500");
+      expect(run.output).toContain("\\x1b[2J\\x1b]0;owned\\x07upstream trouble");
+      expect(run.output).not.toContain("\x1b");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
