@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
 import { ANALYTICS_DATASET, CSV_FILES, queryRollup, sqlApiUrl, TABLES, type Rollup, type RollupRow } from "../worker/ops/rollups.ts";
+import { isLoopback } from "../worker/protocol/loopback.ts";
 import { csvCell, printable } from "./untrusted-text.ts";
 
 function fail(message: string): never {
@@ -33,7 +34,7 @@ const { values } = parseCommand({
   ],
   environment: [
     "CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read)",
-    "ANALYTICS_SQL_URL   another SQL API address (optional)",
+    "ANALYTICS_SQL_URL   another SQL API address (optional; https, or plain http to loopback only)",
   ],
   example: "CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7",
 });
@@ -45,6 +46,15 @@ const token = process.env.CLOUDFLARE_API_TOKEN;
 if (!account) fail("CLOUDFLARE_ACCOUNT_ID is not set (your 32-character account ID)");
 if (!token) fail("CLOUDFLARE_API_TOKEN is not set (a token with Account Analytics: Read)");
 const endpoint = process.env.ANALYTICS_SQL_URL ?? sqlApiUrl(account);
+// The request carries the API token: never in the clear past this machine (the worker's rule for ANALYTICS_SQL_URL too).
+let endpointUrl: URL;
+try {
+  endpointUrl = new URL(endpoint);
+} catch {
+  fail(`ANALYTICS_SQL_URL is not a URL: ${endpoint}`);
+}
+if (endpointUrl.protocol !== "https:" && !(endpointUrl.protocol === "http:" && isLoopback(endpointUrl)))
+  fail(`ANALYTICS_SQL_URL must be https (plain http only to loopback): the API token would travel in the clear to ${endpointUrl.host}`);
 
 type Row = RollupRow;
 

@@ -8,6 +8,7 @@
 
 import { DEFAULT_MAX_ENTRIES } from "./verify/tree";
 import { sqlApiUrl } from "./ops/rollups";
+import { isLoopback } from "./protocol/loopback";
 
 export interface Config {
   /** Upstream base URLs (storage servers or Pkg servers), without trailing slash, in preference order. */
@@ -182,12 +183,6 @@ function commaList(name: string, raw: string | undefined, fallback: string, what
 export function parseUpstreams(raw: string | undefined): string[] {
   const name = "UPSTREAM_SERVERS";
   return commaList(name, raw, DEFAULT_UPSTREAMS, "upstream servers").map((item) => baseUrl(name, item, "upstream"));
-}
-
-/** Loopback hosts, which Pkg itself lets speak plain http: nothing on the way can tamper with them. */
-export function isLoopback(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function refuseInsecure(name: string, urls: string[], allowed: boolean): void {

@@ -136,6 +136,9 @@ describe("npm run stats", () => {
     const unknown = await runScript("infra/stats.ts", ["--bogus"], env());
     expect(unknown.code).toBe(2);
     expect(unknown.output.trim().split("\n").length).toBe(1);
+    const clear = await runScript("infra/stats.ts", [], { ...env(), ANALYTICS_SQL_URL: "http://sql.example.org/sql" });
+    expect(clear.code).toBe(2);
+    expect(clear.output).toContain("ANALYTICS_SQL_URL must be https (plain http only to loopback)");
     const badToken = await runScript("infra/stats.ts", [], { ...env(), CLOUDFLARE_API_TOKEN: "wrong" });
     expect(badToken.code).toBe(2);
     expect(badToken.output).toContain("answered 401");

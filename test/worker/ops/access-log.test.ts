@@ -226,6 +226,11 @@ describe("values from outside are bounded", () => {
     expect(line.truncated).toEqual(fields);
     expect(line.path).toBe(pkg());
     expect(JSON.stringify(line).length).toBeLessThan(10_000);
+    const long = `/package/${"a".repeat(5000)}`;
+    await (await m.fetch(long, { headers: { "X-Request-ID": "req-huge-path" } })).arrayBuffer();
+    const longLine = await lineFor(m, lines, "req-huge-path");
+    expect(longLine.path).toBe(long.slice(0, 1024));
+    expect(longLine.truncated).toEqual(["path"]);
   });
 });
 
