@@ -152,7 +152,7 @@ export function metaJson(value: unknown): Response {
  * pkgedge may read it (ANALYTICS_ACCOUNT_ID, ANALYTICS_API_TOKEN), the whole deployment's last
  * 24 hours by outcome.
  */
-export async function metaStats(rt: Runtime): Promise<Response> {
+export async function metaStats(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const c = rt.counts;
   const served = c.outcomes.hit + c.outcomes.miss + c.outcomes.joined;
   return metaJson({
@@ -170,7 +170,7 @@ export async function metaStats(rt: Runtime): Promise<Response> {
     requests: c.requests,
     broken: c.broken,
     outcomes: c.outcomes,
-    analytics: await analyticsTotals(rt),
+    analytics: await analyticsTotals(rt, waitUntil),
   });
 }
 
@@ -184,13 +184,18 @@ export type AnalyticsTotals = Record<string, unknown>;
  * public, so the totals are shared: one query in flight per isolate, its answer (or its error)
  * kept for ANALYTICS_TOTALS_TTL_MS.
  */
-async function analyticsTotals(rt: Runtime): Promise<AnalyticsTotals | string | null> {
+async function analyticsTotals(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<AnalyticsTotals | string | null> {
   if (!rt.analytics) return null;
   const sql = rt.config.analyticsSql;
   const token = rt.analyticsToken;
   if (!sql || !token)
     return "written to Analytics Engine; set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_API_TOKEN for totals here, or run npm run stats";
-  return rt.analyticsTotals.get(() => queryTotals(sql.url, token));
+  return rt.analyticsTotals.get(() => {
+    // Other requests wait on this query: the request that started it keeps it running even if its own client leaves.
+    const query = queryTotals(sql.url, token);
+    waitUntil(query);
+    return query;
+  });
 }
 
 async function queryTotals(url: string, token: string): Promise<AnalyticsTotals> {
