@@ -110,7 +110,11 @@ const progress = () => {
 async function checkDestination(key: string, resource: Resource): Promise<string> {
   const file = join(scratch, "destination");
   try {
-    const got = await to.s3.send(new GetObjectCommand({ Bucket: to.bucket, Key: key })).catch(() => null);
+    const got = await to.s3.send(new GetObjectCommand({ Bucket: to.bucket, Key: key })).catch((err: unknown) => {
+      // Only "not there" means there is nothing to check; any other answer is reported.
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+      throw err;
+    });
     if (!got) return "";
     await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
     const checked = await checkTarballFile(file, resource);

@@ -166,6 +166,8 @@ describe("npm run infra:export", () => {
       expect(r.output).toMatch(new RegExp(`✗ ${key}: not a valid gzipped tarball: \\S`));
       expect(await get(target, key), key).toBeNull();
     }
+    // The destination had no copy of the first: nothing to say about it.
+    expect(r.output).toMatch(new RegExp(`✗ artifact/${"1".repeat(40)}: not a valid gzipped tarball: [^;\n]+\n`));
     expect(r.output).toContain(`✗ ${kept}: tree hash mismatch; the destination's own copy verifies and is kept`);
     expect(r.output).toMatch(
       new RegExp(`✗ ${stale}: not a valid gzipped tarball: .*; the destination's own copy did not verify either .* and was removed`),
