@@ -59,7 +59,11 @@ describe("npm run infra:prefetch --to-bucket", () => {
     const bucket = `seed-${Date.now().toString(36)}`;
     expect((await client.fetch(`${s3.endpoint}/${bucket}`, { method: "PUT" })).status).toBe(200);
     const bad = prefetch.packages[1]!;
-    const up = await createUpstream(manifest.controlUrl, { lists: { eager: `${prefetch.next}\n` }, faults: { [bad]: "wrong-bytes" } });
+    const broken = prefetch.packages[2]!;
+    const up = await createUpstream(manifest.controlUrl, {
+      lists: { eager: `${prefetch.next}\n` },
+      faults: { [bad]: "wrong-bytes", [broken]: "corrupt-gzip" },
+    });
     const state = join(mkdtempSync(join(tmpdir(), "pkgedge-seed-")), "state.json");
     const args = ["--upstream", up.url, "--to-endpoint", s3.endpoint, "--to-bucket", bucket, "--region", "us-east-1"];
     args.push(
@@ -76,10 +80,13 @@ describe("npm run infra:prefetch --to-bucket", () => {
     expect(r.code, r.output).toBe(1);
     expect(r.output).toMatch(/into bucket seed-/);
     // 49 Seedling versions, Hello_jll 1.1.0, its Linux artifact and its lazy one.
-    expect(r.output).toMatch(/done: 52 filled, 0 already in the bucket, 1 failed/);
+    expect(r.output).toMatch(/done: 51 filled, 0 already in the bucket, 2 failed/);
     expect(r.output).toMatch(/✗ Seedling@0\.1\.2: not stored: tree hash mismatch/);
+    // Node's gunzip fails without a message: the reason still says what went wrong.
+    expect(r.output).toMatch(/✗ Seedling@[\d.]+: not stored: not a valid gzipped tarball: \S+/);
     const stored = async (path: string) => (await client.fetch(`${s3.endpoint}/${bucket}${path}`, { method: "HEAD" })).status === 200;
     expect(await stored(bad)).toBe(false);
+    expect(await stored(broken)).toBe(false);
     expect(await stored(prefetch.packages[0]!)).toBe(true);
     expect(await stored(prefetch.artifacts["x86_64-linux-gnu"])).toBe(true);
     expect(await stored(prefetch.artifacts["aarch64-apple-darwin"])).toBe(false);
