@@ -3,28 +3,22 @@
  *   [--region auto] [--virtual-host] [--skip-existing]
  *
  * Copies every object of one mirror's bucket into another (any S3-compatible bucket; R2 through
- * its S3 endpoint), so an operator can seed a new mirror from an old one. Every tarball is
- * checked on the way: its git tree hash must match the name it is stored under (the rule pkgedge
- * itself applies to fills), and one that does not is removed from the destination and reported.
+ * its S3 endpoint), so an operator can seed a new mirror from an old one. Every object is read
+ * into a temporary file first and every tarball checked there: its git tree hash must match the
+ * name it is stored under (the rule pkgedge itself applies to fills). One that does not (or is not
+ * gzip at all) is never written to the destination, and is reported. Copying a bucket onto itself
+ * is refused.
  * Credentials: FROM_S3_ACCESS_KEY_ID / FROM_S3_SECRET_ACCESS_KEY and TO_S3_… (each falling back to
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY). Exits non-zero if any object failed.
  */
 
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { createHash } from "node:crypto";
-import { Readable } from "node:stream";
-import { parseResourcePath } from "../worker/protocol/paths.ts";
-import { acceptTreeHash } from "../worker/verify/rule.ts";
-import { treeHashOfTarGz } from "../worker/verify/verify.ts";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseResourcePath, type Resource } from "../worker/protocol/paths.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
+import { checkTarballFile, describeError, scratchDirectory, spool, uploadVerified, type Checked } from "./verified-upload.ts";
 
 function fail(message: string): never {
   console.error(`✗ ${message}`);
@@ -58,7 +52,7 @@ const { values } = parseCommand({
     "npm run infra:export -- --from-endpoint https://s3.us-east-1.amazonaws.com --from-bucket old-mirror --to-endpoint https://<account>.r2.cloudflarestorage.com --to-bucket pkgedge --skip-existing",
 });
 
-function client(side: "from" | "to"): { s3: S3Client; bucket: string } {
+function client(side: "from" | "to"): { s3: S3Client; bucket: string; endpoint: string } {
   const endpoint = values[`${side}-endpoint`];
   const bucket = values[`${side}-bucket`];
   if (!endpoint) fail(`--${side}-endpoint is required`);
@@ -69,17 +63,26 @@ function client(side: "from" | "to"): { s3: S3Client; bucket: string } {
   if (!accessKeyId) fail(`${prefix}_S3_ACCESS_KEY_ID (or S3_ACCESS_KEY_ID) is not set`);
   if (!secretAccessKey) fail(`${prefix}_S3_SECRET_ACCESS_KEY (or S3_SECRET_ACCESS_KEY) is not set`);
   const s3 = s3Client({ endpoint, bucket, region: values.region, virtualHost: values["virtual-host"], accessKeyId, secretAccessKey });
-  return { s3, bucket };
+  return { s3, bucket, endpoint };
 }
 
-/** Node's incremental SHA-1 for the verifier (workerd has crypto.DigestStream, Node does not). */
-const nodeSha1 = () => {
-  const h = createHash("sha1");
-  return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
-};
+/** Where a bucket lives, spelled one way: scheme, host and port (lowercase, default ports dropped), path, bucket. */
+function bucketIdentity(endpoint: string, bucket: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return fail(`${endpoint} is not a URL`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")} ${bucket}`;
+}
 
 const from = client("from");
 const to = client("to");
+// The same bucket on both sides would read each object while overwriting it: nothing to gain, everything to lose.
+if (bucketIdentity(from.endpoint, from.bucket) === bucketIdentity(to.endpoint, to.bucket))
+  fail(`--from and --to name the same bucket (${from.bucket} at ${from.endpoint}): refusing to copy a bucket onto itself`);
+const scratch = scratchDirectory("pkgedge-export-");
 
 const keys: { key: string; size: number }[] = [];
 let token: string | undefined;
@@ -99,6 +102,58 @@ const progress = () => {
   if (process.stdout.isTTY) process.stdout.write(`\r${line}`);
 };
 
+/**
+ * After the source's copy of a tarball failed: the destination's own copy, if it has one (an
+ * earlier copy may have stored anything), is checked too. A good one is kept; a bad one is
+ * removed, or the mirror would serve it as a hit forever (removed, it is filled from upstream).
+ */
+async function checkDestination(key: string, resource: Resource): Promise<string> {
+  const file = join(scratch, "destination");
+  try {
+    const got = await to.s3.send(new GetObjectCommand({ Bucket: to.bucket, Key: key })).catch((err: unknown) => {
+      // Only "not there" means there is nothing to check; any other answer is reported.
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+      throw err;
+    });
+    if (!got) return "";
+    await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
+    const checked = await checkTarballFile(file, resource);
+    if (checked.ok) return "; the destination's own copy verifies and is kept";
+    await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key }));
+    return `; the destination's own copy did not verify either (${checked.reason}) and was removed`;
+  } catch (err) {
+    return `; the destination's own copy could not be checked: ${describeError(err)}`;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** One object: read into a temporary file, checked if it is a tarball, and only then uploaded. */
+async function copyOne(key: string): Promise<Checked> {
+  const file = join(scratch, "object");
+  const resource = parseResourcePath("/" + key);
+  try {
+    const got = await from.s3.send(new GetObjectCommand({ Bucket: from.bucket, Key: key }));
+    await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
+    const copied = await uploadVerified({
+      s3: to.s3,
+      bucket: to.bucket,
+      key,
+      file,
+      resource,
+      expectedBytes: got.ContentLength,
+      contentType: got.ContentType,
+      metadata: got.Metadata,
+    });
+    if (copied.ok || !copied.refused || !resource) return copied;
+    return { ok: false, reason: copied.reason + (await checkDestination(key, resource)) };
+  } catch (err) {
+    return { ok: false, reason: `could not be read: ${describeError(err)}` };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 for (const { key, size } of keys) {
   if (values["skip-existing"]) {
     const existing = await to.s3.send(new HeadObjectCommand({ Bucket: to.bucket, Key: key })).catch(() => null);
@@ -110,38 +165,8 @@ for (const { key, size } of keys) {
       continue;
     }
   }
-  const got = await from.s3.send(new GetObjectCommand({ Bucket: from.bucket, Key: key }));
-  const body = got.Body!.transformToWebStream() as ReadableStream<Uint8Array>;
-  const resource = parseResourcePath("/" + key);
-  // Tarballs are checked while they are copied; lists and bookkeeping are copied as they are.
-  const [forUpload, forCheck] = resource ? body.tee() : [body, null];
-  const upload = to.s3.send(
-    new PutObjectCommand({
-      Bucket: to.bucket,
-      Key: key,
-      Body: Readable.fromWeb(forUpload as import("node:stream/web").ReadableStream<Uint8Array>),
-      ContentLength: size,
-      ContentType: got.ContentType,
-      Metadata: got.Metadata,
-    }),
-  );
-  const verdict = forCheck
-    ? treeHashOfTarGz(forCheck, { sha1: nodeSha1 }).then(
-        (hashes) => acceptTreeHash(resource!.kind, resource!.treeHash, hashes),
-        (err: unknown) => ({ ok: false as const, reason: err instanceof Error ? err.message : String(err) }),
-      )
-    : Promise.resolve({ ok: true as const });
-  const [uploaded, checked] = await Promise.allSettled([upload, verdict]);
-  const problem =
-    uploaded.status === "rejected"
-      ? `upload failed: ${String(uploaded.reason)}`
-      : checked.status === "fulfilled" && !checked.value.ok
-        ? checked.value.reason
-        : null;
-  if (problem) {
-    failed.push(`${key}: ${problem}`);
-    await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key })).catch(() => {});
-  }
+  const copied = await copyOne(key);
+  if (!copied.ok) failed.push(`${key}: ${copied.reason}`);
   done++;
   bytes += size;
   progress();

@@ -12,31 +12,15 @@
  * file, its git tree hash checked as pkgedge checks a fill, and only then uploaded.
  */
 
-import { createHash } from "node:crypto";
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdtempSync,
-  openAsBlob,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, openAsBlob, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { parseRegistryList, parseResourcePath, registryPath } from "../worker/protocol/paths.ts";
 import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.ts";
 import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
-import { acceptTreeHash } from "../worker/verify/rule.ts";
-import { treeHashOfTarGz } from "../worker/verify/verify.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
+import { describeError, scratchDirectory, spool, uploadVerified } from "./verified-upload.ts";
 
 const { values } = parseCommand({
   usage: "npm run infra:prefetch -- --registry <hash|latest> [options]",
@@ -211,14 +195,8 @@ const throughMirror: Target = {
   },
 };
 
-const nodeSha1 = () => {
-  const h = createHash("sha1");
-  return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
-};
-
 function intoBucket(s3: S3Client, bucket: string): Target {
-  const scratch = mkdtempSync(join(tmpdir(), "pkgedge-prefetch-"));
-  process.on("exit", () => rmSync(scratch, { recursive: true, force: true }));
+  const scratch = scratchDirectory("pkgedge-prefetch-");
   return {
     async has(path) {
       return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: path.slice(1) })).catch(() => null)) !== null;
@@ -228,19 +206,19 @@ function intoBucket(s3: S3Client, bucket: string): Target {
       const file = join(scratch, resource.treeHash);
       try {
         const res = await get(path);
-        await pipeline(Readable.fromWeb(res.body! as import("node:stream/web").ReadableStream<Uint8Array>), createWriteStream(file));
-        const hashes = await treeHashOfTarGz((await openAsBlob(file)).stream(), { sha1: nodeSha1 });
-        const verdict = acceptTreeHash(resource.kind, resource.treeHash, hashes);
-        if (!verdict.ok) throw new Error(`not stored: ${verdict.reason}`);
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: path.slice(1),
-            Body: createReadStream(file),
-            ContentLength: statSync(file).size,
-            ContentType: "application/x-gzip",
-          }),
-        );
+        // fetch decodes a Content-Encoding itself, and then the declared length is not the body's.
+        const declared = res.headers.has("content-encoding") ? null : res.headers.get("content-length");
+        await spool(res.body!, file);
+        const stored = await uploadVerified({
+          s3,
+          bucket,
+          key: path.slice(1),
+          file,
+          resource,
+          expectedBytes: declared === null ? undefined : Number(declared),
+          contentType: "application/x-gzip",
+        });
+        if (!stored.ok) throw new Error(`not stored: ${stored.reason}`);
         // Read back from disk before the file goes, never held in memory.
         if (inspect) await inspect((await openAsBlob(file)).stream());
       } finally {
@@ -315,7 +293,7 @@ async function worker(): Promise<void> {
       done.add(item.path);
     } catch (err) {
       summary.failed++;
-      state.failed[item.path] = `${item.label}: ${err instanceof Error ? err.message : String(err)}`;
+      state.failed[item.path] = `${item.label}: ${describeError(err)}`;
     }
     finished++;
     progress();

@@ -15,9 +15,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
 import { ANALYTICS_DATASET, CSV_FILES, queryRollup, sqlApiUrl, TABLES, type Rollup, type RollupRow } from "../worker/ops/rollups.ts";
+import { isLoopback } from "../worker/protocol/loopback.ts";
+import { csvCell, printable } from "./untrusted-text.ts";
 
 function fail(message: string): never {
-  console.error(`✗ ${message}`);
+  // The message may quote the SQL API's answer.
+  console.error(`✗ ${printable(message)}`);
   process.exit(2);
 }
 
@@ -31,7 +34,7 @@ const { values } = parseCommand({
   ],
   environment: [
     "CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN (Account Analytics: Read)",
-    "ANALYTICS_SQL_URL   another SQL API address (optional)",
+    "ANALYTICS_SQL_URL   another SQL API address (optional; https, or plain http to loopback only)",
   ],
   example: "CLOUDFLARE_ACCOUNT_ID=… CLOUDFLARE_API_TOKEN=… npm run stats -- --days 7",
 });
@@ -43,6 +46,15 @@ const token = process.env.CLOUDFLARE_API_TOKEN;
 if (!account) fail("CLOUDFLARE_ACCOUNT_ID is not set (your 32-character account ID)");
 if (!token) fail("CLOUDFLARE_API_TOKEN is not set (a token with Account Analytics: Read)");
 const endpoint = process.env.ANALYTICS_SQL_URL ?? sqlApiUrl(account);
+// The request carries the API token: never in the clear past this machine (the worker's rule for ANALYTICS_SQL_URL too).
+let endpointUrl: URL;
+try {
+  endpointUrl = new URL(endpoint);
+} catch {
+  fail(`ANALYTICS_SQL_URL is not a URL: ${endpoint}`);
+}
+if (endpointUrl.protocol !== "https:" && !(endpointUrl.protocol === "http:" && isLoopback(endpointUrl)))
+  fail(`ANALYTICS_SQL_URL must be https (plain http only to loopback): the API token would travel in the clear to ${endpointUrl.host}`);
 
 type Row = RollupRow;
 
@@ -57,8 +69,9 @@ async function query(rollup: Rollup): Promise<Row[]> {
 function printTable(rollup: Rollup, rows: Row[]): void {
   const header = [...rollup.columns.map((c) => c.as), "requests", "bytes"];
   const total = rows.reduce((n, r) => n + Number(r.request_count), 0);
+  // Column values are what clients sent (Julia-Version, Julia-System…): never raw on the terminal.
   const lines = rows.map((r) => [
-    ...rollup.columns.map((c) => String(r[c.as] === "" ? "(none)" : r[c.as])),
+    ...rollup.columns.map((c) => (r[c.as] === "" ? "(none)" : printable(String(r[c.as])))),
     String(Math.round(Number(r.request_count))),
     String(Math.round(Number(r.body_bytes_sent))),
   ]);
@@ -67,11 +80,6 @@ function printTable(rollup: Rollup, rows: Row[]): void {
   console.log("  " + header.map((h, i) => h.padEnd(widths[i]!)).join("  "));
   for (const l of lines) console.log("  " + l.map((c, i) => c.padEnd(widths[i]!)).join("  "));
   if (lines.length === 0) console.log("  (no requests)");
-}
-
-function csvCell(value: string | number | undefined): string {
-  const s = String(value ?? "");
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 if (values.csv) {

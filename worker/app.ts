@@ -140,7 +140,7 @@ app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
 app.get("/meta/parents", (c) => metaJson(c.get("rt").config.upstreams));
 app.get("/meta/children", () => metaJson([]));
 app.get("/meta/siblings", (c) => metaJson(c.get("rt").config.siblings));
-app.get("/meta/stats", (c) => metaStats(c.get("rt")));
+app.get("/meta/stats", (c) => metaStats(c.get("rt"), (p) => c.executionCtx.waitUntil(p)));
 app.get("/robots.txt", () => robots());
 
 app.get("/mirror/*", (c) => {

@@ -9,6 +9,7 @@
 import { DEFAULT_MAX_ENTRIES } from "./verify/tree";
 import { DEFAULT_MAX_RATIO } from "./verify/verify";
 import { sqlApiUrl } from "./ops/rollups";
+import { isLoopback } from "./protocol/loopback";
 
 export interface Config {
   /** Upstream base URLs (storage servers or Pkg servers), without trailing slash, in preference order. */
@@ -189,12 +190,6 @@ export function parseUpstreams(raw: string | undefined): string[] {
   return commaList(name, raw, DEFAULT_UPSTREAMS, "upstream servers").map((item) => baseUrl(name, item, "upstream"));
 }
 
-/** Loopback hosts, which Pkg itself lets speak plain http: nothing on the way can tamper with them. */
-export function isLoopback(url: URL): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 function refuseInsecure(name: string, urls: string[], allowed: boolean): void {
   if (allowed) return;
   for (const raw of urls) {
@@ -303,7 +298,16 @@ function analyticsSql(vars: Vars): { account: string; url: string } | null {
   }
   if (!/^[0-9a-f]{32}$/.test(account))
     throw new ConfigError("ANALYTICS_ACCOUNT_ID", `expected a 32-digit hex account ID, got ${JSON.stringify(account)}`);
-  return { account, url: url === undefined ? sqlApiUrl(account) : baseUrl("ANALYTICS_SQL_URL", url, "the SQL API") };
+  if (url === undefined) return { account, url: sqlApiUrl(account) };
+  const parsed = baseUrl("ANALYTICS_SQL_URL", url, "the SQL API");
+  // The request carries the secret ANALYTICS_API_TOKEN: never in the clear past this machine
+  // (ALLOW_INSECURE_UPSTREAMS does not lift this, it is about public tarballs, not a secret).
+  if (parsed.startsWith("http:") && !isLoopback(new URL(parsed)))
+    throw new ConfigError(
+      "ANALYTICS_SQL_URL",
+      `${JSON.stringify(url)} is plain http to a host that is not loopback: the API token would travel in the clear (use https)`,
+    );
+  return { account, url: parsed };
 }
 
 /** `PREFETCH*`: checked together, since the mode, the gate and the queue binding depend on each other. */

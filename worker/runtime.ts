@@ -12,6 +12,8 @@ import { coordinatedFills, type Fills } from "./fill/coordinators";
 import { MirrorMemory } from "./mirror/memory";
 import { RequestNote } from "./ops/access-log";
 import { RequestCounts } from "./ops/counts";
+import { ANALYTICS_TOTALS_TTL_MS, type AnalyticsTotals } from "./ops/meta";
+import { SharedAnswer } from "./ops/shared-answer";
 import { Prefetcher, type PrefetchBindings } from "./prefetch/prefetch";
 import { log } from "./log";
 
@@ -38,6 +40,8 @@ export interface Runtime {
   clientHashKey?: string;
   /** ANALYTICS_API_TOKEN, if set (with ANALYTICS_ACCOUNT_ID): /meta/stats asks Analytics Engine for totals. */
   analyticsToken?: string;
+  /** The totals /meta/stats shows, asked for at most once a minute by this isolate. */
+  analyticsTotals: SharedAnswer<AnalyticsTotals>;
 }
 
 export interface UpstreamFailure {
@@ -159,6 +163,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
       githubToken: secretOf(env, "GITHUB_TOKEN"),
       clientHashKey: secretOf(env, "CLIENT_HASH_KEY"),
       analyticsToken: secretOf(env, "ANALYTICS_API_TOKEN"),
+      analyticsTotals: new SharedAnswer(ANALYTICS_TOTALS_TTL_MS),
     };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -59,7 +59,11 @@ describe("npm run infra:prefetch --to-bucket", () => {
     const bucket = `seed-${Date.now().toString(36)}`;
     expect((await client.fetch(`${s3.endpoint}/${bucket}`, { method: "PUT" })).status).toBe(200);
     const bad = prefetch.packages[1]!;
-    const up = await createUpstream(manifest.controlUrl, { lists: { eager: `${prefetch.next}\n` }, faults: { [bad]: "wrong-bytes" } });
+    const broken = prefetch.packages[2]!;
+    const up = await createUpstream(manifest.controlUrl, {
+      lists: { eager: `${prefetch.next}\n` },
+      faults: { [bad]: "wrong-bytes", [broken]: "corrupt-gzip" },
+    });
     const state = join(mkdtempSync(join(tmpdir(), "pkgedge-seed-")), "state.json");
     const args = ["--upstream", up.url, "--to-endpoint", s3.endpoint, "--to-bucket", bucket, "--region", "us-east-1"];
     args.push(
@@ -76,10 +80,13 @@ describe("npm run infra:prefetch --to-bucket", () => {
     expect(r.code, r.output).toBe(1);
     expect(r.output).toMatch(/into bucket seed-/);
     // 49 Seedling versions, Hello_jll 1.1.0, its Linux artifact and its lazy one.
-    expect(r.output).toMatch(/done: 52 filled, 0 already in the bucket, 1 failed/);
+    expect(r.output).toMatch(/done: 51 filled, 0 already in the bucket, 2 failed/);
     expect(r.output).toMatch(/✗ Seedling@0\.1\.2: not stored: tree hash mismatch/);
+    // Node's gunzip fails without a message: the reason still says what went wrong.
+    expect(r.output).toMatch(/✗ Seedling@[\d.]+: not stored: not a valid gzipped tarball: \S+/);
     const stored = async (path: string) => (await client.fetch(`${s3.endpoint}/${bucket}${path}`, { method: "HEAD" })).status === 200;
     expect(await stored(bad)).toBe(false);
+    expect(await stored(broken)).toBe(false);
     expect(await stored(prefetch.packages[0]!)).toBe(true);
     expect(await stored(prefetch.artifacts["x86_64-linux-gnu"])).toBe(true);
     expect(await stored(prefetch.artifacts["aarch64-apple-darwin"])).toBe(false);
@@ -130,6 +137,66 @@ describe("npm run infra:export", () => {
 
     const again = await run("export.ts", [...args, "--skip-existing"], creds);
     expect(again.output).toMatch(/skipped 6 already there, 1 failed/);
+  });
+
+  it("refuses what is not a gzipped tarball under a tarball's name (empty, text, an HTML error page): never written, a bad copy already in the destination removed", async () => {
+    const source = `src-junk-${Date.now().toString(36)}`;
+    const target = `dst-junk-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const good = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
+    await put(source, good.slice(1), await fixtureBytes(manifest.controlUrl, good));
+    const junk = {
+      [`artifact/${"1".repeat(40)}`]: "",
+      [`artifact/${"2".repeat(40)}`]: "not a tarball",
+      [`package/${manifest.example.uuid}/${"3".repeat(40)}`]: "<html><body><h1>502 Bad Gateway</h1></body></html>\n",
+    };
+    for (const [key, body] of Object.entries(junk)) await put(source, key, body);
+    // The destination already holds a good copy of an artifact the source has wrong bytes for:
+    // checked before uploading, the wrong bytes never replace it.
+    const kept = manifest.artifact.slice(1);
+    const keptBytes = await fixtureBytes(manifest.controlUrl, manifest.artifact);
+    await put(target, kept, keptBytes);
+    await put(source, kept, await fixtureBytes(manifest.controlUrl, good));
+    // And a bad copy an earlier run stored, which the mirror would serve as a hit forever: removed.
+    const stale = `artifact/${"2".repeat(40)}`;
+    await put(target, stale, "<html>an old mirror's error page</html>");
+
+    const r = await run(
+      "export.ts",
+      ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target],
+      creds,
+    );
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toMatch(/copied 1 objects .* 4 failed/);
+    for (const key of Object.keys(junk)) {
+      expect(r.output).toMatch(new RegExp(`✗ ${key}: not a valid gzipped tarball: \\S`));
+      expect(await get(target, key), key).toBeNull();
+    }
+    // The destination had no copy of the first: nothing to say about it.
+    expect(r.output).toMatch(new RegExp(`✗ artifact/${"1".repeat(40)}: not a valid gzipped tarball: [^;\n]+\n`));
+    expect(r.output).toContain(`✗ ${kept}: tree hash mismatch; the destination's own copy verifies and is kept`);
+    expect(r.output).toMatch(
+      new RegExp(`✗ ${stale}: not a valid gzipped tarball: .*; the destination's own copy did not verify either .* and was removed`),
+    );
+    expect(await get(target, kept)).toEqual(keptBytes);
+    expect(await get(target, good.slice(1))).toEqual(await fixtureBytes(manifest.controlUrl, good));
+  });
+
+  it("refuses to copy a bucket onto itself, however the endpoint is spelled", async () => {
+    const bucket = `self-${Date.now().toString(36)}`;
+    await createBucket(bucket);
+    await put(bucket, `artifact/${"4".repeat(40)}`, "not a tarball");
+    for (const to of [s3.endpoint, `${s3.endpoint.toUpperCase().replace("HTTP", "http")}/`]) {
+      const r = await run(
+        "export.ts",
+        ["--from-endpoint", s3.endpoint, "--from-bucket", bucket, "--to-endpoint", to, "--to-bucket", bucket],
+        creds,
+      );
+      expect(r.code, r.output).toBe(1);
+      expect(r.output).toMatch(/name the same bucket .* refusing to copy a bucket onto itself/);
+    }
+    expect(new TextDecoder().decode((await get(bucket, `artifact/${"4".repeat(40)}`))!)).toBe("not a tarball");
   });
 });
 

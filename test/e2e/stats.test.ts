@@ -6,6 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dataPoint } from "../../worker/ops/analytics.ts";
@@ -13,6 +15,7 @@ import type { AccessRecord } from "../../worker/ops/access-log.ts";
 import { ANALYTICS_DATASET } from "../../worker/ops/rollups.ts";
 import { startAnalyticsSql, type StoredPoint } from "../fixtures/analytics-sql.ts";
 import { runScript } from "./run-script.ts";
+import { csvCell, printable } from "../../infra/untrusted-text.ts";
 
 const EXAMPLE = "7876af07-990d-54b4-ab0e-23690620f79a";
 const OTHER = "682c06a0-de6a-54ab-a142-c8b1cf79cde6";
@@ -133,8 +136,100 @@ describe("npm run stats", () => {
     const unknown = await runScript("infra/stats.ts", ["--bogus"], env());
     expect(unknown.code).toBe(2);
     expect(unknown.output.trim().split("\n").length).toBe(1);
+    const clear = await runScript("infra/stats.ts", [], { ...env(), ANALYTICS_SQL_URL: "http://sql.example.org/sql" });
+    expect(clear.code).toBe(2);
+    expect(clear.output).toContain("ANALYTICS_SQL_URL must be https (plain http only to loopback)");
     const badToken = await runScript("infra/stats.ts", [], { ...env(), CLOUDFLARE_API_TOKEN: "wrong" });
     expect(badToken.code).toBe(2);
     expect(badToken.output).toContain("answered 401");
+  });
+});
+
+describe("npm run stats with what clients sent in hostile headers", () => {
+  // What a client can put in its Julia-* headers, stored by the worker and answered by the SQL API as it was sent.
+  const ANSI = "\x1b[2J\x1b[31mpwned\x1b]8;;https://evil.example\x07link\x1b]8;;\x07";
+  const BIDI = "1.10.4\u202egnp.exe";
+  const FORMULAS = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"];
+  const hostile: StoredPoint[] = [ANSI, BIDI, ...FORMULAS].map((v, i) => ({
+    ...dataPoint(record({ julia_version: v, julia_system: v, client: `h${i}` })),
+    timestamp: today,
+    sampleInterval: 1,
+  }));
+  let hostileApi: Awaited<ReturnType<typeof startAnalyticsSql>>;
+  let dir: string;
+  const hostileEnv = () => ({
+    CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+    CLOUDFLARE_API_TOKEN: TOKEN,
+    ANALYTICS_SQL_URL: `${hostileApi.url}/client/v4/accounts/${ACCOUNT}/analytics_engine/sql`,
+  });
+  beforeAll(async () => {
+    hostileApi = await startAnalyticsSql({ account: ACCOUNT, token: TOKEN, dataset: ANALYTICS_DATASET, points: hostile });
+    dir = mkdtempSync(join(tmpdir(), "pkgedge-stats-hostile-"));
+  });
+  afterAll(async () => {
+    await hostileApi?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("prints no control character a client sent: escape sequences and bidi overrides are shown as escapes", async () => {
+    const run = await runScript("infra/stats.ts", ["--days", "1"], hostileEnv());
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toMatch(/Per Julia version \(last 1 day, 8 requests\)/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    expect(run.output).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+    expect(run.output).toContain("\\x1b[2J\\x1b[31mpwned\\x1b]8;;https://evil.example\\x07link");
+    expect(run.output).toContain("1.10.4\\u202egnp.exe");
+    expect(run.output).toContain("\\x09TAB");
+  });
+
+  it("writes no CSV cell a spreadsheet would run as a formula, and no control character", async () => {
+    const run = await runScript("infra/stats.ts", ["--csv", dir], hostileEnv());
+    expect(run.code, run.output).toBe(0);
+    const csv = readFileSync(join(dir, "julia_versions_by_date.csv"), "utf8");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    expect(csv).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+    const firstCells = csv
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.replace(/^"/, "").split(",")[0]!);
+    expect(firstCells.length).toBe(8);
+    for (const cell of firstCells) expect(cell, cell).not.toMatch(/^[=+\-@\t\r]/);
+    expect(csv).toContain(`"'=HYPERLINK(""https://evil.example"",""x"")",`);
+    expect(csv).toContain("'+1+1,");
+    expect(csv).toContain("'-2+3,");
+    expect(csv).toContain("'@SUM(A1),");
+    expect(csv).toContain("'\\x09TAB,");
+    expect(csv).toContain("'\\x0dCR,");
+  });
+
+  it.each([
+    ["plain text", "1.10.4", "1.10.4"],
+    ["a number", 42, "42"],
+    ["a formula", "=1+1", "'=1+1"],
+    ["a comma", "a,b", '"a,b"'],
+    ["a quote", 'say "x"', '"say ""x"""'],
+    ["a newline", "a\nb", "a\\x0ab"],
+  ])("csvCell: %s", (_, value, cell) => {
+    expect(csvCell(value)).toBe(cell);
+  });
+
+  it("printable shows C0, DEL, C1, bidi and zero-width controls as escapes and keeps other text", () => {
+    expect(printable("a\x1b[0m\x7f\x9b\u202e\u2066b\u200b\ufeff é😀")).toBe("a\\x1b[0m\\x7f\\x9b\\u202e\\u2066b\\u200b\\ufeff é😀");
+  });
+
+  it("prints an error answer from the SQL API without its control characters", async () => {
+    const server = createServer((_, res) => void res.writeHead(500).end("\x1b[2J\x1b]0;owned\x07upstream trouble"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sql`;
+      const run = await runScript("infra/stats.ts", [], { ...hostileEnv(), ANALYTICS_SQL_URL: url });
+      expect(run.code).toBe(2);
+      expect(run.output).toContain("answered 500");
+      expect(run.output).toContain("\\x1b[2J\\x1b]0;owned\\x07upstream trouble");
+      expect(run.output).not.toContain("\x1b");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -51,6 +51,20 @@ describe("configuration", () => {
       { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106=http://git.example.org/{hash}" },
       "REGISTRIES",
     ],
+    [
+      "a plain-http SQL API that is not loopback (it is sent the API token)",
+      { ANALYTICS_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", ANALYTICS_SQL_URL: "http://sql.example.org/query" },
+      "ANALYTICS_SQL_URL",
+    ],
+    [
+      "a plain-http SQL API even with ALLOW_INSECURE_UPSTREAMS (that flag is for public tarballs, not a secret)",
+      {
+        ANALYTICS_ACCOUNT_ID: "0123456789abcdef0123456789abcdef",
+        ANALYTICS_SQL_URL: "http://sql.example.org",
+        ALLOW_INSECURE_UPSTREAMS: "true",
+      },
+      "ANALYTICS_SQL_URL",
+    ],
     ["a registry that is not a UUID", { REGISTRIES: "General" }, "REGISTRIES"],
     ["an origin without {hash}", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106=https://git.example.org/tarball" }, "REGISTRIES"],
     ["a registry listed twice", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106,23338594-aafe-5451-b93e-139f81909106" }, "REGISTRIES"],
@@ -119,6 +133,12 @@ describe("configuration", () => {
     expect(parseConfig({ UPSTREAM_SERVERS: "http://storage.example.org", ALLOW_INSECURE_UPSTREAMS: "true" }).upstreams).toEqual([
       "http://storage.example.org",
     ]);
+  });
+
+  it("takes an https SQL API anywhere and a plain-http one on loopback", () => {
+    const account = "0123456789abcdef0123456789abcdef";
+    for (const url of ["https://sql.example.org/q", "http://127.0.0.1:9999/q", "http://localhost/q"])
+      expect(parseConfig({ ANALYTICS_ACCOUNT_ID: account, ANALYTICS_SQL_URL: url }).analyticsSql).toEqual({ account, url });
   });
 
   it("accepts 0 as the multipart threshold: every object a multipart upload", () => {

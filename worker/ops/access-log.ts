@@ -7,6 +7,14 @@
  */
 
 import type { Delivered } from "../streams/bytes.ts";
+import { truncateUtf8 } from "./bounded-text.ts";
+
+/**
+ * What a client sends (its headers, the path) is logged cut to this many bytes of UTF-8 each:
+ * real values are far shorter (a Julia-System triple is under 100), and a client must not be able
+ * to make log lines as large as its headers may be. Cut fields are named in `truncated`.
+ */
+export const MAX_LOGGED_VALUE_BYTES = 1024;
 
 /** How a request was answered: from the bucket, by a fill it started or joined, "nobody has it", or a failure. */
 export type CacheOutcome = "hit" | "miss" | "joined" | "negative" | "error";
@@ -55,6 +63,8 @@ export interface AccessRecord {
   client?: string;
   country?: string;
   colo?: string;
+  /** The fields cut to MAX_LOGGED_VALUE_BYTES, when any was. */
+  truncated?: string[];
 }
 
 export function accessRecord(
@@ -66,12 +76,21 @@ export function accessRecord(
   startedAt: number,
   requestId: string,
 ): AccessRecord {
-  const h = (name: string) => request.headers.get(name);
+  const truncated: string[] = [];
+  const bounded = (field: string, value: string): string => {
+    const cut = truncateUtf8(value, MAX_LOGGED_VALUE_BYTES);
+    if (cut !== value) truncated.push(field);
+    return cut;
+  };
+  const header = (field: string, name: string): string | null => {
+    const value = request.headers.get(name);
+    return value === null ? null : bounded(field, value);
+  };
   const cf = (request as { cf?: { country?: unknown; colo?: unknown } }).cf;
   const record: AccessRecord = {
     time: new Date(startedAt).toISOString(),
     method: request.method,
-    path,
+    path: bounded("path", path),
     status,
     bytes: delivered.bytes,
     broken: !delivered.complete,
@@ -80,14 +99,15 @@ export function accessRecord(
     upstream: note.upstream,
     kind: note.kind,
     uuid: note.uuid,
-    julia_version: h("julia-version"),
-    julia_system: h("julia-system"),
-    julia_ci_variables: h("julia-ci-variables"),
-    julia_interactive: h("julia-interactive"),
-    julia_pkg_server: h("julia-pkg-server"),
-    user_agent: h("user-agent"),
+    julia_version: header("julia_version", "julia-version"),
+    julia_system: header("julia_system", "julia-system"),
+    julia_ci_variables: header("julia_ci_variables", "julia-ci-variables"),
+    julia_interactive: header("julia_interactive", "julia-interactive"),
+    julia_pkg_server: header("julia_pkg_server", "julia-pkg-server"),
+    user_agent: header("user_agent", "user-agent"),
     request_id: requestId,
   };
+  if (truncated.length > 0) record.truncated = truncated;
   if (typeof cf?.country === "string") record.country = cf.country;
   if (typeof cf?.colo === "string") record.colo = cf.colo;
   return record;

@@ -14,9 +14,23 @@
  *   blob12   upstream used           blob13 keyed client hash ("" without CLIENT_HASH_KEY)
  *   double1  status                  double2 bytes sent
  *   double3  duration in ms          double4 1 if the body broke, else 0
+ *
+ * Analytics Engine drops a point whose blobs add up to more than 16 KB, so a client sending huge
+ * Julia-* headers would vanish from the statistics: every blob is cut to MAX_BLOB_BYTES (the path
+ * to MAX_PATH_BLOB_BYTES), which keeps any point within BLOBS_LIMIT_BYTES.
  */
 
 import type { AccessRecord } from "./access-log.ts";
+import { truncateUtf8 } from "./bounded-text.ts";
+
+/** Analytics Engine's limit on the total size of one data point's blobs. */
+export const BLOBS_LIMIT_BYTES = 16 * 1024;
+/** Analytics Engine's limit on an index. */
+export const INDEX_LIMIT_BYTES = 96;
+/** Each blob is cut to this many bytes of UTF-8 (13 of them: 13 KiB at most)... */
+export const MAX_BLOB_BYTES = 1024;
+/** ...and the path, a grouping key, to this. */
+export const MAX_PATH_BLOB_BYTES = 256;
 
 /** What writeDataPoint takes (the runtime's AnalyticsEngineDataPoint), spelled out so Node tools can build one too. */
 export interface DataPoint {
@@ -33,23 +47,24 @@ export function clientType(record: Pick<AccessRecord, "julia_version" | "julia_c
 
 export function dataPoint(record: AccessRecord): DataPoint {
   const kind = record.kind ?? "other";
+  const blobs = [
+    kind,
+    record.uuid ?? "",
+    truncateUtf8(record.path, MAX_PATH_BLOB_BYTES),
+    record.cache ?? "",
+    record.julia_version ?? "",
+    record.julia_system ?? "",
+    clientType(record),
+    record.julia_interactive ?? "",
+    record.julia_ci_variables ?? "",
+    record.country ?? "",
+    record.colo ?? "",
+    record.upstream ?? "",
+    record.client ?? "",
+  ];
   return {
-    indexes: [kind],
-    blobs: [
-      kind,
-      record.uuid ?? "",
-      record.path.slice(0, 256),
-      record.cache ?? "",
-      record.julia_version ?? "",
-      record.julia_system ?? "",
-      clientType(record),
-      record.julia_interactive ?? "",
-      record.julia_ci_variables ?? "",
-      record.country ?? "",
-      record.colo ?? "",
-      record.upstream ?? "",
-      record.client ?? "",
-    ],
+    indexes: [truncateUtf8(kind, INDEX_LIMIT_BYTES)],
+    blobs: blobs.map((b) => truncateUtf8(b, MAX_BLOB_BYTES)),
     doubles: [record.status, record.bytes ?? 0, record.duration_ms, record.broken ? 1 : 0],
   };
 }

@@ -152,7 +152,7 @@ export function metaJson(value: unknown): Response {
  * pkgedge may read it (ANALYTICS_ACCOUNT_ID, ANALYTICS_API_TOKEN), the whole deployment's last
  * 24 hours by outcome.
  */
-export async function metaStats(rt: Runtime): Promise<Response> {
+export async function metaStats(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const c = rt.counts;
   const served = c.outcomes.hit + c.outcomes.miss + c.outcomes.joined;
   return metaJson({
@@ -170,25 +170,51 @@ export async function metaStats(rt: Runtime): Promise<Response> {
     requests: c.requests,
     broken: c.broken,
     outcomes: c.outcomes,
-    analytics: await analyticsTotals(rt),
+    analytics: await analyticsTotals(rt, waitUntil),
   });
 }
 
-/** The last day's requests by outcome from Analytics Engine, or why there are none. */
-async function analyticsTotals(rt: Runtime): Promise<Record<string, unknown> | string | null> {
+/** How long an isolate keeps the Analytics Engine totals before asking again (each ask is an API call on the operator's token). */
+export const ANALYTICS_TOTALS_TTL_MS = 60_000;
+
+export type AnalyticsTotals = Record<string, unknown>;
+
+/**
+ * The last day's requests by outcome from Analytics Engine, or why there are none. /meta/stats is
+ * public, so the totals are shared: one query in flight per isolate, its answer (or its error)
+ * kept for ANALYTICS_TOTALS_TTL_MS.
+ */
+async function analyticsTotals(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<AnalyticsTotals | string | null> {
   if (!rt.analytics) return null;
   const sql = rt.config.analyticsSql;
-  if (!sql || !rt.analyticsToken)
+  const token = rt.analyticsToken;
+  if (!sql || !token)
     return "written to Analytics Engine; set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_API_TOKEN for totals here, or run npm run stats";
+  return rt.analyticsTotals.get(() => {
+    // Other requests wait on this query: the request that started it keeps it running even if its own client leaves.
+    const query = queryTotals(sql.url, token);
+    waitUntil(query);
+    return query;
+  });
+}
+
+async function queryTotals(url: string, token: string): Promise<AnalyticsTotals> {
   const byOutcome = TABLES.find((t) => t.name === "cache")!;
+  const asOf = new Date().toISOString();
   try {
-    const rows = await queryRollup(sql.url, rt.analyticsToken, byOutcome, ANALYTICS_DATASET, 1, 5000);
+    const rows = await queryRollup(url, token, byOutcome, ANALYTICS_DATASET, 1, 5000);
     const outcomes = Object.fromEntries(rows.map((r) => [String(r.cache), Math.round(Number(r.request_count))]));
     const requests = rows.reduce((n, r) => n + Number(r.request_count), 0);
     const bytes = rows.reduce((n, r) => n + Number(r.body_bytes_sent), 0);
-    return { scope: "every isolate, the last 24 hours (sampled)", requests: Math.round(requests), bytes: Math.round(bytes), outcomes };
+    return {
+      scope: "every isolate, the last 24 hours (sampled)",
+      as_of: asOf,
+      requests: Math.round(requests),
+      bytes: Math.round(bytes),
+      outcomes,
+    };
   } catch (err) {
-    return { error: `Analytics Engine could not be asked: ${err instanceof Error ? err.message : String(err)}` };
+    return { error: `Analytics Engine could not be asked: ${err instanceof Error ? err.message : String(err)}`, as_of: asOf };
   }
 }
 

@@ -12,6 +12,13 @@ export type OriginAnswer = { kind: "known" } | { kind: "unknown"; status: number
 /** Hosts a GITHUB_TOKEN may be sent to; never anywhere else. */
 const GITHUB_API = "api.github.com";
 
+/** The Authorization header for an origin URL: the token only to GitHub's API, and only over https (never in the clear). */
+export function originAuthorization(url: string, githubToken?: string): string | null {
+  if (!githubToken) return null;
+  const parsed = new URL(url);
+  return parsed.protocol === "https:" && parsed.hostname === GITHUB_API ? `Bearer ${githubToken}` : null;
+}
+
 export async function askOrigin(
   registry: RegistryConfig & { originTemplate: string },
   hash: string,
@@ -20,7 +27,8 @@ export async function askOrigin(
 ): Promise<OriginAnswer> {
   const url = registry.originTemplate.replace("{hash}", hash);
   const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
-  if (githubToken && new URL(url).hostname === GITHUB_API) headers.authorization = `Bearer ${githubToken}`;
+  const authorization = originAuthorization(url, githubToken);
+  if (authorization !== null) headers.authorization = authorization;
   try {
     // A redirect (GitHub answers 302 to its download host) already says the origin knows the hash.
     const res = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });

@@ -181,6 +181,59 @@ describe("the access log", () => {
   });
 });
 
+describe("values from outside are bounded", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s).byteLength;
+  const huge = (prefix: string) => prefix + "x".repeat(15_000);
+  const HUGE = {
+    "Julia-Version": huge("1.10.4-"),
+    "Julia-System": huge("x86_64-linux-gnu-"),
+    "Julia-CI-Variables": huge("CI=t;"),
+    "Julia-Interactive": huge("false-"),
+    "Julia-Pkg-Server": huge("https://pkg.example.org/"),
+    "User-Agent": huge("Pkg.jl "),
+  };
+
+  it("a request with huge Julia-* headers still makes an Analytics Engine data point within its limits", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const up = await upstream();
+    const m = mirror({ UPSTREAM_SERVERS: up.url, ANALYTICS: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) } });
+    await (await m.fetch(pkg(), { headers: { ...HUGE, "X-Request-ID": "req-huge-point" } })).arrayBuffer();
+    await m.settle();
+    expect(points.length).toBe(1);
+    const blobs = points[0]!.blobs as string[];
+    // Analytics Engine keeps a point only if its blobs add up to at most 16 KB and its index to 96 bytes.
+    expect(blobs.reduce((n, b) => n + bytes(b), 0)).toBeLessThanOrEqual(16 * 1024);
+    expect(bytes(String(points[0]!.indexes![0]))).toBeLessThanOrEqual(96);
+    for (const b of blobs) expect(bytes(b)).toBeLessThanOrEqual(1024);
+    // Still counted where it belongs, with the start of what it sent.
+    expect(blobs.slice(0, 4)).toEqual(["package", manifest.example.uuid, pkg(), "miss"]);
+    expect(blobs[4]).toMatch(/^1\.10\.4-x+$/);
+    expect(blobs[6]).toBe("ci");
+    expect(blobs[8]).toMatch(/^CI=t;x+$/);
+  });
+
+  it("the access-log line carries each header cut to 1024 bytes, and says which were cut", async () => {
+    const lines = capture();
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    await (await m.fetch(pkg(), { headers: { ...HUGE, "X-Request-ID": "req-huge-line" } })).arrayBuffer();
+    const line = await lineFor(m, lines, "req-huge-line");
+    const fields = ["julia_version", "julia_system", "julia_ci_variables", "julia_interactive", "julia_pkg_server", "user_agent"];
+    for (const field of fields) {
+      expect(bytes(String(line[field])), field).toBeLessThanOrEqual(1024);
+      expect(bytes(String(line[field])), field).toBeGreaterThan(1000);
+    }
+    expect(line.julia_version).toMatch(/^1\.10\.4-x+$/);
+    expect(line.truncated).toEqual(fields);
+    expect(line.path).toBe(pkg());
+    expect(JSON.stringify(line).length).toBeLessThan(10_000);
+    const long = `/package/${"a".repeat(5000)}`;
+    await (await m.fetch(long, { headers: { "X-Request-ID": "req-huge-path" } })).arrayBuffer();
+    const longLine = await lineFor(m, lines, "req-huge-path");
+    expect(longLine.path).toBe(long.slice(0, 1024));
+    expect(longLine.truncated).toEqual(["path"]);
+  });
+});
+
 describe("the first request of an isolate", () => {
   it("logs the configuration in effect once, without secrets", async () => {
     const info = vi.spyOn(console, "log");

@@ -3,7 +3,7 @@
  * Analytics Engine data points (through a fake binding that keeps what is written).
  */
 
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { manifest, mirror, upstream } from "../harness";
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
@@ -128,6 +128,50 @@ describe("Analytics Engine", () => {
     expect(badToken.analytics.error).toMatch(/answered 401/);
     const noToken = await json(await mirror(vars).fetch("/meta/stats"));
     expect(noToken.analytics).toMatch(/ANALYTICS_API_TOKEN/);
+  });
+
+  it("asks Analytics Engine once per isolate for /meta/stats, however many ask at once, and again once the minute is over", async () => {
+    const sql = inject("analyticsSql");
+    const api = new URL(sql.url);
+    const tag = `meta-stats-${crypto.randomUUID().slice(0, 8)}`;
+    const queries = async () => ((await (await fetch(`${api.origin}/t/${tag}/queries`)).json()) as { count: number }).count;
+    const m = mirror({
+      ANALYTICS: fakeDataset().binding,
+      ANALYTICS_ACCOUNT_ID: sql.account,
+      // The fake answers 300 ms late, so the concurrent requests all arrive while the query is out.
+      ANALYTICS_SQL_URL: `${api.origin}/t/${tag}/wait/300${api.pathname}`,
+      ANALYTICS_API_TOKEN: sql.token,
+    });
+    const stats = () => Promise.all(Array.from({ length: 20 }, async () => (await json(await m.fetch("/meta/stats"))).analytics));
+    const first = await stats();
+    for (const totals of first) expect(totals).toMatchObject({ requests: 11, outcomes: { hit: 7, miss: 3, negative: 1 } });
+    expect(await queries()).toBe(1);
+    for (let i = 0; i < 5; i++) await json(await m.fetch("/meta/stats"));
+    expect(await queries()).toBe(1);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 61_000);
+      const later = await stats();
+      expect(await queries()).toBe(2);
+      expect(Date.parse(later[0].as_of)).toBeGreaterThan(Date.parse(first[0].as_of));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("keeps a failed Analytics Engine answer for the minute too: a refused token is not spent again on every request", async () => {
+    const sql = inject("analyticsSql");
+    const api = new URL(sql.url);
+    const tag = `meta-stats-refused-${crypto.randomUUID().slice(0, 8)}`;
+    const queries = async () => ((await (await fetch(`${api.origin}/t/${tag}/queries`)).json()) as { count: number }).count;
+    const m = mirror({
+      ANALYTICS: fakeDataset().binding,
+      ANALYTICS_ACCOUNT_ID: sql.account,
+      ANALYTICS_SQL_URL: `${api.origin}/t/${tag}${api.pathname}`,
+      ANALYTICS_API_TOKEN: "wrong",
+    });
+    for (let i = 0; i < 5; i++) expect((await json(await m.fetch("/meta/stats"))).analytics.error).toMatch(/answered 401/);
+    expect(await queries()).toBe(1);
   });
 
   it("ANALYTICS_ACCOUNT_ID must be an account ID", async () => {

@@ -6,6 +6,7 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { bucket, manifest, mirror, storedText, upstream } from "../harness";
+import { originAuthorization } from "../../../worker/registries/origin";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -123,6 +124,16 @@ describe("the origin is the authority for new hashes", () => {
     expect(asked.length).toBe(1);
     expect(asked[0]!.headers.authorization).toBeUndefined();
     await m.settle();
+  });
+
+  it.each([
+    ["GitHub's API over https", "https://api.github.com/repos/JuliaRegistries/General/tarball/abc", "Bearer ghp_secret"],
+    ["GitHub's API over plain http (ALLOW_INSECURE_UPSTREAMS): never in the clear", "http://api.github.com/repos/x/y/tarball/abc", null],
+    ["a host that only starts like GitHub's", "https://api.github.com.example.org/tarball/abc", null],
+    ["another host", "https://git.example.org/tarball/abc", null],
+  ])("GITHUB_TOKEN for %s", (_, url, authorization) => {
+    expect(originAuthorization(url, "ghp_secret")).toBe(authorization);
+    expect(originAuthorization(url, undefined)).toBeNull();
   });
 
   it("asks the origin once per hash, whatever the number of rounds", async () => {
