@@ -20,11 +20,19 @@ import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Asked } from 
 import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
-import { indexVersions, MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "./versions";
+import { MAX_VERSIONS_BYTES, readVersions, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
 import { log } from "../log";
 
 type MirrorSpec = FillSpec & { kind: "mirror" };
+
+/** How an answer came about, for a caller inside pkgedge (reading versions.json) that needs more than its status. */
+export interface Served {
+  /** The copy was served stale: the upstream could not be asked, or refused to say (why). */
+  stale?: string;
+  /** Why the answer is a failure. */
+  failure?: string;
+}
 
 /** Clients may keep a copy that can change no longer than the mirror itself would. */
 function cacheControl(file: MirrorFile, secondsLeft: number): string {
@@ -60,6 +68,7 @@ export async function serveMirrorFile(
   file: MirrorFile,
   request: Request,
   round = 0,
+  served: Served = {},
 ): Promise<Response> {
   const mirror = deps.config.binaryMirrors.find((m) => m.name === file.mirror);
   if (!mirror) return notFound();
@@ -72,7 +81,7 @@ export async function serveMirrorFile(
     if (isImmutableFile(file.path) || until > Date.now() || round > 1) {
       const answer = await answerCopy(deps, copy, cacheControl(file, (until - Date.now()) / 1000), asked);
       if (answer) return answer;
-      return serveMirrorFile(deps, memory, file, request, round + 1); // the copy vanished under us
+      return serveMirrorFile(deps, memory, file, request, round + 1, served); // the copy vanished under us
     }
     if ("body" in copy) await (copy as ObjectBody).body.cancel();
     const held = {
@@ -82,12 +91,13 @@ export async function serveMirrorFile(
     const result = await deps.fills.revalidateFile(spec, held, asked.rangeHeader);
     if (result.kind === "fresh") {
       memory.confirm(file.key, copy.etag, result.until);
-      return serveMirrorFile(deps, memory, file, request, round + 1);
+      return serveMirrorFile(deps, memory, file, request, round + 1, served);
     }
     if (result.kind === "stale") {
       // The upstream could not be asked: the copy is all there is, served as stale.
       log("warn", "mirror_stale", { key: file.key, detail: result.detail });
       deps.noteFailure(file.key, result.detail);
+      served.stale = result.detail;
       const info = (await deps.store.head(file.key)) ?? copy;
       const answer = await answerFromInfo(
         deps.store,
@@ -97,17 +107,20 @@ export async function serveMirrorFile(
         asked,
       );
       if (answer) return hit(deps, info, answer);
+      served.failure = result.detail;
       return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
-    return answerFill(deps, memory, file, request, result, round);
+    return answerFill(deps, memory, file, request, result, round, served);
   }
 
   if (asked.head) return headCold(deps, mirror, file);
   const published = await publishedFor(deps, memory, mirror, file.path);
-  if (published.kind === "unavailable")
+  if (published.kind === "unavailable") {
+    served.failure = published.detail;
     return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
+  }
   if (published.value) spec.published = published.value;
-  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round);
+  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round, served);
 }
 
 /** A copy's answer (null when it vanished between its metadata and its bytes). */
@@ -129,11 +142,15 @@ async function answerFill(
   request: Request,
   fill: Revalidated | Streamed,
   round: number,
+  served: Served,
 ): Promise<Response> {
   if (fill.kind === "not-found") return absent(deps, fill.status);
-  if (fill.kind === "upstream-failed") return upstreamFailed(deps, file.key, fill);
+  if (fill.kind === "upstream-failed") {
+    served.failure = fill.detail;
+    return upstreamFailed(deps, file.key, fill);
+  }
   if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale")
-    return serveMirrorFile(deps, memory, file, request, round + 1);
+    return serveMirrorFile(deps, memory, file, request, round + 1, served);
   const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
   headers.set("x-cache-miss", "miss");
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
@@ -212,7 +229,15 @@ async function loadVersions(
   cached: VersionsIndex | undefined,
 ): Promise<VersionsIndex> {
   const file = { mirror: mirror.name, path: VERSIONS_PATH, key: mirrorKey(mirror.name, VERSIONS_PATH) };
-  const res = await serveMirrorFile(deps, memory, file, new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`));
+  const served: Served = {};
+  const res = await serveMirrorFile(
+    deps,
+    memory,
+    file,
+    new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`),
+    0,
+    served,
+  );
   const checkedAt = Date.now();
   if (res.status >= 400 && res.status < 500) {
     await res.body?.cancel();
@@ -222,7 +247,7 @@ async function loadVersions(
   }
   if (res.status !== 200 || !res.body) {
     await res.body?.cancel();
-    throw new Error(`it answered ${res.status}`);
+    throw new Error(served.failure ?? `it answered ${res.status}`);
   }
   const etag = res.headers.get("etag") ?? "";
   if (cached && etag !== "" && cached.etag === etag) {
@@ -230,19 +255,8 @@ async function loadVersions(
     cached.checkedAt = checkedAt;
     return cached;
   }
-  const loaded: VersionsIndex = { etag, index: indexVersions(await boundedText(res.body, MAX_VERSIONS_BYTES)), checkedAt };
+  const loaded: VersionsIndex = { etag, index: await readVersions(res.body, MAX_VERSIONS_BYTES), checkedAt };
   log("info", "mirror_versions_indexed", { mirror: mirror.name, files: loaded.index.size, etag });
   memory.versions.set(mirror.name, loaded);
   return loaded;
-}
-
-async function boundedText(body: ReadableStream<Uint8Array>, max: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > max) throw new Error(`it is larger than ${max} bytes`); // leaving the loop cancels the body
-    chunks.push(chunk.slice());
-  }
-  return new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
 }

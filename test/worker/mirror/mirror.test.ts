@@ -185,9 +185,42 @@ describe("what the publisher lists is checked before it is kept", () => {
     const m = mirrorOf(p);
     const res = await m.fetch(at(RELEASE));
     expect(res.status).toBe(502);
-    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json.*larger than/);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json.*more than 8388608/);
     await m.settle();
-    expect(await storedInfo(key(RELEASE))).toBeNull();
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("the cap on versions.json is well under the isolate's 128 MB", () => {
+    expect(MAX_VERSIONS_BYTES).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it.each([
+    [
+      "over the cap",
+      async (p: Published) => void (await p.bucket.generate("bin/versions.json", MAX_VERSIONS_BYTES + 1, 7, "application/json")),
+    ],
+    ["an error page served with 200", (p: Published) => p.bucket.put("bin/versions.json", "<html>Access denied</html>", "text/html")],
+    ["cut JSON", (p: Published) => p.bucket.put("bin/versions.json", p.files["bin/versions.json"]!.subarray(0, 100), "application/json")],
+  ])("a new versions.json %s is refused: the previous copy is kept and served, and still checks release files", async (_, change) => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "1" });
+    await (await m.fetch(at("bin/versions.json"))).arrayBuffer();
+    await m.settle();
+    await change(p);
+    await sleep(1100);
+    // A new body streams to the request that found it, and breaks there if it fails its check.
+    const kept = await sha256Hex(p.files["bin/versions.json"]!);
+    const first = await outcome(await m.fetch(at("bin/versions.json")));
+    if (first.clean) expect(await sha256Hex(first.bytes)).toBe(kept);
+    await m.settle();
+    expect(await sha256Hex((await storedBytes(key("bin/versions.json")))!)).toBe(kept);
+    const res = await m.fetch(at("bin/versions.json"));
+    expect(res.status).toBe(200);
+    expect(await sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(kept);
+    const release = await outcome(await m.fetch(at(RELEASE)));
+    expect(release.clean && (await sha256Hex(release.bytes))).toBe(await sha256Hex(p.files[RELEASE]!));
+    await m.settle();
+    expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
   });
 
   it("a body cut short of its Content-Length breaks the client's download and is never kept", async () => {
