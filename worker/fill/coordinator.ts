@@ -29,14 +29,13 @@ import {
 } from "./fill";
 import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
+import { answerRemovesCopy } from "../mirror/path";
 import { storeFor } from "../store/factory";
 import { getOnce, isAnswerAboutPath, statusInWords, type Validators } from "../upstream/upstream";
 import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./coordinators";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
-/** What a bucket answers for a file it no longer has (403 when its list is private). */
-const GONE = new Set([403, 404, 410]);
 
 type Started =
   | { kind: "ok"; fill: SharedFill }
@@ -136,8 +135,8 @@ export class FillCoordinator extends DurableObject<Env> {
       log("info", "mirror_revalidated", { key: target.key, current: true });
       return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
     }
-    if (started.kind === "not-found" && !GONE.has(started.status ?? 404)) {
-      // Another 4xx (401, 400) says something is wrong with the asking, not that the file is gone.
+    if (started.kind === "not-found" && (target.spec.kind !== "mirror" || !answerRemovesCopy(target.spec.path, started.status ?? 404))) {
+      // Another 4xx (403, 401, 400, or any on versions.json) does not prove the file gone: the copy is kept and served stale.
       return {
         kind: "upstream-failed",
         detail: `${target.upstreams[0]}: GET answered ${statusInWords(started.status ?? 0)}`,

@@ -19,9 +19,9 @@ import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream
 import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Asked } from "../routes/stored";
 import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
-import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
-import { MAX_VERSIONS_BYTES, readVersions, VERSIONS_PATH, type Published } from "./versions";
-import type { MirrorMemory, VersionsIndex } from "./memory";
+import { isImmutableFile, type MirrorFile } from "./path";
+import type { MirrorMemory } from "./memory";
+import { publishedFor } from "./published";
 import { log } from "../log";
 
 type MirrorSpec = FillSpec & { kind: "mirror" };
@@ -188,75 +188,4 @@ async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile
   if (isAnswerAboutPath(answer.status)) return absent(deps, answer.status);
   const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD answered ${statusInWords(answer.status)}`;
   return upstreamFailed(deps, file.key, { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
-}
-
-type PublishedLookup = { kind: "known"; value?: Published } | { kind: "unavailable"; detail: string };
-
-/**
- * What the mirror's own versions.json (pkgedge's copy, kept fresh by the same rule) says a file
- * under `bin/` must be. A mirror without a versions.json lists nothing; one whose versions.json
- * cannot be read just now cannot vouch for any file, so its `bin/` files are not filled until it can.
- */
-async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Promise<PublishedLookup> {
-  if (path === VERSIONS_PATH || !path.startsWith("bin/")) return { kind: "known" };
-  try {
-    const versions = await versionsIndex(deps, memory, mirror);
-    return { kind: "known", value: versions.index.get(path) };
-  } catch (err) {
-    return {
-      kind: "unavailable",
-      detail: `the ${mirror.name} mirror's ${VERSIONS_PATH}, which lists what its files must be, cannot be read just now: ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
-}
-
-function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
-  const cached = memory.versions.get(mirror.name);
-  if (cached && Date.now() - cached.checkedAt < deps.config.binaryMirrorTtlSeconds * 1000) return Promise.resolve(cached);
-  let loading = memory.loading.get(mirror.name);
-  if (!loading) {
-    loading = loadVersions(deps, memory, mirror, cached).finally(() => memory.loading.delete(mirror.name));
-    memory.loading.set(mirror.name, loading);
-  }
-  return loading;
-}
-
-/** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */
-async function loadVersions(
-  deps: MirrorDeps,
-  memory: MirrorMemory,
-  mirror: BinaryMirror,
-  cached: VersionsIndex | undefined,
-): Promise<VersionsIndex> {
-  const file = { mirror: mirror.name, path: VERSIONS_PATH, key: mirrorKey(mirror.name, VERSIONS_PATH) };
-  const served: Served = {};
-  const res = await serveMirrorFile(
-    deps,
-    memory,
-    file,
-    new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`),
-    0,
-    served,
-  );
-  const checkedAt = Date.now();
-  if (res.status >= 400 && res.status < 500) {
-    await res.body?.cancel();
-    const none: VersionsIndex = { etag: "", index: new Map(), checkedAt };
-    memory.versions.set(mirror.name, none);
-    return none;
-  }
-  if (res.status !== 200 || !res.body) {
-    await res.body?.cancel();
-    throw new Error(served.failure ?? `it answered ${res.status}`);
-  }
-  const etag = res.headers.get("etag") ?? "";
-  if (cached && etag !== "" && cached.etag === etag) {
-    await res.body.cancel();
-    cached.checkedAt = checkedAt;
-    return cached;
-  }
-  const loaded: VersionsIndex = { etag, index: await readVersions(res.body, MAX_VERSIONS_BYTES), checkedAt };
-  log("info", "mirror_versions_indexed", { mirror: mirror.name, files: loaded.index.size, etag });
-  memory.versions.set(mirror.name, loaded);
-  return loaded;
 }

@@ -16,9 +16,9 @@ export const VERSIONS_PATH = "bin/versions.json";
 /**
  * versions.json is a few MB; a document far larger is not one, and is not read. Its text and the
  * parsed tree are held at once while it is indexed, in an isolate of 128 MB that is serving other
- * requests too: indexing a versions.json-shaped document of 8 MiB raised a Node process's peak RSS
- * by about 60 MiB (heap capped at 128 MB), one of 16 MiB by 90 MiB and more, so the cap leaves the
- * real file room to grow and the isolate room to serve.
+ * requests too: reading and indexing a versions.json-shaped document of 8 MiB raised a Node
+ * process's peak RSS by about 58 MiB (heap capped at 128 MB; 16 MiB read the old way, 143 MiB), so
+ * the cap leaves the real file room to grow and the isolate room to serve.
  */
 export const MAX_VERSIONS_BYTES = 8 * 1024 * 1024;
 

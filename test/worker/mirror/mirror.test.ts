@@ -238,8 +238,8 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect(await bucketKeys()).toEqual([key("bin/versions.json")]);
   });
 
-  it("a mirror without versions.json keeps its files after the length check", async () => {
-    const p = await publishBinaries();
+  it.each([404, 403] as const)("a mirror without versions.json (answered %i) keeps its files after the length check", async (missing) => {
+    const p = await publishBinaries({ missing });
     await p.bucket.remove("bin/versions.json");
     const m = mirrorOf(p);
     expect((await outcome(await m.fetch(at(TAMPERED)))).clean).toBe(true);
@@ -256,6 +256,95 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json/);
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
+  });
+});
+
+describe("once a mirror has had a versions.json, losing it fails closed", () => {
+  const NEW = "bin/linux/x64/1.11/julia-1.11.0-linux-x86_64.tar.gz";
+  const VARS = { BINARY_MIRROR_TTL_SECONDS: "1", NEGATIVE_TTL_SECONDS: "0", UPSTREAM_FAILURE_TTL_SECONDS: "0" };
+
+  /** A new release appears upstream, with a versions.json listing it. */
+  async function release(p: Published): Promise<Uint8Array> {
+    const bytes = randomBytes(100 * 1024);
+    await p.bucket.put(NEW, bytes, "application/x-gzip");
+    const doc = JSON.parse(new TextDecoder().decode(p.files["bin/versions.json"])) as Record<string, unknown>;
+    const entry = { url: `https://julialang-s3.julialang.org/${NEW}`, kind: "archive", sha256: await sha256Hex(bytes), size: bytes.length };
+    doc["1.11.0"] = { stable: true, files: [entry] };
+    await p.bucket.put("bin/versions.json", JSON.stringify(doc), "application/json");
+    return bytes;
+  }
+
+  it.each([
+    ["403 AccessDenied", { status: 403, contentType: "application/xml", body: "<Error><Code>AccessDenied</Code></Error>" }],
+    ["a WAF's 403 page", { status: 403, body: "<html><body>Request blocked</body></html>" }],
+    ["a 404 page", { status: 404, body: "<html><body>Not Found</body></html>" }],
+    ["410", { status: 410 }],
+    ["a 429 page", { status: 429, body: "<html><body>Too many requests</body></html>" }],
+  ])(
+    "versions.json answering %s: its copy is served stale, a release file it does not list is not filled, fills resume verified once it is back",
+    async (_, answer) => {
+      const p = await publishBinaries();
+      const m = mirrorOf(p, VARS);
+      const kept = await sha256Hex(p.files["bin/versions.json"]!);
+      await (await m.fetch(at("bin/versions.json"))).arrayBuffer();
+      await m.settle();
+      await p.bucket.set({ answers: { "bin/versions.json": answer } });
+      const bytes = await release(p);
+      await sleep(1100);
+
+      const stale = await m.fetch(at("bin/versions.json"));
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get("cache-control")).toMatch(/^no-cache/);
+      expect(await sha256Hex(new Uint8Array(await stale.arrayBuffer()))).toBe(kept);
+      const refused = await m.fetch(at(NEW));
+      expect(refused.status).toBe(502);
+      expect(refused.headers.get("retry-after")).not.toBeNull();
+      expect(((await refused.json()) as { detail: string }).detail).toMatch(/versions\.json.*does not list/);
+      // What the copy lists is still filled, and checked against it.
+      const listed = await outcome(await m.fetch(at(RELEASE)));
+      expect(listed.clean && (await sha256Hex(listed.bytes))).toBe(await sha256Hex(p.files[RELEASE]!));
+      await m.settle();
+      expect(await storedInfo(key(NEW))).toBeNull();
+      expect(await sha256Hex((await storedBytes(key("bin/versions.json")))!)).toBe(kept);
+      expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
+
+      await p.bucket.set({ answers: {} });
+      const back = await outcome(await m.fetch(at(NEW)));
+      expect(back.clean && (await sha256Hex(back.bytes))).toBe(await sha256Hex(bytes));
+      await m.settle();
+      expect((await storedInfo(key(NEW)))?.customMetadata.sha256).toBe(await sha256Hex(bytes));
+    },
+  );
+
+  it("a new isolate finds the mirror's copy in the bucket: versions.json refused upstream still fails closed", async () => {
+    const p = await publishBinaries();
+    const first = mirrorOf(p, VARS);
+    await (await first.fetch(at("bin/versions.json"))).arrayBuffer();
+    await first.settle();
+    await p.bucket.set({ answers: { "bin/versions.json": { status: 403, body: "<html>denied</html>" } } });
+    await release(p);
+    await sleep(1100);
+    const fresh = mirrorOf(p, VARS); // another isolate: nothing in memory
+    const refused = await fresh.fetch(at(NEW));
+    expect(refused.status).toBe(502);
+    await fresh.settle();
+    expect(await storedInfo(key(NEW))).toBeNull();
+    expect(await storedInfo(key("bin/versions.json"))).not.toBeNull();
+  });
+
+  it("a 403 never removes a copy: it is served stale", async () => {
+    const p = await publishBinaries({ missing: 403 });
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "1" });
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    await p.bucket.remove(NIGHTLY);
+    await sleep(1100);
+    const res = await m.fetch(at(NIGHTLY));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toMatch(/^no-cache/);
+    expect(await sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(await sha256Hex(p.files[NIGHTLY]!));
+    await m.settle();
+    expect(await storedInfo(key(NIGHTLY))).not.toBeNull();
   });
 });
 
