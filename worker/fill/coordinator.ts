@@ -126,6 +126,23 @@ export class FillCoordinator extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * A binary-mirror copy the worker holds is not what versions.json now lists: fetches the file
+   * again (unconditionally, once however many requests ask) and streams it through the check
+   * against the listing; only bytes that pass replace the copy.
+   */
+  async refill(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
+    const target = targetFor(config, spec);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
+    if (this.fill?.committed) this.fill = null; // it filled the copy that disagrees
+    const joined = this.starting !== null;
+    const started = await this.ensureFill(config, target);
+    if (started.kind === "not-modified") return { kind: "in-bucket" };
+    if (started.kind !== "ok") return started;
+    log("info", "mirror_refill_started", { key: target.key });
+    return this.streamFrom(config, started.fill, rangeHeader, joined);
+  }
+
   private async askUpstream(config: Config, target: FillTarget, held: HeldCopy): Promise<Started | { kind: "fresh"; until: number }> {
     if (this.fill?.committed) this.fill = null; // a finished fill is an older answer than the one asked for now
     const started = await this.ensureFill(config, target, held.validators);

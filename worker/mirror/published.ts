@@ -45,6 +45,18 @@ export async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirro
   return { kind: "unavailable", detail: `${unavailable(mirror, versions.unavailable)}; it does not list ${path}` };
 }
 
+/**
+ * What the index this isolate holds lists for a file, for a hit: no bucket or upstream round trip is
+ * added to it. An index older than its TTL (or none yet) is refreshed in the background, so the
+ * requests after that one compare against the current list.
+ */
+export function listedNow(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Published | undefined {
+  if (path === VERSIONS_PATH || !path.startsWith("bin/")) return undefined;
+  const held = memory.versions.get(mirror.name);
+  if (!held || Date.now() >= recheckAt(deps, held)) deps.waitUntil(versionsIndex(deps, memory, mirror).catch(() => {}));
+  return held?.index.get(path);
+}
+
 function unavailable(mirror: BinaryMirror, why: string): string {
   return `the ${mirror.name} mirror's ${VERSIONS_PATH}, which lists what its files must be, cannot be read just now: ${why}`;
 }

@@ -21,7 +21,8 @@ import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, type MirrorFile } from "./path";
 import type { MirrorMemory } from "./memory";
-import { publishedFor } from "./published";
+import { listedNow, publishedFor } from "./published";
+import type { Published } from "./versions";
 import { log } from "../log";
 
 type MirrorSpec = FillSpec & { kind: "mirror" };
@@ -77,6 +78,22 @@ export async function serveMirrorFile(
 
   const copy = asked.head || asked.rangeHeader !== null ? await deps.store.head(file.key) : await deps.store.get(file.key);
   if (copy) {
+    const listed = listedNow(deps, memory, mirror, file.path);
+    if (listed && disagrees(copy, listed)) {
+      // Filled before versions.json listed it, or re-uploaded since: the copy is not what its publisher says now.
+      if ("body" in copy) await (copy as ObjectBody).body.cancel();
+      log("warn", "mirror_copy_disagrees", {
+        key: file.key,
+        listed_sha256: listed.sha256,
+        copy_sha256: copy.customMetadata[COPY_META.sha256] ?? null,
+      });
+      if (round > 1) {
+        served.failure = `the copy of ${file.path} is not what versions.json lists, and could not be filled again`;
+        return upstreamFailed(deps, file.key, { detail: served.failure, retryAfterSeconds: deps.config.failureTtlSeconds });
+      }
+      spec.published = listed;
+      return answerFill(deps, memory, file, request, await deps.fills.refillFile(spec, asked.rangeHeader), round, served);
+    }
     const until = freshUntil(deps, memory, copy);
     if (isImmutableFile(file.path) || until > Date.now() || round > 1) {
       const answer = await answerCopy(deps, copy, cacheControl(file, (until - Date.now()) / 1000), asked);
@@ -121,6 +138,11 @@ export async function serveMirrorFile(
   }
   if (published.value) spec.published = published.value;
   return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, asked.rangeHeader), round, served);
+}
+
+/** Whether a copy is not the file versions.json lists (a copy kept without a listed sha256 included). */
+function disagrees(copy: ObjectInfo, listed: Published): boolean {
+  return copy.customMetadata[COPY_META.sha256] !== listed.sha256 || copy.size !== listed.size;
 }
 
 /** A copy's answer (null when it vanished between its metadata and its bytes). */

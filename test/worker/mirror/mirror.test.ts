@@ -348,6 +348,87 @@ describe("once a mirror has had a versions.json, losing it fails closed", () => 
   });
 });
 
+describe("a copy that is not what versions.json now lists is filled again", () => {
+  const TTL = { BINARY_MIRROR_TTL_SECONDS: "1" };
+  const LATE = "bin/linux/x64/1.11/julia-1.11.0-linux-x86_64.tar.gz";
+
+  /** Publishes `bytes` under `path` and a versions.json listing them. */
+  async function republish(p: Published, path: string, bytes: Uint8Array): Promise<void> {
+    await p.bucket.put(path, bytes, "application/x-gzip");
+    const doc = JSON.parse(new TextDecoder().decode(p.files["bin/versions.json"])) as Record<string, { files: unknown[] }>;
+    const entry = {
+      url: `https://julialang-s3.julialang.org/${path}`,
+      kind: "archive",
+      sha256: await sha256Hex(bytes),
+      size: bytes.length,
+    };
+    doc["1.10.4"]!.files = doc["1.10.4"]!.files.filter((f) => (f as { url: string }).url !== entry.url);
+    doc["1.11.0"] = { files: [entry] };
+    await p.bucket.put("bin/versions.json", JSON.stringify(doc), "application/json");
+  }
+
+  /** The first hit after the TTL refreshes the index in the background; the next one is compared with it. */
+  async function afterRefresh(m: Mirror, path: string): Promise<Uint8Array | null> {
+    await (await m.fetch(at(path))).arrayBuffer();
+    await m.settle();
+    const res = await outcome(await m.fetch(at(path)));
+    return res.clean ? res.bytes : null;
+  }
+
+  it("a release re-uploaded under the same name is filled again, checked against the new sha256", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    await m.settle();
+    const next = randomBytes(250 * 1024);
+    await republish(p, RELEASE, next);
+    await sleep(1100);
+    const served = await afterRefresh(m, RELEASE);
+    expect(served && (await sha256Hex(served))).toBe(await sha256Hex(next));
+    await m.settle();
+    expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(next));
+    expect(await sha256Hex((await storedBytes(key(RELEASE)))!)).toBe(await sha256Hex(next));
+    // Agreeing again: hits, no more downloads.
+    const before = await gets(p, RELEASE);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    expect(await gets(p, RELEASE)).toBe(before);
+  });
+
+  it("a release file kept before versions.json listed it is filled again once it is listed with another sha256", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await p.bucket.put(LATE, randomBytes(90 * 1024), "application/x-gzip");
+    await (await m.fetch(at(LATE))).arrayBuffer();
+    await m.settle();
+    expect((await storedInfo(key(LATE)))?.customMetadata.sha256).toBeUndefined();
+    const listed = randomBytes(110 * 1024);
+    await republish(p, LATE, listed);
+    await sleep(1100);
+    const served = await afterRefresh(m, LATE);
+    expect(served && (await sha256Hex(served))).toBe(await sha256Hex(listed));
+    await m.settle();
+    expect((await storedInfo(key(LATE)))?.customMetadata.sha256).toBe(await sha256Hex(listed));
+  });
+
+  it("a copy that disagrees is not served while the upstream cannot give the listed bytes, and stays in place", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    await m.settle();
+    const next = randomBytes(250 * 1024);
+    await republish(p, RELEASE, next);
+    await p.bucket.put(RELEASE, randomBytes(250 * 1024), "application/x-gzip"); // not what the list says
+    await sleep(1100);
+    const served = await afterRefresh(m, RELEASE);
+    expect(served === null || (await sha256Hex(served)) !== (await sha256Hex(p.files[RELEASE]!))).toBe(true);
+    await m.settle();
+    const again = await m.fetch(at(RELEASE));
+    expect(again.status).toBe(502);
+    await again.arrayBuffer();
+    expect(await sha256Hex((await storedBytes(key(RELEASE)))!)).toBe(await sha256Hex(p.files[RELEASE]!));
+  });
+});
+
 describe("freshness follows the content", () => {
   const TTL = { BINARY_MIRROR_TTL_SECONDS: "1" };
 
