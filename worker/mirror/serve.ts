@@ -17,7 +17,7 @@ import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
 import { answerFromInfo, answerWhole, askedOf, unsatisfiable, type Asked } from "../routes/stored";
-import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
+import { IMMUTABLE, keepFor, NO_STORE, servedContentType } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
 import { isImmutableFile, type MirrorFile } from "./path";
 import type { MirrorMemory } from "./memory";
@@ -41,7 +41,7 @@ function cacheControl(file: MirrorFile, secondsLeft: number): string {
 }
 
 function answerHeaders(h: UpstreamHeaders, cache: string): Headers {
-  const headers = new Headers({ "content-type": h.contentType ?? UNTYPED_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": cache });
+  const headers = new Headers({ "content-type": servedContentType(h.contentType), "accept-ranges": "bytes", "cache-control": cache });
   if (h.etag) headers.set("etag", h.etag);
   if (h.lastModified) headers.set("last-modified", h.lastModified);
   return headers;

@@ -126,6 +126,40 @@ describe("routes answer as the mirrored bucket does", () => {
     expect(await gets(p, NIGHTLY)).toBe(1);
   });
 
+  it("every mirror answer carries nosniff, and a type a browser would render is served as application/octet-stream", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "1" });
+    const page = "juliaup/page.html";
+    const picture = "juliaup/picture.svg";
+    await p.bucket.put(page, "<script>alert(1)</script>", "text/html");
+    await p.bucket.put(picture, "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "image/svg+xml");
+    for (const round of ["miss", "hit"]) {
+      for (const [path, type] of [
+        [page, "application/octet-stream"],
+        [picture, "application/octet-stream"],
+        ["bin/versions.json", "application/json"],
+        [DBVERSION, "text/plain"],
+      ] as const) {
+        const res = await m.fetch(at(path));
+        await res.arrayBuffer();
+        expect(res.headers.get("content-type"), `${round} ${path}`).toBe(type);
+        expect(res.headers.get("x-content-type-options"), `${round} ${path}`).toBe("nosniff");
+      }
+      await m.settle();
+    }
+    await p.bucket.set({ down: true });
+    await sleep(1100);
+    const stale = await m.fetch(at(page));
+    expect(stale.headers.get("cache-control")).toMatch(/^no-cache/);
+    expect(stale.headers.get("content-type")).toBe("application/octet-stream");
+    expect(stale.headers.get("x-content-type-options")).toBe("nosniff");
+    await stale.arrayBuffer();
+    const failed = await m.fetch(at(NIGHTLY));
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get("x-content-type-options")).toBe("nosniff");
+    await failed.arrayBuffer();
+  });
+
   it("the routes exist only for configured mirrors, and not at all with BINARY_MIRRORS empty", async () => {
     const p = await publishBinaries();
     expect((await mirrorOf(p).fetch(`/mirror/other/${DBVERSION}`)).status).toBe(404);
