@@ -314,6 +314,7 @@ describe("once a mirror has had a versions.json, losing it fails closed", () => 
     ["a 404 page", { status: 404, body: "<html><body>Not Found</body></html>" }],
     ["410", { status: 410 }],
     ["a 429 page", { status: 429, body: "<html><body>Too many requests</body></html>" }],
+    ["503", { status: 503, contentType: "application/xml", body: "<Error><Code>SlowDown</Code></Error>" }],
   ])(
     "versions.json answering %s: its copy is served stale, a release file it does not list is not filled, fills resume verified once it is back",
     async (_, answer) => {
