@@ -19,6 +19,7 @@ import { accessRecord, clientHash, requestIdOf, RequestNote, type CacheOutcome }
 import { deliver } from "./streams/bytes";
 import { dataPoint } from "./ops/analytics";
 import { StorageError } from "./store/store";
+import { NOSNIFF } from "./protocol/media";
 
 type AppEnv = { Bindings: Env; Variables: { rt: Runtime; note: RequestNote } };
 
@@ -88,6 +89,7 @@ app.use("*", async (c, next) => {
   const res = c.res;
   const headers = new Headers(res.headers);
   headers.set("x-request-id", requestId);
+  headers.set("x-content-type-options", NOSNIFF);
   const xCache = note.cache && X_CACHE[note.cache];
   if (xCache) headers.set("x-cache", xCache);
   const head = c.req.method === "HEAD";

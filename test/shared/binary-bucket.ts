@@ -8,6 +8,8 @@ export interface BucketSettings {
   down?: boolean;
   bytesPerSecond?: number;
   truncate?: boolean;
+  /** Paths answered with this status and body whatever the bucket holds (`{}` ends them). */
+  answers?: Record<string, { status: number; contentType?: string; body?: string }>;
 }
 
 export interface BinaryBucketRequest {

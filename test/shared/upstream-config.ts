@@ -36,7 +36,8 @@ export interface UpstreamConfig {
   headDelayMs?: number;
   /**
    * As a registry's origin, at `/origin/<hash>`: the tree hashes it knows (default: every fixture
-   * registry snapshot), or "down" to answer 503 to everything.
+   * registry snapshot), or "down" to answer 503 to everything. `/moved-origin/<hash>` answers 301
+   * to `/origin/<hash>` whatever the hash (a renamed repository's answer).
    */
   origin?: string[] | "down";
 }

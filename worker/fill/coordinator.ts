@@ -31,14 +31,13 @@ import {
 } from "./fill";
 import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
+import { answerRemovesCopy } from "../mirror/path";
 import { storeFor } from "../store/factory";
 import { getOnce, isAnswerAboutPath, statusInWords, type Validators } from "../upstream/upstream";
 import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./coordinators";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
-/** What a bucket answers for a file it no longer has (403 when its list is private). */
-const GONE = new Set([403, 404, 410]);
 
 type Started =
   | { kind: "ok"; fill: SharedFill }
@@ -117,6 +116,23 @@ export class FillCoordinator extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * A binary-mirror copy the worker holds is not what versions.json now lists: fetches the file
+   * again (unconditionally, once however many requests ask) and streams it through the check
+   * against the listing; only bytes that pass replace the copy.
+   */
+  async refill(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
+    const target = targetFor(config, spec);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
+    if (this.fill?.committed) this.fill = null; // it filled the copy that disagrees
+    const joined = this.starting !== null;
+    const started = await this.ensureFill(config, target);
+    if (started.kind === "not-modified") return { kind: "in-bucket" };
+    if (started.kind !== "ok") return started;
+    log("info", "mirror_refill_started", { key: target.key });
+    return this.streamFrom(config, started.fill, rangeHeader, joined);
+  }
+
   private async askUpstream(config: Config, target: FillTarget, held: HeldCopy): Promise<Started | { kind: "fresh"; until: number }> {
     if (this.fill?.committed) this.fill = null; // a finished fill is an older answer than the one asked for now
     const started = await this.ensureFill(config, target, held.validators);
@@ -128,8 +144,8 @@ export class FillCoordinator extends DurableObject<Env> {
       log("info", "mirror_revalidated", { key: target.key, current: true });
       return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
     }
-    if (started.kind === "not-found" && !GONE.has(started.status ?? 404)) {
-      // Another 4xx (401, 400) says something is wrong with the asking, not that the file is gone.
+    if (started.kind === "not-found" && (target.spec.kind !== "mirror" || !answerRemovesCopy(target.spec.path, started.status ?? 404))) {
+      // Another 4xx (403, 401, 400, or any on versions.json) does not prove the file gone: the copy is kept and served stale.
       return {
         kind: "upstream-failed",
         detail: `${target.upstreams[0]}: GET answered ${statusInWords(started.status ?? 0)}`,

@@ -55,6 +55,8 @@ export interface Fills {
   commit(resource: Resource): Promise<Committed>;
   /** A binary-mirror file the bucket lacks (spec.kind "mirror"). */
   streamFile(spec: FillSpec & { kind: "mirror" }, rangeHeader: string | null): Promise<Streamed>;
+  /** A binary-mirror copy that is not what versions.json lists (`spec.published`): fetched again, checked, and replaced. */
+  refillFile(spec: FillSpec & { kind: "mirror" }, rangeHeader: string | null): Promise<Streamed>;
   /** A binary-mirror copy older than its TTL. */
   revalidateFile(spec: FillSpec & { kind: "mirror" }, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated>;
 }
@@ -75,6 +77,7 @@ export function coordinatedFills(namespace: DurableObjectNamespace<FillCoordinat
     stream: (resource, rangeHeader) => stub(resource).stream(config, tarballSpec(resource), rangeHeader ?? null),
     commit: (resource) => stub(resource).commit(config, tarballSpec(resource)),
     streamFile: (spec, rangeHeader) => fileStub(spec).stream(config, spec, rangeHeader),
+    refillFile: (spec, rangeHeader) => fileStub(spec).refill(config, spec, rangeHeader),
     revalidateFile: (spec, held, rangeHeader) => fileStub(spec).revalidate(config, spec, held, rangeHeader),
   };
 }

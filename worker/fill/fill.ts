@@ -202,14 +202,16 @@ export async function fillFromUpstream(deps: FillDeps, target: FillTarget, optio
 export function fillFromBody(deps: FillDeps, target: FillTarget, response: UpstreamBody, options: FillOptions): FillStart {
   const { config, store, recent } = deps;
   const { upstream, length } = response;
-  const refused =
-    oversize(config, length) ??
-    (target.expectedLength !== undefined && length !== undefined && length !== target.expectedLength
+  const misfit =
+    target.expectedLength !== undefined && length !== undefined && length !== target.expectedLength
       ? `${upstream} announced ${length} bytes, but versions.json lists ${target.expectedLength}`
-      : null);
+      : target.maxLength !== undefined && length !== undefined && length > target.maxLength.bytes
+        ? `${upstream} announced ${length} bytes, more than ${target.maxLength.bytes} (${target.maxLength.why})`
+        : null;
+  const refused = oversize(config, length) ?? misfit;
   if (refused) {
     void response.body.cancel();
-    if (target.expectedLength !== undefined && !oversize(config, length)) recent.quarantine(target.key, upstream, QUARANTINE_SECONDS);
+    if (misfit && !oversize(config, length)) recent.quarantine(target.key, upstream, QUARANTINE_SECONDS);
     return { kind: "upstream-failed", errors: [refused] };
   }
 

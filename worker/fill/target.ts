@@ -12,11 +12,11 @@ import type { Config } from "../config";
 import { parseResourcePath, type Resource } from "../protocol/paths";
 import { TARBALL_CONTENT_TYPE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
 import { mirrorKey } from "../mirror/path";
-import type { Published } from "../mirror/versions";
+import { MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "../mirror/versions";
 import type { UpstreamBody } from "../upstream/upstream";
 import type { BodyCheck } from "./gate";
 import type { PutOptions } from "../store/store";
-import { publishedDigestCheck, treeHashCheck } from "./verified";
+import { publishedDigestCheck, treeHashCheck, versionsDocumentCheck } from "./verified";
 
 export type FillSpec =
   | { kind: "tarball"; key: string }
@@ -32,6 +32,8 @@ export interface FillTarget {
   upstreams: readonly string[];
   /** The length the body must have, when something other than its Content-Length says so. */
   expectedLength?: number;
+  /** The most bytes this object may have (besides FILL_MAX_BYTES), and what sets that limit. */
+  maxLength?: { bytes: number; why: string };
   /** The check beyond the length check, if any. */
   check(config: Config): BodyCheck | null;
   /** How the committed object is written: its Content-Type and what is kept with it. */
@@ -76,13 +78,15 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
   const mirror = config.binaryMirrors.find((m) => m.name === spec.mirror);
   if (!mirror) throw new TypeError(`no binary mirror is named ${JSON.stringify(spec.mirror)}`);
   const published = spec.published;
+  const isVersions = spec.path === VERSIONS_PATH;
   return {
     spec,
     key: mirrorKey(mirror.name, spec.path),
     path: "/" + spec.path,
     upstreams: [mirror.base],
     expectedLength: published?.size,
-    check: () => (published ? publishedDigestCheck(published) : null),
+    maxLength: isVersions ? { bytes: MAX_VERSIONS_BYTES, why: "the most a versions.json may have" } : undefined,
+    check: () => (isVersions ? versionsDocumentCheck(MAX_VERSIONS_BYTES) : published ? publishedDigestCheck(published) : null),
     putOptions: (response) => ({
       contentType: response.headers.contentType ?? UNTYPED_CONTENT_TYPE,
       customMetadata: mirrorMetadata(response, published),

@@ -2,14 +2,14 @@
  * The checks on a fill's bytes beyond their length. A tarball streams through the tree-hash
  * verifier as it passes the commit gate, and the commit rule decides at the end whether it may be
  * stored under the name it was requested by (spec §6.3.5, §7.4). A binary file is checked against
- * the sha256 and size its publisher lists.
+ * the sha256 and size its publisher lists; the list itself (versions.json) must be one pkgedge can read.
  */
 
 import type { Resource } from "../protocol/paths";
 import { createTarGzHasher, ExpansionRefused, type HashOptions } from "../verify/verify";
 import { acceptTreeHash } from "../verify/rule";
 import type { TreeHashes } from "../verify/tree";
-import type { Published } from "../mirror/versions";
+import { indexVersions, type Published } from "../mirror/versions";
 import { BodyRejected, type BodyCheck } from "./gate";
 
 function message(err: unknown): string {
@@ -97,6 +97,38 @@ export function publishedDigestCheck(published: Published): BodyCheck {
     },
     abandon(reason) {
       void writer.abort(reason).catch(() => {});
+    },
+  };
+}
+
+/**
+ * A new versions.json replaces the copy every check of the mirror's release files relies on: it is
+ * kept only if it is at most `max` bytes and indexes as a versions.json, so an error page served
+ * with 200, a truncated document or one too large to index leaves the previous copy in place.
+ */
+export function versionsDocumentCheck(max: number): BodyCheck {
+  const decoder = new TextDecoder();
+  let parts: string[] = [];
+  let received = 0;
+  return {
+    update(chunk) {
+      received += chunk.byteLength;
+      if (received > max) throw new BodyRejected(`versions.json larger than ${max} bytes`, { received });
+      parts.push(decoder.decode(chunk, { stream: true }));
+    },
+    async finish() {
+      parts.push(decoder.decode());
+      const text = parts.join("");
+      parts = [];
+      try {
+        const files = indexVersions(text).size;
+        return { ok: true, details: { files } };
+      } catch (err) {
+        return { ok: false, reason: `not a versions.json: ${message(err)}`, blame: "upstream" };
+      }
+    },
+    abandon() {
+      parts = [];
     },
   };
 }

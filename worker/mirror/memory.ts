@@ -13,6 +13,11 @@ export interface VersionsIndex {
   etag: string;
   index: Map<string, Published>;
   checkedAt: number;
+  /**
+   * Set while versions.json cannot be read (why): the index is the last one read, or the copy
+   * served stale, and the files it does not list are not filled.
+   */
+  unavailable?: string;
 }
 
 export class MirrorMemory {

@@ -7,6 +7,8 @@
  * configured base plus `/` plus this exact path.
  */
 
+import { VERSIONS_PATH } from "./versions";
+
 /** Longer paths are not files of the Julia buckets (their longest names are under 120 characters). */
 export const MAX_MIRROR_PATH = 512;
 
@@ -56,4 +58,17 @@ export function isImmutableFile(path: string): boolean {
   const name = path.slice(path.lastIndexOf("/") + 1);
   if (/latest|nightly|-DEV/i.test(name)) return false;
   return VERSION_RE.test(name);
+}
+
+/**
+ * Whether the upstream's answer to revalidating a copy means the file is gone, so the copy goes
+ * too. Only 404 and 410 say that. A 403 is what a bucket with a private list answers for a removed
+ * file, but also what a WAF, an expired grant or a transient permission error answers, so it never
+ * removes a copy (it is served stale). versions.json is never removed by an answer at all: every
+ * release file's check rests on it, and a publisher that really withdraws it cannot be told from
+ * one that is misconfigured for a while, so its copy is kept and served stale, and the release
+ * files it does not list are not filled, until it is back (or an operator deletes the copy).
+ */
+export function answerRemovesCopy(path: string, status: number): boolean {
+  return (status === 404 || status === 410) && path !== VERSIONS_PATH;
 }

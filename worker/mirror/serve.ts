@@ -17,14 +17,23 @@ import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
 import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Asked, type Presentation } from "../routes/stored";
-import { IMMUTABLE, keepFor, NO_STORE, UNTYPED_CONTENT_TYPE } from "../protocol/media";
+import { IMMUTABLE, keepFor, NO_STORE, servedContentType } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
-import { isImmutableFile, mirrorKey, type MirrorFile } from "./path";
-import { indexVersions, MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "./versions";
-import type { MirrorMemory, VersionsIndex } from "./memory";
+import { isImmutableFile, type MirrorFile } from "./path";
+import type { MirrorMemory } from "./memory";
+import { listedNow, publishedFor } from "./published";
+import type { Published } from "./versions";
 import { log } from "../log";
 
 type MirrorSpec = FillSpec & { kind: "mirror" };
+
+/** How an answer came about, for a caller inside pkgedge (reading versions.json) that needs more than its status. */
+export interface Served {
+  /** The copy was served stale: the upstream could not be asked, or refused to say (why). */
+  stale?: string;
+  /** Why the answer is a failure. */
+  failure?: string;
+}
 
 /** Clients may keep a copy that can change no longer than the mirror itself would. */
 function cacheControl(file: MirrorFile, secondsLeft: number): string {
@@ -32,7 +41,7 @@ function cacheControl(file: MirrorFile, secondsLeft: number): string {
 }
 
 function answerHeaders(h: UpstreamHeaders, cache: string): Headers {
-  const headers = new Headers({ "content-type": h.contentType ?? UNTYPED_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": cache });
+  const headers = new Headers({ "content-type": servedContentType(h.contentType), "accept-ranges": "bytes", "cache-control": cache });
   if (h.etag) headers.set("etag", h.etag);
   if (h.lastModified) headers.set("last-modified", h.lastModified);
   return headers;
@@ -60,6 +69,7 @@ export async function serveMirrorFile(
   file: MirrorFile,
   request: Request,
   round = 0,
+  served: Served = {},
 ): Promise<Response> {
   const mirror = deps.config.binaryMirrors.find((m) => m.name === file.mirror);
   if (!mirror) return notFound();
@@ -68,11 +78,27 @@ export async function serveMirrorFile(
 
   const copy = asked.head || asked.rangeHeader !== null ? await deps.store.head(file.key) : await deps.store.get(file.key);
   if (copy) {
+    const listed = listedNow(deps, memory, mirror, file.path);
+    if (listed && disagrees(copy, listed)) {
+      // Filled before versions.json listed it, or re-uploaded since: the copy is not what its publisher says now.
+      if ("body" in copy) await (copy as ObjectBody).body.cancel();
+      log("warn", "mirror_copy_disagrees", {
+        key: file.key,
+        listed_sha256: listed.sha256,
+        copy_sha256: copy.customMetadata[COPY_META.sha256] ?? null,
+      });
+      if (round > 1) {
+        served.failure = `the copy of ${file.path} is not what versions.json lists, and could not be filled again`;
+        return upstreamFailed(deps, file.key, { detail: served.failure, retryAfterSeconds: deps.config.failureTtlSeconds });
+      }
+      spec.published = listed;
+      return answerFill(deps, memory, file, request, await deps.fills.refillFile(spec, fillRange(asked)), round, served);
+    }
     const until = freshUntil(deps, memory, copy);
     if (isImmutableFile(file.path) || until > Date.now() || round > 1) {
       const answer = await answerCopy(deps, copy, presented(file, cacheControl(file, (until - Date.now()) / 1000)), asked);
       if (answer) return answer;
-      return serveMirrorFile(deps, memory, file, request, round + 1); // the copy vanished under us
+      return serveMirrorFile(deps, memory, file, request, round + 1, served); // the copy vanished under us
     }
     if ("body" in copy) await (copy as ObjectBody).body.cancel();
     const held = {
@@ -82,31 +108,40 @@ export async function serveMirrorFile(
     const result = await deps.fills.revalidateFile(spec, held, fillRange(asked));
     if (result.kind === "fresh") {
       memory.confirm(file.key, copy.etag, result.until);
-      return serveMirrorFile(deps, memory, file, request, round + 1);
+      return serveMirrorFile(deps, memory, file, request, round + 1, served);
     }
     if (result.kind === "stale") {
       // The upstream could not be asked: the copy is all there is, served as stale.
       log("warn", "mirror_stale", { key: file.key, detail: result.detail });
       deps.noteFailure(file.key, result.detail);
+      served.stale = result.detail;
       const info = (await deps.store.head(file.key)) ?? copy;
       const answer = await answerFromInfo(deps.store, info, presented(file, "no-cache, no-transform"), asked);
       if (answer) return hit(deps, info, answer);
+      served.failure = result.detail;
       return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
-    return answerFill(deps, memory, file, request, result, round);
+    return answerFill(deps, memory, file, request, result, round, served);
   }
 
   if (asked.head) return headCold(deps, mirror, file);
   const published = await publishedFor(deps, memory, mirror, file.path);
-  if (published.kind === "unavailable")
+  if (published.kind === "unavailable") {
+    served.failure = published.detail;
     return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
+  }
   if (published.value) spec.published = published.value;
-  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, fillRange(asked)), round);
+  return answerFill(deps, memory, file, request, await deps.fills.streamFile(spec, fillRange(asked)), round, served);
 }
 
 /** Copies are answered with the upstream's validators; a release named with its version never changes. */
 function presented(file: MirrorFile, cache: string): Presentation {
   return { headers: (copy) => answerHeaders(copyHeaders(copy), cache), immutable: isImmutableFile(file.path) };
+}
+
+/** Whether a copy is not the file versions.json lists (a copy kept without a listed sha256 included). */
+function disagrees(copy: ObjectInfo, listed: Published): boolean {
+  return copy.customMetadata[COPY_META.sha256] !== listed.sha256 || copy.size !== listed.size;
 }
 
 /** A copy's answer (null when it vanished between its metadata and its bytes). */
@@ -126,11 +161,15 @@ async function answerFill(
   request: Request,
   fill: Revalidated | Streamed,
   round: number,
+  served: Served,
 ): Promise<Response> {
   if (fill.kind === "not-found") return absent(deps, fill.status);
-  if (fill.kind === "upstream-failed") return upstreamFailed(deps, file.key, fill);
+  if (fill.kind === "upstream-failed") {
+    served.failure = fill.detail;
+    return upstreamFailed(deps, file.key, fill);
+  }
   if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale")
-    return serveMirrorFile(deps, memory, file, request, round + 1);
+    return serveMirrorFile(deps, memory, file, request, round + 1, served);
   const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
   headers.set("x-cache-miss", "miss");
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
@@ -168,78 +207,4 @@ async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile
   if (isAnswerAboutPath(answer.status)) return absent(deps, answer.status);
   const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD answered ${statusInWords(answer.status)}`;
   return upstreamFailed(deps, file.key, { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
-}
-
-type PublishedLookup = { kind: "known"; value?: Published } | { kind: "unavailable"; detail: string };
-
-/**
- * What the mirror's own versions.json (pkgedge's copy, kept fresh by the same rule) says a file
- * under `bin/` must be. A mirror without a versions.json lists nothing; one whose versions.json
- * cannot be read just now cannot vouch for any file, so its `bin/` files are not filled until it can.
- */
-async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Promise<PublishedLookup> {
-  if (path === VERSIONS_PATH || !path.startsWith("bin/")) return { kind: "known" };
-  try {
-    const versions = await versionsIndex(deps, memory, mirror);
-    return { kind: "known", value: versions.index.get(path) };
-  } catch (err) {
-    return {
-      kind: "unavailable",
-      detail: `the ${mirror.name} mirror's ${VERSIONS_PATH}, which lists what its files must be, cannot be read just now: ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
-}
-
-function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
-  const cached = memory.versions.get(mirror.name);
-  if (cached && Date.now() - cached.checkedAt < deps.config.binaryMirrorTtlSeconds * 1000) return Promise.resolve(cached);
-  let loading = memory.loading.get(mirror.name);
-  if (!loading) {
-    loading = loadVersions(deps, memory, mirror, cached).finally(() => memory.loading.delete(mirror.name));
-    memory.loading.set(mirror.name, loading);
-  }
-  return loading;
-}
-
-/** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */
-async function loadVersions(
-  deps: MirrorDeps,
-  memory: MirrorMemory,
-  mirror: BinaryMirror,
-  cached: VersionsIndex | undefined,
-): Promise<VersionsIndex> {
-  const file = { mirror: mirror.name, path: VERSIONS_PATH, key: mirrorKey(mirror.name, VERSIONS_PATH) };
-  const res = await serveMirrorFile(deps, memory, file, new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`));
-  const checkedAt = Date.now();
-  if (res.status >= 400 && res.status < 500) {
-    await res.body?.cancel();
-    const none: VersionsIndex = { etag: "", index: new Map(), checkedAt };
-    memory.versions.set(mirror.name, none);
-    return none;
-  }
-  if (res.status !== 200 || !res.body) {
-    await res.body?.cancel();
-    throw new Error(`it answered ${res.status}`);
-  }
-  const etag = res.headers.get("etag") ?? "";
-  if (cached && etag !== "" && cached.etag === etag) {
-    await res.body.cancel();
-    cached.checkedAt = checkedAt;
-    return cached;
-  }
-  const loaded: VersionsIndex = { etag, index: indexVersions(await boundedText(res.body, MAX_VERSIONS_BYTES)), checkedAt };
-  log("info", "mirror_versions_indexed", { mirror: mirror.name, files: loaded.index.size, etag });
-  memory.versions.set(mirror.name, loaded);
-  return loaded;
-}
-
-async function boundedText(body: ReadableStream<Uint8Array>, max: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > max) throw new Error(`it is larger than ${max} bytes`); // leaving the loop cancels the body
-    chunks.push(chunk.slice());
-  }
-  return new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
 }

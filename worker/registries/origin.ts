@@ -25,20 +25,33 @@ export async function askOrigin(
   timeoutMs: number,
   githubToken?: string,
 ): Promise<OriginAnswer> {
-  const url = registry.originTemplate.replace("{hash}", hash);
-  const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
-  const authorization = originAuthorization(url, githubToken);
-  if (authorization !== null) headers.authorization = authorization;
+  let url = registry.originTemplate.replace("{hash}", hash);
   try {
-    // A redirect (GitHub answers 302 to its download host) already says the origin knows the hash.
-    const res = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    if (res.status >= 200 && res.status < 400) return { kind: "known" };
-    if (res.status === 404 || res.status === 410 || res.status === 422) return { kind: "unknown", status: res.status };
-    // 401/403/429 (GitHub's rate limit: 60 an hour per address without a token) and 5xx say nothing.
-    const limit = res.headers.get("x-ratelimit-remaining") === "0" ? " (rate limited: set GITHUB_TOKEN)" : "";
-    return { kind: "unavailable", error: `${new URL(url).host} answered ${res.status}${limit}` };
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
+      const authorization = originAuthorization(url, githubToken);
+      if (authorization !== null) headers.authorization = authorization;
+      const res = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+      await res.body?.cancel();
+      // A moved resource (a renamed repository: GitHub answers 301 whatever the hash) says nothing
+      // about the hash yet: asked again where it moved, a few times at most.
+      const location = res.headers.get("location");
+      if (MOVED.has(res.status) && location && hop < MAX_MOVES) {
+        url = new URL(location, url).href;
+        continue;
+      }
+      // A temporary redirect to the download (GitHub answers 302 to its download host) says the origin knows the hash.
+      if ((res.status >= 200 && res.status < 300) || TO_DOWNLOAD.has(res.status)) return { kind: "known" };
+      if (res.status === 404 || res.status === 410 || res.status === 422) return { kind: "unknown", status: res.status };
+      // 401/403/429 (GitHub's rate limit: 60 an hour per address without a token), 5xx and other 3xx say nothing.
+      const limit = res.headers.get("x-ratelimit-remaining") === "0" ? " (rate limited: set GITHUB_TOKEN)" : "";
+      return { kind: "unavailable", error: `${new URL(url).host} answered ${res.status}${limit}` };
+    }
   } catch (err) {
     return { kind: "unavailable", error: describeFailure(err, url, timeoutMs) };
   }
 }
+
+const MOVED = new Set([301, 308]);
+const TO_DOWNLOAD = new Set([302, 303, 307]);
+const MAX_MOVES = 3;

@@ -130,6 +130,40 @@ describe("routes answer as the mirrored bucket does", () => {
     expect(await gets(p, NIGHTLY)).toBe(1);
   });
 
+  it("every mirror answer carries nosniff, and a type a browser would render is served as application/octet-stream", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "1" });
+    const page = "juliaup/page.html";
+    const picture = "juliaup/picture.svg";
+    await p.bucket.put(page, "<script>alert(1)</script>", "text/html");
+    await p.bucket.put(picture, "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "image/svg+xml");
+    for (const round of ["miss", "hit"]) {
+      for (const [path, type] of [
+        [page, "application/octet-stream"],
+        [picture, "application/octet-stream"],
+        ["bin/versions.json", "application/json"],
+        [DBVERSION, "text/plain"],
+      ] as const) {
+        const res = await m.fetch(at(path));
+        await res.arrayBuffer();
+        expect(res.headers.get("content-type"), `${round} ${path}`).toBe(type);
+        expect(res.headers.get("x-content-type-options"), `${round} ${path}`).toBe("nosniff");
+      }
+      await m.settle();
+    }
+    await p.bucket.set({ down: true });
+    await sleep(1100);
+    const stale = await m.fetch(at(page));
+    expect(stale.headers.get("cache-control")).toMatch(/^no-cache/);
+    expect(stale.headers.get("content-type")).toBe("application/octet-stream");
+    expect(stale.headers.get("x-content-type-options")).toBe("nosniff");
+    await stale.arrayBuffer();
+    const failed = await m.fetch(at(NIGHTLY));
+    expect(failed.status).toBe(502);
+    expect(failed.headers.get("x-content-type-options")).toBe("nosniff");
+    await failed.arrayBuffer();
+  });
+
   it("the routes exist only for configured mirrors, and not at all with BINARY_MIRRORS empty", async () => {
     const p = await publishBinaries();
     expect((await mirrorOf(p).fetch(`/mirror/other/${DBVERSION}`)).status).toBe(404);
@@ -189,9 +223,42 @@ describe("what the publisher lists is checked before it is kept", () => {
     const m = mirrorOf(p);
     const res = await m.fetch(at(RELEASE));
     expect(res.status).toBe(502);
-    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json.*larger than/);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json.*more than 8388608/);
     await m.settle();
-    expect(await storedInfo(key(RELEASE))).toBeNull();
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("the cap on versions.json is well under the isolate's 128 MB", () => {
+    expect(MAX_VERSIONS_BYTES).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it.each([
+    [
+      "over the cap",
+      async (p: Published) => void (await p.bucket.generate("bin/versions.json", MAX_VERSIONS_BYTES + 1, 7, "application/json")),
+    ],
+    ["an error page served with 200", (p: Published) => p.bucket.put("bin/versions.json", "<html>Access denied</html>", "text/html")],
+    ["cut JSON", (p: Published) => p.bucket.put("bin/versions.json", p.files["bin/versions.json"]!.subarray(0, 100), "application/json")],
+  ])("a new versions.json %s is refused: the previous copy is kept and served, and still checks release files", async (_, change) => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "1" });
+    await (await m.fetch(at("bin/versions.json"))).arrayBuffer();
+    await m.settle();
+    await change(p);
+    await sleep(1100);
+    // A new body streams to the request that found it, and breaks there if it fails its check.
+    const kept = await sha256Hex(p.files["bin/versions.json"]!);
+    const first = await outcome(await m.fetch(at("bin/versions.json")));
+    if (first.clean) expect(await sha256Hex(first.bytes)).toBe(kept);
+    await m.settle();
+    expect(await sha256Hex((await storedBytes(key("bin/versions.json")))!)).toBe(kept);
+    const res = await m.fetch(at("bin/versions.json"));
+    expect(res.status).toBe(200);
+    expect(await sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(kept);
+    const release = await outcome(await m.fetch(at(RELEASE)));
+    expect(release.clean && (await sha256Hex(release.bytes))).toBe(await sha256Hex(p.files[RELEASE]!));
+    await m.settle();
+    expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
   });
 
   it("a body cut short of its Content-Length breaks the client's download and is never kept", async () => {
@@ -209,8 +276,8 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect(await bucketKeys()).toEqual([key("bin/versions.json")]);
   });
 
-  it("a mirror without versions.json keeps its files after the length check", async () => {
-    const p = await publishBinaries();
+  it.each([404, 403] as const)("a mirror without versions.json (answered %i) keeps its files after the length check", async (missing) => {
+    const p = await publishBinaries({ missing });
     await p.bucket.remove("bin/versions.json");
     const m = mirrorOf(p);
     expect((await outcome(await m.fetch(at(TAMPERED)))).clean).toBe(true);
@@ -227,6 +294,177 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect(((await res.json()) as { detail: string }).detail).toMatch(/versions\.json/);
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
+  });
+});
+
+describe("once a mirror has had a versions.json, losing it fails closed", () => {
+  const NEW = "bin/linux/x64/1.11/julia-1.11.0-linux-x86_64.tar.gz";
+  const VARS = { BINARY_MIRROR_TTL_SECONDS: "1", NEGATIVE_TTL_SECONDS: "0", UPSTREAM_FAILURE_TTL_SECONDS: "0" };
+
+  /** A new release appears upstream, with a versions.json listing it. */
+  async function release(p: Published): Promise<Uint8Array> {
+    const bytes = randomBytes(100 * 1024);
+    await p.bucket.put(NEW, bytes, "application/x-gzip");
+    const doc = JSON.parse(new TextDecoder().decode(p.files["bin/versions.json"])) as Record<string, unknown>;
+    const entry = { url: `https://julialang-s3.julialang.org/${NEW}`, kind: "archive", sha256: await sha256Hex(bytes), size: bytes.length };
+    doc["1.11.0"] = { stable: true, files: [entry] };
+    await p.bucket.put("bin/versions.json", JSON.stringify(doc), "application/json");
+    return bytes;
+  }
+
+  it.each([
+    ["403 AccessDenied", { status: 403, contentType: "application/xml", body: "<Error><Code>AccessDenied</Code></Error>" }],
+    ["a WAF's 403 page", { status: 403, body: "<html><body>Request blocked</body></html>" }],
+    ["a 404 page", { status: 404, body: "<html><body>Not Found</body></html>" }],
+    ["410", { status: 410 }],
+    ["a 429 page", { status: 429, body: "<html><body>Too many requests</body></html>" }],
+    ["503", { status: 503, contentType: "application/xml", body: "<Error><Code>SlowDown</Code></Error>" }],
+  ])(
+    "versions.json answering %s: its copy is served stale, a release file it does not list is not filled, fills resume verified once it is back",
+    async (_, answer) => {
+      const p = await publishBinaries();
+      const m = mirrorOf(p, VARS);
+      const kept = await sha256Hex(p.files["bin/versions.json"]!);
+      await (await m.fetch(at("bin/versions.json"))).arrayBuffer();
+      await m.settle();
+      await p.bucket.set({ answers: { "bin/versions.json": answer } });
+      const bytes = await release(p);
+      await sleep(1100);
+
+      const stale = await m.fetch(at("bin/versions.json"));
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get("cache-control")).toMatch(/^no-cache/);
+      expect(await sha256Hex(new Uint8Array(await stale.arrayBuffer()))).toBe(kept);
+      const refused = await m.fetch(at(NEW));
+      expect(refused.status).toBe(502);
+      expect(refused.headers.get("retry-after")).not.toBeNull();
+      expect(((await refused.json()) as { detail: string }).detail).toMatch(/versions\.json.*does not list/);
+      // What the copy lists is still filled, and checked against it.
+      const listed = await outcome(await m.fetch(at(RELEASE)));
+      expect(listed.clean && (await sha256Hex(listed.bytes))).toBe(await sha256Hex(p.files[RELEASE]!));
+      await m.settle();
+      expect(await storedInfo(key(NEW))).toBeNull();
+      expect(await sha256Hex((await storedBytes(key("bin/versions.json")))!)).toBe(kept);
+      expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
+
+      await p.bucket.set({ answers: {} });
+      const back = await outcome(await m.fetch(at(NEW)));
+      expect(back.clean && (await sha256Hex(back.bytes))).toBe(await sha256Hex(bytes));
+      await m.settle();
+      expect((await storedInfo(key(NEW)))?.customMetadata.sha256).toBe(await sha256Hex(bytes));
+    },
+  );
+
+  it("a new isolate finds the mirror's copy in the bucket: versions.json refused upstream still fails closed", async () => {
+    const p = await publishBinaries();
+    const first = mirrorOf(p, VARS);
+    await (await first.fetch(at("bin/versions.json"))).arrayBuffer();
+    await first.settle();
+    await p.bucket.set({ answers: { "bin/versions.json": { status: 403, body: "<html>denied</html>" } } });
+    await release(p);
+    await sleep(1100);
+    const fresh = mirrorOf(p, VARS); // another isolate: nothing in memory
+    const refused = await fresh.fetch(at(NEW));
+    expect(refused.status).toBe(502);
+    await fresh.settle();
+    expect(await storedInfo(key(NEW))).toBeNull();
+    expect(await storedInfo(key("bin/versions.json"))).not.toBeNull();
+  });
+
+  it("a 403 never removes a copy: it is served stale", async () => {
+    const p = await publishBinaries({ missing: 403 });
+    const m = mirrorOf(p, { BINARY_MIRROR_TTL_SECONDS: "1" });
+    await (await m.fetch(at(NIGHTLY))).arrayBuffer();
+    await m.settle();
+    await p.bucket.remove(NIGHTLY);
+    await sleep(1100);
+    const res = await m.fetch(at(NIGHTLY));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toMatch(/^no-cache/);
+    expect(await sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(await sha256Hex(p.files[NIGHTLY]!));
+    await m.settle();
+    expect(await storedInfo(key(NIGHTLY))).not.toBeNull();
+  });
+});
+
+describe("a copy that is not what versions.json now lists is filled again", () => {
+  const TTL = { BINARY_MIRROR_TTL_SECONDS: "1" };
+  const LATE = "bin/linux/x64/1.11/julia-1.11.0-linux-x86_64.tar.gz";
+
+  /** Publishes `bytes` under `path` and a versions.json listing them. */
+  async function republish(p: Published, path: string, bytes: Uint8Array): Promise<void> {
+    await p.bucket.put(path, bytes, "application/x-gzip");
+    const doc = JSON.parse(new TextDecoder().decode(p.files["bin/versions.json"])) as Record<string, { files: unknown[] }>;
+    const entry = {
+      url: `https://julialang-s3.julialang.org/${path}`,
+      kind: "archive",
+      sha256: await sha256Hex(bytes),
+      size: bytes.length,
+    };
+    doc["1.10.4"]!.files = doc["1.10.4"]!.files.filter((f) => (f as { url: string }).url !== entry.url);
+    doc["1.11.0"] = { files: [entry] };
+    await p.bucket.put("bin/versions.json", JSON.stringify(doc), "application/json");
+  }
+
+  /** The first hit after the TTL refreshes the index in the background; the next one is compared with it. */
+  async function afterRefresh(m: Mirror, path: string): Promise<Uint8Array | null> {
+    await (await m.fetch(at(path))).arrayBuffer();
+    await m.settle();
+    const res = await outcome(await m.fetch(at(path)));
+    return res.clean ? res.bytes : null;
+  }
+
+  it("a release re-uploaded under the same name is filled again, checked against the new sha256", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    await m.settle();
+    const next = randomBytes(250 * 1024);
+    await republish(p, RELEASE, next);
+    await sleep(1100);
+    const served = await afterRefresh(m, RELEASE);
+    expect(served && (await sha256Hex(served))).toBe(await sha256Hex(next));
+    await m.settle();
+    expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(next));
+    expect(await sha256Hex((await storedBytes(key(RELEASE)))!)).toBe(await sha256Hex(next));
+    // Agreeing again: hits, no more downloads.
+    const before = await gets(p, RELEASE);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    expect(await gets(p, RELEASE)).toBe(before);
+  });
+
+  it("a release file kept before versions.json listed it is filled again once it is listed with another sha256", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await p.bucket.put(LATE, randomBytes(90 * 1024), "application/x-gzip");
+    await (await m.fetch(at(LATE))).arrayBuffer();
+    await m.settle();
+    expect((await storedInfo(key(LATE)))?.customMetadata.sha256).toBeUndefined();
+    const listed = randomBytes(110 * 1024);
+    await republish(p, LATE, listed);
+    await sleep(1100);
+    const served = await afterRefresh(m, LATE);
+    expect(served && (await sha256Hex(served))).toBe(await sha256Hex(listed));
+    await m.settle();
+    expect((await storedInfo(key(LATE)))?.customMetadata.sha256).toBe(await sha256Hex(listed));
+  });
+
+  it("a copy that disagrees is not served while the upstream cannot give the listed bytes, and stays in place", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p, TTL);
+    await (await m.fetch(at(RELEASE))).arrayBuffer();
+    await m.settle();
+    const next = randomBytes(250 * 1024);
+    await republish(p, RELEASE, next);
+    await p.bucket.put(RELEASE, randomBytes(250 * 1024), "application/x-gzip"); // not what the list says
+    await sleep(1100);
+    const served = await afterRefresh(m, RELEASE);
+    expect(served === null || (await sha256Hex(served)) !== (await sha256Hex(p.files[RELEASE]!))).toBe(true);
+    await m.settle();
+    const again = await m.fetch(at(RELEASE));
+    expect(again.status).toBe(502);
+    await again.arrayBuffer();
+    expect(await sha256Hex((await storedBytes(key(RELEASE)))!)).toBe(await sha256Hex(p.files[RELEASE]!));
   });
 });
 

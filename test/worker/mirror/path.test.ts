@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isImmutableFile, MAX_MIRROR_PATH, parseMirrorPath } from "../../../worker/mirror/path";
+import { answerRemovesCopy, isImmutableFile, MAX_MIRROR_PATH, parseMirrorPath } from "../../../worker/mirror/path";
 import { indexVersions } from "../../../worker/mirror/versions";
 import { ConfigError, parseBinaryMirrors, parseConfig } from "../../../worker/config";
 
@@ -102,6 +102,21 @@ describe("versions.json index", () => {
     ["null", "null"],
   ])("refuses %s", (_, text) => {
     expect(() => indexVersions(text)).toThrow();
+  });
+});
+
+describe("which answers remove a copy", () => {
+  it.each([
+    ["bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz", 404, true],
+    ["bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz", 410, true],
+    ["bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz", 403, false],
+    ["juliaup/RELEASECHANNELDBVERSION", 401, false],
+    ["juliaup/RELEASECHANNELDBVERSION", 451, false],
+    ["bin/versions.json", 404, false],
+    ["bin/versions.json", 410, false],
+    ["bin/versions.json", 403, false],
+  ])("%s answered %i: %s", (path, status, removes) => {
+    expect(answerRemovesCopy(path, status)).toBe(removes);
   });
 });
 

@@ -70,6 +70,23 @@ describe("the origin is the authority for new hashes", () => {
     await m.settle();
   });
 
+  it("an origin that moved (301 whatever the hash) is asked where it moved: it vouches only for what it knows there", async () => {
+    const origin = await upstream({ origin: [hashOf(0)] });
+    const registries = `${manifest.registryUuid}=${origin.url}/moved-origin/{hash}`;
+    const unknown = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: list(1) } })).url, REGISTRIES: registries });
+    await unknown.scheduled();
+    expect(await published()).toBeNull();
+    expect((await meta(unknown)).by_registry[manifest.registryUuid].refused).toContainEqual({
+      hash: hashOf(1),
+      reason: "its origin does not know it (404)",
+    });
+    await unknown.settle();
+    const known = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: list(0) } })).url, REGISTRIES: registries });
+    await known.scheduled();
+    expect(await published()).toBe(list(0));
+    await known.settle();
+  });
+
   it("records how the published hash was confirmed", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
     const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRIES: await originKnowing([0]) });

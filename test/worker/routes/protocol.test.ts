@@ -94,6 +94,20 @@ describe("bad input never reaches upstream or the bucket", () => {
   });
 });
 
+describe("every answer carries X-Content-Type-Options: nosniff", () => {
+  it("protocol, operator and error answers alike", async () => {
+    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    for (const path of ["/registries", "/registries.eager", pkgPath(), "/nothing/here", "/meta", "/robots.txt", "/"]) {
+      const res = await m.fetch(path, { redirect: "manual" });
+      await res.arrayBuffer();
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
+    }
+    const refused = await m.fetch(pkgPath(), { method: "POST", body: "x" });
+    expect(refused.status).toBe(405);
+    expect(refused.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
+
 describe("operator routes", () => {
   it("serves robots.txt exactly (C39)", async () => {
     const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
