@@ -15,7 +15,7 @@ interface PkgedgeOptionalEnv {
   ANALYTICS?: AnalyticsEngineDataset;
   PREFETCH_QUEUE?: Queue<import("./prefetch/prefetch").PrefetchMessage>;
   PREFETCH_LEDGERS?: DurableObjectNamespace<import("./prefetch/ledger").PrefetchLedger>;
-  PREFETCH_BUDGET?: DurableObjectNamespace<import("./prefetch/ledger").PrefetchBudget>;
+  PREFETCH_BUDGET?: DurableObjectNamespace<import("./prefetch/budget").PrefetchBudget>;
   // Variables beyond those set in wrangler.toml's [vars] (all optional, all strings).
   STORAGE?: string;
   S3_ENDPOINT?: string;

@@ -16,7 +16,9 @@ import type { Fills } from "../fill/coordinators";
 import { parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { addedVersions } from "./snapshot";
 import { artifactsOf, chooseArtifacts, type ArtifactEntry } from "./artifacts";
-import type { DaySpent, PlannedItem, PrefetchBudget, PrefetchLedger, Progress } from "./ledger";
+import type { PlannedItem, PrefetchLedger, Progress } from "./ledger";
+import type { DaySpent, PrefetchBudget } from "./budget";
+import { heldBack } from "./gate";
 import { log } from "../log";
 
 /**
@@ -41,11 +43,6 @@ const MAX_DELAY_SECONDS = 12 * 3600;
 const MAX_RETRY_DELAY_SECONDS = 3600;
 /** Labels come from registries and Artifacts.toml files: bounded, so a message stays far below Queues' 128 KB. */
 const MAX_LABEL_CHARS = 200;
-/**
- * How many snapshots the gate walks back through (one ledger each) to reach the published one;
- * beyond, or where the chain breaks, it has the difference planned directly.
- */
-const MAX_GATE_CHAIN = 16;
 
 /** Dead-letter queues are named after their queue with `-failed` (wrangler.toml). */
 export function isDeadLetterQueue(name: string): boolean {
@@ -59,6 +56,10 @@ export class Prefetcher {
   constructor(bindings: PrefetchBindings, config: Config) {
     this.bindings = bindings;
     this.config = config;
+  }
+
+  get mode(): Config["prefetch"]["mode"] {
+    return this.config.prefetch.mode;
   }
 
   /** The snapshot's own ledger, or with `since` the one of what it adds over that older snapshot. */
@@ -90,57 +91,9 @@ export class Prefetcher {
     return this.ledger(ref).progress() as Promise<Progress>;
   }
 
-  /** A ledger's progress, after looking for its failed items in the bucket (a client or infra:prefetch may have filled them). */
-  private async checked(ledger: DurableObjectStub<PrefetchLedger>, store: ObjectStore): Promise<Progress> {
-    let p = (await ledger.progress()) as Progress;
-    if (p.failed > 0) {
-      const found = await Promise.all(p.failures.map(async (f) => ((await store.head(f.key)) ? f.key : null)));
-      for (const key of found) if (key) await ledger.settle(key, "done");
-      if (found.some((k) => k !== null)) p = (await ledger.progress()) as Progress;
-    }
-    return p;
-  }
-
-  /**
-   * Null when everything the snapshot adds over `base` (the snapshot conservative clients have) is
-   * in the bucket; otherwise why it is held back. Eager publishes first, so the snapshot's own plan
-   * may be against a later one than `base`: the ledgers of every snapshot from it back to `base`
-   * count, and where that chain cannot be followed the difference is planned directly.
-   */
-  async heldBack(ref: RegistryRef, base: string | null, store: ObjectStore): Promise<string | null> {
-    if (base !== null) {
-      const direct = await this.checked(this.ledger(ref, base), store);
-      if (direct.plannedAt) {
-        if (direct.unsent > 0) await this.snapshotSeen(ref, base, true);
-        if (direct.base !== base) return `prefetching: cannot tell what it adds over ${base}: ${direct.note ?? "not compared"}`;
-        return verdict([direct]);
-      }
-    }
-    const own = await this.checked(this.ledger(ref), store);
-    if (!own.plannedAt && base === null) {
-      // Nothing to compare with: nothing to wait for (seeding is infra:prefetch's job).
-      await this.snapshotSeen(ref, null);
-      return null;
-    }
-    if (!own.plannedAt) {
-      await this.snapshotSeen(ref, base);
-      return "prefetching: waiting for the snapshot's new versions to be listed";
-    }
-    const chain: Progress[] = [own];
-    const resend: [RegistryRef, Progress][] = [[ref, own]];
-    for (let at = own; at.base !== base; ) {
-      const previous = at.base === null || chain.length > MAX_GATE_CHAIN ? null : { uuid: ref.uuid, treeHash: at.base };
-      const p = previous ? await this.checked(this.ledger(previous), store) : null;
-      if (!previous || !p?.plannedAt) {
-        await this.snapshotSeen(ref, base, true);
-        return `prefetching: listing what it adds over ${base}`;
-      }
-      chain.push(p);
-      resend.push([previous, p]);
-      at = p;
-    }
-    for (const [r, p] of resend) if (p.unsent > 0) await this.snapshotSeen(r, p.base);
-    return verdict(chain);
+  /** Null when everything `ref` adds over `base` is in the bucket; otherwise why it is held back (gate.ts). */
+  heldBack(ref: RegistryRef, base: string | null, store: ObjectStore): Promise<string | null> {
+    return heldBack(this, ref, base, store);
   }
 
   async consume(batch: MessageBatch<PrefetchMessage>, store: ObjectStore, fills: Fills): Promise<void> {
@@ -263,10 +216,8 @@ export class Prefetcher {
     log("info", "prefetch_planned", { registry: registryPath(ref), base: body.base, since: since ?? null, added: items.length, ...cost });
   }
 
-  private async queueArtifacts(
-    body: { snapshot: RegistryRef; key: string; label: string; since?: string },
-    store: ObjectStore,
-  ): Promise<void> {
+  /** Reads a stored package's Artifacts.toml and queues the artifacts it names (up to the caps). */
+  async queueArtifacts(body: { snapshot: RegistryRef; key: string; label: string; since?: string }, store: ObjectStore): Promise<void> {
     const object = await store.get(body.key);
     if (!object) return;
     const { platforms, lazy, maxArtifactsPerVersion, maxArtifactsPerSnapshot } = this.config.prefetch;
@@ -334,15 +285,6 @@ export class Prefetcher {
     if (body.kind === "snapshot") return;
     await this.ledger(body.snapshot, body.since).settle(body.key, "failed", null);
   }
-}
-
-/** Null when nothing in these ledgers is pending or failed; otherwise how far they are. */
-function verdict(ledgers: Progress[]): string | null {
-  const sum = (f: (p: Progress) => number) => ledgers.reduce((n, p) => n + f(p), 0);
-  const [done, total, failed, pending] = [sum((p) => p.done), sum((p) => p.total), sum((p) => p.failed), sum((p) => p.pending)];
-  if (pending === 0 && failed === 0) return null;
-  const over = ledgers.length > 1 ? ` (over ${ledgers.length} snapshots)` : "";
-  return `prefetching: ${done} of ${total} in the bucket${over}${failed > 0 ? `, ${failed} failed` : ""}`;
 }
 
 function label(text: string): string {

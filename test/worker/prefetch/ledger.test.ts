@@ -7,7 +7,8 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BUDGET_DAYS_KEPT, LEDGER_RETENTION_MS, type PrefetchBudget, type PrefetchLedger } from "../../../worker/prefetch/ledger";
+import { LEDGER_RETENTION_MS, type PrefetchLedger } from "../../../worker/prefetch/ledger";
+import { BUDGET_DAYS_KEPT, type PrefetchBudget } from "../../../worker/prefetch/budget";
 
 const ledger = (name: string) => env.PREFETCH_LEDGERS!.get(env.PREFETCH_LEDGERS!.idFromName(name));
 const budget = (name: string) => env.PREFETCH_BUDGET!.get(env.PREFETCH_BUDGET!.idFromName(name));

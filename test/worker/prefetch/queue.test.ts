@@ -392,6 +392,48 @@ describe("the gate over several snapshots", () => {
   });
 });
 
+describe("a failed package the gate finds in the bucket after all", () => {
+  it("has its artifacts queued before the gate opens", async () => {
+    const jll = prefetch.packages.at(-1)!;
+    const linux = prefetch.artifacts["x86_64-linux-gnu"];
+    const faults = { [jll]: "status-503" } as const;
+    const up = await upstream({ lists: { conservative: list(prefetch.base) }, faults }, PREFETCH_UPSTREAM);
+    const m = mirror({});
+    await m.scheduled();
+    await up.reconfigure({ lists: { conservative: list(prefetch.next) }, faults });
+    await m.scheduled();
+    const ref = { uuid: manifest.registryUuid, treeHash: hashOf(prefetch.next) };
+    await until(
+      "everything but the JLL filled",
+      () => ledgerOf(ref).progress(),
+      (p) => p.total === prefetch.packages.length && p.pending === 1,
+      40,
+    );
+    // It fails for good, then is seeded into the bucket (infra:prefetch --to-bucket).
+    await deliver([{ kind: "package", snapshot: ref, key: key(jll), label: "Hello_jll@1.1.0" }], {}, 1, "pkgedge-local-prefetch-failed");
+    await up.reconfigure({ lists: { conservative: list(prefetch.next) } });
+    await putObject(key(jll), await fixtureBytes(jll));
+    await m.scheduled();
+    // The artifact it names is not in the bucket yet: the gate waits for it.
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
+    await until(
+      "the JLL's artifact in the bucket",
+      () => inBucket([linux]),
+      (got) => got.length === 1,
+      20,
+    );
+    await until(
+      "the ledger settled",
+      () => ledgerOf(ref).progress(),
+      (p) => p.pending === 0 && p.failed === 0,
+      20,
+    );
+    await m.scheduled();
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
+    await m.settle();
+  });
+});
+
 describe("the gate when the snapshots in between cannot tell", () => {
   it("has what the candidate adds over conservative's snapshot planned directly, and waits for it", async () => {
     const [s0, s1] = [manifest.snapshots[0]!, manifest.snapshots[1]!];
