@@ -11,7 +11,7 @@ import type { ObjectStore } from "../store/store";
 import type { RegistryRef } from "../protocol/paths";
 import type { PrefetchLedger, Progress } from "./ledger";
 
-/** How many snapshots the gate walks back through (one ledger call each) to reach conservative's. */
+/** How many snapshots' ledgers (the candidate's included, one call each) the gate counts to reach conservative's. */
 export const MAX_GATE_CHAIN = 16;
 
 /** What the gate needs of the prefetcher. */
@@ -64,7 +64,7 @@ export async function heldBack(deps: GateDeps, ref: RegistryRef, base: string | 
   }
   const chain: [RegistryRef, Progress][] = [[ref, own]];
   for (let at = own; at.base !== base; ) {
-    const previous = at.base === null || chain.length > MAX_GATE_CHAIN ? null : { uuid: ref.uuid, treeHash: at.base };
+    const previous = at.base === null || chain.length >= MAX_GATE_CHAIN ? null : { uuid: ref.uuid, treeHash: at.base };
     const p = previous ? await checked(deps, previous, undefined, store) : null;
     if (!previous || !p?.plannedAt) {
       await deps.snapshotSeen(ref, base, true);
