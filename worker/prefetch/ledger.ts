@@ -198,7 +198,7 @@ export class PrefetchLedger extends DurableObject {
     return true;
   }
 
-  /** Gives the charge back: the budget refused it, or no upstream had the item (not a fill). */
+  /** Gives the charge back: the budget refused it. */
   async uncharge(key: string): Promise<void> {
     this.tables();
     this.sql.exec("DELETE FROM charged WHERE key = ?", key);

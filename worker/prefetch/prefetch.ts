@@ -154,11 +154,9 @@ export class Prefetcher {
       }
       const outcome = await fills.commit(resource);
       if (!outcome.committed) {
-        if (outcome.absent && charged) {
-          // No upstream has it (yet): nothing was filled, so nothing is spent.
-          await this.budget().refund(day);
-          await ledger.uncharge(body.key);
-        }
+        // No upstream has it (yet): nothing was filled, so nothing is spent. The item stays charged,
+        // so no later attempt waits for the budget (a deferral would restart its retries).
+        if (outcome.absent && charged) await this.budget().refund(day);
         const delaySeconds = this.backoff(message.attempts);
         await ledger.settle(body.key, "retrying", outcome.reason);
         log("warn", "prefetch_failed", {

@@ -543,6 +543,11 @@ describe("what an Artifacts.toml can make prefetching do", () => {
     expect(await inBucket([broken, nowhere])).toEqual([]);
     const after = await budgetSpent();
     expect(after.fills - before.fills).toBe(1);
+    // With the day's budget now spent, an item already attempted is retried as before: it does
+    // not wait for tomorrow as a new message, which would restart its retries.
+    const spentOut = await deliver([bodies[0]!], { PREFETCH_DAILY_BUDGET: String(after.fills) }, 4);
+    expect(spentOut.retryMessages.map((m) => m.msgId)).toEqual(["m0"]);
+    expect(spentOut.explicitAcks).toEqual([]);
   });
 
   it("fills no more bytes a day than PREFETCH_DAILY_BYTES; the rest wait for the next day", async () => {
