@@ -44,6 +44,20 @@ const SHOWN = 10;
 /** A ledger nobody has written to for this long deletes itself (a snapshot asked about again is planned again). */
 export const LEDGER_RETENTION_MS = 30 * 24 * 3600_000;
 
+const EMPTY: Progress = {
+  plannedAt: null,
+  base: null,
+  note: null,
+  total: 0,
+  done: 0,
+  failed: 0,
+  pending: 0,
+  unsent: 0,
+  skipped: 0,
+  failures: [],
+  waiting: [],
+};
+
 export class PrefetchLedger extends DurableObject {
   private readonly sql: SqlStorage;
   /** False once the alarm has deleted everything: the next call creates the tables again. */
@@ -52,6 +66,11 @@ export class PrefetchLedger extends DurableObject {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+  }
+
+  /** Whether this ledger holds anything (its tables exist). */
+  private written(): boolean {
+    return this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'plan'").toArray().length > 0;
   }
 
   private tables(): void {
@@ -167,6 +186,7 @@ export class PrefetchLedger extends DurableObject {
 
   /** Up to `limit` pending items whose message has not been sent. */
   unsent(limit: number): PlannedItem[] {
+    if (!this.ready && !this.written()) return [];
     this.tables();
     return this.sql
       .exec<{ key: string; kind: PlannedItem["kind"]; label: string }>(
@@ -225,6 +245,9 @@ export class PrefetchLedger extends DurableObject {
   }
 
   progress(): Progress {
+    // Reading a ledger that was never written (or has expired) must not create one: nothing
+    // would ever delete it.
+    if (!this.ready && !this.written()) return { ...EMPTY, failures: [], waiting: [] };
     const plan = this.planRow();
     const counts = new Map<string, number>();
     for (const row of this.sql.exec<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM items GROUP BY state"))

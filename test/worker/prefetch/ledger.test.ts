@@ -33,6 +33,23 @@ describe("a prefetch ledger", () => {
     expect(await stub.requestPlan(Date.now())).toBe(true);
   });
 
+  it("is not created by being read: only a ledger that was written exists, and it always has an expiry", async () => {
+    const stub = ledger("read-only");
+    expect(await stub.progress()).toMatchObject({ plannedAt: null, total: 0 });
+    expect(await stub.unsent(10)).toEqual([]);
+    const tables = () =>
+      runInDurableObject(stub, (_: PrefetchLedger, state) =>
+        state.storage.sql
+          .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'")
+          .toArray(),
+      );
+    expect(await tables()).toEqual([]);
+    expect(await runInDurableObject(stub, (_: PrefetchLedger, state) => state.storage.getAlarm())).toBeNull();
+    await stub.requestPlan(Date.now());
+    expect((await tables()).length).toBeGreaterThan(0);
+    expect(await runInDurableObject(stub, (_: PrefetchLedger, state) => state.storage.getAlarm())).not.toBeNull();
+  });
+
   it("tells planned from sent: a planned item whose message was never sent is asked for again", async () => {
     const stub = ledger("unsent");
     expect(await stub.requestPlan(1_000)).toBe(true);
