@@ -562,7 +562,9 @@ describe("what an Artifacts.toml can make prefetching do", () => {
       expect(result.explicitAcks).toEqual(["m0"]);
     }
     expect(await inBucket(paths)).toEqual([paths[0]]);
-    expect((await budgetSpent()).bytes).toBe(spent.bytes + manifest.objects[paths[0]!]!.size);
+    const now = await budgetSpent();
+    expect(now.bytes).toBe(spent.bytes + manifest.objects[paths[0]!]!.size);
+    expect((await meta(mirror({}))).prefetch).toMatchObject({ spent_today: now.fills, spent_bytes_today: now.bytes });
     const deferred = info.mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"prefetch_deferred"'));
     expect(deferred).toHaveLength(2);
   });
