@@ -124,6 +124,13 @@ export class PrefetchLedger extends DurableObject {
     return true;
   }
 
+  /** The plan request could not be sent: another may be sent at once. */
+  async requestFailed(): Promise<void> {
+    this.tables();
+    this.sql.exec("UPDATE plan SET requested = NULL WHERE id = 1");
+    await this.touched();
+  }
+
   /** Records the snapshot's plan once; returns false (and changes nothing) if it was already planned. */
   async plan(base: string | null, items: PlannedItem[], note: string | null): Promise<boolean> {
     if (this.planRow()?.planned_at) return false;

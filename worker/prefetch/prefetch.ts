@@ -78,8 +78,15 @@ export class Prefetcher {
    * and that items planned but never sent are sent. `since`: the plan over `base` (the gate's).
    */
   async snapshotSeen(ref: RegistryRef, base: string | null, since = false): Promise<void> {
-    if (!(await this.ledger(ref, since && base ? base : undefined).requestPlan(Date.now()))) return;
-    await this.bindings.queue.send({ kind: "snapshot", uuid: ref.uuid, hash: ref.treeHash, base, ...(since ? { since } : {}) });
+    const ledger = this.ledger(ref, since && base ? base : undefined);
+    if (!(await ledger.requestPlan(Date.now()))) return;
+    try {
+      await this.bindings.queue.send({ kind: "snapshot", uuid: ref.uuid, hash: ref.treeHash, base, ...(since ? { since } : {}) });
+    } catch (err) {
+      // Not on its way after all: the next look may ask again at once.
+      await ledger.requestFailed();
+      throw err;
+    }
     log("info", "prefetch_plan_requested", { registry: registryPath(ref), base, since });
   }
 

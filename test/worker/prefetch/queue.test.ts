@@ -227,16 +227,23 @@ describe("a package whose Artifacts.toml cannot be read", () => {
   });
 });
 
-/** The prefetch queue's producer with a fault: every sendBatch throws until `failures` is used up, the rest are recorded. */
-function producer(failures = 0) {
+/**
+ * The prefetch queue's producer with a fault: every sendBatch (or with `send`, every send) throws
+ * until `failures` is used up; the rest are recorded.
+ */
+function producer(failures = 0, call: "sendBatch" | "send" = "sendBatch") {
   const sent: PrefetchMessage[] = [];
   let left = failures;
   const queue = {
     async send(body: PrefetchMessage) {
+      if (call === "send" && left > 0) {
+        left--;
+        throw new Error("Queue send failed: the queue is unavailable");
+      }
       sent.push(body);
     },
     async sendBatch(messages: Iterable<MessageSendRequest<PrefetchMessage>>) {
-      if (left > 0) {
+      if (call === "sendBatch" && left > 0) {
         left--;
         throw new Error("Queue sendBatch failed: the queue is unavailable");
       }
@@ -330,6 +337,32 @@ describe("a plan whose snapshot message is lost after a failed send", () => {
       () => ledgerOf(ref).progress(),
       (p) => p.pending === 0,
       20,
+    );
+    await m.scheduled();
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
+    await m.settle();
+  });
+});
+
+describe("a plan request the queue refused", () => {
+  it("is asked for again at the gate's next look, not ten minutes later", async () => {
+    const up = await upstream({ lists: { conservative: list(prefetch.base) } }, PREFETCH_UPSTREAM);
+    const m = mirror({});
+    await m.scheduled();
+    await up.reconfigure({ lists: { conservative: list(prefetch.next) } });
+    // The first look at the new snapshot: the queue refuses the plan message.
+    const refusing = producer(1, "send");
+    await mirror({ PREFETCH_QUEUE: refusing.queue }).scheduled();
+    expect(refusing.sent).toEqual([]);
+    expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
+    // The next look (the real queue) asks again, and the snapshot is planned and filled.
+    await m.scheduled();
+    const ref = { uuid: manifest.registryUuid, treeHash: hashOf(prefetch.next) };
+    await until(
+      "the snapshot planned and settled",
+      () => ledgerOf(ref).progress(),
+      (p) => p.total > 0 && p.pending === 0,
+      40,
     );
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(prefetch.next));
