@@ -86,8 +86,13 @@ export interface PrefetchConfig {
   gate: boolean;
   /** Fills running at once in one consumer invocation. */
   concurrency: number;
-  /** Prefetch fills per UTC day, across the deployment. */
+  /** Prefetch fills per UTC day, across the deployment (each item once, however often retried). */
   dailyBudget: number;
+  /** Bytes prefetch fills may store per UTC day, across the deployment. */
+  dailyBytes: number;
+  /** Artifacts queued per package version, and per snapshot: an Artifacts.toml is anyone's to write. */
+  maxArtifactsPerVersion: number;
+  maxArtifactsPerSnapshot: number;
   /** The first retry's delay after an upstream failure; doubled each time, at most an hour. */
   retryDelaySeconds: number;
 }
@@ -353,6 +358,9 @@ function prefetch(vars: Vars): PrefetchConfig {
     lazy: c.check(() => flag(vars, "PREFETCH_LAZY", true)),
     concurrency: c.check(() => integer(vars, "PREFETCH_CONCURRENCY", 4, 1, 32)),
     dailyBudget: c.check(() => integer(vars, "PREFETCH_DAILY_BUDGET", 20_000, 0, 10_000_000)),
+    dailyBytes: c.check(() => integer(vars, "PREFETCH_DAILY_BYTES", 100 * 1024 ** 3, 0, 1024 ** 5)),
+    maxArtifactsPerVersion: c.check(() => integer(vars, "PREFETCH_MAX_ARTIFACTS_PER_VERSION", 300, 0, 100_000)),
+    maxArtifactsPerSnapshot: c.check(() => integer(vars, "PREFETCH_MAX_ARTIFACTS_PER_SNAPSHOT", 5_000, 0, 1_000_000)),
     retryDelaySeconds: c.check(() => integer(vars, "PREFETCH_RETRY_DELAY_SECONDS", 60, 0, 3600)),
   };
   if (c.problems.length > 0) throw ConfigError.all(c.problems);

@@ -15,7 +15,7 @@ interface PkgedgeOptionalEnv {
   ANALYTICS?: AnalyticsEngineDataset;
   PREFETCH_QUEUE?: Queue<import("./prefetch/prefetch").PrefetchMessage>;
   PREFETCH_LEDGERS?: DurableObjectNamespace<import("./prefetch/ledger").PrefetchLedger>;
-  PREFETCH_BUDGET?: DurableObjectNamespace<import("./prefetch/ledger").PrefetchBudget>;
+  PREFETCH_BUDGET?: DurableObjectNamespace<import("./prefetch/budget").PrefetchBudget>;
   // Variables beyond those set in wrangler.toml's [vars] (all optional, all strings).
   STORAGE?: string;
   S3_ENDPOINT?: string;
@@ -39,6 +39,9 @@ interface PkgedgeOptionalEnv {
   PREFETCH_GATE?: string;
   PREFETCH_CONCURRENCY?: string;
   PREFETCH_DAILY_BUDGET?: string;
+  PREFETCH_DAILY_BYTES?: string;
+  PREFETCH_MAX_ARTIFACTS_PER_VERSION?: string;
+  PREFETCH_MAX_ARTIFACTS_PER_SNAPSHOT?: string;
   PREFETCH_RETRY_DELAY_SECONDS?: string;
   VERIFY_MAX_RATIO?: string;
   VERIFY_MAX_DECOMPRESSED_BYTES?: string;

@@ -7,7 +7,8 @@ import { mirrorDepsFor, runtimeFor } from "./runtime";
 import type { PrefetchMessage } from "./prefetch/prefetch";
 
 export { FillCoordinator } from "./fill/coordinator";
-export { PrefetchBudget, PrefetchLedger } from "./prefetch/ledger";
+export { PrefetchLedger } from "./prefetch/ledger";
+export { PrefetchBudget } from "./prefetch/budget";
 
 // Say the configuration in effect, or everything wrong with it, as soon as the worker is loaded
 // (wrangler dev prints it at startup), not only at the first request. Nothing here does I/O.

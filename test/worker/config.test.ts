@@ -188,6 +188,9 @@ describe("prefetch configuration", () => {
       PREFETCH_GATE: "true",
       PREFETCH_CONCURRENCY: "2",
       PREFETCH_DAILY_BUDGET: "100",
+      PREFETCH_DAILY_BYTES: "1073741824",
+      PREFETCH_MAX_ARTIFACTS_PER_VERSION: "20",
+      PREFETCH_MAX_ARTIFACTS_PER_SNAPSHOT: "400",
     }).prefetch;
     expect(p).toMatchObject({
       mode: "all",
@@ -196,6 +199,17 @@ describe("prefetch configuration", () => {
       gate: true,
       concurrency: 2,
       dailyBudget: 100,
+      dailyBytes: 1024 ** 3,
+      maxArtifactsPerVersion: 20,
+      maxArtifactsPerSnapshot: 400,
+    });
+  });
+
+  it("caps artifacts and bytes by default", () => {
+    expect(parseConfig({ PREFETCH_QUEUE: queue }).prefetch).toMatchObject({
+      dailyBytes: 100 * 1024 ** 3,
+      maxArtifactsPerVersion: 300,
+      maxArtifactsPerSnapshot: 5000,
     });
   });
 
@@ -206,6 +220,19 @@ describe("prefetch configuration", () => {
     ["the gate with no queue", { PREFETCH_GATE: "true" }, "PREFETCH_GATE", /PREFETCH_QUEUE/],
     ["a platform that is not a triple", { PREFETCH_QUEUE: queue, PREFETCH_PLATFORMS: "linux" }, "PREFETCH_PLATFORMS", /triples/],
     ["no concurrency", { PREFETCH_QUEUE: queue, PREFETCH_CONCURRENCY: "0" }, "PREFETCH_CONCURRENCY", /1 to 32/],
+    ["a byte budget that is not a number", { PREFETCH_QUEUE: queue, PREFETCH_DAILY_BYTES: "100G" }, "PREFETCH_DAILY_BYTES", /whole number/],
+    [
+      "an artifact cap beyond its range",
+      { PREFETCH_QUEUE: queue, PREFETCH_MAX_ARTIFACTS_PER_VERSION: "100001" },
+      "PREFETCH_MAX_ARTIFACTS_PER_VERSION",
+      /0 to 100000/,
+    ],
+    [
+      "a negative snapshot cap",
+      { PREFETCH_QUEUE: queue, PREFETCH_MAX_ARTIFACTS_PER_SNAPSHOT: "-1" },
+      "PREFETCH_MAX_ARTIFACTS_PER_SNAPSHOT",
+      /whole number/,
+    ],
   ])("refuses %s, naming the variable", (_what, vars, variable, message) => {
     const err = errorOf(vars);
     expect(err.variable).toBe(variable);

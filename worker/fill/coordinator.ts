@@ -198,13 +198,13 @@ export class FillCoordinator extends DurableObject<Env> {
   /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
     const started = await this.ensureFill(config, targetFor(config, spec));
-    if (started.kind === "not-found") return { committed: false, reason: "no upstream has it" };
-    if (started.kind === "not-modified") return { committed: true };
-    if (started.kind !== "ok") return { committed: false, reason: started.detail };
+    if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
+    if (started.kind === "not-modified") return { committed: true, bytes: 0 };
+    if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
     const release = started.fill.attend();
     try {
       const outcome = await started.fill.outcome;
-      return outcome.committed ? { committed: true } : { committed: false, reason: outcome.reason };
+      return outcome.committed ? { committed: true, bytes: outcome.bytes } : { committed: false, reason: outcome.reason, absent: false };
     } finally {
       release();
     }

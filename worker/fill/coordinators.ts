@@ -43,7 +43,8 @@ export type Streamed =
       body: ReadableStream<Uint8Array>;
     };
 
-export type Committed = { committed: true } | { committed: false; reason: string };
+/** `bytes`: what the fill stored (0 when it was in the bucket already); `absent`: no upstream has it (404 everywhere). */
+export type Committed = { committed: true; bytes: number } | { committed: false; reason: string; absent: boolean };
 
 /** A held binary-mirror copy is current until `until` (ms), or was replaced, or could not be checked. */
 export type Revalidated = { kind: "fresh"; until: number } | { kind: "stale"; detail: string } | Streamed;

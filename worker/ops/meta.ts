@@ -80,6 +80,12 @@ export async function registriesReport(rt: Runtime): Promise<Record<string, Flav
   return registries;
 }
 
+/** What prefetching took from today's budget. */
+async function spent(rt: Runtime): Promise<{ spent_today: number; spent_bytes_today: number }> {
+  const day = rt.prefetch ? await rt.prefetch.spentToday() : { fills: 0, bytes: 0 };
+  return { spent_today: day.fills, spent_bytes_today: day.bytes };
+}
+
 /** Prefetching's settings, and how far each published snapshot is prefilled (from its ledger). */
 export async function prefetchReport(rt: Runtime, registries: Record<string, FlavorReport>): Promise<Record<string, unknown>> {
   const p = rt.config.prefetch;
@@ -93,7 +99,10 @@ export async function prefetchReport(rt: Runtime, registries: Record<string, Fla
     lazy: p.lazy,
     concurrency: p.concurrency,
     daily_budget: p.dailyBudget,
-    spent_today: rt.prefetch ? await rt.prefetch.spentToday() : 0,
+    daily_bytes: p.dailyBytes,
+    max_artifacts_per_version: p.maxArtifactsPerVersion,
+    max_artifacts_per_snapshot: p.maxArtifactsPerSnapshot,
+    ...(await spent(rt)),
     snapshots: rt.prefetch
       ? await Promise.all([...refs].map(async ([path, ref]) => ({ registry: path, ...(await rt.prefetch!.progress(ref)) })))
       : [],

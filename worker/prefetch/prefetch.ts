@@ -16,12 +16,18 @@ import type { Fills } from "../fill/coordinators";
 import { parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { addedVersions } from "./snapshot";
 import { artifactsOf, chooseArtifacts, type ArtifactEntry } from "./artifacts";
-import type { PlannedItem, PrefetchBudget, PrefetchLedger, Progress } from "./ledger";
+import type { PlannedItem, PrefetchLedger, Progress } from "./ledger";
+import type { DaySpent, PrefetchBudget } from "./budget";
+import { heldBack } from "./gate";
 import { log } from "../log";
 
+/**
+ * `since`: the message belongs to the plan of what `snapshot` adds over that older snapshot (the
+ * gate's, when the snapshots published in between cannot tell), not to the snapshot's own plan.
+ */
 export type PrefetchMessage =
-  | { kind: "snapshot"; uuid: string; hash: string; base: string | null }
-  | { kind: "package" | "artifact"; snapshot: RegistryRef; key: string; label: string };
+  | { kind: "snapshot"; uuid: string; hash: string; base: string | null; since?: boolean }
+  | { kind: "package" | "artifact"; snapshot: RegistryRef; key: string; label: string; since?: string };
 
 /** The bindings prefetching needs, checked together by the runtime. */
 export interface PrefetchBindings {
@@ -35,6 +41,8 @@ const SEND_BATCH = 100;
 /** Queues delays a message by 12 hours at the most. */
 const MAX_DELAY_SECONDS = 12 * 3600;
 const MAX_RETRY_DELAY_SECONDS = 3600;
+/** Labels come from registries and Artifacts.toml files: bounded, so a message stays far below Queues' 128 KB. */
+const MAX_LABEL_CHARS = 200;
 
 /** Dead-letter queues are named after their queue with `-failed` (wrangler.toml). */
 export function isDeadLetterQueue(name: string): boolean {
@@ -50,9 +58,14 @@ export class Prefetcher {
     this.config = config;
   }
 
-  ledger(ref: RegistryRef): DurableObjectStub<PrefetchLedger> {
+  get mode(): Config["prefetch"]["mode"] {
+    return this.config.prefetch.mode;
+  }
+
+  /** The snapshot's own ledger, or with `since` the one of what it adds over that older snapshot. */
+  ledger(ref: RegistryRef, since?: string): DurableObjectStub<PrefetchLedger> {
     const ns = this.bindings.ledgers;
-    return ns.get(ns.idFromName(`${ref.uuid}/${ref.treeHash}`));
+    return ns.get(ns.idFromName(`${ref.uuid}/${ref.treeHash}${since ? ` since ${since}` : ""}`));
   }
 
   private budget(): DurableObjectStub<PrefetchBudget> {
@@ -60,14 +73,24 @@ export class Prefetcher {
     return ns.get(ns.idFromName("daily"));
   }
 
-  /** A snapshot was published, or is waiting at the gate: make sure its plan is on its way (once). */
-  async snapshotSeen(ref: RegistryRef, base: string | null): Promise<void> {
-    if (!(await this.ledger(ref).requestPlan(Date.now()))) return;
-    await this.bindings.queue.send({ kind: "snapshot", uuid: ref.uuid, hash: ref.treeHash, base });
-    log("info", "prefetch_plan_requested", { registry: registryPath(ref), base });
+  /**
+   * A snapshot was published, or is waiting at the gate: make sure its plan is on its way (once),
+   * and that items planned but never sent are sent. `since`: the plan over `base` (the gate's).
+   */
+  async snapshotSeen(ref: RegistryRef, base: string | null, since = false): Promise<void> {
+    const ledger = this.ledger(ref, since && base ? base : undefined);
+    if (!(await ledger.requestPlan(Date.now()))) return;
+    try {
+      await this.bindings.queue.send({ kind: "snapshot", uuid: ref.uuid, hash: ref.treeHash, base, ...(since ? { since } : {}) });
+    } catch (err) {
+      // Not on its way after all: the next look may ask again at once.
+      await ledger.requestFailed();
+      throw err;
+    }
+    log("info", "prefetch_plan_requested", { registry: registryPath(ref), base, since });
   }
 
-  spentToday(): Promise<number> {
+  async spentToday(): Promise<DaySpent> {
     return this.budget().spent(utcDay());
   }
 
@@ -75,29 +98,9 @@ export class Prefetcher {
     return this.ledger(ref).progress() as Promise<Progress>;
   }
 
-  /**
-   * Null when everything the snapshot adds is in the bucket; otherwise why it is held back. Items
-   * that failed are looked for in the bucket first: a client's request, or infra:prefetch, may
-   * have filled them since.
-   */
-  async heldBack(ref: RegistryRef, base: string | null, store: ObjectStore): Promise<string | null> {
-    let p = await this.progress(ref);
-    if (p.failed > 0) {
-      const found = await Promise.all(p.failures.map(async (f) => ((await store.head(f.key)) ? f.key : null)));
-      for (const key of found) if (key) await this.ledger(ref).settle(key, "done");
-      if (found.some((k) => k !== null)) p = await this.progress(ref);
-    }
-    if (!p.plannedAt && base === null) {
-      // Nothing to compare with: nothing to wait for (seeding is infra:prefetch's job).
-      await this.snapshotSeen(ref, null);
-      return null;
-    }
-    if (!p.plannedAt) {
-      await this.snapshotSeen(ref, base);
-      return "prefetching: waiting for the snapshot's new versions to be listed";
-    }
-    if (p.pending === 0 && p.failed === 0) return null;
-    return `prefetching: ${p.done} of ${p.total} in the bucket${p.failed > 0 ? `, ${p.failed} failed` : ""}`;
+  /** Null when everything `ref` adds over `base` is in the bucket; otherwise why it is held back (gate.ts). */
+  heldBack(ref: RegistryRef, base: string | null, store: ObjectStore): Promise<string | null> {
+    return heldBack(this, ref, base, store);
   }
 
   async consume(batch: MessageBatch<PrefetchMessage>, store: ObjectStore, fills: Fills): Promise<void> {
@@ -134,15 +137,23 @@ export class Prefetcher {
       await this.plan(body, store);
       return message.ack();
     }
-    const ledger = this.ledger(body.snapshot);
+    const ledger = this.ledger(body.snapshot, body.since);
     const resource = parseResourcePath(`/${body.key}`);
     if (!resource || resource.kind === "registry") {
       await ledger.settle(body.key, "failed", "not a package or artifact path");
       return message.ack();
     }
     if (!(await store.head(body.key))) {
-      if (!(await this.budget().take(utcDay(), this.config.prefetch.dailyBudget))) {
-        // Wait for tomorrow's budget as a new message, so waiting does not spend the retries.
+      const day = utcDay();
+      // The budget is taken once per item, not per attempt: retries and resent messages are free.
+      const charged = await ledger.charge(body.key);
+      if (
+        charged &&
+        !(await this.budget().take(day, { fills: this.config.prefetch.dailyBudget, bytes: this.config.prefetch.dailyBytes }))
+      ) {
+        await ledger.uncharge(body.key);
+        // Wait for tomorrow's budget as a new message, so waiting does not spend the retries (an
+        // item is charged before its first attempt, so nothing it tried is forgotten either).
         const delaySeconds = Math.min(secondsToNextUtcDay(), MAX_DELAY_SECONDS);
         await this.bindings.queue.send(body, { delaySeconds });
         log("info", "prefetch_deferred", { key: body.key, reason: "daily budget spent", delay_seconds: delaySeconds });
@@ -150,6 +161,9 @@ export class Prefetcher {
       }
       const outcome = await fills.commit(resource);
       if (!outcome.committed) {
+        // No upstream has it (yet): nothing was filled, so nothing is spent. The item stays charged,
+        // so no later attempt waits for the budget (a deferral would restart its retries).
+        if (outcome.absent && charged) await this.budget().refund(day);
         const delaySeconds = this.backoff(message.attempts);
         await ledger.settle(body.key, "retrying", outcome.reason);
         log("warn", "prefetch_failed", {
@@ -161,26 +175,38 @@ export class Prefetcher {
         });
         return message.retry({ delaySeconds });
       }
-      log("info", "prefetch_filled", { key: body.key, label: body.label });
+      if (outcome.bytes > 0) await this.budget().filled(day, outcome.bytes);
+      log("info", "prefetch_filled", { key: body.key, label: body.label, bytes: outcome.bytes });
     }
     if (body.kind === "package" && this.config.prefetch.mode === "all") await this.queueArtifacts(body, store);
     await ledger.settle(body.key, "done");
     message.ack();
   }
 
-  /** Reads both snapshots from the bucket, and plans and queues what the newer one adds. */
+  /** Reads both snapshots from the bucket, plans what the newer one adds, and sends what is not sent yet. */
   private async plan(body: PrefetchMessage & { kind: "snapshot" }, store: ObjectStore): Promise<void> {
     const ref = { uuid: body.uuid, treeHash: body.hash };
-    const ledger = this.ledger(ref);
+    const since = body.since && body.base ? body.base : undefined;
+    const ledger = this.ledger(ref, since);
+    if ((await ledger.progress()).plannedAt) {
+      // Planned by an earlier delivery, which may have stopped before sending everything.
+      await this.sendUnsent(ref, since);
+      return;
+    }
     const key = (hash: string) => registryPath({ uuid: body.uuid, treeHash: hash }).slice(1);
     const next = await store.get(key(body.hash));
     if (!next) throw new Error(`${key(body.hash)} is not in the bucket`);
     const base = body.base ? await store.get(key(body.base)) : null;
     if (!base) {
       // The first snapshot (or one whose predecessor is gone) adds everything: seeding a whole
-      // registry is infra:prefetch's job, not the queue's.
+      // registry is infra:prefetch's job, not the queue's. No base is recorded: the gate cannot
+      // take this plan as covering anything.
       await next.body.cancel();
-      await ledger.plan(body.base, [], body.base ? "the previous snapshot is not in the bucket" : "no earlier snapshot to compare with");
+      await ledger.plan(
+        null,
+        [],
+        body.base ? `the previous snapshot ${body.base} is not in the bucket` : "no earlier snapshot to compare with",
+      );
       log("info", "prefetch_planned", { registry: registryPath(ref), base: body.base, added: 0 });
       return;
     }
@@ -188,17 +214,18 @@ export class Prefetcher {
     const items: PlannedItem[] = added.map((v) => ({
       key: `package/${v.uuid}/${v.treeHash}`,
       kind: "package",
-      label: `${v.name}@${v.version}`,
+      label: label(`${v.name}@${v.version}`),
     }));
-    if (!(await ledger.plan(body.base, items, null))) return; // planned by an earlier delivery
-    await this.send(ref, items);
-    log("info", "prefetch_planned", { registry: registryPath(ref), base: body.base, added: items.length, ...cost });
+    await ledger.plan(body.base, items, null);
+    await this.sendUnsent(ref, since);
+    log("info", "prefetch_planned", { registry: registryPath(ref), base: body.base, since: since ?? null, added: items.length, ...cost });
   }
 
-  private async queueArtifacts(body: { snapshot: RegistryRef; key: string; label: string }, store: ObjectStore): Promise<void> {
+  /** Reads a stored package's Artifacts.toml and queues the artifacts it names (up to the caps). */
+  async queueArtifacts(body: { snapshot: RegistryRef; key: string; label: string; since?: string }, store: ObjectStore): Promise<void> {
     const object = await store.get(body.key);
     if (!object) return;
-    const { platforms, lazy } = this.config.prefetch;
+    const { platforms, lazy, maxArtifactsPerVersion, maxArtifactsPerSnapshot } = this.config.prefetch;
     let named: ArtifactEntry[];
     try {
       named = await artifactsOf(object.body);
@@ -212,22 +239,48 @@ export class Prefetcher {
       });
       return;
     }
-    const chosen = chooseArtifacts(named, platforms, lazy);
-    const items: PlannedItem[] = chosen.map((a) => ({
-      key: `artifact/${a.treeHash}`,
-      kind: "artifact",
-      label: `${body.label} ${a.name}${a.platform ? ` (${a.platform})` : ""}`,
-    }));
+    // One item per artifact (several platforms may share one), at most the per-version cap.
+    const byKey = new Map<string, PlannedItem>();
+    for (const a of chooseArtifacts(named, platforms, lazy)) {
+      const key = `artifact/${a.treeHash}`;
+      if (!byKey.has(key))
+        byKey.set(key, { key, kind: "artifact", label: label(`${body.label} ${a.name}${a.platform ? ` (${a.platform})` : ""}`) });
+    }
+    const chosen = [...byKey.values()];
+    const items = chosen.slice(0, maxArtifactsPerVersion);
     if (items.length === 0) return;
-    await this.ledger(body.snapshot).add(items);
-    await this.send(body.snapshot, items);
+    const ledger = this.ledger(body.snapshot, body.since);
+    const { toSend, skipped } = await ledger.add(body.key, items, maxArtifactsPerSnapshot, chosen.length - items.length);
+    if (skipped > 0)
+      log("warn", "prefetch_artifacts_capped", {
+        key: body.key,
+        label: body.label,
+        named: chosen.length,
+        left_out: skipped,
+        per_version: maxArtifactsPerVersion,
+        per_snapshot: maxArtifactsPerSnapshot,
+      });
+    await this.send(body.snapshot, body.since, toSend);
   }
 
-  private async send(snapshot: RegistryRef, items: PlannedItem[]): Promise<void> {
+  /** Sends every pending item of the ledger whose message has not been sent yet. */
+  private async sendUnsent(snapshot: RegistryRef, since: string | undefined): Promise<void> {
+    const ledger = this.ledger(snapshot, since);
+    for (let batch = await ledger.unsent(SEND_BATCH); batch.length > 0; batch = await ledger.unsent(SEND_BATCH))
+      await this.send(snapshot, since, batch);
+  }
+
+  /** Sends the items' messages, and records each batch the queue took as sent. */
+  private async send(snapshot: RegistryRef, since: string | undefined, items: PlannedItem[]): Promise<void> {
+    const ledger = this.ledger(snapshot, since);
     for (let i = 0; i < items.length; i += SEND_BATCH) {
+      const batch = items.slice(i, i + SEND_BATCH);
       await this.bindings.queue.sendBatch(
-        items.slice(i, i + SEND_BATCH).map((item) => ({ body: { kind: item.kind, snapshot, key: item.key, label: item.label } })),
+        batch.map((item) => ({
+          body: { kind: item.kind, snapshot, key: item.key, label: item.label, ...(since ? { since } : {}) },
+        })),
       );
+      await ledger.sent(batch.map((item) => item.key));
     }
   }
 
@@ -235,8 +288,12 @@ export class Prefetcher {
   private async deadLetter(body: PrefetchMessage): Promise<void> {
     log("warn", "prefetch_dead_letter", { message: body });
     if (body.kind === "snapshot") return;
-    await this.ledger(body.snapshot).settle(body.key, "failed", null);
+    await this.ledger(body.snapshot, body.since).settle(body.key, "failed", null);
   }
+}
+
+function label(text: string): string {
+  return text.length <= MAX_LABEL_CHARS ? text : `${text.slice(0, MAX_LABEL_CHARS - 1)}…`;
 }
 
 function utcDay(now = new Date()): string {
