@@ -2,8 +2,9 @@
  * `npm run bundle:check`: bundles the worker for every environment with `wrangler deploy --dry-run`
  * (offline, no account needed) and fails if the gzipped upload exceeds the budget.
  *
- * Budget: 80 KiB gzipped. The worker is about 66 KiB (55 KiB before the binary mirror, the access
- * log, analytics and the status page); what would blow it is a heavy dependency (the AWS SDK alone
+ * Budget: 96 KiB gzipped. The worker is about 85 KiB (55 KiB before the binary mirror, the access
+ * log, analytics and the status page; 76 KiB before the bounds and checks that harden prefetching,
+ * the binary mirror, ranges and statistics); what would blow it is a heavy dependency (the AWS SDK alone
  * adds ~140 KiB gzipped, hence aws4fetch in the worker), and a larger bundle means slower cold
  * starts at every edge location.
  */
@@ -14,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OFFLINE_ENV, REPO } from "./repo.ts";
 
-export const BUDGET_GZIP_KIB = 80;
+export const BUDGET_GZIP_KIB = 96;
 const ENVIRONMENTS = ["", "staging", "production"];
 
 function dryRun(env: string, outdir: string): Promise<{ code: number; output: string }> {

@@ -535,8 +535,10 @@ describe("freshness follows the content", () => {
     await sleep(1100);
     const fresh = await outcome(await m.fetch(at(NIGHTLY)));
     expect(fresh.clean && fresh.bytes).toEqual(next);
-    while (!(await storedBytes(key(NIGHTLY)).then((b) => b?.length === next.length && b[0] === next[0] && b[1] === next[1])))
-      await sleep(50);
+    // A read of the bucket while the new version is being written may break (the S3 server replaces
+    // the file under it): that read says nothing yet, so look again.
+    const committed = (b: Uint8Array | null) => b?.length === next.length && b[0] === next[0] && b[1] === next[1];
+    while (!(await storedBytes(key(NIGHTLY)).then(committed, () => false))) await sleep(50);
     let clean = true;
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
