@@ -10,8 +10,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, OFFLINE_ENV, REPO } from "../fixtures/wrangler-dev.ts";
 
-/** Starts wrangler dev, sends it no request, and returns what it printed once `event` appeared (or after 60 s). */
+const PORT_TAKEN = "Address already in use";
+
+/**
+ * Starts wrangler dev, sends it no request, and returns what it printed once `event` appeared (or
+ * after 60 s). A free port can be taken by another process's outgoing connection before wrangler
+ * binds it (it is in the ephemeral range): then it tries again on another port, a few times.
+ */
 async function startupOutput(vars: Record<string, string>, event: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const out = await startOnce(vars, event);
+    if (!out.includes(PORT_TAKEN) || attempt === 3) return out;
+  }
+}
+
+async function startOnce(vars: Record<string, string>, event: string): Promise<string> {
   const state = mkdtempSync(join(tmpdir(), "pkgedge-startup-"));
   const bin = join(REPO, "node_modules", ".bin");
   const args = [
@@ -37,7 +50,7 @@ async function startupOutput(vars: Record<string, string>, event: string): Promi
       const timer = setTimeout(resolve, 60_000);
       const seen = (d: Buffer) => {
         out += d.toString();
-        if (out.includes(`"event":"${event}"`)) {
+        if (out.includes(`"event":"${event}"`) || out.includes(PORT_TAKEN)) {
           clearTimeout(timer);
           resolve();
         }
