@@ -4,9 +4,11 @@ import { describe, expect, inject, it } from "vitest";
 import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
 import "../shared/manifest.ts";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { createUpstream, fixtureBytes } from "../shared/control.ts";
+import { gitTreeHash, tarGz, writeTree } from "../fixtures/tarballs.ts";
 import { runScript } from "./run-script.ts";
 
 const s3 = inject("s3");
@@ -14,6 +16,38 @@ const s3 = inject("s3");
 const run = (script: string, args: string[], env: Record<string, string>) => runScript(join("infra", script), args, env);
 
 const creds = { S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+
+/**
+ * The S3 server behind a proxy that applies If-Match to DELETE as S3 does (the local server ignores
+ * it), calling `beforeDelete` first so a test can write in between a check and a delete.
+ */
+async function conditionalDeleteProxy(
+  endpoint: string,
+  beforeDelete: () => Promise<void>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, service: "s3", region: "us-east-1" });
+  const server = createServer(async (req, res) => {
+    const target = new URL(req.url!, endpoint);
+    const ifMatch = req.headers["if-match"];
+    if (req.method === "DELETE") {
+      await beforeDelete();
+      const current = await client.fetch(target, { method: "HEAD" });
+      if (ifMatch !== undefined && current.headers.get("etag") !== ifMatch) {
+        res.writeHead(412, { "content-type": "application/xml" }).end("<Error><Code>PreconditionFailed</Code></Error>");
+        return;
+      }
+    }
+    // Passed on as signed: the Host header stays the proxy's, which the signature covers.
+    const upstream = request(target, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 describe("npm run infra:bucket", () => {
   it("creates a missing bucket with --create, probes it, and validates it again", async () => {
@@ -181,6 +215,65 @@ describe("npm run infra:export", () => {
     );
     expect(await get(target, kept)).toEqual(keptBytes);
     expect(await get(target, good.slice(1))).toEqual(await fixtureBytes(manifest.controlUrl, good));
+  });
+
+  it("removes the destination's own copy only when its bytes refute its name: never for a limit the check reached, by the worker's limits", async () => {
+    // A good artifact that expands about 1000 times (over 64 MiB of zeros): past the default
+    // VERIFY_MAX_RATIO of 200, within a worker configured with 2000.
+    const dir = mkdtempSync(join(tmpdir(), "pkgedge-ratio-"));
+    writeTree(join(dir, "tree"), { "zeros.bin": Buffer.alloc(70 * 1024 * 1024) });
+    tarGz(join(dir, "tree"), join(dir, "zeros.tar.gz"));
+    const key = `artifact/${gitTreeHash(join(dir, "tree"))}`;
+    const bytes = new Uint8Array(readFileSync(join(dir, "zeros.tar.gz")));
+    rmSync(dir, { recursive: true, force: true });
+    const source = `src-limit-${Date.now().toString(36)}`;
+    const target = `dst-limit-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    await put(target, key, bytes);
+    await put(source, key, await fixtureBytes(manifest.controlUrl, manifest.artifact)); // wrong bytes for this name
+
+    const args = ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target];
+    const byDefault = await run("export.ts", args, creds);
+    expect(byDefault.code, byDefault.output).toBe(1);
+    expect(await get(target, key), byDefault.output).toEqual(bytes);
+    expect(byDefault.output).toMatch(
+      new RegExp(`✗ ${key}: tree hash mismatch; the destination's own copy could not be checked \\(.*VERIFY_MAX_RATIO.*\\) and is kept`),
+    );
+
+    const asConfigured = await run("export.ts", args, { ...creds, VERIFY_MAX_RATIO: "2000" });
+    expect(asConfigured.output).toContain(`✗ ${key}: tree hash mismatch; the destination's own copy verifies and is kept`);
+    expect(await get(target, key)).toEqual(bytes);
+  });
+
+  it("removes a refuted destination copy only if it is still the one it checked (a good copy written meanwhile stays)", async () => {
+    const source = `src-race-${Date.now().toString(36)}`;
+    const target = `dst-race-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const key = manifest.artifact.slice(1);
+    const good = await fixtureBytes(manifest.controlUrl, manifest.artifact);
+    await put(source, key, "<html>the old mirror's error page</html>");
+    await put(target, key, "<html>an earlier run's error page</html>");
+    // The destination as a bucket that honours If-Match on DELETE, where a worker's good fill of
+    // the same key lands between the export's check and its delete.
+    const proxy = await conditionalDeleteProxy(s3.endpoint, () => put(target, key, good));
+    try {
+      const r = await run(
+        "export.ts",
+        ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", proxy.url, "--to-bucket", target],
+        creds,
+      );
+      expect(r.code, r.output).toBe(1);
+      expect(await get(target, key), r.output).toEqual(good);
+      expect(r.output).toMatch(
+        new RegExp(
+          `✗ ${key}: not a valid gzipped tarball: .*; the destination's own copy did not verify either .* but changed since: kept`,
+        ),
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("refuses to copy a bucket onto itself, however the endpoint is spelled", async () => {
