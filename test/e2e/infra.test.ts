@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from "vitest";
 import { join } from "node:path";
 import { AwsClient } from "aws4fetch";
 import "../shared/manifest.ts";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
@@ -274,6 +275,30 @@ describe("npm run infra:export", () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it("copies a binary mirror's file only if it has the sha256 its copy was stored with", async () => {
+    const source = `src-mirror-${Date.now().toString(36)}`;
+    const target = `dst-mirror-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const body = "a julia binary";
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const putWithSha = async (key: string, sha: string) =>
+      expect(
+        (await client.fetch(`${s3.endpoint}/${source}/${key}`, { method: "PUT", body, headers: { "x-amz-meta-sha256": sha } })).status,
+      ).toBe(200);
+    await putWithSha("mirror/julialang2/bin/good.tar.gz", sha256);
+    await putWithSha("mirror/julialang2/bin/bad.tar.gz", "0".repeat(64));
+    const r = await run(
+      "export.ts",
+      ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target],
+      creds,
+    );
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toContain(`✗ mirror/julialang2/bin/bad.tar.gz: sha256 ${sha256} is not the ${"0".repeat(64)} it was stored with`);
+    expect(await get(target, "mirror/julialang2/bin/bad.tar.gz")).toBeNull();
+    expect(new TextDecoder().decode((await get(target, "mirror/julialang2/bin/good.tar.gz"))!)).toBe(body);
   });
 
   it("refuses to copy a bucket onto itself, however the endpoint is spelled", async () => {
