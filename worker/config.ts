@@ -73,7 +73,7 @@ export interface Config {
   prefetch: PrefetchConfig;
 }
 
-export interface PrefetchConfig {
+interface PrefetchConfig {
   /** `off`, new package versions, or those and the artifacts they name. */
   mode: "off" | "packages" | "all";
   /** Why prefetching is off when it was not asked to be (no queue bound), for /meta and the log. */
@@ -113,7 +113,7 @@ export interface RegistryConfig {
   originTemplate?: string;
 }
 
-export type StorageConfig = { kind: "r2" } | { kind: "s3"; endpoint: string; bucket: string; region: string; forcePathStyle: boolean };
+type StorageConfig = { kind: "r2" } | { kind: "s3"; endpoint: string; bucket: string; region: string; forcePathStyle: boolean };
 
 export class ConfigError extends Error {
   /** Every problem found, each naming its variable (one, unless the configuration was checked as a whole). */
@@ -152,10 +152,10 @@ class Checker {
   }
 }
 
-export const DEFAULT_UPSTREAMS = "https://us-east.storage.julialang.org,https://kr.storage.julialang.org";
-export const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
-export const DEFAULT_REGISTRIES = `${GENERAL_UUID}=https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}`;
-export const DEFAULT_BINARY_MIRRORS =
+const DEFAULT_UPSTREAMS = "https://us-east.storage.julialang.org,https://kr.storage.julialang.org";
+const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
+const DEFAULT_REGISTRIES = `${GENERAL_UUID}=https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}`;
+const DEFAULT_BINARY_MIRRORS =
   "julialang2=https://julialang2.s3.amazonaws.com,julialangnightlies=https://julialangnightlies.s3.amazonaws.com";
 const MiB = 1024 * 1024;
 
@@ -190,7 +190,7 @@ function commaList(name: string, raw: string | undefined, fallback: string, what
 }
 
 /** An absent UPSTREAM_SERVERS means the defaults; one that is set but lists nothing is an error. */
-export function parseUpstreams(raw: string | undefined): string[] {
+function parseUpstreams(raw: string | undefined): string[] {
   const name = "UPSTREAM_SERVERS";
   return commaList(name, raw, DEFAULT_UPSTREAMS, "upstream servers").map((item) => baseUrl(name, item, "upstream"));
 }
@@ -211,7 +211,7 @@ function refuseInsecure(name: string, urls: string[], allowed: boolean): void {
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** `REGISTRIES`: comma-separated `uuid` or `uuid=originTemplate` entries, the template with `{hash}`. */
-export function parseRegistries(raw: string | undefined): RegistryConfig[] {
+function parseRegistries(raw: string | undefined): RegistryConfig[] {
   const name = "REGISTRIES";
   const seen = new Set<string>();
   return commaList(name, raw, DEFAULT_REGISTRIES, "registries").map((item) => {
@@ -415,7 +415,7 @@ function storage(vars: Vars): StorageConfig {
 
 const GiB = 1024 * MiB;
 /** R2's (and S3's) largest single upload: 5 GiB less 5 MiB. */
-export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
+const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
 
 export function parseConfig(vars: Vars): Config {
   const c = new Checker();

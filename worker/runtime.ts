@@ -53,7 +53,7 @@ export interface UpstreamFailure {
 const MAX_FAILURES_KEPT = 20;
 
 /** Keeps an upstream failure for /meta (a few, newest last). */
-export function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
+function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
   rt.upstreamFailures.push({ at: new Date().toISOString(), key, detail });
   if (rt.upstreamFailures.length > MAX_FAILURES_KEPT) rt.upstreamFailures.shift();
 }
@@ -172,7 +172,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
 }
 
 /** The configuration in effect, for the first log line of an isolate: what an operator checks first. Never a secret. */
-export function configSummary(rt: Runtime): Record<string, unknown> {
+function configSummary(rt: Runtime): Record<string, unknown> {
   const c = rt.config;
   return {
     upstreams: c.upstreams,

@@ -71,7 +71,7 @@ export interface StreamingSha1 {
 /** crypto.DigestStream is workerd's; looked up so this module also loads (given a sha1) in Node. */
 type DigestStreamClass = new (algorithm: string) => WritableStream<Uint8Array> & { digest: Promise<ArrayBuffer> };
 
-export function digestStreamSha1(): StreamingSha1 {
+function digestStreamSha1(): StreamingSha1 {
   const DigestStream = (crypto as unknown as { DigestStream?: DigestStreamClass }).DigestStream;
   if (!DigestStream) throw new Error("no crypto.DigestStream here: pass a streaming SHA-1 to the tree builder");
   const ds = new DigestStream("SHA-1");
