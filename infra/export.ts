@@ -144,7 +144,7 @@ async function checkDestination(key: string, resource: Resource): Promise<string
       await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key, IfMatch: got.ETag }));
     } catch (err) {
       if (statusOf(err) === 412) return `; the destination's own copy did not verify either (${checked.reason}) but changed since: kept`;
-      throw err;
+      return `; the destination's own copy did not verify either (${checked.reason}) and could not be removed: ${describeError(err)}`;
     }
     return `; the destination's own copy did not verify either (${checked.reason}) and was removed`;
   } catch (err) {
