@@ -20,28 +20,37 @@ const creds = { S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secre
 
 /**
  * The S3 server behind a proxy that applies If-Match to DELETE as S3 does (the local server ignores
- * it), calling `beforeDelete` first so a test can write in between a check and a delete.
+ * it), calling `beforeDelete` first so a test can write in between a check and a delete; and that
+ * can cut every GET's body off after `cutGetsAfter` bytes (a connection that drops).
  */
-async function conditionalDeleteProxy(
+async function destinationProxy(
   endpoint: string,
-  beforeDelete: () => Promise<void>,
+  options: { beforeDelete?: () => Promise<void>; cutGetsAfter?: number },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, service: "s3", region: "us-east-1" });
   const server = createServer(async (req, res) => {
     const target = new URL(req.url!, endpoint);
     const ifMatch = req.headers["if-match"];
     if (req.method === "DELETE") {
-      await beforeDelete();
+      await options.beforeDelete?.();
       const current = await client.fetch(target, { method: "HEAD" });
       if (ifMatch !== undefined && current.headers.get("etag") !== ifMatch) {
         res.writeHead(412, { "content-type": "application/xml" }).end("<Error><Code>PreconditionFailed</Code></Error>");
         return;
       }
     }
+    const cut = req.method === "GET" && target.pathname.split("/").length > 2 ? options.cutGetsAfter : undefined;
     // Passed on as signed: the Host header stays the proxy's, which the signature covers.
     const upstream = request(target, { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
+      if (cut === undefined || answer.statusCode !== 200) return void answer.pipe(res);
+      let sent = 0;
+      answer.on("data", (chunk: Buffer) => {
+        if (sent >= cut) return;
+        res.write(chunk.subarray(0, cut - sent));
+        sent += Math.min(chunk.length, cut - sent);
+        if (sent >= cut) res.destroy();
+      });
     });
     req.pipe(upstream);
   });
@@ -177,7 +186,7 @@ describe("npm run infra:export", () => {
     await put(target, key, "<html>an earlier run's error page</html>");
     // The destination as a bucket that honours If-Match on DELETE, where a worker's good fill of
     // the same key lands between the export's check and its delete.
-    const proxy = await conditionalDeleteProxy(s3.endpoint, () => put(target, key, good));
+    const proxy = await destinationProxy(s3.endpoint, { beforeDelete: () => put(target, key, good) });
     try {
       const r = await run(
         "export.ts",
@@ -218,6 +227,32 @@ describe("npm run infra:export", () => {
     expect(r.output).toContain(`✗ mirror/julialang2/bin/bad.tar.gz: sha256 ${sha256} is not the ${"0".repeat(64)} it was stored with`);
     expect(await get(target, "mirror/julialang2/bin/bad.tar.gz")).toBeNull();
     expect(new TextDecoder().decode((await get(target, "mirror/julialang2/bin/good.tar.gz"))!)).toBe(body);
+  });
+
+  it("keeps a destination copy it could not read whole, however wrong it may be", async () => {
+    const source = `src-cut-${Date.now().toString(36)}`;
+    const target = `dst-cut-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const key = manifest.artifact.slice(1);
+    const stale = "<html>an earlier run's error page, long enough to be cut off part way</html>";
+    await put(source, key, "<html>the old mirror's error page</html>");
+    await put(target, key, stale);
+    const proxy = await destinationProxy(s3.endpoint, { cutGetsAfter: 20 });
+    try {
+      const r = await run(
+        "export.ts",
+        ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", proxy.url, "--to-bucket", target],
+        creds,
+      );
+      expect(r.code, r.output).toBe(1);
+      expect(new TextDecoder().decode((await get(target, key))!), r.output).toBe(stale);
+      expect(r.output).toMatch(
+        new RegExp(`✗ ${key}: not a valid gzipped tarball: .*; the destination's own copy could not be (checked|read whole)`),
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("refuses to copy a bucket onto itself, however the endpoint is spelled", async () => {
