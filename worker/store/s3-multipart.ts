@@ -13,7 +13,7 @@ export async function putMultipart(
   partBytes: number,
 ): Promise<boolean> {
   const started = await s3.send(`create multipart ${key}`, s3.url(key, "?uploads"), { method: "POST", headers }, [200], ATTEMPTS.write);
-  const uploadId = xmlValue(await started.text(), "UploadId");
+  const uploadId = xmlValue(await s3.text(`create multipart ${key}`, started), "UploadId");
   if (!uploadId) throw new S3Error(started.status, "NoUploadId", `create multipart ${key}`);
   const q = (extra = "") => `?uploadId=${encodeURIComponent(uploadId)}${extra}`;
   try {
@@ -26,7 +26,7 @@ export async function putMultipart(
       [200],
       ATTEMPTS.write,
     );
-    const text = await done.text();
+    const text = await s3.text(`complete multipart ${key}`, done);
     // S3 may answer 200 and still report an error in the body.
     if (xmlValue(text, "Code")) throw new S3Error(200, xmlValue(text, "Code")!, `complete multipart ${key}`);
     return true;

@@ -93,12 +93,39 @@ export class S3Requests {
         clearTimeout(timer);
       }
       if (ok.includes(res.status)) return res;
-      const text = await res.text().catch(() => "");
+      const text = await this.text(what, res).catch(() => "");
       const code = xmlValue(text, "Code") ?? res.statusText;
       if (res.status < 500 && res.status !== 429) throw new S3Error(res.status, code, what);
       failure = `${res.status} ${code}`;
     }
     throw new S3Error(0, failure, `${what} (${attempts} attempts)`);
+  }
+
+  /**
+   * An answer's (small, XML) body as text, read within the timeout: a body that breaks off or
+   * stalls after the headers is an S3Error too, not a network error or a caller left hanging.
+   */
+  async text(what: string, res: Response): Promise<string> {
+    if (!res.body) return "";
+    const reader = res.body.getReader();
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    });
+    const decoder = new TextDecoder();
+    let text = "";
+    try {
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), timedOut]);
+        if (done) return text + decoder.decode();
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch (err) {
+      await reader.cancel().catch(() => {});
+      throw new S3Error(0, err instanceof Error ? err.message : String(err), what);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

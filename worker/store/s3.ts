@@ -159,7 +159,7 @@ export class S3Store implements ObjectStore {
       const query = `?list-type=2&prefix=${encodeURIComponent(prefix)}${token ? `&continuation-token=${encodeURIComponent(token)}` : ""}`;
       const base = this.s3.url("", "").replace(/\/$/, "");
       const res = await this.s3.send(`LIST ${prefix}`, base + query, {}, [200]);
-      const xml = await res.text();
+      const xml = await this.s3.text(`LIST ${prefix}`, res);
       for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
         const c = m[1]!;
         yield {

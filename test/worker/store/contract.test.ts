@@ -223,6 +223,50 @@ describe("the s3 store against a bucket that never answers", () => {
   });
 });
 
+describe("the s3 store against a bucket whose answer breaks off after its headers", () => {
+  const broken = (path: string) =>
+    new S3Store({
+      ...s3,
+      endpoint: `${inject("manifest").controlUrl}/${path}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      ...sizes(100 * MiB),
+      timeoutMs: 300,
+    });
+  const listing = (store: ObjectStore) =>
+    (async () => {
+      for await (const _ of store.list("")) break;
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
+
+  it("fails with a StorageError when the connection is cut", async () => {
+    const err = await listing(broken("cut-body"));
+    expect(err).toBeInstanceOf(StorageError);
+    expect(String(err)).toMatch(/^S3Error: S3 LIST {2}failed: 0 /);
+  });
+
+  it("fails with a StorageError within its timeout when the body stalls, instead of hanging its caller", async () => {
+    const started = Date.now();
+    const err = await listing(broken("stall-body"));
+    expect(err).toBeInstanceOf(StorageError);
+    expect(String(err)).toMatch(/timed out after 300 ms/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("fails a multipart upload with a StorageError when the create answer is cut", async () => {
+    const data = bytes(1000);
+    const err = await broken("cut-body")
+      .putStream(key("cut"), streamOf(data), undefined, opts)
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(StorageError);
+  });
+});
+
 describe("the r2 store's failures are StorageErrors, in R2's words", () => {
   const store = () => backends[0]![1]();
   const failure = async (call: Promise<unknown>) => {
