@@ -6,7 +6,7 @@
 import { ConfigError } from "../config";
 import type { Refusal } from "./store";
 
-export const S3_SECRETS = ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const;
+const S3_SECRETS = ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const;
 
 export type S3Secrets = { [name in (typeof S3_SECRETS)[number]]?: unknown };
 
