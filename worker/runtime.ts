@@ -6,7 +6,7 @@
 
 import { ConfigError, parseConfig, type Config } from "./config";
 import type { ObjectStore } from "./store/store";
-import { storeFor } from "./store/factory";
+import { missingStoreSecrets, storeFor } from "./store/factory";
 import { RegistryRefresher } from "./registries/serve";
 import { coordinatedFills, type Fills } from "./fill/coordinators";
 import { MirrorMemory } from "./mirror/memory";
@@ -140,13 +140,8 @@ function buildRuntime(env: Env): Runtime | ConfigError {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(err);
   }
-  // The secrets STORAGE=s3 needs are checked even when the variables were not fine.
-  if (typeof vars.STORAGE === "string" && vars.STORAGE.trim().toLowerCase() === "s3") {
-    for (const name of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
-      if (!secretOf(env, name))
-        problems.push(new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`));
-    }
-  }
+  // The secrets the bucket needs are checked even when the variables were not fine.
+  problems.push(...missingStoreSecrets(env, vars.STORAGE));
   if (problems.length > 0 || !config) return ConfigError.all(problems);
   try {
     return {
