@@ -20,7 +20,8 @@ import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.t
 import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
-import { describeError, scratchDirectory, spool, uploadVerified } from "./verified-upload.ts";
+import { describeError } from "./lib/tarball.ts";
+import { scratchDirectory, spool, uploadVerified } from "./lib/verified-upload.ts";
 
 const { values } = parseCommand({
   usage: "npm run infra:prefetch -- --registry <hash|latest> [options]",

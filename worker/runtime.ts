@@ -49,7 +49,7 @@ export interface UpstreamFailure {
 const MAX_FAILURES_KEPT = 20;
 
 /** Keeps an upstream failure for /meta (a few, newest last). */
-export function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
+function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
   rt.upstreamFailures.push({ at: new Date().toISOString(), key, detail });
   if (rt.upstreamFailures.length > MAX_FAILURES_KEPT) rt.upstreamFailures.shift();
 }

@@ -141,6 +141,12 @@ describe("configuration", () => {
       expect(parseConfig({ ANALYTICS_ACCOUNT_ID: account, ANALYTICS_SQL_URL: url }).analyticsSql).toEqual({ account, url });
   });
 
+  it("leaves the SQL API's address to the statistics code unless ANALYTICS_SQL_URL names another", () => {
+    const account = "0123456789abcdef0123456789abcdef";
+    expect(parseConfig({ ANALYTICS_ACCOUNT_ID: account }).analyticsSql).toEqual({ account, url: null });
+    expect(parseConfig({}).analyticsSql).toBeNull();
+  });
+
   it("accepts 0 as the multipart threshold: every object a multipart upload", () => {
     expect(parseConfig({ MULTIPART_THRESHOLD_BYTES: "0" }).multipartThresholdBytes).toBe(0);
   });

@@ -18,7 +18,7 @@ export { parseBinaryMirrors, type BinaryMirror, type RegistryConfig } from "./li
 export { parseSecrets } from "./secrets";
 export { configSummary } from "./summary";
 export type { Secrets } from "./table";
-export type { Config, PrefetchConfig, StorageConfig } from "./types";
+export type { Config } from "./types";
 
 function pathPrefix(vars: Vars): string {
   const raw = text(vars, "PATH_PREFIX");

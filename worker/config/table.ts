@@ -9,9 +9,9 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 /** R2's (and S3's) largest single upload: 5 GiB less 5 MiB. */
-export const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
+const MAX_SINGLE_PUT_BYTES = 5 * GiB - 5 * MiB;
 export const DEFAULT_UPSTREAMS = "https://us-east.storage.julialang.org,https://kr.storage.julialang.org";
-export const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
+const GENERAL_UUID = "23338594-aafe-5451-b93e-139f81909106";
 export const DEFAULT_REGISTRIES = `${GENERAL_UUID}=https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}`;
 export const DEFAULT_BINARY_MIRRORS =
   "julialang2=https://julialang2.s3.amazonaws.com,julialangnightlies=https://julialangnightlies.s3.amazonaws.com";

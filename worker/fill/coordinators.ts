@@ -10,8 +10,6 @@ import type { FillCoordinator, HeldCopy } from "./coordinator";
 import { tarballSpec, type FillSpec } from "./target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 
-export type { HeldCopy };
-
 /** An upstream failure (not an absence): answered 502 with Retry-After, remembered only briefly. */
 export type Unavailable = { detail: string; retryAfterSeconds: number };
 

@@ -165,9 +165,8 @@ export function oversize(config: Config, length: number | undefined): string | n
   return `${length} bytes is over FILL_MAX_BYTES (${config.fillMaxBytes}): verifying it would take longer than the Workers CPU limit`;
 }
 
-export async function fillFromUpstream(deps: FillDeps, target: FillTarget, options: FillOptions, location?: Location): Promise<FillStart> {
+export async function fillFromUpstream(deps: FillDeps, target: FillTarget, options: FillOptions, located: Location): Promise<FillStart> {
   const { config, recent } = deps;
-  const located = location ?? (await locate(deps, target));
   if (located.kind === "absent") return { kind: "not-found" };
   if (located.kind === "unavailable") return { kind: "upstream-failed", errors: located.errors };
 

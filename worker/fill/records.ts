@@ -20,7 +20,7 @@ export interface Checked {
 }
 
 /** `${key} ${upstream}` → when that upstream stops being passed over for the key. */
-export type Quarantine = [string, number][];
+type Quarantine = [string, number][];
 
 export interface Kept {
   attempts?: Attempts;

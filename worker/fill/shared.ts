@@ -23,7 +23,7 @@ const MAX_BLOCK = 256 * 1024;
 /** How much a requester takes from a window per read. */
 const READ = 64 * 1024;
 /** How long a feed waits for a requester in its way before letting it go to its fallback. */
-export const PATIENCE_MS = 2000;
+const PATIENCE_MS = 2000;
 /** Catch-up feeds one fill may start; after that, fallbacks wait for the bucket. */
 const MAX_CATCH_UPS = 3;
 

@@ -65,7 +65,7 @@ function unavailable(mirror: BinaryMirror, why: string): string {
  * The mirror's index as this isolate holds it, refreshed first when it is older than the TTL (an
  * unavailable one is asked about again after UPSTREAM_FAILURE_TTL_SECONDS).
  */
-export function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
+function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
   const cached = memory.versions.get(mirror.name);
   if (cached && Date.now() < recheckAt(deps, cached)) return Promise.resolve(cached);
   let loading = memory.loading.get(mirror.name);

@@ -45,7 +45,7 @@ const MAX_RETRY_DELAY_SECONDS = 3600;
 const MAX_LABEL_CHARS = 200;
 
 /** Dead-letter queues are named after their queue with `-failed` (wrangler.toml). */
-export function isDeadLetterQueue(name: string): boolean {
+function isDeadLetterQueue(name: string): boolean {
   return name.endsWith("-failed");
 }
 

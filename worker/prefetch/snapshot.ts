@@ -56,7 +56,7 @@ export function packageVersions(text: string): { version: string; treeHash: stri
 }
 
 /** Calls `visit` for every installable package version the gzipped registry tarball lists. */
-export async function readSnapshot(gzipped: ReadableStream<Uint8Array>, visit: (version: ListedVersion) => void): Promise<void> {
+async function readSnapshot(gzipped: ReadableStream<Uint8Array>, visit: (version: ListedVersion) => void): Promise<void> {
   // A package directory is complete once both files are read (tar keeps a directory's entries together).
   const pending = new Map<string, { uuid?: string | null; versions?: { version: string; treeHash: string }[] }>();
   const sink = textFiles(
