@@ -7,11 +7,11 @@
 
 import { createHash } from "node:crypto";
 import { openAsBlob } from "node:fs";
+import { VARIABLES } from "../../worker/config/table.ts";
 import type { Resource } from "../../worker/protocol/paths.ts";
 import { acceptTreeHash } from "../../worker/verify/rule.ts";
-import { DEFAULT_MAX_ENTRIES, TooManyEntries } from "../../worker/verify/tree.ts";
+import { TooManyEntries } from "../../worker/verify/tree.ts";
 import {
-  DEFAULT_MAX_RATIO,
   ExpansionRefused,
   TarError,
   treeHashOfTarGz,
@@ -36,8 +36,6 @@ export function describeError(err: unknown): string {
 
 export type VerifyLimits = Required<Pick<HashOptions, "maxEntries" | "maxRatio" | "maxDecompressedBytes">>;
 
-const GiB = 1024 * 1024 * 1024;
-
 function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -47,15 +45,15 @@ function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 }
 
 /**
- * The limits the worker verifies fills with: its defaults (worker/config.ts), each replaced by the
- * variable of the same name in `env`, so an operator checks a bucket by the rules of the worker
+ * The limits the worker verifies fills with: its defaults (worker/config/table.ts), each replaced by
+ * the variable of the same name in `env`, so an operator checks a bucket by the rules of the worker
  * that filled it (set VERIFY_MAX_ENTRIES etc. as in its wrangler.toml).
  */
 export function workerVerifyLimits(env: NodeJS.ProcessEnv = process.env): VerifyLimits {
-  const fillMaxBytes = limit(env, "FILL_MAX_BYTES", 12 * GiB);
+  const fillMaxBytes = limit(env, "FILL_MAX_BYTES", VARIABLES.FILL_MAX_BYTES.default);
   return {
-    maxEntries: limit(env, "VERIFY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES),
-    maxRatio: limit(env, "VERIFY_MAX_RATIO", DEFAULT_MAX_RATIO),
+    maxEntries: limit(env, "VERIFY_MAX_ENTRIES", VARIABLES.VERIFY_MAX_ENTRIES.default),
+    maxRatio: limit(env, "VERIFY_MAX_RATIO", VARIABLES.VERIFY_MAX_RATIO.default),
     maxDecompressedBytes: limit(env, "VERIFY_MAX_DECOMPRESSED_BYTES", 2 * fillMaxBytes),
   };
 }

@@ -52,7 +52,7 @@ export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
     delivered.then(async (d) => {
       const record = accessRecord(request, sentPath(request.url), res.status, note, d, startedAt, requestId);
       const address = request.headers.get("cf-connecting-ip");
-      if (rt?.clientHashKey && address) record.client = await clientHash(rt.clientHashKey, address);
+      if (rt?.secrets.clientHashKey && address) record.client = await clientHash(rt.secrets.clientHashKey, address);
       const failed = record.broken || record.status >= 500;
       if (rt?.config.accessLog !== "off" && (failed || rt?.config.accessLog !== "errors"))
         log(failed ? "warn" : "info", "request", { ...record });

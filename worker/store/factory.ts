@@ -4,28 +4,19 @@ import { ConfigError, type Config } from "../config";
 import type { ObjectStore } from "./store";
 import { R2Store } from "./r2";
 import { S3Store } from "./s3";
-import { s3Credentials, type S3Secrets } from "./s3-credentials";
+import { s3Credentials } from "./s3-credentials";
 
 /** What the factory reads from a worker's or coordinator's own environment: the binding or the secrets. */
-export interface StoreBindings extends S3Secrets {
+export interface StoreBindings {
   BUCKET?: R2Bucket;
-}
-
-/**
- * The secrets the configured backend needs that are missing, each named. `storage` is STORAGE as
- * set, so that they are checked even when the other variables are not fine.
- */
-export function missingStoreSecrets(env: StoreBindings, storage: unknown): ConfigError[] {
-  if (typeof storage !== "string" || storage.trim().toLowerCase() !== "s3") return [];
-  const credentials = s3Credentials(env);
-  return Array.isArray(credentials) ? credentials : [];
+  S3_ACCESS_KEY_ID?: unknown;
+  S3_SECRET_ACCESS_KEY?: unknown;
 }
 
 export function storeFor(env: StoreBindings, config: Config): ObjectStore {
   if (config.storage.kind === "s3") {
     // Secrets are read by each isolate from its own environment; they never travel in a call.
     const credentials = s3Credentials(env);
-    if (Array.isArray(credentials)) throw ConfigError.all(credentials);
     const { endpoint, bucket, region, forcePathStyle } = config.storage;
     return new S3Store({
       endpoint,

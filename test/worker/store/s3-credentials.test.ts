@@ -1,10 +1,19 @@
-/** The S3 secrets: checked in one place, for the worker's runtime and for the coordinators' stores alike. */
+/** The S3 secrets: checked in one place (the configuration's secrets), for the worker's runtime and the coordinators' stores alike. */
 
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../worker/config";
-import { missingStoreSecrets, storeFor } from "../../../worker/store/factory";
+import { ConfigError, parseConfig, parseSecrets } from "../../../worker/config";
+import { storeFor } from "../../../worker/store/factory";
 import { S3_REFUSED, s3Credentials } from "../../../worker/store/s3-credentials";
 import { S3Error } from "../../../worker/store/s3-error";
+
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
 
 const both = { S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret" };
 
@@ -14,28 +23,25 @@ describe("the S3 secrets", () => {
   });
 
   it("name each secret that is missing or empty", () => {
-    const missing = s3Credentials({ S3_SECRET_ACCESS_KEY: "" });
-    expect(Array.isArray(missing)).toBe(true);
-    expect((missing as ConfigError[]).map((e) => e.variable)).toEqual(["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]);
-    expect((missing as ConfigError[])[0]!.message).toMatch(/wrangler secret put S3_ACCESS_KEY_ID/);
+    const err = thrown(() => s3Credentials({ S3_SECRET_ACCESS_KEY: "" }));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((e) => e.variable)).toEqual(["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]);
+    expect((err as ConfigError).message).toMatch(/wrangler secret put S3_ACCESS_KEY_ID/);
   });
 
   it("are asked for only when STORAGE says s3, however it is spelled", () => {
-    expect(missingStoreSecrets({}, undefined)).toEqual([]);
-    expect(missingStoreSecrets({}, "r2")).toEqual([]);
-    expect(missingStoreSecrets({}, " S3 ").map((e) => e.variable)).toEqual(["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]);
-    expect(missingStoreSecrets(both, "s3")).toEqual([]);
+    expect(parseSecrets({})).toEqual({});
+    expect(parseSecrets({ STORAGE: "r2" })).toEqual({});
+    expect((thrown(() => parseSecrets({ STORAGE: " S3 " })) as ConfigError).problems.map((e) => e.variable)).toEqual([
+      "S3_ACCESS_KEY_ID",
+      "S3_SECRET_ACCESS_KEY",
+    ]);
+    expect(parseSecrets({ ...both, STORAGE: "s3" })).toEqual({ s3AccessKeyId: "id", s3SecretAccessKey: "secret" });
   });
 
   it("stop a coordinator's store the same way, naming every missing secret", () => {
     const config = parseConfig({ STORAGE: "s3", S3_ENDPOINT: "http://127.0.0.1:9", S3_BUCKET: "pkgedge" });
-    const err = (() => {
-      try {
-        storeFor({ S3_ACCESS_KEY_ID: "id" }, config);
-      } catch (e) {
-        return e;
-      }
-    })();
+    const err = thrown(() => storeFor({ S3_ACCESS_KEY_ID: "id" }, config));
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).variable).toBe("S3_SECRET_ACCESS_KEY");
   });
