@@ -8,14 +8,16 @@
  * one that does not index makes it *unavailable*. The last good index (or the copy, served stale)
  * then still checks the files it lists, and the `bin/` files it does not list are not filled until
  * versions.json can be read again, so no release file is ever kept unchecked because its
- * publisher's list was out of reach. Only a mirror that never had one (julialangnightlies) has its
- * files kept after the length check alone.
+ * publisher's list was out of reach. Only a mirror that never had one and whose upstream answers
+ * 404 or 410 for it has its files kept after the length check alone; any other answer (403
+ * included) leaves it unavailable, asked about again on the next fill.
  */
 
 import type { MirrorDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import { RequestNote } from "../ops/access-log";
 import { log } from "../log";
+import { isAbsent } from "../upstream/upstream";
 import { mirrorKey } from "./path";
 import { MAX_VERSIONS_BYTES, readVersions, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
@@ -107,8 +109,10 @@ async function loadVersions(
       0,
       served,
     );
-    if (res.status >= 400 && res.status < 500 && !had) {
-      // No copy in the bucket, none indexed here, and the upstream says it has none: a mirror without one.
+    if (isAbsent(res.status) && !had) {
+      // No copy in the bucket, none indexed here, and the upstream says it has none: a mirror without
+      // one. Only 404 and 410 say that: a 403 or 401 is also what a WAF or an expired grant answers,
+      // and taking it for "none" would keep release files after the length check alone.
       await res.body?.cancel();
       const none: VersionsIndex = { etag: "", index: new Map(), checkedAt };
       memory.versions.set(mirror.name, none);

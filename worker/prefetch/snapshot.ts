@@ -89,8 +89,9 @@ export interface DiffCost {
 }
 
 /**
- * The package versions `next` lists and `base` does not (by tree hash: a version re-listed under
- * another package is still the same tarball). With no base, every version `next` lists.
+ * The package versions `next` lists and `base` does not, by UUID and tree hash: the bucket keeps a
+ * package at `package/<uuid>/<treeHash>`, so the same tree under another UUID is another object
+ * to fill. With no base, every version `next` lists.
  */
 export async function addedVersions(
   base: ReadableStream<Uint8Array> | null,
@@ -98,14 +99,16 @@ export async function addedVersions(
 ): Promise<{ added: ListedVersion[]; cost: DiffCost }> {
   const started = Date.now();
   const known = new Set<string>();
-  if (base) await readSnapshot(base, (v) => known.add(v.treeHash));
+  const keyOf = (v: ListedVersion) => `${v.uuid}/${v.treeHash}`;
+  if (base) await readSnapshot(base, (v) => known.add(keyOf(v)));
   const added: ListedVersion[] = [];
   const seen = new Set<string>();
   let nextVersions = 0;
   await readSnapshot(next, (v) => {
     nextVersions++;
-    if (known.has(v.treeHash) || seen.has(v.treeHash)) return;
-    seen.add(v.treeHash);
+    const key = keyOf(v);
+    if (known.has(key) || seen.has(key)) return;
+    seen.add(key);
     added.push(v);
   });
   return { added, cost: { baseVersions: known.size, nextVersions, ms: Date.now() - started } };
