@@ -68,7 +68,7 @@ export function isAnswerAboutPath(status: number): boolean {
 }
 
 /** Statuses that mean "this upstream does not have it"; any other failure means it could not say. */
-function isAbsent(status: number): boolean {
+export function isAbsent(status: number): boolean {
   return status === 404 || status === 410;
 }
 
