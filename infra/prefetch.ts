@@ -204,7 +204,8 @@ function intoBucket(s3: S3Client, bucket: string): Target {
     },
     async fill(path, inspect) {
       const resource = parseResourcePath(path)!;
-      const file = join(scratch, resource.treeHash);
+      // Named for the whole key: two packages may share a tree, and fills run side by side.
+      const file = join(scratch, path.slice(1).replaceAll("/", "_"));
       try {
         const res = await get(path);
         // fetch decodes a Content-Encoding itself, and then the declared length is not the body's.
