@@ -12,7 +12,7 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { parseRange } from "../routes/range";
+import { parseRange } from "../protocol/range";
 import { parseConfig, type Config } from "../config";
 import { resumption } from "./resume";
 import { nextExpiry, unexpired, type Attempts, type Checked, type Kept } from "./records";
