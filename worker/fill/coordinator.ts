@@ -31,7 +31,7 @@ import {
 } from "./fill";
 import { SharedFill } from "./shared";
 import { targetFor, type FillSpec, type FillTarget } from "./target";
-import { answerRemovesCopy } from "../mirror/path";
+import { answerRemovesCopy, freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
 import { getOnce, isAnswerAboutPath, statusInWords, type Validators } from "../upstream/upstream";
 import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./coordinators";
@@ -55,6 +55,8 @@ interface Pending {
 export interface HeldCopy {
   bucketEtag: string;
   validators: Validators;
+  /** How long (s) a finding that the copy is current holds: the file's lifetime under the mirror's freshness rule. */
+  lifetimeSeconds: number;
 }
 
 export class FillCoordinator extends DurableObject<Env> {
@@ -104,15 +106,15 @@ export class FillCoordinator extends DurableObject<Env> {
     const target = targetFor(config, spec);
     if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
     const checked = await this.ctx.storage.get<Checked>("checked");
-    const ttlMs = config.binaryMirrorTtlSeconds * 1000;
-    if (checked?.bucketEtag === held.bucketEtag && Date.now() - checked.at < ttlMs) return { kind: "fresh", until: checked.at + ttlMs };
+    const checkedUntil = checked?.bucketEtag === held.bucketEtag ? freshUntil(checked.at, held.lifetimeSeconds) : 0;
+    if (isFresh(checkedUntil, Date.now())) return { kind: "fresh", until: checkedUntil };
     const joined = this.revalidating !== null;
     this.revalidating ??= this.askUpstream(config, target, held).finally(() => (this.revalidating = null));
     const result = await this.revalidating;
     if (result.kind === "fresh") return result;
     if (result.kind === "ok") return this.streamFrom(config, result.fill, rangeHeader, joined);
     if (result.kind === "upstream-failed") return { kind: "stale", detail: result.detail };
-    if (result.kind === "not-modified") return { kind: "fresh", until: Date.now() + ttlMs };
+    if (result.kind === "not-modified") return { kind: "fresh", until: freshUntil(Date.now(), held.lifetimeSeconds) };
     return result;
   }
 
@@ -138,11 +140,11 @@ export class FillCoordinator extends DurableObject<Env> {
     const started = await this.ensureFill(config, target, held.validators);
     if (started.kind === "not-modified") {
       const at = Date.now();
-      const expires = at + config.binaryMirrorTtlSeconds * 1000;
+      const expires = freshUntil(at, held.lifetimeSeconds);
       await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at, expires } satisfies Checked);
       await this.tidy();
       log("info", "mirror_revalidated", { key: target.key, current: true });
-      return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
+      return { kind: "fresh", until: expires };
     }
     if (started.kind === "not-found" && (target.spec.kind !== "mirror" || !answerRemovesCopy(target.spec.path, started.status ?? 404))) {
       // Another 4xx (403, 401, 400, or any on versions.json) does not prove the file gone: the copy is kept and served stale.

@@ -15,7 +15,7 @@ export interface Attempts {
 export interface Checked {
   bucketEtag: string;
   at: number;
-  /** When the finding is no longer trusted (`at` plus the TTL); absent in records of older versions. */
+  /** When the finding is no longer trusted (`at` plus the file's lifetime, freshness.ts); absent in records of older versions. */
   expires?: number;
 }
 
