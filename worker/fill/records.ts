@@ -5,11 +5,7 @@
  * nothing left has its storage emptied.
  */
 
-/** Consecutive failed fills of the key; removed by a commit. */
-export interface Attempts {
-  count: number;
-  lastAt: number;
-}
+import type { Attempts } from "./attempts";
 
 /** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
 export interface Checked {
