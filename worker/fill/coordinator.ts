@@ -12,38 +12,25 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { parseRange } from "../protocol/range";
 import { parseConfig, type Config } from "../config";
-import { resumption } from "./resume";
-import { nextExpiry, unexpired, type Checked, type Kept } from "./records";
+import { resumedFill } from "./resume";
+import { nextExpiry, unexpired, type Checked, type Kept, type Pending } from "./records";
 import { begun, countAfter, NO_ATTEMPTS, settledAs, type Attempts } from "./attempts";
 import { RecentLookups } from "./recent";
 import type { FillDeps, FillOutcome } from "./fill";
 import { locate, outage, type Location } from "./locate";
-import { SharedFill } from "./shared";
+import { SharedFill } from "./shared/shared-fill";
+import { requesterStream } from "./shared/requester";
 import { refusal, targetFor, type FillSpec, type FillTarget, type NoFill } from "./target";
 import { freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
 import { statusInWords, type Validators } from "../upstream/upstream";
-import type { Committed, Located, Revalidated, Streamed } from "./coordinators";
+import type { Committed, HeldCopy, Located, Revalidated, Streamed } from "./coordinator-calls";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
 
 type Started = NoFill | { kind: "ok"; fill: SharedFill };
-
-interface Pending {
-  spec: FillSpec;
-  config: Config;
-}
-
-/** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
-export interface HeldCopy {
-  bucketEtag: string;
-  validators: Validators;
-  /** How long (s) a finding that the copy is current holds: the file's lifetime under the mirror's freshness rule. */
-  lifetimeSeconds: number;
-}
 
 export class FillCoordinator extends DurableObject<Env> {
   private fill: SharedFill | null = null;
@@ -80,17 +67,17 @@ export class FillCoordinator extends DurableObject<Env> {
     // A revalidation that was starting found the bucket's copy current: the caller reads it there.
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
-    return this.streamFrom(config, started.fill, rangeHeader, joined);
+    return requesterStream(started.fill, rangeHeader, joined);
   }
 
   /**
-   * A binary-mirror copy the worker holds has outlived its TTL: asks the upstream whether it is
+   * A binary-mirror copy the worker holds has outlived its lifetime: asks the upstream whether it is
    * still current (once, however many requests ask at once), and says so, or streams the new body
    * that replaces it, or says the upstream could not be asked (the copy is then served stale).
    */
   async revalidate(config: Config, spec: FillSpec, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return requesterStream(this.fill, rangeHeader, true);
     const checked = await this.ctx.storage.get<Checked>("checked");
     const checkedUntil = checked?.bucketEtag === held.bucketEtag ? freshUntil(checked.at, held.lifetimeSeconds) : 0;
     if (isFresh(checkedUntil, Date.now())) return { kind: "fresh", until: checkedUntil };
@@ -98,7 +85,7 @@ export class FillCoordinator extends DurableObject<Env> {
     this.revalidating ??= this.askUpstream(config, target, held).finally(() => (this.revalidating = null));
     const result = await this.revalidating;
     if (result.kind === "fresh") return result;
-    if (result.kind === "ok") return this.streamFrom(config, result.fill, rangeHeader, joined);
+    if (result.kind === "ok") return requesterStream(result.fill, rangeHeader, joined);
     if (result.kind === "upstream-failed") return { kind: "stale", detail: result.detail };
     if (result.kind === "not-modified") return { kind: "fresh", until: freshUntil(Date.now(), held.lifetimeSeconds) };
     return result;
@@ -111,14 +98,14 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async refill(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return requesterStream(this.fill, rangeHeader, true);
     if (this.fill?.committed) this.fill = null; // it filled the copy that disagrees
     const joined = this.starting !== null;
     const started = await this.ensureFill(config, target);
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
     log("info", "mirror_refill_started", { key: target.key });
-    return this.streamFrom(config, started.fill, rangeHeader, joined);
+    return requesterStream(started.fill, rangeHeader, joined);
   }
 
   private async askUpstream(config: Config, target: FillTarget, held: HeldCopy): Promise<Started | { kind: "fresh"; until: number }> {
@@ -160,29 +147,6 @@ export class FillCoordinator extends DurableObject<Env> {
     return started;
   }
 
-  private streamFrom(config: Config, fill: SharedFill, rangeHeader: string | null, joined: boolean): Streamed {
-    const { headers, upstream } = fill;
-    // A cold range holds back its end until the whole object is verified, so it keeps the fill going:
-    // on objects too large to fill unattended, Range is ignored (RFC 9110 allows it) and the whole
-    // object is streamed, so a client that asks for one byte and leaves lets the fill go.
-    if (rangeHeader !== null && fill.length !== undefined && fill.length <= config.unattendedFillMaxBytes) {
-      const range = parseRange(rangeHeader, fill.length);
-      if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length: fill.length };
-      if (range.kind === "partial") {
-        return {
-          kind: "streaming",
-          length: fill.length,
-          headers,
-          upstream,
-          joined,
-          range: { start: range.start, end: range.end },
-          body: fill.subscribe(range.start, range.end),
-        };
-      }
-    }
-    return { kind: "streaming", length: fill.length, headers, upstream, joined, body: fill.subscribe(0) };
-  }
-
   /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
     const started = await this.ensureFill(config, targetFor(config, spec));
@@ -213,21 +177,9 @@ export class FillCoordinator extends DurableObject<Env> {
     const pending = await this.ctx.storage.get<Pending>("pending");
     if (!pending) return this.tidy();
     if (this.fill) return void (await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS));
-    let config: Config;
-    let target: FillTarget;
-    try {
-      const resumed = resumption(pending.config, this.currentConfig(), pending.spec);
-      if (!resumed.resume) {
-        log("warn", "fill_resume_dropped", { spec: pending.spec, removed: resumed.removed });
-        return this.dropPending();
-      }
-      config = resumed.config;
-      target = targetFor(config, pending.spec);
-    } catch (err) {
-      // Written by an older version, or the deployed configuration is broken (the worker answers 500 then).
-      log("warn", "fill_resume_dropped", { spec: pending.spec, error: err instanceof Error ? err.message : String(err) });
-      return this.dropPending();
-    }
+    const resumed = resumedFill(pending, () => this.currentConfig());
+    if (!resumed) return this.dropPending();
+    const { config, target } = resumed;
     log("info", "fill_resumed", { key: target.key, upstreams: target.upstreams });
     const started = await this.ensureFill(config, target);
     if (started.kind !== "ok") await this.dropPending();

@@ -18,7 +18,7 @@ import {
 } from "../upstream/upstream";
 import { QUARANTINE_SECONDS, type FillDeps } from "./fill";
 import type { FillTarget, NoFill } from "./target";
-import type { Unavailable } from "./coordinators";
+import type { Unavailable } from "./coordinator-calls";
 import { log } from "../log";
 
 export type Location =

@@ -5,7 +5,15 @@
  * nothing left has its storage emptied.
  */
 
+import type { Config } from "../config";
 import type { Attempts } from "./attempts";
+import type { FillSpec } from "./target";
+
+/** A running fill, so that the alarm starts it again if the object is evicted (resume.ts). */
+export interface Pending {
+  spec: FillSpec;
+  config: Config;
+}
 
 /** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
 export interface Checked {

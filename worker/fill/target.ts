@@ -18,11 +18,11 @@ import { MAX_VERSIONS_BYTES, VERSIONS_PATH, type Published } from "../mirror/ver
 import type { UpstreamBody, Validators } from "../upstream/upstream";
 import type { BodyCheck } from "./gate";
 import type { PutOptions } from "../store/store";
-import { publishedDigestCheck, treeHashCheck, versionsDocumentCheck } from "./verified";
+import { publishedDigestCheck, treeHashCheck, versionsDocumentCheck } from "./checks";
 import { fillFromBody, fillFromUpstream, oversize, type FillDeps, type FillOptions, type FillStart } from "./fill";
 import { getOnly, outage, recalled, type Location } from "./locate";
 import { backoffLeftSeconds, type Attempts } from "./attempts";
-import type { Unavailable } from "./coordinators";
+import type { Unavailable } from "./coordinator-calls";
 import { log } from "../log";
 
 export type FillSpec =

@@ -12,7 +12,7 @@
 import type { MirrorDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import type { ObjectBody, ObjectInfo } from "../store/store";
-import type { Revalidated, Streamed } from "../fill/coordinators";
+import type { Revalidated, Streamed } from "../fill/coordinator-calls";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
