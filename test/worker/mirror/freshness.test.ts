@@ -41,20 +41,20 @@ describe("how long a copy is served before the upstream is asked again", () => {
   });
 
   it.each([
-    ["fetched at 1000 ms, 600 s", 1000, 600, 601_000],
-    ["fetched at 0, 1 s", 0, 1, 1000],
-    ["for good", 5000, Infinity, Infinity],
-  ])("%s: fresh until %d ms", (_, since, lifetime, until) => {
+    ["fetched at 1000 ms, for 600 s: until 601000 ms", 1000, 600, 601_000],
+    ["fetched at 0, for 1 s: until 1000 ms", 0, 1, 1000],
+    ["fetched at 5000 ms, for good: until Infinity", 5000, Infinity, Infinity],
+  ])("%s", (_, since, lifetime, until) => {
     expect(freshUntil(since, lifetime)).toBe(until);
   });
 
   it.each([
-    ["before its end", 2000, 1999, true],
-    ["at its end", 2000, 2000, false],
-    ["after its end", 2000, 2001, false],
-    ["never found current (0)", 0, 1, false],
-    ["for good", Infinity, Number.MAX_SAFE_INTEGER, true],
-  ])("a copy fresh until %s: %s", (_, until, now, fresh) => {
+    ["a copy fresh until 2000 ms still is at 1999", 2000, 1999, true],
+    ["a copy fresh until 2000 ms no longer is at 2000", 2000, 2000, false],
+    ["a copy fresh until 2000 ms no longer is at 2001", 2000, 2001, false],
+    ["a copy never found current (0) is not fresh", 0, 1, false],
+    ["a copy fresh for good always is", Infinity, Number.MAX_SAFE_INTEGER, true],
+  ])("%s", (_, until, now, fresh) => {
     expect(isFresh(until as number, now as number)).toBe(fresh);
   });
 });
