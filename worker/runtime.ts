@@ -8,7 +8,7 @@ import { ConfigError, configSummary, parseConfig, parseSecrets, type Config, typ
 import type { ObjectStore } from "./store/store";
 import { storeFor } from "./store/factory";
 import { RegistryRefresher } from "./registries/serve";
-import { coordinatedFills, type Fills } from "./fill/coordinators";
+import { coordinatedFills, type Fills } from "./fill/coordinator-calls";
 import { MirrorMemory } from "./mirror/memory";
 import { RequestNote } from "./ops/access-log";
 import { RequestCounts } from "./ops/counts";

@@ -19,6 +19,7 @@ import { RequestNote } from "../ops/access-log";
 import { log } from "../log";
 import { isAbsent } from "../upstream/upstream";
 import { mirrorKey } from "./path";
+import { copyLifetimeSeconds, freshUntil, isFresh } from "./freshness";
 import { MAX_VERSIONS_BYTES, readVersions, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
 import { serveMirrorFile, type Served } from "./serve";
@@ -69,7 +70,7 @@ function unavailable(mirror: BinaryMirror, why: string): string {
  */
 function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
   const cached = memory.versions.get(mirror.name);
-  if (cached && Date.now() < recheckAt(deps, cached)) return Promise.resolve(cached);
+  if (cached && isFresh(recheckAt(deps, cached), Date.now())) return Promise.resolve(cached);
   let loading = memory.loading.get(mirror.name);
   if (!loading) {
     // Its own note: reading versions.json is not the answer of the request that needed it.
@@ -80,12 +81,11 @@ function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMir
   return loading;
 }
 
+/** The index is read again when its copy's lifetime runs out (sooner while it is unavailable). */
 function recheckAt(deps: MirrorDeps, index: VersionsIndex): number {
   const { binaryMirrorTtlSeconds, failureTtlSeconds } = deps.config;
-  return (
-    index.checkedAt +
-    (index.unavailable === undefined ? binaryMirrorTtlSeconds : Math.min(binaryMirrorTtlSeconds, failureTtlSeconds)) * 1000
-  );
+  const lifetime = copyLifetimeSeconds(VERSIONS_PATH, binaryMirrorTtlSeconds);
+  return freshUntil(index.checkedAt, index.unavailable === undefined ? lifetime : Math.min(lifetime, failureTtlSeconds));
 }
 
 /** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */

@@ -12,7 +12,7 @@
 
 import type { Config } from "../config";
 import type { ObjectStore } from "../store/store";
-import type { Fills } from "../fill/coordinators";
+import type { Fills } from "../fill/coordinator-calls";
 import { parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import type { PrefetchLedger, Progress } from "./ledger";
 import type { DaySpent, PrefetchBudget } from "./budget";

@@ -9,7 +9,7 @@ import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Pr
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, NO_STORE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { MirrorDeps } from "../runtime";
-import type { Unavailable } from "../fill/coordinators";
+import type { Unavailable } from "../fill/coordinator-calls";
 import { log } from "../log";
 
 function baseHeaders(): Headers {
