@@ -7,7 +7,8 @@
 import { Hono } from "hono";
 import { chooseFlavor, FLAVORS } from "./protocol/flavors";
 import { parseResourcePath } from "./protocol/paths";
-import { notFound, serveTarball } from "./routes/tarball";
+import { serveTarball } from "./routes/tarball";
+import { notFound } from "./routes/answers";
 import { serveRegistryList } from "./registries/serve";
 import { serveMirrorFile } from "./mirror/serve";
 import { meta, metaJson, metaStats, robots } from "./ops/meta";

@@ -7,7 +7,7 @@
 import { ConfigError, configSummary, parseConfig, parseSecrets, type Config, type Secrets } from "./config";
 import type { ObjectStore } from "./store/store";
 import { storeFor } from "./store/factory";
-import { RegistryRefresher } from "./registries/serve";
+import { RegistryRefresher } from "./registries/refresher";
 import { coordinatedFills, type Fills } from "./fill/coordinator-calls";
 import { MirrorMemory } from "./mirror/memory";
 import { RequestNote } from "./ops/access-log";

@@ -2,7 +2,7 @@
 
 import { createMiddleware } from "hono/factory";
 import { isProtocolPath } from "../protocol/request-path";
-import { notFound } from "../routes/tarball";
+import { notFound } from "../routes/answers";
 import { mirrorFileOf, type AppEnv } from "./context";
 
 const METHODS = new Set(["GET", "HEAD"]);

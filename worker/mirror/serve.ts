@@ -16,9 +16,9 @@ import type { Revalidated, Streamed } from "../fill/coordinator-calls";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
-import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Asked, type Presentation } from "../routes/stored";
-import { IMMUTABLE, keepFor, NO_STORE, servedContentType } from "../protocol/media";
-import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
+import { answerFromInfo, answerWhole, askedOf, fillRange, type Asked, type Presentation } from "../routes/stored";
+import { IMMUTABLE, keepFor, servedContentType } from "../protocol/media";
+import { absent, coldHead, fillAnswer, hit, notFound, upstreamFailed } from "../routes/answers";
 import type { MirrorFile } from "./path";
 import { copyLifetimeSeconds, freshUntil, isFresh, isImmutableFile } from "./freshness";
 import type { MirrorMemory } from "./memory";
@@ -178,26 +178,8 @@ async function answerFill(
   if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale")
     return serveMirrorFile(deps, memory, file, request, round + 1, served);
   const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, lifetimeOf(deps, file)));
-  headers.set("x-cache-miss", "miss");
-  if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
-  deps.note.cache = fill.joined ? "joined" : "miss";
-  deps.note.upstream = fill.upstream;
-  if (request.method === "HEAD") {
-    // A HEAD that found its copy outdated started the new copy's fill; it needs none of its bytes.
-    await fill.body.cancel();
-    if (fill.length !== undefined) headers.set("content-length", String(fill.length));
-    return new Response(null, { headers });
-  }
-  if (fill.range) {
-    // Cut from a fill whose bytes are not all checked yet: never kept by a cache.
-    const { start, end } = fill.range;
-    headers.set("cache-control", `${NO_STORE}, no-transform`);
-    headers.set("content-range", `bytes ${start}-${end}/${fill.length}`);
-    headers.set("content-length", String(end - start + 1));
-    return new Response(fill.body, { status: 206, headers });
-  }
-  if (fill.length !== undefined) headers.set("content-length", String(fill.length));
-  return new Response(fill.body, { headers });
+  // A HEAD that found its copy outdated started the new copy's fill; it needs none of its bytes.
+  return fillAnswer(deps, fill, headers, request.method === "HEAD");
 }
 
 /** A HEAD for a file the bucket lacks is passed to the upstream and answered as it answered; nothing is filled. */
@@ -205,11 +187,7 @@ async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile
   const answer = await headOnce(mirror.base, "/" + file.path, deps.config.upstreamTimeoutMs);
   if (answer.status === 200 && "headers" in answer) {
     const headers = answerHeaders(answer.headers, cacheControl(file, lifetimeOf(deps, file)));
-    headers.set("x-cache-miss", "miss");
-    deps.note.cache = "miss";
-    deps.note.upstream = mirror.base;
-    if (answer.length !== undefined) headers.set("content-length", String(answer.length));
-    return new Response(null, { headers });
+    return coldHead(deps, headers, answer.length, mirror.base);
   }
   if (isAnswerAboutPath(answer.status)) return absent(deps, answer.status);
   const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD answered ${statusInWords(answer.status)}`;

@@ -63,7 +63,7 @@ export function quorumHolds(obs: Observation, hash: string): boolean {
   return enough && [...obs.responders].every((u) => support.holders.has(u));
 }
 
-type Refusal = { hash: string; reason: "superseded" | "older" | "tie" };
+export type Refusal = { hash: string; reason: "superseded" | "older" | "tie" };
 
 export interface Ranking {
   /** Hashes that would replace the published one, newest first (each still needs trust and storage). */

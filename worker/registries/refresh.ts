@@ -4,79 +4,25 @@
  * (order.ts), that its origin confirms (or, when the origin cannot be asked, that a quorum of
  * upstreams has), and that pkgedge could fetch, verify and commit; then record what it replaces and
  * publish the new list in one compare-and-swap write. Only registries in REGISTRIES are published.
+ *
+ * This file runs a round: the world is sources.ts, the decision choice.ts (with order.ts), whether
+ * a candidate is trusted trust.ts, and the write publish.ts.
  */
 
 import type { Config, RegistryConfig } from "../config";
-import { FLAVORS, type Flavor } from "../protocol/flavors";
-import { REGISTRY_LIST_CONTENT_TYPE } from "../protocol/media";
-import { formatRegistryList, parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
-import { getText, probeUpstreams } from "../upstream/upstream";
-import type { MirrorDeps } from "../runtime";
+import type { Flavor } from "../protocol/flavors";
+import { formatRegistryList, parseRegistryList, registryPath, type RegistryRef } from "../protocol/paths";
 import type { ObjectStore } from "../store/store";
-import { observe, olderThan, quorumHolds, rankCandidates, type Observation } from "./order";
-import { askOrigin, type OriginAnswer } from "./origin";
+import { observe, type Observation } from "./order";
+import { chooseSnapshot, type Choice, type Known, type Verdict } from "./choice";
 import type { RefreshMemory } from "./memory";
+import { publish, publishedElsewhere } from "./publish";
+import type { RegistrySources } from "./sources";
 import { listKey, readState, StateUnreadable, updateState, type FlavorState, type RegistryReport } from "./state";
+import { trust } from "./trust";
 import { log } from "../log";
 
 export type RefreshResult = { ok: true; changed: boolean; refs: RegistryRef[] } | { ok: false; error: string };
-
-/** Per registry and round: candidates examined, and registry tarballs filled, at most. */
-const MAX_CANDIDATES_PER_ROUND = 5;
-const MAX_FILLS_PER_ROUND = 2;
-/**
- * How long every upstream must have moved on to a tied hash before it replaces the published one,
- * when several are configured: less than a cron period, so such a move lands on the next round.
- */
-const MOVED_ON_DWELL_MS = 45_000;
-
-/** What a refresh reads from the world: upstream lists, who holds a snapshot, origins, and fills. */
-export interface RegistrySources {
-  upstreams: readonly string[];
-  /** One upstream's list for a flavor, or why it could not be read. */
-  listed(upstream: string, flavor: Flavor): Promise<RegistryRef[] | string>;
-  /** Which of `upstreams` have this registry tarball. */
-  holders(upstreams: string[], ref: RegistryRef): Promise<string[]>;
-  origin(registry: RegistryConfig & { originTemplate: string }, hash: string): Promise<OriginAnswer>;
-  /** Makes sure the tarball is committed (fetched and verified if need be): null, or why not. */
-  store(ref: RegistryRef): Promise<string | null>;
-  /** With PREFETCH_GATE: null once everything `ref` adds over `base` is in the bucket, else why it waits. */
-  prefilled?(ref: RegistryRef, base: string | null): Promise<string | null>;
-  /** `ref` was published in place of `base`: prefetch what it adds. */
-  published?(ref: RegistryRef, base: string | null): Promise<void>;
-}
-
-/** The real world: upstream storage servers over HTTP, origins, and the resource's fill coordinator. */
-export function upstreamSources(deps: MirrorDeps): RegistrySources {
-  const timeout = deps.config.upstreamTimeoutMs;
-  return {
-    upstreams: deps.config.upstreams,
-    async listed(upstream, flavor) {
-      // A flavourless upstream's `/registries` serves every flavor (spec E7).
-      let res = await getText(upstream, `/registries.${flavor}`, timeout);
-      if (res.status === 404) res = await getText(upstream, "/registries", timeout);
-      if (res.text === undefined) return `${upstream}: ${res.error ?? `status ${res.status}`}`;
-      return parseRegistryList(res.text);
-    },
-    async holders(upstreams, ref) {
-      const probe = await probeUpstreams(upstreams, registryPath(ref), timeout);
-      return probe.found ? (await probe.all).map((h) => h.upstream) : [];
-    },
-    origin: (registry, hash) => askOrigin(registry, hash, timeout, deps.secrets.githubToken),
-    async store(ref) {
-      const resource = parseResourcePath(registryPath(ref))!;
-      if (await deps.store.head(resource.key)) return null;
-      const outcome = await deps.fills.commit(resource);
-      return outcome.committed ? null : outcome.reason;
-    },
-    ...(deps.prefetch
-      ? {
-          prefilled: deps.config.prefetch.gate ? (ref, base) => deps.prefetch!.heldBack(ref, base, deps.store) : undefined,
-          published: (ref, base) => deps.prefetch!.snapshotSeen(ref, base),
-        }
-      : {}),
-  };
-}
 
 type Round =
   | { kind: "unchanged"; refs: RegistryRef[]; update: FlavorState }
@@ -95,51 +41,57 @@ async function crossCheck(sources: RegistrySources, uuid: string, obs: Observati
   );
 }
 
-type Trust = { ok: true; by: "origin" | "quorum" } | { ok: false; reason: string };
-
-/** The origin is the authority for a hash pkgedge has not published; a quorum stands in when it cannot be asked. */
-async function trust(
-  sources: RegistrySources,
-  registry: RegistryConfig,
-  obs: Observation,
-  hash: string,
-  state: FlavorState | null,
-  memory: RefreshMemory,
-  report: RegistryReport,
-): Promise<Trust> {
-  const quorum = (why: string): Trust =>
-    quorumHolds(obs, hash)
-      ? { ok: true, by: "quorum" }
-      : { ok: false, reason: `${why}, and not every answering upstream (at least two) has it` };
-  if (!registry.originTemplate) return quorum("no origin configured");
-  if (state?.confirmed?.[registry.uuid]?.includes(hash)) return { ok: true, by: "origin" };
-  if (memory.saidNo(hash)) return { ok: false, reason: "its origin does not know it" };
-  const answer = await sources.origin({ ...registry, originTemplate: registry.originTemplate }, hash);
-  if (answer.kind === "known") return { ok: true, by: "origin" };
-  if (answer.kind === "unknown") {
-    memory.rememberNo(hash);
-    return { ok: false, reason: `its origin does not know it (${answer.status})` };
-  }
-  report.originFailures = (report.originFailures ?? 0) + 1;
-  report.lastOriginError = answer.error;
-  log("warn", "registry_origin_unavailable", { uuid: registry.uuid, hash, error: answer.error });
-  return quorum(`its origin could not be asked (${answer.error})`);
+/** What checking one registry's candidates needs, and where it records what it learns. */
+interface Checking {
+  store: ObjectStore;
+  sources: RegistrySources;
+  flavor: Flavor;
+  registry: RegistryConfig;
+  obs: Observation;
+  state: FlavorState | null;
+  memory: RefreshMemory;
+  report: RegistryReport;
+  update: FlavorState;
+  /** The hash published now, if any (what the gate compares a candidate with). */
+  current: string | undefined;
+  storeFailures: string[];
 }
 
-/**
- * The registry's snapshot another flavor publishes, when this flavor has none yet: what a new
- * snapshot is compared with for prefetching, so the first flavor to publish it (eager, usually)
- * does not take it for the registry's very first one.
- */
-async function publishedElsewhere(store: ObjectStore, flavor: Flavor, uuid: string, hash: string): Promise<string | null> {
-  for (const other of FLAVORS) {
-    if (other === flavor) continue;
-    const list = await store.get(listKey(other));
-    if (!list) continue;
-    const ref = parseRegistryList(await new Response(list.body).text()).find((r) => r.uuid === uuid);
-    if (ref && ref.treeHash !== hash) return ref.treeHash;
+/** A candidate's checks, cheapest first: recent failures, trust, a verified fill, then the prefetch gate. */
+async function check(c: Checking, hash: string): Promise<Verdict> {
+  const { flavor, registry, memory, update } = c;
+  const { uuid } = registry;
+  if (memory.couldNotStore(hash)) return { taken: false, reason: "could not be stored in the last ten minutes", filled: false };
+  const trusted = await trust(c.sources, registry, c.obs, hash, c.state, memory, c.report);
+  if (!trusted.ok) {
+    log("warn", "registry_candidate_untrusted", { flavor, uuid, hash, reason: trusted.reason });
+    return { taken: false, reason: trusted.reason, filled: false };
   }
-  return null;
+  if (trusted.by === "origin") update.confirmed![uuid] = [...(update.confirmed![uuid] ?? []), hash];
+  const failure = await c.sources.store({ uuid, treeHash: hash });
+  if (failure !== null) {
+    memory.rememberUnstorable(hash);
+    log("warn", "registry_candidate_unusable", { flavor, uuid, hash, reason: failure });
+    c.storeFailures.push(`${registryPath({ uuid, treeHash: hash })}: ${failure}`);
+    return { taken: false, reason: `could not be stored: ${failure}`, filled: true };
+  }
+  // The gate (PREFETCH_GATE): conservative clients get a snapshot once all it adds is here.
+  const waiting =
+    flavor === "conservative" && c.sources.prefilled
+      ? await c.sources.prefilled({ uuid, treeHash: hash }, c.current ?? (await publishedElsewhere(c.store, flavor, uuid, hash)))
+      : null;
+  if (waiting !== null) return { taken: false, reason: waiting, filled: true };
+  return { taken: true, by: trusted.by };
+}
+
+/** The registry's choice, its candidates checked one at a time as it asks for them. */
+async function choose(c: Checking, known: Known): Promise<Choice> {
+  const verdicts = new Map<string, Verdict>();
+  for (;;) {
+    const step = chooseSnapshot(c.obs, known, verdicts);
+    if (step.kind === "chosen") return step;
+    verdicts.set(step.hash, await check(c, step.hash));
+  }
 }
 
 async function refreshRound(
@@ -181,71 +133,28 @@ async function refreshRound(
     const current = published.get(uuid);
     if (current !== undefined && !obs.hashes.has(current)) obs.hashes.set(current, { listers: new Set(), holders: new Set() });
     await crossCheck(sources, uuid, obs);
-    const superseded = new Set(state?.superseded?.[uuid] ?? []);
-    const ranking = rankCandidates(obs, current, superseded, new Set(state?.passed?.[uuid] ?? []));
-    const report: RegistryReport = { refused: ranking.refused.map((r) => ({ hash: r.hash, reason: r.reason })), capped: null };
+    const report: RegistryReport = { refused: [], capped: null };
     update.registries![uuid] = report;
-    if (ranking.backwards)
-      log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: ranking.refused });
-    // A move only "every upstream moved on" supports must hold across rounds: upstreams that all lag
-    // in what they list for a round look the same as upstreams that all advanced.
-    const movedOnNow = ranking.candidates.find((h) => ranking.movedOn.has(h));
-    const pending = state?.movedOn?.[uuid];
+    const known: Known = {
+      published: current,
+      superseded: new Set(state?.superseded?.[uuid] ?? []),
+      passed: new Set(state?.passed?.[uuid] ?? []),
+      movedOn: state?.movedOn?.[uuid],
+      now,
+    };
+    const checking = { store, sources, flavor, registry, obs, state, memory, report, update, current, storeFailures };
+    const choice = await choose(checking, known);
+    if (choice.backwards)
+      log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: choice.orderRefused });
+    if (choice.capped !== null) log("warn", "registry_round_capped", { flavor, uuid, cap: choice.capped, left: choice.left });
+    Object.assign(report, { refused: choice.refused, capped: choice.capped });
     update.movedOn ??= {};
-    update.movedOn[uuid] = movedOnNow
-      ? { hash: movedOnNow, since: pending?.hash === movedOnNow ? pending.since : new Date(now).toISOString() }
-      : null;
-    // (With one upstream configured there is nobody else to wait for: it decides, as configured.)
-    const held = (hash: string) => obs.configured < 2 || (pending?.hash === hash && now - Date.parse(pending.since) >= MOVED_ON_DWELL_MS);
-
-    let fills = 0;
-    for (const [i, hash] of ranking.candidates.entries()) {
-      if (i >= MAX_CANDIDATES_PER_ROUND || fills >= MAX_FILLS_PER_ROUND) {
-        report.capped =
-          i >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
-        log("warn", "registry_round_capped", { flavor, uuid, cap: report.capped, left: ranking.candidates.length - i });
-        break;
-      }
-      if (ranking.movedOn.has(hash) && !held(hash)) {
-        report.refused!.push({ hash, reason: `every upstream moved on to it; waiting ${MOVED_ON_DWELL_MS / 1000} s for that to hold` });
-        continue;
-      }
-      if (memory.couldNotStore(hash)) {
-        report.refused!.push({ hash, reason: "could not be stored in the last ten minutes" });
-        continue;
-      }
-      const trusted = await trust(sources, registry, obs, hash, state, memory, report);
-      if (!trusted.ok) {
-        report.refused!.push({ hash, reason: trusted.reason });
-        log("warn", "registry_candidate_untrusted", { flavor, uuid, hash, reason: trusted.reason });
-        continue;
-      }
-      if (trusted.by === "origin") update.confirmed![uuid] = [...(update.confirmed![uuid] ?? []), hash];
-      fills++;
-      const failure = await sources.store({ uuid, treeHash: hash });
-      if (failure !== null) {
-        memory.rememberUnstorable(hash);
-        report.refused!.push({ hash, reason: `could not be stored: ${failure}` });
-        log("warn", "registry_candidate_unusable", { flavor, uuid, hash, reason: failure });
-        storeFailures.push(`${registryPath({ uuid, treeHash: hash })}: ${failure}`);
-        continue;
-      }
-      // The gate (PREFETCH_GATE): conservative clients get a snapshot once all it adds is here.
-      const waiting =
-        flavor === "conservative" && sources.prefilled
-          ? await sources.prefilled({ uuid, treeHash: hash }, current ?? (await publishedElsewhere(store, flavor, uuid, hash)))
-          : null;
-      if (waiting !== null) {
-        report.refused!.push({ hash, reason: waiting });
-        continue;
-      }
-      chosen.set(uuid, hash);
-      Object.assign(report, { hash, confirmedBy: trusted.by });
-      const older = olderThan(obs, hash);
-      if (older.length > 0) update.passed = { ...update.passed, [uuid]: older };
-      break;
-    }
-    if (report.hash === undefined && current !== undefined) report.hash = current;
+    update.movedOn[uuid] = choice.movedOn;
+    if (choice.confirmedBy && choice.hash !== undefined) {
+      chosen.set(uuid, choice.hash);
+      Object.assign(report, { hash: choice.hash, confirmedBy: choice.confirmedBy });
+      if (choice.passed.length > 0) update.passed = { ...update.passed, [uuid]: choice.passed };
+    } else if (current !== undefined) report.hash = current;
   }
 
   const refs = [...chosen].map(([uuid, treeHash]) => ({ uuid, treeHash }));
@@ -255,35 +164,8 @@ async function refreshRound(
   const body = formatRegistryList(refs);
   if (body === currentBody)
     return storeFailures.length > 0 ? { kind: "failed", error: couldNot, update } : { kind: "unchanged", refs, update };
-
-  // Bookkeeping first: what this list replaces is recorded before the list changes, so a write
-  // that fails after publishing cannot lose it. (Recording a hash that then stays published is
-  // harmless: the published hash is never filtered, and once replaced it was meant to be.)
-  const replaced = [...published].filter(([uuid, hash]) => chosen.get(uuid) !== hash);
-  const superseded: Record<string, string[]> = {};
-  for (const [uuid, hash] of replaced) superseded[uuid] = [...(superseded[uuid] ?? []), hash];
-  await updateState(store, flavor, { superseded, passed: update.passed, confirmed: update.confirmed });
-  // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
-  const written = await store.putSmall(listKey(flavor), body, {
-    contentType: REGISTRY_LIST_CONTENT_TYPE,
-    onlyIfEtag: stored?.etag ?? null,
-  });
-  if (!written) return { kind: "conflict" };
-  const at = new Date(now).toISOString();
-  for (const [uuid, report] of Object.entries(update.registries!)) if (chosen.get(uuid) !== published.get(uuid)) report.publishedAt = at;
-  log("info", "registry_published", {
-    flavor,
-    lines: body.trimEnd().split("\n"),
-    replaced: replaced.map(([uuid, treeHash]) => registryPath({ uuid, treeHash })),
-  });
-  for (const [uuid, treeHash] of chosen) {
-    if (published.get(uuid) === treeHash || !sources.published) continue;
-    // Prefetching is a courtesy to the next clients: it never holds back or fails a publish.
-    await sources
-      .published({ uuid, treeHash }, published.get(uuid) ?? (await publishedElsewhere(store, flavor, uuid, treeHash)))
-      .catch((err) => log("warn", "prefetch_plan_failed", { uuid, hash: treeHash, error: String(err) }));
-  }
-  return { kind: "published", refs, update };
+  const written = await publish(store, sources, { flavor, published, chosen, body, replacesEtag: stored?.etag ?? null, update, now });
+  return written ? { kind: "published", refs, update } : { kind: "conflict" };
 }
 
 export async function refreshFlavor(

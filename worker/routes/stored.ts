@@ -8,7 +8,7 @@ import { ifNoneMatchHits, ifRangeHolds } from "./conditional";
 import { CHANGED, type ObjectBody, type ObjectInfo, type ObjectStore } from "../store/store";
 import { withLength } from "../streams/bytes";
 
-import { NO_STORE } from "../protocol/media";
+import { unsatisfiable } from "./answers";
 
 /** What a request asks of a stored object. */
 export interface Asked {
@@ -38,12 +38,6 @@ export interface Presentation {
   headers(info: ObjectInfo): Headers;
   /** The content under the key never changes, so its Last-Modified is a strong validator. */
   immutable: boolean;
-}
-
-export function unsatisfiable(size: number, headers: Headers): Response {
-  headers.set("content-range", `bytes */${size}`);
-  headers.set("cache-control", NO_STORE);
-  return new Response(null, { status: 416, headers });
 }
 
 /** A bucket body as the response body: as it is when it carries its length (the fast path of a hit). */

@@ -1,0 +1,60 @@
+/**
+ * What a registry refresh reads from the world and tells it: upstream lists, who holds a snapshot,
+ * origins, fills, and the prefetch hooks. The refresh sees only this interface, so the property
+ * test can stand a simulated world in for the real one.
+ */
+
+import type { RegistryConfig } from "../config";
+import type { Flavor } from "../protocol/flavors";
+import { parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
+import { getText, probeUpstreams } from "../upstream/upstream";
+import type { MirrorDeps } from "../runtime";
+import { askOrigin, type OriginAnswer } from "./origin";
+
+/** What a refresh reads from the world: upstream lists, who holds a snapshot, origins, and fills. */
+export interface RegistrySources {
+  upstreams: readonly string[];
+  /** One upstream's list for a flavor, or why it could not be read. */
+  listed(upstream: string, flavor: Flavor): Promise<RegistryRef[] | string>;
+  /** Which of `upstreams` have this registry tarball. */
+  holders(upstreams: string[], ref: RegistryRef): Promise<string[]>;
+  origin(registry: RegistryConfig & { originTemplate: string }, hash: string): Promise<OriginAnswer>;
+  /** Makes sure the tarball is committed (fetched and verified if need be): null, or why not. */
+  store(ref: RegistryRef): Promise<string | null>;
+  /** With PREFETCH_GATE: null once everything `ref` adds over `base` is in the bucket, else why it waits. */
+  prefilled?(ref: RegistryRef, base: string | null): Promise<string | null>;
+  /** `ref` was published in place of `base`: prefetch what it adds. */
+  published?(ref: RegistryRef, base: string | null): Promise<void>;
+}
+
+/** The real world: upstream storage servers over HTTP, origins, and the resource's fill coordinator. */
+export function upstreamSources(deps: MirrorDeps): RegistrySources {
+  const timeout = deps.config.upstreamTimeoutMs;
+  return {
+    upstreams: deps.config.upstreams,
+    async listed(upstream, flavor) {
+      // A flavourless upstream's `/registries` serves every flavor (spec E7).
+      let res = await getText(upstream, `/registries.${flavor}`, timeout);
+      if (res.status === 404) res = await getText(upstream, "/registries", timeout);
+      if (res.text === undefined) return `${upstream}: ${res.error ?? `status ${res.status}`}`;
+      return parseRegistryList(res.text);
+    },
+    async holders(upstreams, ref) {
+      const probe = await probeUpstreams(upstreams, registryPath(ref), timeout);
+      return probe.found ? (await probe.all).map((h) => h.upstream) : [];
+    },
+    origin: (registry, hash) => askOrigin(registry, hash, timeout, deps.secrets.githubToken),
+    async store(ref) {
+      const resource = parseResourcePath(registryPath(ref))!;
+      if (await deps.store.head(resource.key)) return null;
+      const outcome = await deps.fills.commit(resource);
+      return outcome.committed ? null : outcome.reason;
+    },
+    ...(deps.prefetch
+      ? {
+          prefilled: deps.config.prefetch.gate ? (ref, base) => deps.prefetch!.heldBack(ref, base, deps.store) : undefined,
+          published: (ref, base) => deps.prefetch!.snapshotSeen(ref, base),
+        }
+      : {}),
+  };
+}
