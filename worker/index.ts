@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { app } from "./app";
 import { ConfigError } from "./config";
 import { FLAVORS } from "./protocol/flavors";
-import { mirrorDepsFor, runtimeFor } from "./runtime";
+import { requestDepsFor, runtimeFor } from "./runtime";
 import type { PrefetchMessage } from "./prefetch/prefetch";
 
 export { FillCoordinator } from "./fill/coordinator";
@@ -21,7 +21,7 @@ export default {
   async scheduled(_controller, env, ctx) {
     const rt = runtimeFor(env);
     if (rt instanceof ConfigError) return; // already logged; requests report it too
-    const deps = mirrorDepsFor(rt, (p) => ctx.waitUntil(p));
+    const deps = requestDepsFor(rt, (p) => ctx.waitUntil(p));
     await Promise.all(FLAVORS.map((flavor) => rt.registries.refresh(deps, flavor)));
   },
 

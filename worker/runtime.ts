@@ -54,8 +54,8 @@ function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
   if (rt.upstreamFailures.length > MAX_FAILURES_KEPT) rt.upstreamFailures.shift();
 }
 
-/** What the routes and the registry refresh need for one invocation (a request, a cron event). */
-export interface MirrorDeps {
+/** What a request needs from its runtime (a cron round needs the same): the routes and the registry refresh take it. */
+export interface RequestDeps {
   config: Config;
   store: ObjectStore;
   fills: Fills;
@@ -155,7 +155,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
   }
 }
 
-export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void, note = new RequestNote()): MirrorDeps {
+export function requestDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void, note = new RequestNote()): RequestDeps {
   return {
     config: rt.config,
     store: rt.store,

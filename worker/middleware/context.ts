@@ -5,7 +5,7 @@
 
 import type { Context } from "hono";
 import { ConfigError } from "../config";
-import { mirrorDepsFor, runtimeFor, type MirrorDeps, type Runtime } from "../runtime";
+import { requestDepsFor, runtimeFor, type RequestDeps, type Runtime } from "../runtime";
 import type { RequestNote } from "../ops/access-log";
 import { parseMirrorPath } from "../mirror/path";
 import { sentPath, withoutMountPrefix } from "../protocol/request-path";
@@ -20,8 +20,8 @@ export function rawPath(request: Request, options?: { env?: unknown }): string {
   return withoutMountPrefix(sentPath(request.url), prefix);
 }
 
-export function deps(c: Context<AppEnv>): MirrorDeps {
-  return mirrorDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p), c.get("note"));
+export function deps(c: Context<AppEnv>): RequestDeps {
+  return requestDepsFor(c.get("rt"), (p) => c.executionCtx.waitUntil(p), c.get("note"));
 }
 
 /** A well-formed path of a configured binary mirror (anything else under /mirror/ is a 404). */

@@ -13,7 +13,7 @@
  * included) leaves it unavailable, asked about again on the next fill.
  */
 
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import { RequestNote } from "../ops/access-log";
 import { log } from "../log";
@@ -35,7 +35,7 @@ function message(err: unknown): string {
  * file it lists is checked against it; a file it does not list is filled after the length check
  * only while versions.json is current, and not at all while it is unavailable.
  */
-export async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Promise<PublishedLookup> {
+export async function publishedFor(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Promise<PublishedLookup> {
   if (path === VERSIONS_PATH || !path.startsWith("bin/")) return { kind: "known" };
   let versions: VersionsIndex;
   try {
@@ -53,7 +53,7 @@ export async function publishedFor(deps: MirrorDeps, memory: MirrorMemory, mirro
  * added to it. An index older than its TTL (or none yet) is refreshed in the background, so the
  * requests after that one compare against the current list.
  */
-export function listedNow(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Published | undefined {
+export function listedNow(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Published | undefined {
   if (path === VERSIONS_PATH || !path.startsWith("bin/")) return undefined;
   const held = memory.versions.get(mirror.name);
   if (!held || Date.now() >= recheckAt(deps, held)) deps.waitUntil(versionsIndex(deps, memory, mirror).catch(() => {}));
@@ -68,7 +68,7 @@ function unavailable(mirror: BinaryMirror, why: string): string {
  * The mirror's index as this isolate holds it, refreshed first when it is older than the TTL (an
  * unavailable one is asked about again after UPSTREAM_FAILURE_TTL_SECONDS).
  */
-function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
+function versionsIndex(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
   const cached = memory.versions.get(mirror.name);
   if (cached && isFresh(recheckAt(deps, cached), Date.now())) return Promise.resolve(cached);
   let loading = memory.loading.get(mirror.name);
@@ -82,7 +82,7 @@ function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMir
 }
 
 /** The index is read again when its copy's lifetime runs out (sooner while it is unavailable). */
-function recheckAt(deps: MirrorDeps, index: VersionsIndex): number {
+function recheckAt(deps: RequestDeps, index: VersionsIndex): number {
   const { binaryMirrorTtlSeconds, failureTtlSeconds } = deps.config;
   const lifetime = copyLifetimeSeconds(VERSIONS_PATH, binaryMirrorTtlSeconds);
   return freshUntil(index.checkedAt, index.unavailable === undefined ? lifetime : Math.min(lifetime, failureTtlSeconds));
@@ -90,7 +90,7 @@ function recheckAt(deps: MirrorDeps, index: VersionsIndex): number {
 
 /** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */
 async function loadVersions(
-  deps: MirrorDeps,
+  deps: RequestDeps,
   memory: MirrorMemory,
   mirror: BinaryMirror,
   cached: VersionsIndex | undefined,

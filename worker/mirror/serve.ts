@@ -9,7 +9,7 @@
  * conditional GET with the copy's ETag). Only when the upstream cannot be asked is a stale copy served.
  */
 
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import type { ObjectBody, ObjectInfo } from "../store/store";
 import type { Revalidated, Streamed } from "../fill/coordinator-calls";
@@ -59,18 +59,18 @@ function copyHeaders(copy: ObjectInfo): UpstreamHeaders & { etag: string } {
 }
 
 /** How long (s) a copy of this file is served before the upstream is asked again. */
-function lifetimeOf(deps: MirrorDeps, file: MirrorFile): number {
+function lifetimeOf(deps: RequestDeps, file: MirrorFile): number {
   return copyLifetimeSeconds(file.path, deps.config.binaryMirrorTtlSeconds);
 }
 
 /** Until when (ms) a copy needs no revalidation: its lifetime from when it was fetched, or from when it was last found current. */
-function copyFreshUntil(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, copy: ObjectInfo): number {
+function copyFreshUntil(deps: RequestDeps, memory: MirrorMemory, file: MirrorFile, copy: ObjectInfo): number {
   const fetchedAt = Date.parse(copy.customMetadata[COPY_META.fetchedAt] ?? "") || copy.uploaded.getTime();
   return Math.max(freshUntil(fetchedAt, lifetimeOf(deps, file)), memory.confirmedUntil(copy.key, copy.etag));
 }
 
 export async function serveMirrorFile(
-  deps: MirrorDeps,
+  deps: RequestDeps,
   memory: MirrorMemory,
   file: MirrorFile,
   request: Request,
@@ -152,7 +152,7 @@ function disagrees(copy: ObjectInfo, listed: Published): boolean {
 }
 
 /** A copy's answer (null when it vanished between its metadata and its bytes). */
-async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, shown: Presentation, asked: Asked): Promise<Response | null> {
+async function answerCopy(deps: RequestDeps, copy: ObjectInfo | ObjectBody, shown: Presentation, asked: Asked): Promise<Response | null> {
   const answer =
     "body" in copy
       ? await answerWhole(copy as ObjectBody, shown.headers(copy), copyHeaders(copy).etag, asked.ifNoneMatch)
@@ -162,7 +162,7 @@ async function answerCopy(deps: MirrorDeps, copy: ObjectInfo | ObjectBody, shown
 
 /** A response from the file's fill: its bytes as they pass the checks (a range of them, when asked). */
 async function answerFill(
-  deps: MirrorDeps,
+  deps: RequestDeps,
   memory: MirrorMemory,
   file: MirrorFile,
   request: Request,
@@ -183,7 +183,7 @@ async function answerFill(
 }
 
 /** A HEAD for a file the bucket lacks is passed to the upstream and answered as it answered; nothing is filled. */
-async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile): Promise<Response> {
+async function headCold(deps: RequestDeps, mirror: BinaryMirror, file: MirrorFile): Promise<Response> {
   const answer = await headOnce(mirror.base, "/" + file.path, deps.config.upstreamTimeoutMs);
   if (answer.status === 200 && "headers" in answer) {
     const headers = answerHeaders(answer.headers, cacheControl(file, lifetimeOf(deps, file)));

@@ -1,7 +1,7 @@
 /** The one refresh of each flavor in flight in this isolate, and whether the next one is due. */
 
 import type { Flavor } from "../protocol/flavors";
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 import { refreshFlavor, type RefreshResult } from "./refresh";
 import { RefreshMemory } from "./memory";
 import { upstreamSources } from "./sources";
@@ -18,7 +18,7 @@ export class RegistryRefresher {
   private readonly inFlight = new Map<Flavor, Promise<RefreshResult>>();
   private readonly memory = new RefreshMemory();
 
-  refresh(deps: MirrorDeps, flavor: Flavor): Promise<RefreshResult> {
+  refresh(deps: RequestDeps, flavor: Flavor): Promise<RefreshResult> {
     let running = this.inFlight.get(flavor);
     if (!running) {
       this.lastCheck.set(flavor, Date.now());
@@ -30,7 +30,7 @@ export class RegistryRefresher {
     return running;
   }
 
-  async isDue(deps: MirrorDeps, flavor: Flavor): Promise<boolean> {
+  async isDue(deps: RequestDeps, flavor: Flavor): Promise<boolean> {
     const ttl = deps.config.registryTtlSeconds * 1000;
     const fresh = (at: number | undefined) => at !== undefined && Date.now() - at < ttl;
     if (this.inFlight.has(flavor) || fresh(this.lastCheck.get(flavor))) return false;

@@ -7,14 +7,14 @@
 
 import type { Flavor } from "../protocol/flavors";
 import { REGISTRY_LIST_CACHE_CONTROL, REGISTRY_LIST_CONTENT_TYPE } from "../protocol/media";
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 import type { ObjectInfo } from "../store/store";
 import type { RegistryRefresher } from "./refresher";
 import { listKey } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
 
 async function readList(
-  deps: MirrorDeps,
+  deps: RequestDeps,
   flavor: Flavor,
   head: boolean,
 ): Promise<{ info: ObjectInfo; body: ReadableStream<Uint8Array> | null } | null> {
@@ -27,7 +27,7 @@ async function readList(
 }
 
 export async function serveRegistryList(
-  deps: MirrorDeps,
+  deps: RequestDeps,
   refresher: RegistryRefresher,
   flavor: Flavor,
   request: Request,

@@ -8,7 +8,7 @@ import type { RegistryConfig } from "../config";
 import type { Flavor } from "../protocol/flavors";
 import { parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { getText, probeUpstreams } from "../upstream/upstream";
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 import { askOrigin, type OriginAnswer } from "./origin";
 
 /** What a refresh reads from the world: upstream lists, who holds a snapshot, origins, and fills. */
@@ -28,7 +28,7 @@ export interface RegistrySources {
 }
 
 /** The real world: upstream storage servers over HTTP, origins, and the resource's fill coordinator. */
-export function upstreamSources(deps: MirrorDeps): RegistrySources {
+export function upstreamSources(deps: RequestDeps): RegistrySources {
   const timeout = deps.config.upstreamTimeoutMs;
   return {
     upstreams: deps.config.upstreams,

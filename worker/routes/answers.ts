@@ -9,13 +9,13 @@ import type { Streamed, Unavailable } from "../fill/coordinator-calls";
 import { NO_STORE } from "../protocol/media";
 import type { CacheOutcome } from "../ops/access-log";
 import type { ObjectInfo } from "../store/store";
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 import { log } from "../log";
 
 /** What a fill answers with: its bytes, or why a range of them cannot be cut. */
 export type FillStream = Extract<Streamed, { kind: "streaming" | "unsatisfiable" }>;
 
-function noteCache(deps: MirrorDeps, outcome: CacheOutcome, upstream?: string | null): void {
+function noteCache(deps: RequestDeps, outcome: CacheOutcome, upstream?: string | null): void {
   deps.note.cache = outcome;
   if (upstream !== undefined) deps.note.upstream = upstream;
 }
@@ -30,13 +30,13 @@ export function notFound(status = 404): Response {
 }
 
 /** Notes a hit (and the upstream the object was filled from) for the access log. */
-export function hit(deps: MirrorDeps, info: ObjectInfo, answer: Response): Response {
+export function hit(deps: RequestDeps, info: ObjectInfo, answer: Response): Response {
   noteCache(deps, "hit", info.customMetadata.upstream ?? null);
   return answer;
 }
 
 /** A resource no upstream has (or, for the binary mirror, the status its bucket gave). */
-export function absent(deps: MirrorDeps, status = 404): Response {
+export function absent(deps: RequestDeps, status = 404): Response {
   noteCache(deps, "negative");
   return notFound(status);
 }
@@ -45,7 +45,7 @@ export function absent(deps: MirrorDeps, status = 404): Response {
  * An upstream outage is not an absence (Pkg, downstream caches and operators read 404 as "this does
  * not exist"): 502, never stored, with a short Retry-After, naming the cause.
  */
-export function upstreamFailed(deps: MirrorDeps, key: string, failure: Unavailable): Response {
+export function upstreamFailed(deps: RequestDeps, key: string, failure: Unavailable): Response {
   noteCache(deps, "error");
   log("warn", "upstream_failed", { key, detail: failure.detail });
   deps.noteFailure(key, failure.detail);
@@ -62,7 +62,7 @@ export function unsatisfiable(size: number, headers: Headers): Response {
 }
 
 /** A cold HEAD answered from what the upstream said (no bytes read): the length the GET will have. */
-export function coldHead(deps: MirrorDeps, headers: Headers, length: number | undefined, upstream: string | null): Response {
+export function coldHead(deps: RequestDeps, headers: Headers, length: number | undefined, upstream: string | null): Response {
   noteCache(deps, "miss", upstream);
   markMiss(headers);
   if (length !== undefined) headers.set("content-length", String(length));
@@ -76,7 +76,7 @@ export function coldHead(deps: MirrorDeps, headers: Headers, length: number | un
  * verdict). The whole body carries its length (spec E9: streamed chunked when the upstream gave
  * none). A HEAD that started a fill (a mirror copy found outdated) needs none of its bytes.
  */
-export async function fillAnswer(deps: MirrorDeps, fill: FillStream, headers: Headers, head = false): Promise<Response> {
+export async function fillAnswer(deps: RequestDeps, fill: FillStream, headers: Headers, head = false): Promise<Response> {
   markMiss(headers);
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
   noteCache(deps, fill.joined ? "joined" : "miss", fill.upstream);

@@ -9,7 +9,7 @@ import { answerFromInfo, answerWhole, askedOf, fillRange, type Presentation } fr
 import { absent, coldHead, fillAnswer, hit, upstreamFailed } from "./answers";
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, TARBALL_CONTENT_TYPE } from "../protocol/media";
-import type { MirrorDeps } from "../runtime";
+import type { RequestDeps } from "../runtime";
 
 function baseHeaders(): Headers {
   return new Headers({ "content-type": TARBALL_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": IMMUTABLE });
@@ -25,7 +25,7 @@ function storedHeaders(obj: ObjectInfo): Headers {
 /** Content-addressed: the bytes under a tarball's key never change. */
 const TARBALL: Presentation = { headers: storedHeaders, immutable: true };
 
-export async function serveTarball(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
+export async function serveTarball(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const asked = askedOf(request);
   // Hit path. A plain GET is one bucket read; HEAD and ranged GETs read the metadata first.
   if (asked.head || asked.rangeHeader !== null) {
@@ -43,7 +43,7 @@ export async function serveTarball(deps: MirrorDeps, resource: Resource, request
  * A cold HEAD answers from the resource's coordinator, which remembers the upstream it found so
  * the GET that follows is filled from it and has the same Content-Length (spec §6.3.7).
  */
-async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Response> {
+async function headOnMiss(deps: RequestDeps, resource: Resource): Promise<Response> {
   const located = await deps.fills.locate(resource);
   if (!located.found) return located.unavailable ? upstreamFailed(deps, resource.key, located) : absent(deps);
   return coldHead(deps, baseHeaders(), located.length, null);
@@ -54,7 +54,7 @@ async function headOnMiss(deps: MirrorDeps, resource: Resource): Promise<Respons
  * the running fill against the length the fill really has; since its bytes are not yet verified
  * when its headers go out, it is never marked immutable (its end is held back until the verdict).
  */
-async function getOnMiss(deps: MirrorDeps, resource: Resource, request: Request): Promise<Response> {
+async function getOnMiss(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const fill = await deps.fills.stream(resource, fillRange(askedOf(request)));
   if (fill.kind === "not-found") return absent(deps);
   if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
