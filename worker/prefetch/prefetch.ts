@@ -41,6 +41,11 @@ const SEND_BATCH = 100;
 /** Queues delays a message by 12 hours at the most. */
 const MAX_DELAY_SECONDS = 12 * 3600;
 const MAX_RETRY_DELAY_SECONDS = 3600;
+
+/** How long the queue holds an item back after its `attempts`-th failed delivery: doubling from `baseSeconds`, capped. */
+export function retryDelaySeconds(baseSeconds: number, attempts: number): number {
+  return Math.min(baseSeconds * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_SECONDS);
+}
 /** Labels come from registries and Artifacts.toml files: bounded, so a message stays far below Queues' 128 KB. */
 const MAX_LABEL_CHARS = 200;
 
@@ -127,8 +132,7 @@ export class Prefetcher {
   }
 
   private backoff(attempts: number): number {
-    const base = this.config.prefetch.retryDelaySeconds;
-    return Math.min(base * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_SECONDS);
+    return retryDelaySeconds(this.config.prefetch.retryDelaySeconds, attempts);
   }
 
   private async handle(message: Message<PrefetchMessage>, store: ObjectStore, fills: Fills): Promise<void> {
