@@ -119,42 +119,52 @@ describe("prefetching a new snapshot", () => {
     await m.settle();
   });
 
-  it("delivers a failed item again after its retry delay, and fills it once the upstream serves it", async () => {
-    const broken = prefetch.packages[0]!;
-    const lists = { conservative: list(prefetch.next), eager: list(prefetch.next) };
-    const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) } }, PREFETCH_UPSTREAM);
-    const m = mirror({});
-    await m.scheduled();
-    const warn = vi.spyOn(console, "warn");
-    await up.reconfigure({ lists, faults: { [broken]: "status-503" } });
-    await m.scheduled();
-    const failures = () =>
-      warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"prefetch_failed"') && l.includes(key(broken)));
-    await until(
-      "a first failed delivery",
-      async () => failures().length,
-      (n) => n >= 1,
-      30,
-    );
-    const firstAt = Date.now();
-    expect(JSON.parse(failures()[0]!).retry_in).toBe(retryDelaySeconds(RETRY_BASE_SECONDS, 1));
-    await up.reconfigure({ lists }); // mended: the next delivery after the remembered failure fills it
-    await until(
-      "a second delivery",
-      async () => failures().length,
-      (n) => n >= 2,
-      30,
-    );
-    expect(Date.now() - firstAt).toBeGreaterThanOrEqual(RETRY_BASE_SECONDS * 1000 - 100); // held back, not at once
-    await until(
-      "the item in the bucket",
-      () => inBucket([broken]),
-      (found) => found.length === 1,
-      60,
-    );
-    expect((await treeHashOfTarGz(new Blob([(await storedBytes(key(broken)))!]).stream())).noSkip).toBe(hashOf(broken));
-    await m.settle();
-  });
+  // Where retries are immediate (S3 here), all six deliveries fall within the remembered failure.
+  it.skipIf(RETRY_BASE_SECONDS === 0)(
+    "delivers a failed item again after its retry delay, and fills it once the upstream serves it",
+    async () => {
+      const broken = prefetch.packages[0]!;
+      const lists = { conservative: list(prefetch.next), eager: list(prefetch.next) };
+      const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) } }, PREFETCH_UPSTREAM);
+      const m = mirror({});
+      await m.scheduled();
+      const warn = vi.spyOn(console, "warn");
+      await up.reconfigure({ lists, faults: { [broken]: "status-503" } });
+      await m.scheduled();
+      const failures = () =>
+        warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"prefetch_failed"') && l.includes(key(broken)));
+      await until(
+        "a first failed delivery",
+        async () => failures().length,
+        (n) => n >= 1,
+        30,
+      );
+      const firstAt = Date.now();
+      expect(JSON.parse(failures()[0]!).retry_in).toBe(retryDelaySeconds(RETRY_BASE_SECONDS, 1));
+      await up.reconfigure({ lists }); // mended: the next delivery after the remembered failure fills it
+      await until(
+        "a second delivery",
+        async () => failures().length,
+        (n) => n >= 2,
+        30,
+      );
+      expect(Date.now() - firstAt).toBeGreaterThanOrEqual(RETRY_BASE_SECONDS * 1000 - 100); // held back, not at once
+      await until(
+        "the item in the bucket",
+        () => inBucket([broken]),
+        (found) => found.length === 1,
+        60,
+      );
+      expect((await treeHashOfTarGz(new Blob([(await storedBytes(key(broken)))!]).stream())).noSkip).toBe(hashOf(broken));
+      await until(
+        "the whole plan filled",
+        () => snapshotReport(m, prefetch.next),
+        (r) => r?.done === r?.total,
+        60,
+      );
+      await m.settle();
+    },
+  );
 
   // Dead-lettering takes six deliveries: with the R2 project's retries a second apart and doubling,
   // 31 s of waiting, so it runs where retries are immediate (the retry path is the same; the
