@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { gitTreeHash, tarGz } from "../test/fixtures/tarballs.ts";
 import { REPO } from "../test/fixtures/wrangler-dev.ts";
 
-export const OUT = join(REPO, "bench", "out");
+const OUT = join(REPO, "bench", "out");
 const MiB = 1024 * 1024;
 
 export interface BenchTarball {
@@ -39,7 +39,7 @@ function contentBytes(size: number, compressible: boolean): Buffer {
   return out;
 }
 
-export function benchTarball(name: string, payloadMiB: number, options: { compressible?: boolean } = {}): BenchTarball {
+function benchTarball(name: string, payloadMiB: number, options: { compressible?: boolean } = {}): BenchTarball {
   const compressible = options.compressible ?? true;
   mkdirSync(OUT, { recursive: true });
   const meta = join(OUT, `${name}.json`);

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 
 export const MB = 1e6;
 
-export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
   const value = await fn();
   return { ms: performance.now() - start, value };
@@ -21,7 +21,7 @@ export async function median(runs: number, fn: () => Promise<unknown>): Promise<
   return times[Math.floor(times.length / 2)]!;
 }
 
-export function shellMs(command: string): number {
+function shellMs(command: string): number {
   const start = performance.now();
   const r = spawnSync("bash", ["-c", command], { stdio: ["ignore", "ignore", "inherit"] });
   if (r.status !== 0) throw new Error(`${command} failed`);
@@ -110,9 +110,9 @@ export function med(xs: number[]): number {
 }
 
 /** Downloads a URL, timing the first byte and the whole body. */
-export async function timedDownload(url: string, init?: RequestInit): Promise<{ ttfb: number; total: number; bytes: number }> {
+export async function timedDownload(url: string): Promise<{ ttfb: number; total: number; bytes: number }> {
   const start = performance.now();
-  const res = await fetch(url, init);
+  const res = await fetch(url);
   const reader = res.body!.getReader();
   let bytes = 0;
   let ttfb = 0;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { have } from "./lib.ts";
 import { freePort } from "../test/fixtures/wrangler-dev.ts";
 
-export const NGINX = "/usr/sbin/nginx";
+const NGINX = "/usr/sbin/nginx";
 
 export function nginxAvailable(): boolean {
   if (have("nginx") || have(NGINX)) return true;

@@ -5,7 +5,7 @@
 
 import { execFileSync } from "node:child_process";
 
-export function workerdRssBytes(pgid: number): number {
+function workerdRssBytes(pgid: number): number {
   let out = "";
   try {
     out = execFileSync("ps", ["-o", "rss=,comm=", "-g", String(pgid)], { encoding: "utf8" });

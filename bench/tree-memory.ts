@@ -8,13 +8,9 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { TreeBuilder, type StreamingSha1 } from "../worker/verify/tree.ts";
+import { TreeBuilder } from "../worker/verify/tree.ts";
+import { nodeSha1 } from "../infra/lib/tarball.ts";
 import { table } from "./lib.ts";
-
-const nodeSha1 = (): StreamingSha1 => {
-  const h = createHash("sha1");
-  return { update: (b) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
-};
 
 const FILES = ["Package.toml", "Versions.toml", "Deps.toml", "Compat.toml"];
 const paths = (entries: number) =>

@@ -9,28 +9,16 @@
  * starts at every edge location.
  */
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OFFLINE_ENV, REPO } from "./repo.ts";
+import { outputOf, spawnWrangler } from "./lib/tools.ts";
 
 export const BUDGET_GZIP_KIB = 96;
 const ENVIRONMENTS = ["", "staging", "production"];
 
 function dryRun(env: string, outdir: string): Promise<{ code: number; output: string }> {
-  const bin = join(REPO, "node_modules", ".bin");
-  const args = ["deploy", "--dry-run", "--outdir", outdir, ...(env ? ["--env", env] : [])];
-  return new Promise((resolve) => {
-    const child = spawn(join(bin, "wrangler"), args, {
-      cwd: REPO,
-      env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` },
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("close", (code) => resolve({ code: code ?? -1, output }));
-  });
+  return outputOf(spawnWrangler(["deploy", "--dry-run", "--outdir", outdir, ...(env ? ["--env", env] : [])]));
 }
 
 let failed = false;

@@ -17,7 +17,7 @@ export interface Command<O extends NonNullable<ParseArgsConfig["options"]>> {
   positionals?: boolean;
 }
 
-export function helpText(command: Command<NonNullable<ParseArgsConfig["options"]>>): string {
+function helpText(command: Command<NonNullable<ParseArgsConfig["options"]>>): string {
   const lines = [`usage: ${command.usage}`, "", "options:", ...command.help.map((h) => `  ${h}`), "  --help           this text"];
   if (command.environment?.length) lines.push("", "environment:", ...command.environment.map((e) => `  ${e}`));
   lines.push("", `example: ${command.example}`);

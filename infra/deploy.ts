@@ -4,13 +4,11 @@
  * same command on every merge; by hand it needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID.
  */
 
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
-import { REPO } from "./repo.ts";
+import { runWranglerSync } from "./lib/tools.ts";
+import { wranglerEnvironments } from "./lib/wrangler-config.ts";
 
-const environments = [...readFileSync(join(REPO, "wrangler.toml"), "utf8").matchAll(/^\[env\.([a-z0-9-]+)\]$/gm)].map((m) => m[1]!);
+const environments = wranglerEnvironments();
 
 const { values } = parseCommand({
   usage: "npm run deploy -- --env NAME [--dry-run]",
@@ -29,6 +27,6 @@ if (!values.env || !environments.includes(values.env)) {
   process.exit(2);
 }
 const args = ["deploy", "--env", values.env, ...(values["dry-run"] ? ["--dry-run"] : [])];
-const bin = join(REPO, "node_modules", ".bin");
-const run = spawnSync(join(bin, "wrangler"), args, { stdio: "inherit", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+// A deploy talks to Cloudflare: wrangler is not kept offline here.
+const run = runWranglerSync(args, { stdio: "inherit", offline: false });
 process.exit(run.status ?? 1);

@@ -6,8 +6,11 @@
  * its S3 endpoint), so an operator can seed a new mirror from an old one. Every object is read
  * into a temporary file first and every tarball checked there: its git tree hash must match the
  * name it is stored under (the rule pkgedge itself applies to fills). One that does not (or is not
- * gzip at all) is never written to the destination, and is reported. Copying a bucket onto itself
- * is refused.
+ * gzip at all) is never written to the destination, and is reported; a file of a binary mirror
+ * must match the sha256 its copy was stored with. Tarballs are checked with the worker's limits
+ * (VERIFY_MAX_* and FILL_MAX_BYTES from the environment, else the worker's defaults): one past a
+ * limit is not copied, and never counts against the destination's own copy. Copying a bucket onto
+ * itself is refused.
  * Credentials: FROM_S3_ACCESS_KEY_ID / FROM_S3_SECRET_ACCESS_KEY and TO_S3_… (each falling back to
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY). Exits non-zero if any object failed.
  */
@@ -18,7 +21,8 @@ import { join } from "node:path";
 import { parseResourcePath, type Resource } from "../worker/protocol/paths.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
-import { checkTarballFile, describeError, scratchDirectory, spool, uploadVerified, type Checked } from "./verified-upload.ts";
+import { describeError, verifyTarball, workerVerifyLimits, type VerifyLimits } from "./lib/tarball.ts";
+import { scratchDirectory, spool, uploadVerified } from "./lib/verified-upload.ts";
 
 function fail(message: string): never {
   console.error(`✗ ${message}`);
@@ -47,6 +51,8 @@ const { values } = parseCommand({
   environment: [
     "FROM_S3_ACCESS_KEY_ID, FROM_S3_SECRET_ACCESS_KEY, TO_S3_ACCESS_KEY_ID, TO_S3_SECRET_ACCESS_KEY",
     "(each falls back to S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)",
+    "VERIFY_MAX_ENTRIES, VERIFY_MAX_RATIO, VERIFY_MAX_DECOMPRESSED_BYTES, FILL_MAX_BYTES: the worker's verification limits",
+    "(set them as the worker that filled the bucket has them; default the worker's defaults)",
   ],
   example:
     "npm run infra:export -- --from-endpoint https://s3.us-east-1.amazonaws.com --from-bucket old-mirror --to-endpoint https://<account>.r2.cloudflarestorage.com --to-bucket pkgedge --skip-existing",
@@ -83,6 +89,14 @@ const to = client("to");
 if (bucketIdentity(from.endpoint, from.bucket) === bucketIdentity(to.endpoint, to.bucket))
   fail(`--from and --to name the same bucket (${from.bucket} at ${from.endpoint}): refusing to copy a bucket onto itself`);
 const scratch = scratchDirectory("pkgedge-export-");
+let limits: VerifyLimits;
+try {
+  limits = workerVerifyLimits();
+} catch (err) {
+  fail(describeError(err));
+}
+
+const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 const keys: { key: string; size: number }[] = [];
 let token: string | undefined;
@@ -103,23 +117,35 @@ const progress = () => {
 };
 
 /**
- * After the source's copy of a tarball failed: the destination's own copy, if it has one (an
- * earlier copy may have stored anything), is checked too. A good one is kept; a bad one is
- * removed, or the mirror would serve it as a hit forever (removed, it is filled from upstream).
+ * After the source's copy of a tarball was refuted: the destination's own copy, if it has one (an
+ * earlier copy may have stored anything), is checked too, by the worker's limits. A good one is
+ * kept; one whose bytes refute its name is removed, or the mirror would serve it as a hit forever
+ * (removed, it is filled from upstream). Removed only then, and only if it is still the copy that
+ * was checked (If-Match on its ETag), so a good copy written meanwhile stays; one that could not
+ * be read whole or checked (a limit, a local failure) is kept.
  */
 async function checkDestination(key: string, resource: Resource): Promise<string> {
   const file = join(scratch, "destination");
   try {
     const got = await to.s3.send(new GetObjectCommand({ Bucket: to.bucket, Key: key })).catch((err: unknown) => {
       // Only "not there" means there is nothing to check; any other answer is reported.
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+      if (statusOf(err) === 404) return null;
       throw err;
     });
     if (!got) return "";
-    await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
-    const checked = await checkTarballFile(file, resource);
+    const size = await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
+    if (got.ContentLength !== undefined && size !== got.ContentLength)
+      return `; the destination's own copy could not be read whole (${size} of ${got.ContentLength} bytes) and is kept`;
+    const checked = await verifyTarball(file, resource, limits);
     if (checked.ok) return "; the destination's own copy verifies and is kept";
-    await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key }));
+    if (!checked.refuted) return `; the destination's own copy could not be checked (${checked.reason}) and is kept`;
+    if (!got.ETag) return `; the destination's own copy did not verify either (${checked.reason}) but has no ETag to remove it by: kept`;
+    try {
+      await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key, IfMatch: got.ETag }));
+    } catch (err) {
+      if (statusOf(err) === 412) return `; the destination's own copy did not verify either (${checked.reason}) but changed since: kept`;
+      return `; the destination's own copy did not verify either (${checked.reason}) and could not be removed: ${describeError(err)}`;
+    }
     return `; the destination's own copy did not verify either (${checked.reason}) and was removed`;
   } catch (err) {
     return `; the destination's own copy could not be checked: ${describeError(err)}`;
@@ -129,7 +155,7 @@ async function checkDestination(key: string, resource: Resource): Promise<string
 }
 
 /** One object: read into a temporary file, checked if it is a tarball, and only then uploaded. */
-async function copyOne(key: string): Promise<Checked> {
+async function copyOne(key: string): Promise<{ ok: true } | { ok: false; reason: string }> {
   const file = join(scratch, "object");
   const resource = parseResourcePath("/" + key);
   try {
@@ -144,8 +170,11 @@ async function copyOne(key: string): Promise<Checked> {
       expectedBytes: got.ContentLength,
       contentType: got.ContentType,
       metadata: got.Metadata,
+      // A binary mirror's copy records the sha256 versions.json lists for it (the worker's COPY_META.sha256).
+      sha256: got.Metadata?.sha256,
+      limits,
     });
-    if (copied.ok || !copied.refused || !resource) return copied;
+    if (copied.ok || !copied.refuted || !resource) return copied;
     return { ok: false, reason: copied.reason + (await checkDestination(key, resource)) };
   } catch (err) {
     return { ok: false, reason: `could not be read: ${describeError(err)}` };

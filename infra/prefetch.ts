@@ -20,7 +20,8 @@ import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.t
 import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
-import { describeError, scratchDirectory, spool, uploadVerified } from "./verified-upload.ts";
+import { describeError } from "./lib/tarball.ts";
+import { scratchDirectory, spool, uploadVerified } from "./lib/verified-upload.ts";
 
 const { values } = parseCommand({
   usage: "npm run infra:prefetch -- --registry <hash|latest> [options]",
@@ -203,7 +204,8 @@ function intoBucket(s3: S3Client, bucket: string): Target {
     },
     async fill(path, inspect) {
       const resource = parseResourcePath(path)!;
-      const file = join(scratch, resource.treeHash);
+      // Named for the whole key: two packages may share a tree, and fills run side by side.
+      const file = join(scratch, path.slice(1).replaceAll("/", "_"));
       try {
         const res = await get(path);
         // fetch decodes a Content-Encoding itself, and then the declared length is not the body's.

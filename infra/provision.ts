@@ -10,11 +10,9 @@
  * With --dry-run it only prints what it would run.
  */
 
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
-import { OFFLINE_ENV, REPO } from "./repo.ts";
+import { runWranglerSync } from "./lib/tools.ts";
+import { bucketOf, queuesOf } from "./lib/wrangler-config.ts";
 
 const { values } = parseCommand({
   usage: "npm run provision -- [--env staging|production ...] [--dry-run]",
@@ -32,38 +30,13 @@ const { values } = parseCommand({
 const environments = values.env?.length ? values.env : ["staging", "production"];
 const dryRun = values["dry-run"];
 
-/** The bucket_name of an environment's BUCKET binding, from wrangler.toml. */
-function bucketOf(env: string): string {
-  const toml = readFileSync(join(REPO, "wrangler.toml"), "utf8");
-  const block = toml.split(`[[env.${env}.r2_buckets]]`)[1];
-  const name = block && /bucket_name\s*=\s*"([^"]+)"/.exec(block)?.[1];
-  if (!name) throw new Error(`wrangler.toml has no [[env.${env}.r2_buckets]] with a bucket_name`);
-  return name;
-}
-
-/** The queues an environment's prefetching uses (its producer's queue and the dead-letter queue). */
-function queuesOf(env: string): string[] {
-  const toml = readFileSync(join(REPO, "wrangler.toml"), "utf8");
-  const names = toml
-    .split(`[[env.${env}.queues.consumers]]`)
-    .slice(1)
-    .flatMap((block) => [/^queue\s*=\s*"([^"]+)"/m.exec(block)?.[1], /dead_letter_queue\s*=\s*"([^"]+)"/.exec(block.split("[[")[0]!)?.[1]])
-    .filter((n): n is string => n !== undefined);
-  return [...new Set(names)];
-}
-
 function wrangler(args: string[], input?: string): { code: number; out: string } {
   const shown = `wrangler ${args.join(" ")}${input !== undefined ? " (value from the environment)" : ""}`;
   if (dryRun) {
     console.log(`would run: ${shown}`);
     return { code: 0, out: "" };
   }
-  const bin = join(REPO, "node_modules", ".bin");
-  const r = spawnSync(join(bin, "wrangler"), args, {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` },
-  });
+  const r = runWranglerSync(args, { input });
   return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
 }
 

@@ -6,16 +6,14 @@
  * report timings. Exits non-zero, with the reason, on any failure.
  */
 
-import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseRegistryList, parseResourcePath } from "../worker/protocol/paths.ts";
-import { acceptTreeHash } from "../worker/verify/rule.ts";
-import { treeHashOfTarGz } from "../worker/verify/verify.ts";
 import { indexVersions } from "../worker/mirror/versions.ts";
 import { parseCommand } from "./cli.ts";
+import { verifyTarball } from "./lib/tarball.ts";
 
 const { positionals } = parseCommand({
   usage: "npm run smoke -- URL",
@@ -36,11 +34,6 @@ const headers = {
   "Julia-Version": "1.13.0",
   "Julia-Interactive": "false",
   "User-Agent": "pkgedge-smoke",
-};
-
-const nodeSha1 = () => {
-  const h = createHash("sha1");
-  return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
 };
 
 let failed = false;
@@ -73,9 +66,11 @@ async function tarball(path: string): Promise<Uint8Array> {
   if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length)
     throw new Error(`${path}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new Error(`${path} is not gzip`);
-  const hashes = await treeHashOfTarGz(new Blob([bytes]).stream(), { sha1: nodeSha1 });
-  const accepted = acceptTreeHash(resource.kind, resource.treeHash, hashes);
-  if (!accepted.ok) throw new Error(`${path}: ${accepted.reason} (no-skip ${hashes.noSkip}, skip ${hashes.skip})`);
+  const verdict = await verifyTarball(new Blob([bytes]).stream(), resource);
+  if (!verdict.ok) {
+    const computed = verdict.hashes ? ` (no-skip ${verdict.hashes.noSkip}, skip ${verdict.hashes.skip})` : "";
+    throw new Error(`${path}: ${verdict.reason}${computed}`);
+  }
   return bytes;
 }
 

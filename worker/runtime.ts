@@ -4,11 +4,11 @@
  * every request can report it without re-parsing or crashing.
  */
 
-import { ConfigError, parseConfig, type Config } from "./config";
+import { ConfigError, configSummary, parseConfig, parseSecrets, type Config, type Secrets } from "./config";
 import type { ObjectStore } from "./store/store";
 import { storeFor } from "./store/factory";
 import { RegistryRefresher } from "./registries/serve";
-import { coordinatedFills, type Fills } from "./fill/coordinators";
+import { coordinatedFills, type Fills } from "./fill/coordinator-calls";
 import { MirrorMemory } from "./mirror/memory";
 import { RequestNote } from "./ops/access-log";
 import { RequestCounts } from "./ops/counts";
@@ -34,12 +34,8 @@ export interface Runtime {
   analytics?: AnalyticsEngineDataset;
   /** The latest upstream failures this isolate saw, newest last, for /meta. */
   upstreamFailures: UpstreamFailure[];
-  /** GITHUB_TOKEN, if set: authenticates origin checks on api.github.com (60 an hour without it). */
-  githubToken?: string;
-  /** CLIENT_HASH_KEY, if set: the access log carries a keyed hash of each client's address. */
-  clientHashKey?: string;
-  /** ANALYTICS_API_TOKEN, if set (with ANALYTICS_ACCOUNT_ID): /meta/stats asks Analytics Engine for totals. */
-  analyticsToken?: string;
+  /** The secrets that are set (config/table.ts lists them): never logged or shown. */
+  secrets: Secrets;
   /** The totals /meta/stats shows, asked for at most once a minute by this isolate. */
   analyticsTotals: SharedAnswer<AnalyticsTotals>;
 }
@@ -53,7 +49,7 @@ export interface UpstreamFailure {
 const MAX_FAILURES_KEPT = 20;
 
 /** Keeps an upstream failure for /meta (a few, newest last). */
-export function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
+function noteUpstreamFailure(rt: Runtime, key: string, detail: string): void {
   rt.upstreamFailures.push({ at: new Date().toISOString(), key, detail });
   if (rt.upstreamFailures.length > MAX_FAILURES_KEPT) rt.upstreamFailures.shift();
 }
@@ -70,7 +66,7 @@ export interface MirrorDeps {
   /** Records an upstream failure a request ran into (logged, and shown in /meta). */
   noteFailure(key: string, detail: string): void;
   /** Secrets the worker itself uses (never passed to coordinators or logged). */
-  secrets: { githubToken?: string };
+  secrets: Secrets;
   /** What the request's answer was (hit, miss, …), for the access log. */
   note: RequestNote;
 }
@@ -106,13 +102,6 @@ function analyticsOf(env: Env): AnalyticsEngineDataset | undefined {
   return binding as AnalyticsEngineDataset;
 }
 
-type SecretName = "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY" | "GITHUB_TOKEN" | "CLIENT_HASH_KEY" | "ANALYTICS_API_TOKEN";
-
-function secretOf(env: Env, name: SecretName): string | undefined {
-  const value: unknown = env[name];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
 export function runtimeFor(env: Env): Runtime | ConfigError {
   let runtime = runtimes.get(env);
   if (!runtime) {
@@ -122,7 +111,7 @@ export function runtimeFor(env: Env): Runtime | ConfigError {
         reported.add(runtime.message);
         log("error", "config_invalid", { variable: runtime.variable, message: runtime.message, problems: runtime.problems });
       }
-    } else log("info", "config", configSummary(runtime));
+    } else log("info", "config", configSummary(runtime.config, runtime.secrets, runtime.analytics !== undefined));
     runtimes.set(env, runtime);
   }
   return runtime;
@@ -133,21 +122,18 @@ function buildRuntime(env: Env): Runtime | ConfigError {
   // The parser reads variables by name from a plain bag, whatever the generated Env lists.
   const vars = { ...env } as Record<string, unknown>;
   const problems: ConfigError[] = [];
-  let config: Config | undefined;
-  try {
-    config = parseConfig(vars);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(err);
-  }
-  // The secrets STORAGE=s3 needs are checked even when the variables were not fine.
-  if (typeof vars.STORAGE === "string" && vars.STORAGE.trim().toLowerCase() === "s3") {
-    for (const name of ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
-      if (!secretOf(env, name))
-        problems.push(new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`));
+  const parsed = <T>(parse: (vars: Record<string, unknown>) => T): T | undefined => {
+    try {
+      return parse(vars);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err);
+      return undefined;
     }
-  }
-  if (problems.length > 0 || !config) return ConfigError.all(problems);
+  };
+  const config = parsed(parseConfig);
+  const secrets = parsed(parseSecrets);
+  if (problems.length > 0 || !config || !secrets) return ConfigError.all(problems);
   try {
     return {
       config,
@@ -160,43 +146,13 @@ function buildRuntime(env: Env): Runtime | ConfigError {
       counts: new RequestCounts(),
       analytics: analyticsOf(env),
       upstreamFailures: [],
-      githubToken: secretOf(env, "GITHUB_TOKEN"),
-      clientHashKey: secretOf(env, "CLIENT_HASH_KEY"),
-      analyticsToken: secretOf(env, "ANALYTICS_API_TOKEN"),
+      secrets,
       analyticsTotals: new SharedAnswer(ANALYTICS_TOTALS_TTL_MS),
     };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return err;
   }
-}
-
-/** The configuration in effect, for the first log line of an isolate: what an operator checks first. Never a secret. */
-export function configSummary(rt: Runtime): Record<string, unknown> {
-  const c = rt.config;
-  return {
-    upstreams: c.upstreams,
-    storage:
-      c.storage.kind === "r2"
-        ? { kind: "r2", binding: "BUCKET" }
-        : { kind: "s3", endpoint: c.storage.endpoint, bucket: c.storage.bucket, region: c.storage.region },
-    registries: c.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
-    binary_mirrors: c.binaryMirrors.map((m) => `${m.name}=${m.base}`),
-    path_prefix: c.pathPrefix || "/",
-    ttl_seconds: {
-      registry: c.registryTtlSeconds,
-      negative: c.negativeTtlSeconds,
-      failure: c.failureTtlSeconds,
-      binary_mirror: c.binaryMirrorTtlSeconds,
-    },
-    analytics: rt.analytics !== undefined,
-    prefetch: c.prefetch.offBecause ? `off: ${c.prefetch.offBecause}` : c.prefetch.mode,
-    secrets_set: {
-      github_token: rt.githubToken !== undefined,
-      client_hash_key: rt.clientHashKey !== undefined,
-      analytics_api_token: rt.analyticsToken !== undefined,
-    },
-  };
 }
 
 export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => void, note = new RequestNote()): MirrorDeps {
@@ -207,7 +163,7 @@ export function mirrorDepsFor(rt: Runtime, waitUntil: (p: Promise<unknown>) => v
     prefetch: rt.prefetch,
     waitUntil,
     noteFailure: (key, detail) => noteUpstreamFailure(rt, key, detail),
-    secrets: { githubToken: rt.githubToken },
+    secrets: rt.secrets,
     note,
   };
 }

@@ -5,21 +5,17 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import { freePort, portInUse, REPO } from "../fixtures/wrangler-dev.ts";
+import { spawnNode } from "../../infra/lib/tools.ts";
+import { freePort, portInUse } from "../fixtures/wrangler-dev.ts";
 
 function demo(port: number) {
-  const child = spawn(join(REPO, "node_modules", ".bin", "node"), [join(REPO, "test/fixtures/demo.ts")], {
-    cwd: REPO,
-    env: { ...process.env, PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnNode("test/fixtures/demo.ts", [], { env: { PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   return { child, output: () => out, exited };
 }

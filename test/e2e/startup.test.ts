@@ -4,11 +4,11 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, OFFLINE_ENV, REPO } from "../fixtures/wrangler-dev.ts";
+import { spawnWrangler } from "../../infra/lib/tools.ts";
+import { freePort } from "../fixtures/wrangler-dev.ts";
 
 const PORT_TAKEN = "Address already in use";
 
@@ -26,7 +26,6 @@ async function startupOutput(vars: Record<string, string>, event: string): Promi
 
 async function startOnce(vars: Record<string, string>, event: string): Promise<string> {
   const state = mkdtempSync(join(tmpdir(), "pkgedge-startup-"));
-  const bin = join(REPO, "node_modules", ".bin");
   const args = [
     "dev",
     "--ip",
@@ -38,12 +37,7 @@ async function startOnce(vars: Record<string, string>, event: string): Promise<s
     "--show-interactive-dev-session=false",
   ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn(join(bin, "wrangler"), args, {
-    cwd: REPO,
-    env: { ...process.env, ...OFFLINE_ENV, PATH: `${bin}:${process.env.PATH}` },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+  const child = spawnWrangler(args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
   try {
     await new Promise<void>((resolve) => {
@@ -55,8 +49,8 @@ async function startOnce(vars: Record<string, string>, event: string): Promise<s
           resolve();
         }
       };
-      child.stdout.on("data", seen);
-      child.stderr.on("data", seen);
+      child.stdout!.on("data", seen);
+      child.stderr!.on("data", seen);
     });
   } finally {
     try {

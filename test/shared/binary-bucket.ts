@@ -12,7 +12,7 @@ export interface BucketSettings {
   answers?: Record<string, { status: number; contentType?: string; body?: string }>;
 }
 
-export interface BinaryBucketRequest {
+interface BinaryBucketRequest {
   method: string;
   path: string;
   headers: Record<string, string>;

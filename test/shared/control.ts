@@ -7,7 +7,7 @@ import type { Fault, UpstreamConfig } from "./upstream-config.ts";
 
 export type { Fault, UpstreamConfig };
 
-export interface RequestRecord {
+interface RequestRecord {
   method: string;
   path: string;
   headers: Record<string, string>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../worker/config";
+import { ConfigError, configSummary, parseConfig, parseSecrets } from "../../worker/config";
 
 function errorOf(vars: Record<string, unknown>): ConfigError {
   try {
@@ -141,6 +141,12 @@ describe("configuration", () => {
       expect(parseConfig({ ANALYTICS_ACCOUNT_ID: account, ANALYTICS_SQL_URL: url }).analyticsSql).toEqual({ account, url });
   });
 
+  it("leaves the SQL API's address to the statistics code unless ANALYTICS_SQL_URL names another", () => {
+    const account = "0123456789abcdef0123456789abcdef";
+    expect(parseConfig({ ANALYTICS_ACCOUNT_ID: account }).analyticsSql).toEqual({ account, url: null });
+    expect(parseConfig({}).analyticsSql).toBeNull();
+  });
+
   it("accepts 0 as the multipart threshold: every object a multipart upload", () => {
     expect(parseConfig({ MULTIPART_THRESHOLD_BYTES: "0" }).multipartThresholdBytes).toBe(0);
   });
@@ -237,5 +243,45 @@ describe("prefetch configuration", () => {
     const err = errorOf(vars);
     expect(err.variable).toBe(variable);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe("secrets", () => {
+  it("fills one object from the table's secret rows, an empty value counting as not set", () => {
+    expect(
+      parseSecrets({
+        GITHUB_TOKEN: "ghp_x",
+        CLIENT_HASH_KEY: "",
+        ANALYTICS_API_TOKEN: "at",
+        S3_ACCESS_KEY_ID: "id",
+        UPSTREAM_SERVERS: "x",
+      }),
+    ).toEqual({ githubToken: "ghp_x", analyticsToken: "at", s3AccessKeyId: "id" });
+  });
+
+  it("names both S3 secrets when STORAGE=s3 has neither", () => {
+    let err: unknown;
+    try {
+      parseSecrets({ STORAGE: " S3 ", S3_SECRET_ACCESS_KEY: "" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe("S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY");
+    expect(parseSecrets({ STORAGE: "r2" })).toEqual({});
+  });
+
+  it("shows in the summary whether each secret is set, never its value", () => {
+    const secrets = parseSecrets({ GITHUB_TOKEN: "ghp_value", ANALYTICS_API_TOKEN: "token value", S3_SECRET_ACCESS_KEY: "s3 value" });
+    const summary = configSummary(parseConfig({}), secrets, false);
+    const text = JSON.stringify(summary);
+    for (const value of ["ghp_value", "token value", "s3 value"]) expect(text).not.toContain(value);
+    expect(summary.secrets_set).toEqual({
+      github_token: true,
+      client_hash_key: false,
+      analytics_api_token: true,
+      s3_access_key_id: false,
+      s3_secret_access_key: true,
+    });
   });
 });

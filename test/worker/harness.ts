@@ -127,10 +127,10 @@ export interface Mirror {
   settle(): Promise<void>;
 }
 
-/** A mirror with its own configuration; the same object keeps its in-memory state across requests. */
 /** The fixture registry's origin: the fixture server knows every snapshot it serves. */
-export const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.controlUrl}/origin/{hash}`;
+const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.controlUrl}/origin/{hash}`;
 
+/** A mirror with its own configuration; the same object keeps its in-memory state across requests. */
 export function mirror(vars: Record<string, unknown>): Mirror {
   const mirrorEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
   const pending: ExecutionContext[] = [];

@@ -12,50 +12,25 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
-import { parseRange } from "../routes/range";
 import { parseConfig, type Config } from "../config";
-import { resumption } from "./resume";
-import { nextExpiry, unexpired, type Attempts, type Checked, type Kept } from "./records";
+import { resumedFill } from "./resume";
+import { nextExpiry, unexpired, type Checked, type Kept, type Pending } from "./records";
+import { begun, countAfter, NO_ATTEMPTS, settledAs, type Attempts } from "./attempts";
 import { RecentLookups } from "./recent";
-import {
-  fillFromBody,
-  fillFromUpstream,
-  locate,
-  oversize,
-  QUARANTINE_SECONDS,
-  type FillDeps,
-  type FillOptions,
-  type FillOutcome,
-  type FillStart,
-  type Location,
-} from "./fill";
-import { SharedFill } from "./shared";
-import { targetFor, type FillSpec, type FillTarget } from "./target";
-import { answerRemovesCopy } from "../mirror/path";
+import type { FillDeps, FillOutcome } from "./fill";
+import { locate, outage, type Location } from "./locate";
+import { SharedFill } from "./shared/shared-fill";
+import { requesterStream } from "./shared/requester";
+import { refusal, targetFor, type FillSpec, type FillTarget, type NoFill } from "./target";
+import { freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
-import { getOnce, isAnswerAboutPath, statusInWords, type Validators } from "../upstream/upstream";
-import type { Committed, Located, Revalidated, Streamed, Unavailable } from "./coordinators";
+import { statusInWords, type Validators } from "../upstream/upstream";
+import type { Committed, HeldCopy, Located, Revalidated, Streamed } from "./coordinator-calls";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
 
-type Started =
-  | { kind: "ok"; fill: SharedFill }
-  | { kind: "not-found"; status?: number }
-  | { kind: "upstream-failed"; detail: string; retryAfterSeconds: number }
-  /** A conditional GET (revalidating a binary-mirror copy) answered 304: the copy is current. */
-  | { kind: "not-modified" };
-
-interface Pending {
-  spec: FillSpec;
-  config: Config;
-}
-
-/** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
-export interface HeldCopy {
-  bucketEtag: string;
-  validators: Validators;
-}
+type Started = NoFill | { kind: "ok"; fill: SharedFill };
 
 export class FillCoordinator extends DurableObject<Env> {
   private fill: SharedFill | null = null;
@@ -80,7 +55,7 @@ export class FillCoordinator extends DurableObject<Env> {
     if (location.kind === "absent") return { found: false, unavailable: false };
     if (location.kind === "unavailable") return { found: false, unavailable: true, ...outage(config, location.errors) };
     // A HEAD says what the GET will do: a key that would be refused is refused by both.
-    const refused = this.refusal(config, target, location.hits[0]!.length, await this.attempts());
+    const refused = refusal(config, target, location.hits[0]!.length, await this.attempts());
     if (refused) return { found: false, unavailable: true, ...refused };
     return { found: true, length: location.hits[0]!.length };
   }
@@ -92,27 +67,27 @@ export class FillCoordinator extends DurableObject<Env> {
     // A revalidation that was starting found the bucket's copy current: the caller reads it there.
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
-    return this.streamFrom(config, started.fill, rangeHeader, joined);
+    return requesterStream(started.fill, rangeHeader, joined);
   }
 
   /**
-   * A binary-mirror copy the worker holds has outlived its TTL: asks the upstream whether it is
+   * A binary-mirror copy the worker holds has outlived its lifetime: asks the upstream whether it is
    * still current (once, however many requests ask at once), and says so, or streams the new body
    * that replaces it, or says the upstream could not be asked (the copy is then served stale).
    */
   async revalidate(config: Config, spec: FillSpec, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return requesterStream(this.fill, rangeHeader, true);
     const checked = await this.ctx.storage.get<Checked>("checked");
-    const ttlMs = config.binaryMirrorTtlSeconds * 1000;
-    if (checked?.bucketEtag === held.bucketEtag && Date.now() - checked.at < ttlMs) return { kind: "fresh", until: checked.at + ttlMs };
+    const checkedUntil = checked?.bucketEtag === held.bucketEtag ? freshUntil(checked.at, held.lifetimeSeconds) : 0;
+    if (isFresh(checkedUntil, Date.now())) return { kind: "fresh", until: checkedUntil };
     const joined = this.revalidating !== null;
     this.revalidating ??= this.askUpstream(config, target, held).finally(() => (this.revalidating = null));
     const result = await this.revalidating;
     if (result.kind === "fresh") return result;
-    if (result.kind === "ok") return this.streamFrom(config, result.fill, rangeHeader, joined);
+    if (result.kind === "ok") return requesterStream(result.fill, rangeHeader, joined);
     if (result.kind === "upstream-failed") return { kind: "stale", detail: result.detail };
-    if (result.kind === "not-modified") return { kind: "fresh", until: Date.now() + ttlMs };
+    if (result.kind === "not-modified") return { kind: "fresh", until: freshUntil(Date.now(), held.lifetimeSeconds) };
     return result;
   }
 
@@ -123,14 +98,14 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async refill(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return this.streamFrom(config, this.fill, rangeHeader, true);
+    if (this.fill && !this.fill.failed && !this.fill.committed) return requesterStream(this.fill, rangeHeader, true);
     if (this.fill?.committed) this.fill = null; // it filled the copy that disagrees
     const joined = this.starting !== null;
     const started = await this.ensureFill(config, target);
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
     log("info", "mirror_refill_started", { key: target.key });
-    return this.streamFrom(config, started.fill, rangeHeader, joined);
+    return requesterStream(started.fill, rangeHeader, joined);
   }
 
   private async askUpstream(config: Config, target: FillTarget, held: HeldCopy): Promise<Started | { kind: "fresh"; until: number }> {
@@ -138,13 +113,13 @@ export class FillCoordinator extends DurableObject<Env> {
     const started = await this.ensureFill(config, target, held.validators);
     if (started.kind === "not-modified") {
       const at = Date.now();
-      const expires = at + config.binaryMirrorTtlSeconds * 1000;
+      const expires = freshUntil(at, held.lifetimeSeconds);
       await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at, expires } satisfies Checked);
       await this.tidy();
       log("info", "mirror_revalidated", { key: target.key, current: true });
-      return { kind: "fresh", until: at + config.binaryMirrorTtlSeconds * 1000 };
+      return { kind: "fresh", until: expires };
     }
-    if (started.kind === "not-found" && (target.spec.kind !== "mirror" || !answerRemovesCopy(target.spec.path, started.status ?? 404))) {
+    if (started.kind === "not-found" && !target.answerRemovesCopy(started.status ?? 404)) {
       // Another 4xx (403, 401, 400, or any on versions.json) does not prove the file gone: the copy is kept and served stale.
       return {
         kind: "upstream-failed",
@@ -170,29 +145,6 @@ export class FillCoordinator extends DurableObject<Env> {
     }
     if (started.kind === "ok") log("info", "mirror_revalidated", { key: target.key, current: false });
     return started;
-  }
-
-  private streamFrom(config: Config, fill: SharedFill, rangeHeader: string | null, joined: boolean): Streamed {
-    const { headers, upstream } = fill;
-    // A cold range holds back its end until the whole object is verified, so it keeps the fill going:
-    // on objects too large to fill unattended, Range is ignored (RFC 9110 allows it) and the whole
-    // object is streamed, so a client that asks for one byte and leaves lets the fill go.
-    if (rangeHeader !== null && fill.length !== undefined && fill.length <= config.unattendedFillMaxBytes) {
-      const range = parseRange(rangeHeader, fill.length);
-      if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length: fill.length };
-      if (range.kind === "partial") {
-        return {
-          kind: "streaming",
-          length: fill.length,
-          headers,
-          upstream,
-          joined,
-          range: { start: range.start, end: range.end },
-          body: fill.subscribe(range.start, range.end),
-        };
-      }
-    }
-    return { kind: "streaming", length: fill.length, headers, upstream, joined, body: fill.subscribe(0) };
   }
 
   /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
@@ -225,21 +177,9 @@ export class FillCoordinator extends DurableObject<Env> {
     const pending = await this.ctx.storage.get<Pending>("pending");
     if (!pending) return this.tidy();
     if (this.fill) return void (await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS));
-    let config: Config;
-    let target: FillTarget;
-    try {
-      const resumed = resumption(pending.config, this.currentConfig(), pending.spec);
-      if (!resumed.resume) {
-        log("warn", "fill_resume_dropped", { spec: pending.spec, removed: resumed.removed });
-        return this.dropPending();
-      }
-      config = resumed.config;
-      target = targetFor(config, pending.spec);
-    } catch (err) {
-      // Written by an older version, or the deployed configuration is broken (the worker answers 500 then).
-      log("warn", "fill_resume_dropped", { spec: pending.spec, error: err instanceof Error ? err.message : String(err) });
-      return this.dropPending();
-    }
+    const resumed = resumedFill(pending, () => this.currentConfig());
+    if (!resumed) return this.dropPending();
+    const { config, target } = resumed;
     log("info", "fill_resumed", { key: target.key, upstreams: target.upstreams });
     const started = await this.ensureFill(config, target);
     if (started.kind !== "ok") await this.dropPending();
@@ -280,28 +220,14 @@ export class FillCoordinator extends DurableObject<Env> {
   }
 
   private async attempts(): Promise<Attempts> {
-    return (await this.ctx.storage.get<Attempts>("attempts")) ?? { count: 0, lastAt: 0 };
+    return (await this.ctx.storage.get<Attempts>("attempts")) ?? NO_ATTEMPTS;
   }
 
-  /**
-   * Why a key an upstream has is not filled now, or null: too large to verify within the Workers
-   * CPU limit, or failed too often in a row (a fill that fails the same way every time — bad bytes
-   * everywhere, an archive too large to verify, an object that ends this Durable Object — is
-   * refused for a while, not restarted forever).
-   */
-  private refusal(config: Config, target: FillTarget, length: number | undefined, attempts: Attempts): Unavailable | null {
-    const tooLarge = oversize(config, length);
-    if (tooLarge) {
-      log("warn", "fill_too_large", { key: target.key, length, limit: config.fillMaxBytes });
-      return { detail: tooLarge, retryAfterSeconds: config.fillBackoffSeconds };
-    }
-    const backoffEnds = attempts.lastAt + config.fillBackoffSeconds * 1000;
-    if (attempts.count >= config.fillMaxAttempts && Date.now() < backoffEnds) {
-      const wait = Math.ceil((backoffEnds - Date.now()) / 1000);
-      log("warn", "fill_backoff", { key: target.key, attempts: attempts.count, retry_after_seconds: wait });
-      return { detail: `${attempts.count} fills of ${target.key} failed in a row; refused for ${wait} s more`, retryAfterSeconds: wait };
-    }
-    return null;
+  /** Keeps the failed-fill count as `attempts.ts` says it is now (null: as it is stored). */
+  private async keepCount(count: Attempts | null): Promise<void> {
+    if (count === null) return;
+    if (count.count === 0) await this.ctx.storage.delete("attempts");
+    else await this.ctx.storage.put("attempts", count);
   }
 
   /** One probe at a time: concurrent cold requests for a key cost one HEAD per upstream. */
@@ -318,61 +244,13 @@ export class FillCoordinator extends DurableObject<Env> {
     return this.starting;
   }
 
-  /**
-   * How a fill of this target begins. A tarball: probe the upstreams (HEAD), then GET from the
-   * first that has it. A binary-mirror file: one GET of its one upstream (conditional when a copy
-   * is being revalidated), whose status is the answer when it is not a body.
-   */
-  private async begin(
-    deps: FillDeps,
-    target: FillTarget,
-    attempts: Attempts,
-    validators?: Validators,
-  ): Promise<Exclude<Started, { kind: "ok" }> | ((options: FillOptions) => Promise<FillStart>)> {
-    const { config, recent } = deps;
-    if (target.spec.kind === "tarball") {
-      const location = await this.probe(deps, target);
-      if (location.kind === "absent") return { kind: "not-found" };
-      if (location.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, location.errors) };
-      const refused = this.refusal(config, target, location.hits[0]!.length, attempts);
-      if (refused) return { kind: "upstream-failed", ...refused };
-      return (options) => fillFromUpstream(deps, target, options, location);
-    }
-    const upstream = target.upstreams[0]!;
-    const known = recent.lookup(target.key);
-    if (known?.kind === "absent") return { kind: "not-found", status: known.status };
-    if (known?.kind === "unavailable") return { kind: "upstream-failed", ...outage(config, known.errors) };
-    if (recent.isQuarantined(target.key, upstream)) {
-      return {
-        kind: "upstream-failed",
-        detail: `${upstream} served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`,
-        retryAfterSeconds: config.failureTtlSeconds,
-      };
-    }
-    const refused = this.refusal(config, target, undefined, attempts);
-    if (refused) return { kind: "upstream-failed", ...refused };
-    const answer = await getOnce(upstream, target.path, config.upstreamTimeoutMs, validators);
-    if (answer.kind === "not-modified") return answer;
-    if (answer.kind === "body") return async (options) => fillFromBody(deps, target, answer.response, options);
-    // The bucket's answer about this path: passed on, and remembered like a 404.
-    if (answer.kind === "status" && isAnswerAboutPath(answer.status)) {
-      log("info", "upstream_miss", { key: target.key, status: answer.status });
-      recent.remember(target.key, { kind: "absent", status: answer.status }, config.negativeTtlSeconds);
-      return { kind: "not-found", status: answer.status };
-    }
-    const errors = [answer.kind === "failed" ? answer.error : `${upstream}: GET answered ${statusInWords(answer.status)}`];
-    log("warn", "upstream_unavailable", { key: target.key, errors });
-    recent.remember(target.key, { kind: "unavailable", errors }, config.failureTtlSeconds);
-    return { kind: "upstream-failed", ...outage(config, errors) };
-  }
-
   private async startFill(config: Config, target: FillTarget, validators?: Validators): Promise<Started> {
     this.fill = null;
     const deps = this.deps(config);
     const attempts = await this.attempts();
-    const begin = await this.begin(deps, target, attempts, validators);
-    if (typeof begin !== "function") return begin;
-    await this.ctx.storage.put("attempts", { count: attempts.count + 1, lastAt: Date.now() } satisfies Attempts);
+    const beginning = await target.begin({ deps, attempts, validators, locate: () => this.probe(deps, target) });
+    if (beginning.kind !== "ready") return beginning;
+    await this.ctx.storage.put("attempts", begun(attempts, Date.now()));
 
     let shared: SharedFill | undefined;
     let resolveOutcome!: (p: Promise<FillOutcome>) => void;
@@ -386,17 +264,17 @@ export class FillCoordinator extends DurableObject<Env> {
       upstreamTimeoutMs: config.upstreamTimeoutMs,
       upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
     };
-    const start = await begin({
+    const start = await beginning.start({
       tap: (tap) => {
         shared = new SharedFill(tap, options, deps.store, outcomePromise);
         return shared.tap;
       },
     });
     if (start.kind !== "streaming") {
-      // Not a fill that failed: nothing was fetched. Give the attempt back.
-      await this.ctx.storage.put("attempts", attempts);
+      // Not a fill that failed: nothing was fetched.
+      await this.keepCount(countAfter(attempts, "nothing-fetched"));
       await this.tidy();
-      return start.kind === "not-found" ? start : { kind: "upstream-failed", ...outage(config, start.errors) };
+      return { kind: "upstream-failed", ...outage(config, start.errors) };
     }
     resolveOutcome(start.outcome);
     const fill = shared!;
@@ -406,8 +284,9 @@ export class FillCoordinator extends DurableObject<Env> {
     void start.outcome.then(async (outcome) => {
       await this.ctx.storage.delete("pending");
       await this.ctx.storage.deleteAlarm();
-      if (outcome.committed) await this.ctx.storage.delete(["attempts", "checked"]);
-      else if (outcome.blame === "abandoned") await this.ctx.storage.put("attempts", attempts);
+      // A committed copy is a new one: what was found about the one before no longer applies.
+      if (outcome.committed) await this.ctx.storage.delete("checked");
+      await this.keepCount(countAfter(attempts, settledAs(outcome)));
       const quarantine = this.recent.quarantineEntries();
       if (quarantine.length > 0) await this.ctx.storage.put("quarantine", quarantine);
       else await this.ctx.storage.delete("quarantine");
@@ -415,9 +294,4 @@ export class FillCoordinator extends DurableObject<Env> {
     });
     return { kind: "ok", fill };
   }
-}
-
-/** Upstreams that could not be asked: an outage, retried after the brief failure memory. */
-function outage(config: Config, errors: string[]): Unavailable {
-  return { detail: errors.join("; "), retryAfterSeconds: Math.max(1, config.failureTtlSeconds) };
 }

@@ -1,18 +1,20 @@
 /**
- * Filling a miss from upstream (spec §6.3): probe the upstreams, GET from the first that has the
- * resource, watch the body (idle, throughput floor, deadline), pass it through the commit gate
- * (and a tap, through which the resource's coordinator shares the bytes with its requesters), and
- * write it to the bucket. The object appears only if every check passed; otherwise the write is
- * abandoned, and the tap's readers see a broken stream rather than a clean end.
+ * Filling a miss from upstream (spec §6.3): GET from the first upstream that has the resource
+ * (locate.ts found which) or take the body one GET brought, watch the body (idle, throughput
+ * floor, deadline), pass it through the commit gate (and a tap, through which the resource's
+ * coordinator shares the bytes with its requesters), and write it to the bucket. The object
+ * appears only if every check passed; otherwise the write is abandoned, and the tap's readers see
+ * a broken stream rather than a clean end.
  */
 
 import type { ObjectStore } from "../store/store";
 import type { Config } from "../config";
-import { probeUpstreams, getFromUpstreams, type UpstreamBody, type UpstreamHit } from "../upstream/upstream";
+import { getFromUpstreams, type UpstreamBody } from "../upstream/upstream";
 import { watchBody } from "../streams/watchdog";
 import { BodyRejected, commitGate, lengthCheck, type Blame, type BodyCheck, type CommitGate, type Verdict } from "./gate";
 import { ChunkReader, Outlet } from "../streams/bytes";
 import type { FillTarget } from "./target";
+import type { Location } from "./locate";
 import type { RecentLookups } from "./recent";
 import { log } from "../log";
 
@@ -30,7 +32,6 @@ export type FillOutcome =
   | { committed: false; upstream: string; reason: string; blame: Blame };
 
 export type FillStart =
-  | { kind: "not-found" }
   | { kind: "upstream-failed"; errors: string[] }
   | {
       kind: "streaming";
@@ -41,57 +42,8 @@ export type FillStart =
       outcome: Promise<FillOutcome>;
     };
 
-export type Location =
-  | { kind: "found"; hits: UpstreamHit[]; more: Promise<UpstreamHit[]> }
-  | { kind: "absent" }
-  | { kind: "unavailable"; errors: string[] };
-
 /** How long an upstream that served bad bytes (or dribbled) for a key is passed over for that key. */
 export const QUARANTINE_SECONDS = 600;
-
-/**
- * Which upstreams have this resource, best first: from recent memory, else by probing them all.
- * `more` resolves to every upstream that has it once all probes settled (for falling back). Only
- * "every upstream said 404" is absence; if any could not be asked, the answer is "unavailable".
- */
-export async function locate(deps: FillDeps, target: FillTarget): Promise<Location> {
-  const { config, recent } = deps;
-  const key = target.key;
-  // An upstream that served bad bytes for this key is passed over, whatever memory says; so is one
-  // memory names that this target no longer lists (a fill resumed under a narrower configuration).
-  const usable = (hits: UpstreamHit[]) =>
-    hits.filter((h) => target.upstreams.includes(h.upstream) && !recent.isQuarantined(key, h.upstream));
-  const known = recent.lookup(key);
-  if (known?.kind === "absent" || known?.kind === "unavailable") return known;
-  const knownUsable = known?.kind === "hits" ? usable(known.hits) : [];
-  if (knownUsable.length > 0) return { kind: "found", hits: knownUsable, more: Promise.resolve(knownUsable) };
-  const probe = await probeUpstreams(target.upstreams, target.path, config.upstreamTimeoutMs);
-  let hits = probe.found ? usable(probe.hits) : [];
-  // The first to answer may be one we pass over: then wait for the others before giving up.
-  if (probe.found && hits.length === 0) hits = usable(await probe.all);
-  if (!probe.found || hits.length === 0) {
-    // Upstreams that have it but are passed over for bad bytes make an outage, not an absence.
-    const errors = probe.found
-      ? [`every upstream that has it served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`]
-      : probe.errors;
-    if (!probe.found && !probe.unavailable) {
-      log("info", "upstream_miss", { key, errors });
-      recent.remember(key, { kind: "absent" }, config.negativeTtlSeconds);
-      return { kind: "absent" };
-    }
-    log("warn", "upstream_unavailable", { key, errors });
-    recent.remember(key, { kind: "unavailable", errors }, config.failureTtlSeconds);
-    return { kind: "unavailable", errors };
-  }
-  recent.remember(key, { kind: "hits", hits }, config.negativeTtlSeconds);
-  // Once every probe has answered, remember all upstreams that have it, winner first.
-  const more = probe.all.then((all) => {
-    const ordered = [...hits, ...usable(all).filter((h) => !hits.some((w) => w.upstream === h.upstream))];
-    recent.remember(key, { kind: "hits", hits: ordered }, config.negativeTtlSeconds);
-    return ordered;
-  });
-  return { kind: "found", hits, more };
-}
 
 /** What a fill's tap is told when the body starts. */
 export interface TapStart {
@@ -165,12 +117,14 @@ export function oversize(config: Config, length: number | undefined): string | n
   return `${length} bytes is over FILL_MAX_BYTES (${config.fillMaxBytes}): verifying it would take longer than the Workers CPU limit`;
 }
 
-export async function fillFromUpstream(deps: FillDeps, target: FillTarget, options: FillOptions, location?: Location): Promise<FillStart> {
+/** Fills from the first of the upstreams that have the resource (`located`) whose GET answers with a body. */
+export async function fillFromUpstream(
+  deps: FillDeps,
+  target: FillTarget,
+  options: FillOptions,
+  located: Extract<Location, { kind: "found" }>,
+): Promise<FillStart> {
   const { config, recent } = deps;
-  const located = location ?? (await locate(deps, target));
-  if (located.kind === "absent") return { kind: "not-found" };
-  if (located.kind === "unavailable") return { kind: "upstream-failed", errors: located.errors };
-
   let got = await getFromUpstreams(
     located.hits.map((h) => h.upstream),
     target.path,

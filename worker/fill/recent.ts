@@ -19,8 +19,7 @@ interface Entry {
   value: Recollection;
 }
 
-const MAX_ENTRIES = 10_000;
-
+/** Held by one resource's coordinator: one key's entries, and one quarantine entry per upstream at most. */
 export class RecentLookups {
   private readonly probes = new Map<string, Entry>();
   private readonly quarantined = new Map<string, number>(); // `${key} ${upstream}` → expiry
@@ -42,7 +41,6 @@ export class RecentLookups {
     this.probes.delete(key);
     if (ttlSeconds <= 0) return;
     this.probes.set(key, { expires: this.now() + ttlSeconds * 1000, value });
-    trim(this.probes);
   }
 
   forget(key: string): void {
@@ -51,7 +49,6 @@ export class RecentLookups {
 
   quarantine(key: string, upstream: string, ttlSeconds: number): void {
     this.quarantined.set(`${key} ${upstream}`, this.now() + ttlSeconds * 1000);
-    trim(this.quarantined);
   }
 
   isQuarantined(key: string, upstream: string): boolean {
@@ -70,13 +67,5 @@ export class RecentLookups {
 
   restoreQuarantine(entries: [string, number][]): void {
     for (const [k, expires] of entries) this.quarantined.set(k, expires);
-  }
-}
-
-/** Maps iterate in insertion order, so the first entries are the oldest. */
-function trim<V>(map: Map<string, V>): void {
-  while (map.size > MAX_ENTRIES) {
-    const oldest = map.keys().next().value as string;
-    map.delete(oldest);
   }
 }

@@ -5,22 +5,26 @@
  * nothing left has its storage emptied.
  */
 
-/** Consecutive failed fills of the key; removed by a commit. */
-export interface Attempts {
-  count: number;
-  lastAt: number;
+import type { Config } from "../config";
+import type { Attempts } from "./attempts";
+import type { FillSpec } from "./target";
+
+/** A running fill, so that the alarm starts it again if the object is evicted (resume.ts). */
+export interface Pending {
+  spec: FillSpec;
+  config: Config;
 }
 
 /** When the bucket's copy of a binary-mirror file (by its bucket ETag) was last found current upstream. */
 export interface Checked {
   bucketEtag: string;
   at: number;
-  /** When the finding is no longer trusted (`at` plus the TTL); absent in records of older versions. */
+  /** When the finding is no longer trusted (`at` plus the file's lifetime, freshness.ts); absent in records of older versions. */
   expires?: number;
 }
 
 /** `${key} ${upstream}` → when that upstream stops being passed over for the key. */
-export type Quarantine = [string, number][];
+type Quarantine = [string, number][];
 
 export interface Kept {
   attempts?: Attempts;

@@ -6,7 +6,9 @@
  */
 
 import type { Config } from "../config";
-import type { FillSpec } from "./target";
+import { targetFor, type FillSpec, type FillTarget } from "./target";
+import type { Pending } from "./records";
+import { log } from "../log";
 
 export type Resumption = { resume: true; config: Config } | { resume: false; removed: string[] };
 
@@ -34,4 +36,23 @@ export function resumption(stored: Config, current: Config, spec: FillSpec): Res
   const now = current.binaryMirrors.find((m) => m.name === spec.mirror);
   if (was && now && was.base === now.base) return { resume: true, config: { ...stored, ...limits, binaryMirrors: [now] } };
   return { resume: false, removed: was ? [was.base] : [] };
+}
+
+/**
+ * The fill `pending` recorded, as it may resume under the configuration deployed now (`current`,
+ * which throws if that configuration is broken); null, logged, when it may not.
+ */
+export function resumedFill(pending: Pending, current: () => Config): { config: Config; target: FillTarget } | null {
+  try {
+    const resumed = resumption(pending.config, current(), pending.spec);
+    if (!resumed.resume) {
+      log("warn", "fill_resume_dropped", { spec: pending.spec, removed: resumed.removed });
+      return null;
+    }
+    return { config: resumed.config, target: targetFor(resumed.config, pending.spec) };
+  } catch (err) {
+    // Written by an older version, or the deployed configuration is broken (the worker answers 500 then).
+    log("warn", "fill_resume_dropped", { spec: pending.spec, error: err instanceof Error ? err.message : String(err) });
+    return null;
+  }
 }

@@ -1,9 +1,11 @@
 /**
  * What one isolate remembers about the binary mirror between requests: which copies its
  * coordinator recently found current upstream (so a revalidated copy is not asked about again
- * until its TTL runs out), and each mirror's versions.json index, by the ETag it was read from.
+ * until its lifetime runs out, see freshness.ts), and each mirror's versions.json index, by the
+ * ETag it was read from.
  */
 
+import { isFresh } from "./freshness";
 import type { Published } from "./versions";
 
 const MAX_REMEMBERED = 1000;
@@ -37,6 +39,6 @@ export class MirrorMemory {
   /** Until when (ms) the copy with this bucket ETag is known current; 0 if it is not. */
   confirmedUntil(key: string, bucketEtag: string): number {
     const entry = this.confirmed.get(key);
-    return entry && entry.bucketEtag === bucketEtag && entry.until > this.now() ? entry.until : 0;
+    return entry && entry.bucketEtag === bucketEtag && isFresh(entry.until, this.now()) ? entry.until : 0;
   }
 }

@@ -8,15 +8,18 @@
  * one that does not index makes it *unavailable*. The last good index (or the copy, served stale)
  * then still checks the files it lists, and the `bin/` files it does not list are not filled until
  * versions.json can be read again, so no release file is ever kept unchecked because its
- * publisher's list was out of reach. Only a mirror that never had one (julialangnightlies) has its
- * files kept after the length check alone.
+ * publisher's list was out of reach. Only a mirror that never had one and whose upstream answers
+ * 404 or 410 for it has its files kept after the length check alone; any other answer (403
+ * included) leaves it unavailable, asked about again on the next fill.
  */
 
 import type { MirrorDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import { RequestNote } from "../ops/access-log";
 import { log } from "../log";
+import { isAbsent } from "../upstream/upstream";
 import { mirrorKey } from "./path";
+import { copyLifetimeSeconds, freshUntil, isFresh } from "./freshness";
 import { MAX_VERSIONS_BYTES, readVersions, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
 import { serveMirrorFile, type Served } from "./serve";
@@ -65,9 +68,9 @@ function unavailable(mirror: BinaryMirror, why: string): string {
  * The mirror's index as this isolate holds it, refreshed first when it is older than the TTL (an
  * unavailable one is asked about again after UPSTREAM_FAILURE_TTL_SECONDS).
  */
-export function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
+function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
   const cached = memory.versions.get(mirror.name);
-  if (cached && Date.now() < recheckAt(deps, cached)) return Promise.resolve(cached);
+  if (cached && isFresh(recheckAt(deps, cached), Date.now())) return Promise.resolve(cached);
   let loading = memory.loading.get(mirror.name);
   if (!loading) {
     // Its own note: reading versions.json is not the answer of the request that needed it.
@@ -78,12 +81,11 @@ export function versionsIndex(deps: MirrorDeps, memory: MirrorMemory, mirror: Bi
   return loading;
 }
 
+/** The index is read again when its copy's lifetime runs out (sooner while it is unavailable). */
 function recheckAt(deps: MirrorDeps, index: VersionsIndex): number {
   const { binaryMirrorTtlSeconds, failureTtlSeconds } = deps.config;
-  return (
-    index.checkedAt +
-    (index.unavailable === undefined ? binaryMirrorTtlSeconds : Math.min(binaryMirrorTtlSeconds, failureTtlSeconds)) * 1000
-  );
+  const lifetime = copyLifetimeSeconds(VERSIONS_PATH, binaryMirrorTtlSeconds);
+  return freshUntil(index.checkedAt, index.unavailable === undefined ? lifetime : Math.min(lifetime, failureTtlSeconds));
 }
 
 /** Reads versions.json through the mirror itself (a hit, a revalidation or a fill), and indexes it when it changed. */
@@ -107,8 +109,10 @@ async function loadVersions(
       0,
       served,
     );
-    if (res.status >= 400 && res.status < 500 && !had) {
-      // No copy in the bucket, none indexed here, and the upstream says it has none: a mirror without one.
+    if (isAbsent(res.status) && !had) {
+      // No copy in the bucket, none indexed here, and the upstream says it has none: a mirror without
+      // one. Only 404 and 410 say that: a 403 or 401 is also what a WAF or an expired grant answers,
+      // and taking it for "none" would keep release files after the length check alone.
       await res.body?.cancel();
       const none: VersionsIndex = { etag: "", index: new Map(), checkedAt };
       memory.versions.set(mirror.name, none);

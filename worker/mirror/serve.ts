@@ -3,23 +3,24 @@
  * bucket, filled on a miss through the same single-flight, streaming, checked fill as tarballs,
  * and answered as the mirrored bucket answers (status, Content-Type, ETag, Last-Modified, ranges).
  *
- * Freshness follows the content (isImmutableFile): a release file named with its version is kept
- * for good; anything else is served from its copy for BINARY_MIRROR_TTL_SECONDS after it was
- * fetched or last found current, then the next request asks the upstream first (a conditional GET
- * with the copy's ETag). Only when the upstream cannot be asked is a stale copy served.
+ * Freshness follows the content (freshness.ts): a release file named with its version is kept
+ * for good; anything else is served from its copy for its lifetime (BINARY_MIRROR_TTL_SECONDS)
+ * after it was fetched or last found current, then the next request asks the upstream first (a
+ * conditional GET with the copy's ETag). Only when the upstream cannot be asked is a stale copy served.
  */
 
 import type { MirrorDeps } from "../runtime";
 import type { BinaryMirror } from "../config";
 import type { ObjectBody, ObjectInfo } from "../store/store";
-import type { Revalidated, Streamed } from "../fill/coordinators";
+import type { Revalidated, Streamed } from "../fill/coordinator-calls";
 import { COPY_META, type FillSpec } from "../fill/target";
 import type { UpstreamHeaders } from "../upstream/upstream";
 import { headOnce, isAnswerAboutPath, statusInWords } from "../upstream/upstream";
 import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Asked, type Presentation } from "../routes/stored";
 import { IMMUTABLE, keepFor, NO_STORE, servedContentType } from "../protocol/media";
 import { absent, hit, notFound, upstreamFailed } from "../routes/tarball";
-import { isImmutableFile, type MirrorFile } from "./path";
+import type { MirrorFile } from "./path";
+import { copyLifetimeSeconds, freshUntil, isFresh, isImmutableFile } from "./freshness";
 import type { MirrorMemory } from "./memory";
 import { listedNow, publishedFor } from "./published";
 import type { Published } from "./versions";
@@ -57,10 +58,15 @@ function copyHeaders(copy: ObjectInfo): UpstreamHeaders & { etag: string } {
   };
 }
 
-/** Until when (ms) a copy needs no revalidation: its TTL from when it was fetched, or from when it was last found current. */
-function freshUntil(deps: MirrorDeps, memory: MirrorMemory, copy: ObjectInfo): number {
+/** How long (s) a copy of this file is served before the upstream is asked again. */
+function lifetimeOf(deps: MirrorDeps, file: MirrorFile): number {
+  return copyLifetimeSeconds(file.path, deps.config.binaryMirrorTtlSeconds);
+}
+
+/** Until when (ms) a copy needs no revalidation: its lifetime from when it was fetched, or from when it was last found current. */
+function copyFreshUntil(deps: MirrorDeps, memory: MirrorMemory, file: MirrorFile, copy: ObjectInfo): number {
   const fetchedAt = Date.parse(copy.customMetadata[COPY_META.fetchedAt] ?? "") || copy.uploaded.getTime();
-  return Math.max(fetchedAt + deps.config.binaryMirrorTtlSeconds * 1000, memory.confirmedUntil(copy.key, copy.etag));
+  return Math.max(freshUntil(fetchedAt, lifetimeOf(deps, file)), memory.confirmedUntil(copy.key, copy.etag));
 }
 
 export async function serveMirrorFile(
@@ -94,8 +100,8 @@ export async function serveMirrorFile(
       spec.published = listed;
       return answerFill(deps, memory, file, request, await deps.fills.refillFile(spec, fillRange(asked)), round, served);
     }
-    const until = freshUntil(deps, memory, copy);
-    if (isImmutableFile(file.path) || until > Date.now() || round > 1) {
+    const until = copyFreshUntil(deps, memory, file, copy);
+    if (isFresh(until, Date.now()) || round > 1) {
       const answer = await answerCopy(deps, copy, presented(file, cacheControl(file, (until - Date.now()) / 1000)), asked);
       if (answer) return answer;
       return serveMirrorFile(deps, memory, file, request, round + 1, served); // the copy vanished under us
@@ -104,6 +110,7 @@ export async function serveMirrorFile(
     const held = {
       bucketEtag: copy.etag,
       validators: { etag: copy.customMetadata[COPY_META.etag], lastModified: copy.customMetadata[COPY_META.lastModified] },
+      lifetimeSeconds: lifetimeOf(deps, file),
     };
     const result = await deps.fills.revalidateFile(spec, held, fillRange(asked));
     if (result.kind === "fresh") {
@@ -170,7 +177,7 @@ async function answerFill(
   }
   if (fill.kind === "in-bucket" || fill.kind === "fresh" || fill.kind === "stale")
     return serveMirrorFile(deps, memory, file, request, round + 1, served);
-  const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
+  const headers = answerHeaders(fill.kind === "streaming" ? fill.headers : {}, cacheControl(file, lifetimeOf(deps, file)));
   headers.set("x-cache-miss", "miss");
   if (fill.kind === "unsatisfiable") return unsatisfiable(fill.length, headers);
   deps.note.cache = fill.joined ? "joined" : "miss";
@@ -197,7 +204,7 @@ async function answerFill(
 async function headCold(deps: MirrorDeps, mirror: BinaryMirror, file: MirrorFile): Promise<Response> {
   const answer = await headOnce(mirror.base, "/" + file.path, deps.config.upstreamTimeoutMs);
   if (answer.status === 200 && "headers" in answer) {
-    const headers = answerHeaders(answer.headers, cacheControl(file, deps.config.binaryMirrorTtlSeconds));
+    const headers = answerHeaders(answer.headers, cacheControl(file, lifetimeOf(deps, file)));
     headers.set("x-cache-miss", "miss");
     deps.note.cache = "miss";
     deps.note.upstream = mirror.base;

@@ -23,7 +23,7 @@ export const VERSIONS_PATH = "bin/versions.json";
 export const MAX_VERSIONS_BYTES = 8 * 1024 * 1024;
 
 /** A versions.json that is not read, and why. */
-export class VersionsRefused extends Error {}
+class VersionsRefused extends Error {}
 
 /**
  * Reads a versions.json body (at most `max` bytes, decoded as it arrives so its bytes are not

@@ -14,7 +14,7 @@ import { truncateUtf8 } from "./bounded-text.ts";
  * real values are far shorter (a Julia-System triple is under 100), and a client must not be able
  * to make log lines as large as its headers may be. Cut fields are named in `truncated`.
  */
-export const MAX_LOGGED_VALUE_BYTES = 1024;
+const MAX_LOGGED_VALUE_BYTES = 1024;
 
 /** How a request was answered: from the bucket, by a fill it started or joined, "nobody has it", or a failure. */
 export type CacheOutcome = "hit" | "miss" | "joined" | "negative" | "error";
@@ -35,9 +35,6 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:+=/-]{1,128}$/;
 export function requestIdOf(header: string | null): string {
   return header !== null && REQUEST_ID_RE.test(header) ? header : crypto.randomUUID();
 }
-
-/** The Julia client headers, as the replaced nginx logged them (absent ones are null). */
-export const JULIA_HEADERS = ["julia-version", "julia-system", "julia-ci-variables", "julia-interactive", "julia-pkg-server"] as const;
 
 export interface AccessRecord {
   time: string;

@@ -28,9 +28,9 @@ export const BLOBS_LIMIT_BYTES = 16 * 1024;
 /** Analytics Engine's limit on an index. */
 export const INDEX_LIMIT_BYTES = 96;
 /** Each blob is cut to this many bytes of UTF-8 (13 of them: 13 KiB at most)... */
-export const MAX_BLOB_BYTES = 1024;
+const MAX_BLOB_BYTES = 1024;
 /** ...and the path, a grouping key, to this. */
-export const MAX_PATH_BLOB_BYTES = 256;
+const MAX_PATH_BLOB_BYTES = 256;
 
 /** What writeDataPoint takes (the runtime's AnalyticsEngineDataPoint), spelled out so Node tools can build one too. */
 export interface DataPoint {
@@ -40,7 +40,7 @@ export interface DataPoint {
 }
 
 /** PkgServerLogAnalysis's client types: a CI run says so in Julia-CI-Variables (some `NAME=t`). */
-export function clientType(record: Pick<AccessRecord, "julia_version" | "julia_ci_variables">): "ci" | "user" | "" {
+function clientType(record: Pick<AccessRecord, "julia_version" | "julia_ci_variables">): "ci" | "user" | "" {
   if (record.julia_ci_variables !== null && /(^|;)[A-Z_]+=t(;|$)/.test(record.julia_ci_variables)) return "ci";
   return record.julia_version !== null ? "user" : "";
 }

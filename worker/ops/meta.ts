@@ -10,7 +10,7 @@ import { FLAVORS } from "../protocol/flavors";
 import { parseRegistryList, registryPath, type RegistryRef } from "../protocol/paths";
 import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
-import { ANALYTICS_DATASET, queryRollup, TABLES } from "./rollups";
+import { ANALYTICS_DATASET, queryRollup, sqlApiUrl, TABLES } from "./rollups";
 
 export const PKGEDGE_VERSION: string = pkg.version;
 
@@ -196,12 +196,12 @@ export type AnalyticsTotals = Record<string, unknown>;
 async function analyticsTotals(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<AnalyticsTotals | string | null> {
   if (!rt.analytics) return null;
   const sql = rt.config.analyticsSql;
-  const token = rt.analyticsToken;
+  const token = rt.secrets.analyticsToken;
   if (!sql || !token)
     return "written to Analytics Engine; set ANALYTICS_ACCOUNT_ID and the secret ANALYTICS_API_TOKEN for totals here, or run npm run stats";
   return rt.analyticsTotals.get(() => {
     // Other requests wait on this query: the request that started it keeps it running even if its own client leaves.
-    const query = queryTotals(sql.url, token);
+    const query = queryTotals(sql.url ?? sqlApiUrl(sql.account), token);
     waitUntil(query);
     return query;
   });

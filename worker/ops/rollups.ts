@@ -7,7 +7,7 @@
 /** The dataset wrangler.toml binds as ANALYTICS (the name `npm run stats` queries by default). */
 export const ANALYTICS_DATASET = "pkgedge_requests";
 
-export interface Column {
+interface Column {
   /** A column of the dataset (`blob2`), or `toDate(timestamp)`, `double1`. */
   expr: string;
   as: string;
@@ -121,7 +121,7 @@ export const CSV_FILES: Rollup[] = [
 ];
 
 /** The SQL for one rollup over the last `days` days. */
-export function rollupSql(rollup: Rollup, dataset: string, days: number): string {
+function rollupSql(rollup: Rollup, dataset: string, days: number): string {
   const select = [
     ...rollup.columns.map((c) => `${c.expr} AS ${c.as}`),
     ...(rollup.addresses ? ["COUNT(DISTINCT blob13) AS request_addrs"] : []),

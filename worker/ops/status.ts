@@ -16,7 +16,7 @@ export function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
-export function age(iso: string | null, now = Date.now()): string {
+function age(iso: string | null, now = Date.now()): string {
   if (iso === null) return "never";
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (s < 90) return `${s} s ago`;

@@ -12,22 +12,16 @@
 
 import type { Config } from "../config";
 import type { ObjectStore } from "../store/store";
-import type { Fills } from "../fill/coordinators";
+import type { Fills } from "../fill/coordinator-calls";
 import { parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
-import { addedVersions } from "./snapshot";
-import { artifactsOf, chooseArtifacts, type ArtifactEntry } from "./artifacts";
-import type { PlannedItem, PrefetchLedger, Progress } from "./ledger";
+import type { PrefetchLedger, Progress } from "./ledger";
 import type { DaySpent, PrefetchBudget } from "./budget";
 import { heldBack } from "./gate";
+import type { PrefetchMessage } from "./messages";
+import { planSnapshot, queueArtifacts, type PlanDeps } from "./plan";
 import { log } from "../log";
 
-/**
- * `since`: the message belongs to the plan of what `snapshot` adds over that older snapshot (the
- * gate's, when the snapshots published in between cannot tell), not to the snapshot's own plan.
- */
-export type PrefetchMessage =
-  | { kind: "snapshot"; uuid: string; hash: string; base: string | null; since?: boolean }
-  | { kind: "package" | "artifact"; snapshot: RegistryRef; key: string; label: string; since?: string };
+export type { PrefetchMessage } from "./messages";
 
 /** The bindings prefetching needs, checked together by the runtime. */
 export interface PrefetchBindings {
@@ -36,8 +30,6 @@ export interface PrefetchBindings {
   budget: DurableObjectNamespace<PrefetchBudget>;
 }
 
-/** The largest batch Queues takes in one sendBatch call. */
-const SEND_BATCH = 100;
 /** Queues delays a message by 12 hours at the most. */
 const MAX_DELAY_SECONDS = 12 * 3600;
 const MAX_RETRY_DELAY_SECONDS = 3600;
@@ -46,11 +38,9 @@ const MAX_RETRY_DELAY_SECONDS = 3600;
 export function retryDelaySeconds(baseSeconds: number, attempts: number): number {
   return Math.min(baseSeconds * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_SECONDS);
 }
-/** Labels come from registries and Artifacts.toml files: bounded, so a message stays far below Queues' 128 KB. */
-const MAX_LABEL_CHARS = 200;
 
 /** Dead-letter queues are named after their queue with `-failed` (wrangler.toml). */
-export function isDeadLetterQueue(name: string): boolean {
+function isDeadLetterQueue(name: string): boolean {
   return name.endsWith("-failed");
 }
 
@@ -61,6 +51,11 @@ export class Prefetcher {
   constructor(bindings: PrefetchBindings, config: Config) {
     this.bindings = bindings;
     this.config = config;
+  }
+
+  /** What planning (plan.ts) needs of this prefetcher. */
+  private get planning(): PlanDeps {
+    return { queue: this.bindings.queue, config: this.config, ledger: (ref, since) => this.ledger(ref, since) };
   }
 
   get mode(): Config["prefetch"]["mode"] {
@@ -138,7 +133,7 @@ export class Prefetcher {
   private async handle(message: Message<PrefetchMessage>, store: ObjectStore, fills: Fills): Promise<void> {
     const body = message.body;
     if (body.kind === "snapshot") {
-      await this.plan(body, store);
+      await planSnapshot(this.planning, body, store);
       return message.ack();
     }
     const ledger = this.ledger(body.snapshot, body.since);
@@ -187,105 +182,9 @@ export class Prefetcher {
     message.ack();
   }
 
-  /** Reads both snapshots from the bucket, plans what the newer one adds, and sends what is not sent yet. */
-  private async plan(body: PrefetchMessage & { kind: "snapshot" }, store: ObjectStore): Promise<void> {
-    const ref = { uuid: body.uuid, treeHash: body.hash };
-    const since = body.since && body.base ? body.base : undefined;
-    const ledger = this.ledger(ref, since);
-    if ((await ledger.progress()).plannedAt) {
-      // Planned by an earlier delivery, which may have stopped before sending everything.
-      await this.sendUnsent(ref, since);
-      return;
-    }
-    const key = (hash: string) => registryPath({ uuid: body.uuid, treeHash: hash }).slice(1);
-    const next = await store.get(key(body.hash));
-    if (!next) throw new Error(`${key(body.hash)} is not in the bucket`);
-    const base = body.base ? await store.get(key(body.base)) : null;
-    if (!base) {
-      // The first snapshot (or one whose predecessor is gone) adds everything: seeding a whole
-      // registry is infra:prefetch's job, not the queue's. No base is recorded: the gate cannot
-      // take this plan as covering anything.
-      await next.body.cancel();
-      await ledger.plan(
-        null,
-        [],
-        body.base ? `the previous snapshot ${body.base} is not in the bucket` : "no earlier snapshot to compare with",
-      );
-      log("info", "prefetch_planned", { registry: registryPath(ref), base: body.base, added: 0 });
-      return;
-    }
-    const { added, cost } = await addedVersions(base.body, next.body);
-    const items: PlannedItem[] = added.map((v) => ({
-      key: `package/${v.uuid}/${v.treeHash}`,
-      kind: "package",
-      label: label(`${v.name}@${v.version}`),
-    }));
-    await ledger.plan(body.base, items, null);
-    await this.sendUnsent(ref, since);
-    log("info", "prefetch_planned", { registry: registryPath(ref), base: body.base, since: since ?? null, added: items.length, ...cost });
-  }
-
   /** Reads a stored package's Artifacts.toml and queues the artifacts it names (up to the caps). */
-  async queueArtifacts(body: { snapshot: RegistryRef; key: string; label: string; since?: string }, store: ObjectStore): Promise<void> {
-    const object = await store.get(body.key);
-    if (!object) return;
-    const { platforms, lazy, maxArtifactsPerVersion, maxArtifactsPerSnapshot } = this.config.prefetch;
-    let named: ArtifactEntry[];
-    try {
-      named = await artifactsOf(object.body);
-    } catch (err) {
-      // The package is verified and stored; its Artifacts.toml is what it is (too large, say), so
-      // retrying would read the same bytes. Its artifacts are left to clients' misses.
-      log("warn", "prefetch_artifacts_unreadable", {
-        key: body.key,
-        label: body.label,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      return;
-    }
-    // One item per artifact (several platforms may share one), at most the per-version cap.
-    const byKey = new Map<string, PlannedItem>();
-    for (const a of chooseArtifacts(named, platforms, lazy)) {
-      const key = `artifact/${a.treeHash}`;
-      if (!byKey.has(key))
-        byKey.set(key, { key, kind: "artifact", label: label(`${body.label} ${a.name}${a.platform ? ` (${a.platform})` : ""}`) });
-    }
-    const chosen = [...byKey.values()];
-    const items = chosen.slice(0, maxArtifactsPerVersion);
-    if (items.length === 0) return;
-    const ledger = this.ledger(body.snapshot, body.since);
-    const { toSend, skipped } = await ledger.add(body.key, items, maxArtifactsPerSnapshot, chosen.length - items.length);
-    if (skipped > 0)
-      log("warn", "prefetch_artifacts_capped", {
-        key: body.key,
-        label: body.label,
-        named: chosen.length,
-        left_out: skipped,
-        per_version: maxArtifactsPerVersion,
-        per_snapshot: maxArtifactsPerSnapshot,
-      });
-    await this.send(body.snapshot, body.since, toSend);
-  }
-
-  /** Sends every pending item of the ledger whose message has not been sent yet. */
-  private async sendUnsent(snapshot: RegistryRef, since: string | undefined): Promise<void> {
-    const ledger = this.ledger(snapshot, since);
-    for (let batch = await ledger.unsent(SEND_BATCH); batch.length > 0; batch = await ledger.unsent(SEND_BATCH))
-      await this.send(snapshot, since, batch);
-  }
-
-  /** Sends the items' messages, and records each batch the queue took as sent. */
-  private async send(snapshot: RegistryRef, since: string | undefined, items: PlannedItem[]): Promise<void> {
-    const ledger = this.ledger(snapshot, since);
-    for (let i = 0; i < items.length; i += SEND_BATCH) {
-      const batch = items.slice(i, i + SEND_BATCH);
-      await this.bindings.queue.sendBatch(
-        batch.map((item) => ({
-          body: { kind: item.kind, snapshot, key: item.key, label: item.label, ...(since ? { since } : {}) },
-        })),
-      );
-      await ledger.sent(batch.map((item) => item.key));
-    }
+  queueArtifacts(body: { snapshot: RegistryRef; key: string; label: string; since?: string }, store: ObjectStore): Promise<void> {
+    return queueArtifacts(this.planning, body, store);
   }
 
   /** The queue gave up on a message: its item failed for good (until the next snapshot lists it again). */
@@ -294,10 +193,6 @@ export class Prefetcher {
     if (body.kind === "snapshot") return;
     await this.ledger(body.snapshot, body.since).settle(body.key, "failed", null);
   }
-}
-
-function label(text: string): string {
-  return text.length <= MAX_LABEL_CHARS ? text : `${text.slice(0, MAX_LABEL_CHARS - 1)}…`;
 }
 
 function utcDay(now = new Date()): string {

@@ -56,7 +56,7 @@ export function packageVersions(text: string): { version: string; treeHash: stri
 }
 
 /** Calls `visit` for every installable package version the gzipped registry tarball lists. */
-export async function readSnapshot(gzipped: ReadableStream<Uint8Array>, visit: (version: ListedVersion) => void): Promise<void> {
+async function readSnapshot(gzipped: ReadableStream<Uint8Array>, visit: (version: ListedVersion) => void): Promise<void> {
   // A package directory is complete once both files are read (tar keeps a directory's entries together).
   const pending = new Map<string, { uuid?: string | null; versions?: { version: string; treeHash: string }[] }>();
   const sink = textFiles(
@@ -89,8 +89,9 @@ export interface DiffCost {
 }
 
 /**
- * The package versions `next` lists and `base` does not (by tree hash: a version re-listed under
- * another package is still the same tarball). With no base, every version `next` lists.
+ * The package versions `next` lists and `base` does not, by UUID and tree hash: the bucket keeps a
+ * package at `package/<uuid>/<treeHash>`, so the same tree under another UUID is another object
+ * to fill. With no base, every version `next` lists.
  */
 export async function addedVersions(
   base: ReadableStream<Uint8Array> | null,
@@ -98,14 +99,16 @@ export async function addedVersions(
 ): Promise<{ added: ListedVersion[]; cost: DiffCost }> {
   const started = Date.now();
   const known = new Set<string>();
-  if (base) await readSnapshot(base, (v) => known.add(v.treeHash));
+  const keyOf = (v: ListedVersion) => `${v.uuid}/${v.treeHash}`;
+  if (base) await readSnapshot(base, (v) => known.add(keyOf(v)));
   const added: ListedVersion[] = [];
   const seen = new Set<string>();
   let nextVersions = 0;
   await readSnapshot(next, (v) => {
     nextVersions++;
-    if (known.has(v.treeHash) || seen.has(v.treeHash)) return;
-    seen.add(v.treeHash);
+    const key = keyOf(v);
+    if (known.has(key) || seen.has(key)) return;
+    seen.add(key);
     added.push(v);
   });
   return { added, cost: { baseVersions: known.size, nextVersions, ms: Date.now() - started } };

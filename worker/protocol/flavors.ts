@@ -4,9 +4,9 @@
 
 export const FLAVORS = ["eager", "conservative"] as const;
 export type Flavor = (typeof FLAVORS)[number];
-export const DEFAULT_FLAVOR: Flavor = "conservative";
+const DEFAULT_FLAVOR: Flavor = "conservative";
 
-export function isFlavor(value: string): value is Flavor {
+function isFlavor(value: string): value is Flavor {
   return (FLAVORS as readonly string[]).includes(value);
 }
 

@@ -15,7 +15,7 @@
 import type { RegistryRef } from "../protocol/paths";
 
 /** For one hash: the upstreams that list it now, and those that have it (list it, or store it). */
-export interface Support {
+interface Support {
   listers: Set<string>;
   holders: Set<string>;
 }
@@ -63,7 +63,7 @@ export function quorumHolds(obs: Observation, hash: string): boolean {
   return enough && [...obs.responders].every((u) => support.holders.has(u));
 }
 
-export type Refusal = { hash: string; reason: "superseded" | "older" | "tie" };
+type Refusal = { hash: string; reason: "superseded" | "older" | "tie" };
 
 export interface Ranking {
   /** Hashes that would replace the published one, newest first (each still needs trust and storage). */

@@ -22,13 +22,13 @@ import { log } from "../log";
 export type RefreshResult = { ok: true; changed: boolean; refs: RegistryRef[] } | { ok: false; error: string };
 
 /** Per registry and round: candidates examined, and registry tarballs filled, at most. */
-export const MAX_CANDIDATES_PER_ROUND = 5;
-export const MAX_FILLS_PER_ROUND = 2;
+const MAX_CANDIDATES_PER_ROUND = 5;
+const MAX_FILLS_PER_ROUND = 2;
 /**
  * How long every upstream must have moved on to a tied hash before it replaces the published one,
  * when several are configured: less than a cron period, so such a move lands on the next round.
  */
-export const MOVED_ON_DWELL_MS = 45_000;
+const MOVED_ON_DWELL_MS = 45_000;
 
 /** What a refresh reads from the world: upstream lists, who holds a snapshot, origins, and fills. */
 export interface RegistrySources {
@@ -142,7 +142,7 @@ async function publishedElsewhere(store: ObjectStore, flavor: Flavor, uuid: stri
   return null;
 }
 
-export async function refreshRound(
+async function refreshRound(
   store: ObjectStore,
   sources: RegistrySources,
   config: Pick<Config, "registries">,

@@ -3,7 +3,7 @@
  * protocol's tarballs and the binary mirror's files, which differ only in the headers they send.
  */
 
-import { parseRange } from "./range";
+import { parseRange } from "../protocol/range";
 import { ifNoneMatchHits, ifRangeHolds } from "./conditional";
 import { CHANGED, type ObjectBody, type ObjectInfo, type ObjectStore } from "../store/store";
 import { withLength } from "../streams/bytes";

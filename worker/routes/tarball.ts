@@ -9,7 +9,7 @@ import { answerFromInfo, answerWhole, askedOf, fillRange, unsatisfiable, type Pr
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, NO_STORE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { MirrorDeps } from "../runtime";
-import type { Unavailable } from "../fill/coordinators";
+import type { Unavailable } from "../fill/coordinator-calls";
 import { log } from "../log";
 
 function baseHeaders(): Headers {
@@ -44,10 +44,6 @@ export async function serveTarball(deps: MirrorDeps, resource: Resource, request
   return asked.head ? headOnMiss(deps, resource) : getOnMiss(deps, resource, request);
 }
 
-/**
- * An upstream outage is not an absence (Pkg, downstream caches and operators read 404 as "this does
- * not exist"): 502, never stored, with a short Retry-After, naming the cause.
- */
 /** Notes a hit (and the upstream the object was filled from) for the access log. */
 export function hit(deps: MirrorDeps, info: ObjectInfo, answer: Response): Response {
   deps.note.cache = "hit";
@@ -61,6 +57,10 @@ export function absent(deps: MirrorDeps, status = 404): Response {
   return notFound(status);
 }
 
+/**
+ * An upstream outage is not an absence (Pkg, downstream caches and operators read 404 as "this does
+ * not exist"): 502, never stored, with a short Retry-After, naming the cause.
+ */
 export function upstreamFailed(deps: MirrorDeps, key: string, failure: Unavailable): Response {
   deps.note.cache = "error";
   log("warn", "upstream_failed", { key, detail: failure.detail });

@@ -4,31 +4,26 @@ import { ConfigError, type Config } from "../config";
 import type { ObjectStore } from "./store";
 import { R2Store } from "./r2";
 import { S3Store } from "./s3";
+import { s3Credentials } from "./s3-credentials";
 
 /** What the factory reads from a worker's or coordinator's own environment: the binding or the secrets. */
 export interface StoreBindings {
   BUCKET?: R2Bucket;
-  S3_ACCESS_KEY_ID?: string;
-  S3_SECRET_ACCESS_KEY?: string;
+  S3_ACCESS_KEY_ID?: unknown;
+  S3_SECRET_ACCESS_KEY?: unknown;
 }
 
 export function storeFor(env: StoreBindings, config: Config): ObjectStore {
   if (config.storage.kind === "s3") {
     // Secrets are read by each isolate from its own environment; they never travel in a call.
-    const secret = (name: "S3_ACCESS_KEY_ID" | "S3_SECRET_ACCESS_KEY") => {
-      const value = env[name];
-      if (typeof value !== "string" || value === "")
-        throw new ConfigError(name, `STORAGE=s3 needs the secret ${name} (wrangler secret put ${name}, or .dev.vars)`);
-      return value;
-    };
+    const credentials = s3Credentials(env);
     const { endpoint, bucket, region, forcePathStyle } = config.storage;
     return new S3Store({
       endpoint,
       bucket,
       region,
       forcePathStyle,
-      accessKeyId: secret("S3_ACCESS_KEY_ID"),
-      secretAccessKey: secret("S3_SECRET_ACCESS_KEY"),
+      ...credentials,
       multipartPartBytes: config.multipartPartBytes,
       timeoutMs: config.s3TimeoutMs,
     });

@@ -10,7 +10,7 @@ export interface R2StoreOptions {
  * A failure of the R2 binding, in R2's words (its messages end with R2's error code, such as
  * "(10001)"). A binding carries no credentials, so R2 never refuses: every failure is an outage.
  */
-export class R2Error extends StorageError {
+class R2Error extends StorageError {
   constructor(what: string, cause: unknown) {
     super(`R2 ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, null, { cause });
     this.name = "R2Error";

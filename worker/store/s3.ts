@@ -7,75 +7,15 @@
  * If-Match / If-None-Match on PutObject, as AWS S3, R2's S3 API and MinIO do.
  */
 
-import { AwsClient } from "aws4fetch";
-import { CHANGED, StorageError, type ByteSpan, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from "./store";
-import { partsOf } from "./parts";
+import { CHANGED, type ByteSpan, type ObjectBody, type ObjectInfo, type ObjectStore, type PutOptions } from "./store";
+import { xmlValue } from "./s3-error";
+import { putMultipart } from "./s3-multipart";
+import { ATTEMPTS, S3Requests, streamFrom, type S3StoreOptions } from "./s3-requests";
 import { watchBody } from "../streams/watchdog";
-import { ChunkReader, Outlet } from "../streams/bytes";
+import { ChunkReader } from "../streams/bytes";
 import { log } from "../log";
 
-/**
- * Attempts per request (retried on network errors, timeouts, 5xx and 429, with a short backoff):
- * few where a client waits (a hit), more for a part upload, where giving up loses the whole fill.
- */
-const ATTEMPTS = { read: 2, write: 4 } as const;
-/** A body being sent may take this long per MiB on top of the timeout (a 1 MiB/s floor). */
-const MS_PER_MIB = 1000;
-
-export interface S3StoreOptions {
-  endpoint: string;
-  bucket: string;
-  region: string;
-  forcePathStyle: boolean;
-  accessKeyId: string;
-  secretAccessKey: string;
-  /**
-   * Objects over one part go up as multipart uploads. (MULTIPART_THRESHOLD_BYTES is R2's: a single
-   * S3 put is read whole first, so it is capped at one part.)
-   */
-  multipartPartBytes: number;
-  /** How long one request may wait for its response headers (plus time to send its body). */
-  timeoutMs: number;
-}
-
-/** What a bucket that answers 401 or 403 refused: the secrets pkgedge signs with. */
-const REFUSED = {
-  error: "the S3 bucket refused pkgedge's credentials",
-  variables: ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"],
-} as const;
-
-/** An S3 answer pkgedge did not expect, with the service's own error code when it gave one. */
-export class S3Error extends StorageError {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    what: string,
-  ) {
-    super(`S3 ${what} failed: ${status} ${code}`, status === 401 || status === 403 ? REFUSED : null);
-    this.name = "S3Error";
-  }
-}
-
 const META = "x-amz-meta-";
-
-/** The text of the first <tag> in an XML document (S3's answers are small and regular). */
-function xmlValue(xml: string, tag: string): string | undefined {
-  const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
-  return m ? decodeXml(m[1]!) : undefined;
-}
-
-function decodeXml(s: string): string {
-  return s
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&amp;/g, "&");
-}
-
-function encodeKey(key: string): string {
-  return key.split("/").map(encodeURIComponent).join("/");
-}
 
 function quoted(etag: string): string {
   return etag.startsWith('"') || etag.startsWith("W/") ? etag : `"${etag}"`;
@@ -98,85 +38,11 @@ async function readExactly(body: ReadableStream<Uint8Array>, length: number): Pr
   return out;
 }
 
-/** `bytes` as a native stream of known length, written 64 KiB at a time (the caller keeps the buffer until the request answered). */
-function streamFrom(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  const outlet = new Outlet(bytes.byteLength);
-  void (async () => {
-    try {
-      for (let at = 0; at < bytes.byteLength; at += 64 * 1024) await outlet.write(bytes.subarray(at, at + 64 * 1024));
-      await outlet.close();
-    } catch (err) {
-      outlet.abort(err);
-    }
-  })();
-  return outlet.readable;
-}
-
 export class S3Store implements ObjectStore {
-  private readonly client: AwsClient;
+  private readonly s3: S3Requests;
 
   constructor(private readonly options: S3StoreOptions) {
-    this.client = new AwsClient({
-      accessKeyId: options.accessKeyId,
-      secretAccessKey: options.secretAccessKey,
-      service: "s3",
-      region: options.region,
-      retries: 0,
-    });
-  }
-
-  private url(key: string, query = ""): string {
-    const endpoint = new URL(this.options.endpoint);
-    const base = this.options.forcePathStyle
-      ? `${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}/${this.options.bucket}`
-      : `${endpoint.protocol}//${this.options.bucket}.${endpoint.host}${endpoint.pathname.replace(/\/$/, "")}`;
-    return `${base}/${encodeKey(key)}${query}`;
-  }
-
-  /**
-   * One S3 request, bounded: a timeout on the response headers (the body, if any, is the caller's
-   * to watch), and a few retries. aws4fetch's own retries (ten, on 5xx only) are off.
-   */
-  private async send(
-    what: string,
-    url: string,
-    request: RequestInit | (() => RequestInit),
-    ok: number[],
-    attempts: number = ATTEMPTS.read,
-    bodyBytes?: number,
-  ): Promise<Response> {
-    const first = typeof request === "function" ? null : request;
-    const size =
-      bodyBytes ?? (first?.body instanceof Uint8Array ? first.body.byteLength : typeof first?.body === "string" ? first.body.length : 0);
-    const timeoutMs = this.options.timeoutMs + Math.ceil((size / (1024 * 1024)) * MS_PER_MIB);
-    let failure = "";
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
-      let res: Response;
-      try {
-        // A streamed body is made afresh for each attempt.
-        const init = typeof request === "function" ? request() : request;
-        res = await fetch(await this.client.sign(url, init), { signal: abort.signal });
-      } catch (err) {
-        failure =
-          err instanceof Error && err.name === "TimeoutError"
-            ? `timed out after ${timeoutMs} ms`
-            : err instanceof Error
-              ? err.message
-              : String(err);
-        continue;
-      } finally {
-        clearTimeout(timer);
-      }
-      if (ok.includes(res.status)) return res;
-      const text = await res.text().catch(() => "");
-      const code = xmlValue(text, "Code") ?? res.statusText;
-      if (res.status < 500 && res.status !== 429) throw new S3Error(res.status, code, what);
-      failure = `${res.status} ${code}`;
-    }
-    throw new S3Error(0, failure, `${what} (${attempts} attempts)`);
+    this.s3 = new S3Requests(options);
   }
 
   /** A response body that fails if the bucket stops sending, rather than hanging its reader. */
@@ -203,13 +69,13 @@ export class S3Store implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
-    const res = await this.send(`HEAD ${key}`, this.url(key), { method: "HEAD" }, [200, 404]);
+    const res = await this.s3.send(`HEAD ${key}`, this.s3.url(key), { method: "HEAD" }, [200, 404]);
     return res.status === 404 ? null : this.info(key, res);
   }
 
   async get(key: string, span?: ByteSpan): Promise<ObjectBody | null> {
     const headers: Record<string, string> = span ? { range: `bytes=${span.offset}-${span.offset + span.length - 1}` } : {};
-    const res = await this.send(`GET ${key}`, this.url(key), { headers }, [200, 206, 404]);
+    const res = await this.s3.send(`GET ${key}`, this.s3.url(key), { headers }, [200, 206, 404]);
     if (res.status === 404 || !res.body) {
       await res.body?.cancel();
       return null;
@@ -222,7 +88,7 @@ export class S3Store implements ObjectStore {
     if (span) headers.range = `bytes=${span.offset}-${span.offset + span.length - 1}`;
     // 412: the precondition failed. 416: the span no longer fits, so the object is not the one
     // it was computed from.
-    const res = await this.send(`GET ${key}`, this.url(key), { headers }, [200, 206, 404, 412, 416]);
+    const res = await this.s3.send(`GET ${key}`, this.s3.url(key), { headers }, [200, 206, 404, 412, 416]);
     if (res.status === 404) {
       await res.body?.cancel();
       return null;
@@ -256,7 +122,7 @@ export class S3Store implements ObjectStore {
       // (Some S3 implementations keep whatever arrived when a streamed body breaks off.)
       const whole = await readExactly(body, length);
       const init = () => ({ method: "PUT", headers: this.headersFor(options), body: streamFrom(whole) });
-      const res = await this.send(`PUT ${key}`, this.url(key), init, [200, 412], ATTEMPTS.write, whole.byteLength);
+      const res = await this.s3.send(`PUT ${key}`, this.s3.url(key), init, [200, 412], ATTEMPTS.write, whole.byteLength);
       await res.body?.cancel();
       return res.status === 200;
     }
@@ -264,74 +130,16 @@ export class S3Store implements ObjectStore {
     return this.putMultipart(key, body, options);
   }
 
-  /** Completing the upload is the commit: it happens only after the stream ended cleanly. */
-  private async putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
+  private putMultipart(key: string, body: ReadableStream<Uint8Array>, options: PutOptions): Promise<boolean> {
     const { onlyIfEtag: _conditional, ...create } = options;
-    const started = await this.send(
-      `create multipart ${key}`,
-      this.url(key, "?uploads"),
-      { method: "POST", headers: this.headersFor(create) },
-      [200],
-      ATTEMPTS.write,
-    );
-    const uploadId = xmlValue(await started.text(), "UploadId");
-    if (!uploadId) throw new S3Error(started.status, "NoUploadId", `create multipart ${key}`);
-    const q = (extra = "") => `?uploadId=${encodeURIComponent(uploadId)}${extra}`;
-    try {
-      const etags = await this.uploadParts(key, body, q);
-      const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
-      const done = await this.send(
-        `complete multipart ${key}`,
-        this.url(key, q()),
-        { method: "POST", headers: { "content-type": "application/xml" }, body: xml },
-        [200],
-        ATTEMPTS.write,
-      );
-      const text = await done.text();
-      // S3 may answer 200 and still report an error in the body.
-      if (xmlValue(text, "Code")) throw new S3Error(200, xmlValue(text, "Code")!, `complete multipart ${key}`);
-      return true;
-    } catch (err) {
-      await this.send(`abort multipart ${key}`, this.url(key, q()), { method: "DELETE" }, [200, 204, 404])
-        .then((r) => r.body?.cancel())
-        .catch(() => {});
-      throw err;
-    }
-  }
-
-  /**
-   * Each part is gathered in one buffer (reused for every part), then sent as a stream read from
-   * that buffer: a failed part can be sent again, and the runtime makes no copy of it (sending a
-   * 16 MiB Uint8Array body copies it, and those copies were most of what an S3 fill cost in memory).
-   */
-  private async uploadParts(key: string, body: ReadableStream<Uint8Array>, q: (extra?: string) => string): Promise<string[]> {
-    const etags: string[] = [];
-    const upload = async (part: Uint8Array) => {
-      const n = etags.length + 1;
-      const init = () => ({ method: "PUT", body: streamFrom(part) });
-      const res = await this.send(
-        `upload part ${n} of ${key}`,
-        this.url(key, q(`&partNumber=${n}`)),
-        init,
-        [200],
-        ATTEMPTS.write,
-        part.byteLength,
-      );
-      await res.body?.cancel();
-      etags.push(res.headers.get("etag") ?? "");
-    };
-    // partsOf reuses its buffer; that is safe because the part's upload has answered (and so read
-    // the whole body) before the next part is asked for.
-    for await (const part of partsOf(body, this.options.multipartPartBytes)) await upload(part);
-    if (etags.length === 0) await upload(new Uint8Array(0));
-    return etags;
+    return putMultipart(this.s3, key, body, this.headersFor(create), this.options.multipartPartBytes);
   }
 
   async putSmall(key: string, body: string, options: PutOptions): Promise<boolean> {
     // A compare-and-swap write is never retried: a retry after a lost answer would read as a lost race.
-    const res = await this.send(
+    const res = await this.s3.send(
       `PUT ${key}`,
-      this.url(key),
+      this.s3.url(key),
       { method: "PUT", headers: this.headersFor(options), body },
       [200, 412],
       options.onlyIfEtag === undefined ? ATTEMPTS.write : 1,
@@ -341,7 +149,7 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    const res = await this.send(`DELETE ${key}`, this.url(key), { method: "DELETE" }, [200, 204, 404]);
+    const res = await this.s3.send(`DELETE ${key}`, this.s3.url(key), { method: "DELETE" }, [200, 204, 404]);
     await res.body?.cancel();
   }
 
@@ -349,9 +157,9 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     do {
       const query = `?list-type=2&prefix=${encodeURIComponent(prefix)}${token ? `&continuation-token=${encodeURIComponent(token)}` : ""}`;
-      const base = this.url("", "").replace(/\/$/, "");
-      const res = await this.send(`LIST ${prefix}`, base + query, {}, [200]);
-      const xml = await res.text();
+      const base = this.s3.url("", "").replace(/\/$/, "");
+      const res = await this.s3.send(`LIST ${prefix}`, base + query, {}, [200]);
+      const xml = await this.s3.text(`LIST ${prefix}`, res);
       for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
         const c = m[1]!;
         yield {

@@ -76,7 +76,7 @@ export function isAbsent(status: number): boolean {
  * A fetch failure in words an operator can act on. workerd reports a failed DNS lookup only as
  * "internal error; reference = …" and a refused connection as "Network connection lost".
  */
-export function describeFailure(err: unknown, url: string, timeoutMs?: number): string {
+export function describeFailure(err: unknown, url: string, timeoutMs: number): string {
   const host = (() => {
     try {
       return new URL(url).host;
@@ -85,8 +85,7 @@ export function describeFailure(err: unknown, url: string, timeoutMs?: number): 
     }
   })();
   if (!(err instanceof Error)) return String(err);
-  if (err.name === "TimeoutError" || err.name === "AbortError")
-    return `timed out${timeoutMs ? ` after ${timeoutMs} ms` : ""} waiting for ${host}`;
+  if (err.name === "TimeoutError" || err.name === "AbortError") return `timed out after ${timeoutMs} ms waiting for ${host}`;
   if (/internal error; reference/i.test(err.message)) return `DNS lookup failed for ${host} (or it could not be reached)`;
   if (/network connection lost|connection refused|ECONNREFUSED/i.test(err.message)) return `connection to ${host} refused or lost`;
   if (/tls|ssl|certificate|handshake/i.test(err.message)) return `TLS handshake with ${host} failed: ${err.message}`;

@@ -7,7 +7,7 @@
  * and Pkg hash the raw bytes, and byte order is what git sorts by.
  */
 
-export type EntryType = "file" | "hardlink" | "symlink" | "directory";
+type EntryType = "file" | "hardlink" | "symlink" | "directory";
 
 export interface TarEntry {
   /** The path exactly as the archive gives it (after prefix, GNU and pax overrides). */
@@ -36,7 +36,7 @@ const BLOCK = 512;
 /** Long names and pax records are small; anything larger is not a sane archive. */
 const MAX_EXTENDED_BYTES = 1024 * 1024;
 
-export function latin1(bytes: Uint8Array): string {
+function latin1(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
   return s;

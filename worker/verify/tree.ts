@@ -71,7 +71,7 @@ export interface StreamingSha1 {
 /** crypto.DigestStream is workerd's; looked up so this module also loads (given a sha1) in Node. */
 type DigestStreamClass = new (algorithm: string) => WritableStream<Uint8Array> & { digest: Promise<ArrayBuffer> };
 
-export function digestStreamSha1(): StreamingSha1 {
+function digestStreamSha1(): StreamingSha1 {
   const DigestStream = (crypto as unknown as { DigestStream?: DigestStreamClass }).DigestStream;
   if (!DigestStream) throw new Error("no crypto.DigestStream here: pass a streaming SHA-1 to the tree builder");
   const ds = new DigestStream("SHA-1");
@@ -87,6 +87,14 @@ export function digestStreamSha1(): StreamingSha1 {
 
 /** Archives larger than this many entries are refused unless the caller says otherwise. */
 export const DEFAULT_MAX_ENTRIES = 250_000;
+
+/** An archive refused for its number of entries (a limit of this verifier, not a fault of the bytes). */
+export class TooManyEntries extends TarError {
+  constructor(maxEntries: number) {
+    super(`archive has more than ${maxEntries} entries (VERIFY_MAX_ENTRIES)`);
+    this.name = "TooManyEntries";
+  }
+}
 
 /**
  * Builds the tree the way Tar.jl's `read_tarball` and `git_tree_hash` do, refusing what they
@@ -114,7 +122,7 @@ export class TreeBuilder implements TarSink {
   private count = 0;
 
   async entry(e: TarEntry): Promise<void> {
-    if (++this.count > this.maxEntries) throw new TarError(`archive has more than ${this.maxEntries} entries (VERIFY_MAX_ENTRIES)`);
+    if (++this.count > this.maxEntries) throw new TooManyEntries(this.maxEntries);
     const path = components(e.path);
     this.refuseUnderSymlink(path, e.path);
     if (this.symlinks.size > 0) {

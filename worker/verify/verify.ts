@@ -24,7 +24,7 @@ export const DEFAULT_MAX_RATIO = 200;
  * padding (a 200-byte tarball of one small file expands to 10 KiB), and 64 MiB costs a fraction
  * of a second of CPU, so a bomb gains nothing under it.
  */
-export const RATIO_FLOOR_BYTES = 64 * MiB;
+const RATIO_FLOOR_BYTES = 64 * MiB;
 
 /** Why an archive was refused for what it expands to: a typed value, so callers never read the message. */
 export class ExpansionRefused extends Error {

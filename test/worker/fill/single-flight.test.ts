@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { parseConfig } from "../../../worker/config";
-import { PATIENCE_MS } from "../../../worker/fill/shared";
+import { PATIENCE_MS } from "../../../worker/fill/shared/shared-fill";
 import { bucketKeys, fixtureBytes, manifest, mirror, resumableUpstream, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible

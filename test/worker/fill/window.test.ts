@@ -1,9 +1,9 @@
 /** The window, its flow control and the block ledger, as pure pieces fed with vectors. */
 
 import { describe, expect, it } from "vitest";
-import { Window } from "../../../worker/fill/window";
-import { PacedWindow } from "../../../worker/fill/flow";
-import { BlockLedger } from "../../../worker/fill/ledger";
+import { Window } from "../../../worker/fill/shared/window";
+import { PacedWindow } from "../../../worker/fill/shared/paced-window";
+import { BlockLedger } from "../../../worker/fill/shared/block-ledger";
 
 /** Deterministic bytes and chunk sizes (a small LCG), so a failure reproduces. */
 function lcg(seed: number): () => number {

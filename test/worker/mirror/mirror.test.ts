@@ -288,14 +288,35 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect(await bucketKeys()).toEqual([key("bin/versions.json")]);
   });
 
-  it.each([404, 403] as const)("a mirror without versions.json (answered %i) keeps its files after the length check", async (missing) => {
-    const p = await publishBinaries({ missing });
+  it.each([404, 410] as const)("a mirror without versions.json (answered %i) keeps its files after the length check", async (status) => {
+    const p = await publishBinaries();
     await p.bucket.remove("bin/versions.json");
+    if (status !== 404) await p.bucket.set({ answers: { "bin/versions.json": { status } } });
     const m = mirrorOf(p);
     expect((await outcome(await m.fetch(at(TAMPERED)))).clean).toBe(true);
     await m.settle();
     expect(await storedInfo(key(TAMPERED))).not.toBeNull();
   });
+
+  it.each([
+    ["403 (a private list, a WAF, an expired grant)", { missing: 403 }],
+    ["401", { answers: { "bin/versions.json": { status: 401 } } }],
+    ["429", { answers: { "bin/versions.json": { status: 429 } } }],
+  ] as const)(
+    "versions.json answered %s is no proof a mirror has none: its files are not filled (502), nothing is kept",
+    async (_, settings) => {
+      const p = await publishBinaries(settings);
+      await p.bucket.remove("bin/versions.json");
+      const m = mirrorOf(p);
+      for (const path of [TAMPERED, RELEASE]) {
+        const res = await m.fetch(at(path));
+        expect(res.status, path).toBe(502);
+        expect(((await res.json()) as { detail: string }).detail, path).toMatch(/versions\.json/);
+      }
+      await m.settle();
+      expect(await bucketKeys()).toEqual([]);
+    },
+  );
 
   it("while versions.json cannot be read, its files are not filled (502), and nothing is kept", async () => {
     const p = await publishBinaries();

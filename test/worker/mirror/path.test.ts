@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answerRemovesCopy, isImmutableFile, MAX_MIRROR_PATH, parseMirrorPath } from "../../../worker/mirror/path";
+import { MAX_MIRROR_PATH, parseMirrorPath } from "../../../worker/mirror/path";
 import { indexVersions } from "../../../worker/mirror/versions";
 import { ConfigError, parseBinaryMirrors, parseConfig } from "../../../worker/config";
 
@@ -46,33 +46,6 @@ describe("binary mirror paths (matched raw)", () => {
   });
 });
 
-describe("the freshness rule", () => {
-  it.each([
-    "bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz",
-    "bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz.asc",
-    "bin/winnt/x64/1.11/julia-1.11.0-rc2-win64.exe",
-    "bin/mac/aarch64/1.9/julia-1.9.0-beta2-macaarch64.dmg",
-    "bin/checksums/julia-1.10.4.sha256",
-  ])("keeps the versioned release file %s for good", (path) => {
-    expect(isImmutableFile(path)).toBe(true);
-  });
-
-  it.each([
-    "bin/versions.json",
-    "juliaup/DBVERSION",
-    "juliaup/RELEASECHANNELDBVERSION",
-    "juliaup/versiondb/versiondb-1.17.4-x86_64-unknown-linux-gnu.json",
-    "bin/linux/x64/1.11/julia-latest-linux64.tar.gz",
-    "bin/linux/x86_64/julia-9a8f4c7a3e-linux-x86_64.tar.gz",
-    "bin/linux/x64/julia-1.12.0-DEV-linux-x86_64.tar.gz",
-    "bin/linux/x64/1.10/latest/julia-1.10.4-linux-x86_64.tar.gz.latest",
-    "bin/linux/x64/1.10/julia-nightly-1.10.4.tar.gz",
-    "README",
-  ])("revalidates %s", (path) => {
-    expect(isImmutableFile(path)).toBe(false);
-  });
-});
-
 describe("versions.json index", () => {
   const doc = {
     "1.10.4": {
@@ -102,21 +75,6 @@ describe("versions.json index", () => {
     ["null", "null"],
   ])("refuses %s", (_, text) => {
     expect(() => indexVersions(text)).toThrow();
-  });
-});
-
-describe("which answers remove a copy", () => {
-  it.each([
-    ["bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz", 404, true],
-    ["bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz", 410, true],
-    ["bin/linux/x86_64/julia-latest-linux-x86_64.tar.gz", 403, false],
-    ["juliaup/RELEASECHANNELDBVERSION", 401, false],
-    ["juliaup/RELEASECHANNELDBVERSION", 451, false],
-    ["bin/versions.json", 404, false],
-    ["bin/versions.json", 410, false],
-    ["bin/versions.json", 403, false],
-  ])("%s answered %i: %s", (path, status, removes) => {
-    expect(answerRemovesCopy(path, status)).toBe(removes);
   });
 });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { packageUuid, packageVersions, addedVersions } from "../../../worker/prefetch/snapshot";
 import { chooseArtifacts, parseArtifactsToml, platformTriple, artifactsOf } from "../../../worker/prefetch/artifacts";
 import { fixtureBytes, manifest } from "../harness";
+import { gzip, tarBytes, type RawEntry } from "../verify/tar-writer";
 
 const H = (c: string) => c.repeat(40);
 
@@ -35,6 +36,27 @@ describe("a registry's metadata", () => {
     expect(cost).toMatchObject({ baseVersions: 4, nextVersions: 55 });
     const all = await addedVersions(null, await stream(manifest.prefetch.base));
     expect(all.added).toHaveLength(4);
+  });
+
+  it("plans a package whose tree hash another package already lists, in the base or in the same snapshot", async () => {
+    // The bucket keys packages by UUID and tree hash: the same tree under another UUID is another object.
+    const [a, b, c] = [
+      "11111111-1111-4111-8111-111111111111",
+      "22222222-2222-4222-8222-222222222222",
+      "33333333-3333-4333-8333-333333333333",
+    ];
+    const shared = H("d");
+    const pkg = (name: string, uuid: string): RawEntry[] => [
+      { name: `${name[0]}/${name}/Package.toml`, data: `name = "${name}"\nuuid = "${uuid}"\n` },
+      { name: `${name[0]}/${name}/Versions.toml`, data: `["1.0.0"]\ngit-tree-sha1 = "${shared}"\n` },
+    ];
+    const snapshot = async (entries: RawEntry[]) => new Blob([await gzip(tarBytes(entries))]).stream();
+    const { added, cost } = await addedVersions(
+      await snapshot(pkg("Alpha", a)),
+      await snapshot([...pkg("Alpha", a), ...pkg("Beta", b), ...pkg("Gamma", c)]),
+    );
+    expect(added.map((v) => `${v.name} ${v.uuid}/${v.treeHash}`).sort()).toEqual([`Beta ${b}/${shared}`, `Gamma ${c}/${shared}`]);
+    expect(cost).toMatchObject({ baseVersions: 1, nextVersions: 3 });
   });
 });
 

@@ -410,6 +410,9 @@ describe("a plan request the queue refused", () => {
     await mirror({ PREFETCH_QUEUE: refusing.queue }).scheduled();
     expect(refusing.sent).toEqual([]);
     expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
+    // The refusal held back that candidate, with its reason; the round itself went on.
+    const refused = (await meta(m)).registries.conservative.by_registry[manifest.registryUuid].refused;
+    expect(refused.map((r: any) => r.reason).join("; ")).toMatch(/queue refused the plan request: Queue send failed/);
     // The next look (the real queue) asks again, and the snapshot is planned and filled.
     await m.scheduled();
     const ref = { uuid: manifest.registryUuid, treeHash: hashOf(prefetch.next) };

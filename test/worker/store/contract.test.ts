@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { R2Store } from "../../../worker/store/r2";
-import { S3Error, S3Store } from "../../../worker/store/s3";
+import { S3Store } from "../../../worker/store/s3";
+import { S3Error } from "../../../worker/store/s3-error";
 import { CHANGED, StorageError, type ObjectStore } from "../../../worker/store/store";
 import { withLength } from "../../../worker/streams/bytes";
 import { r2InOutage } from "../r2-outage";
@@ -219,6 +220,50 @@ describe("the s3 store against a bucket that never answers", () => {
     expect(String(err)).toMatch(/timed out after 300 ms/);
     expect(String(err)).toMatch(/2 attempts/);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe("the s3 store against a bucket whose answer breaks off after its headers", () => {
+  const broken = (path: string) =>
+    new S3Store({
+      ...s3,
+      endpoint: `${inject("manifest").controlUrl}/${path}`,
+      region: "us-east-1",
+      forcePathStyle: true,
+      ...sizes(100 * MiB),
+      timeoutMs: 300,
+    });
+  const listing = (store: ObjectStore) =>
+    (async () => {
+      for await (const _ of store.list("")) break;
+    })().then(
+      () => null,
+      (e: unknown) => e,
+    );
+
+  it("fails with a StorageError when the connection is cut", async () => {
+    const err = await listing(broken("cut-body"));
+    expect(err).toBeInstanceOf(StorageError);
+    expect(String(err)).toMatch(/^S3Error: S3 LIST {2}failed: 0 /);
+  });
+
+  it("fails with a StorageError within its timeout when the body stalls, instead of hanging its caller", async () => {
+    const started = Date.now();
+    const err = await listing(broken("stall-body"));
+    expect(err).toBeInstanceOf(StorageError);
+    expect(String(err)).toMatch(/timed out after 300 ms/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("fails a multipart upload with a StorageError when the create answer is cut", async () => {
+    const data = bytes(1000);
+    const err = await broken("cut-body")
+      .putStream(key("cut"), streamOf(data), undefined, opts)
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(StorageError);
   });
 });
 

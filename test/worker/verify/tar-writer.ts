@@ -35,7 +35,7 @@ function checksum(h: Uint8Array): void {
   put(h, 148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
 }
 
-export function header(e: RawEntry): Uint8Array {
+function header(e: RawEntry): Uint8Array {
   const h = new Uint8Array(512);
   const data = typeof e.data === "string" ? enc.encode(e.data) : (e.data ?? new Uint8Array(0));
   put(h, 0, 100, e.name);

@@ -7,13 +7,16 @@
  * from the bucket once the object is committed.
  */
 
-import { getFrom } from "../upstream/upstream";
-import { watchBody } from "../streams/watchdog";
-import { ChunkReader } from "../streams/bytes";
-import type { BlockLedger } from "./ledger";
-import { PacedWindow } from "./flow";
+import { getFrom } from "../../upstream/upstream";
+import { watchBody } from "../../streams/watchdog";
+import { ChunkReader } from "../../streams/bytes";
+import type { BlockLedger } from "./block-ledger";
+import { PacedWindow } from "./paced-window";
 import { Window } from "./window";
-import { log } from "../log";
+import { log } from "../../log";
+
+/** Catch-up feeds one fill may start; after that, fallbacks wait for the bucket. */
+const MAX_CATCH_UPS = 3;
 
 /** The feed stopped because nobody reads it any more: by design, not a failure. */
 class NobodyReads extends Error {}
@@ -117,5 +120,38 @@ export class CatchUp {
     } finally {
       void reader.cancel();
     }
+  }
+}
+
+/**
+ * A fill's catch-up feeds: the running one serves every requester it still can, a new one starts
+ * (at the block of the requester's offset) only when none runs, and at most MAX_CATCH_UPS start.
+ */
+export class CatchUps {
+  private running: CatchUp | null = null;
+  private started = 0;
+
+  constructor(
+    private readonly options: CatchUpOptions,
+    private readonly ledger: BlockLedger,
+    private readonly fillFailed: () => boolean,
+    private readonly onChange: () => void,
+  ) {}
+
+  /** A feed that can serve `offset`: the running one, or a new one if none runs; null when the requester must wait for the bucket. */
+  at(offset: number): CatchUp | null {
+    const running = this.running && !this.running.finished ? this.running : null;
+    if (running) return running.paced.window.start <= offset ? running : null;
+    if (this.started >= MAX_CATCH_UPS) return null;
+    this.started++;
+    const origin = Math.floor(offset / this.options.blockBytes) * this.options.blockBytes;
+    const catchUp = new CatchUp(origin, this.options, this.ledger, this.fillFailed, this.onChange);
+    this.running = catchUp;
+    void catchUp.run();
+    return catchUp;
+  }
+
+  notify(): void {
+    this.running?.paced.notify();
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRange } from "../../../worker/routes/range";
+import { parseRange } from "../../../worker/protocol/range";
 
 const L = 2685; // the length of Example v0.5.3 in the reference server's tests
 

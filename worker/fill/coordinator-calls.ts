@@ -6,11 +6,17 @@
 
 import type { Resource } from "../protocol/paths";
 import type { Config } from "../config";
-import type { FillCoordinator, HeldCopy } from "./coordinator";
+import type { FillCoordinator } from "./coordinator";
 import { tarballSpec, type FillSpec } from "./target";
-import type { UpstreamHeaders } from "../upstream/upstream";
+import type { UpstreamHeaders, Validators } from "../upstream/upstream";
 
-export type { HeldCopy };
+/** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
+export interface HeldCopy {
+  bucketEtag: string;
+  validators: Validators;
+  /** How long (s) a finding that the copy is current holds: the file's lifetime under the mirror's freshness rule. */
+  lifetimeSeconds: number;
+}
 
 /** An upstream failure (not an absence): answered 502 with Retry-After, remembered only briefly. */
 export type Unavailable = { detail: string; retryAfterSeconds: number };

@@ -9,14 +9,15 @@
  * in and good, so a response can only end cleanly with verified bytes.
  */
 
-import { CHANGED, type ObjectStore } from "../store/store";
-import type { FillOutcome, FillTap, TapStart } from "./fill";
-import { ChunkReader, Outlet } from "../streams/bytes";
-import { PacedWindow, type WindowReader } from "./flow";
+import { CHANGED, type ObjectStore } from "../../store/store";
+import type { FillOutcome, FillTap, TapStart } from "../fill";
+import { ChunkReader, Outlet } from "../../streams/bytes";
+import { PacedWindow, type WindowReader } from "./paced-window";
 import { Window } from "./window";
-import { BlockLedger } from "./ledger";
-import { CatchUp, type CatchUpOptions } from "./catch-up";
-import { log } from "../log";
+import { BlockLedger } from "./block-ledger";
+import { CatchUps } from "./catch-up";
+import { Attendance, type AttendanceRule } from "./attendance";
+import { log } from "../../log";
 
 /** The window is kept in blocks of a quarter of its size (at most 256 KiB): also the unit of the ledger. */
 const MAX_BLOCK = 256 * 1024;
@@ -24,18 +25,12 @@ const MAX_BLOCK = 256 * 1024;
 const READ = 64 * 1024;
 /** How long a feed waits for a requester in its way before letting it go to its fallback. */
 export const PATIENCE_MS = 2000;
-/** Catch-up feeds one fill may start; after that, fallbacks wait for the bucket. */
-const MAX_CATCH_UPS = 3;
 
-export interface SharedFillOptions {
+export interface SharedFillOptions extends AttendanceRule {
   key: string;
   /** Asked of the upstream (after its base URL) by catch-up feeds. */
   path: string;
   windowBytes: number;
-  /** Objects larger than this, or of unknown length, are not filled on once nobody wants them... */
-  unattendedMaxBytes: number;
-  /** ...for this long (Pkg retries a broken download after a second). */
-  unattendedGraceMs: number;
   upstreamTimeoutMs: number;
   upstreamIdleTimeoutMs: number;
 }
@@ -61,16 +56,15 @@ export class SharedFill {
    */
   private committedEtag: Promise<string | null> = Promise.resolve(null);
   private wakers: (() => void)[] = [];
-  private catchUp: CatchUp | null = null;
-  private catchUps = 0;
-  private attendees = 0;
-  private unattendedSince: number | null = null;
+  /** None when the length is unknown: no end to check a catch-up against, so fallbacks wait for the bucket. */
+  private readonly catchUps: CatchUps | null;
+  private readonly attendance: Attendance;
   private abandoned = false;
   private readonly abandon: (reason: string) => void;
 
   constructor(
     start: TapStart,
-    private readonly options: SharedFillOptions,
+    readonly options: SharedFillOptions,
     private readonly store: ObjectStore,
     /** Settles when the bucket write has been committed or abandoned. */
     readonly outcome: Promise<FillOutcome>,
@@ -79,8 +73,28 @@ export class SharedFill {
     this.length = start.length;
     this.headers = start.headers;
     this.abandon = start.abandon;
+    this.attendance = new Attendance(start.length, options);
     this.block = Math.min(MAX_BLOCK, Math.max(1024, Math.floor(options.windowBytes / 4)));
     this.main = new PacedWindow(new Window(this.block, options.windowBytes), PATIENCE_MS);
+    this.catchUps =
+      start.length === undefined
+        ? null
+        : new CatchUps(
+            {
+              key: options.key,
+              path: options.path,
+              upstream: start.upstream,
+              length: start.length,
+              blockBytes: this.block,
+              windowBytes: options.windowBytes,
+              patienceMs: PATIENCE_MS,
+              timeoutMs: options.upstreamTimeoutMs,
+              idleMs: options.upstreamIdleTimeoutMs,
+            },
+            this.ledger,
+            () => this.failed,
+            () => this.notify(),
+          );
     void outcome.then((r) => {
       // A bucket that cannot say leaves the reads unconditional, as they were before there was a check.
       if (r.committed)
@@ -122,26 +136,16 @@ export class SharedFill {
    * so the next request is a hit.
    */
   attend(): () => void {
-    this.attendees++;
-    this.unattendedSince = null;
-    let released = false;
+    const release = this.attendance.attend();
     return () => {
-      if (released) return;
-      released = true;
-      if (--this.attendees > 0) return;
-      this.unattendedSince = Date.now();
+      release();
       this.letGoIfUnattended();
     };
   }
 
-  /**
-   * Checked as bytes flow through the tap (a timer set from a requester's call would belong to that
-   * call, not to the fill): a large fill nobody has wanted for the grace period is let go.
-   */
+  /** Checked as bytes flow through the tap, and as requesters leave (see Attendance). */
   private letGoIfUnattended(): void {
-    if (this.unattendedSince === null || this.result || this.ended || this.abandoned) return;
-    if (this.length !== undefined && this.length <= this.options.unattendedMaxBytes) return;
-    if (Date.now() - this.unattendedSince < this.options.unattendedGraceMs) return;
+    if (this.result || this.ended || this.abandoned || !this.attendance.forsaken) return;
     this.abandoned = true;
     log("info", "fill_unattended", { key: this.options.key, length: this.length ?? null, limit: this.options.unattendedMaxBytes });
     this.abandon(
@@ -238,7 +242,7 @@ export class SharedFill {
       return { kind: "window", paced: this.main, reader: main, leave, broken: () => null };
     }
     if (this.committed) return { kind: "bucket", bytes: this.fromBucket(offset, until) };
-    const catchUp = this.catchUpAt(offset);
+    const catchUp = this.catchUps?.at(offset) ?? null;
     if (catchUp) {
       const reader = catchUp.paced.join(offset)!;
       return {
@@ -251,37 +255,6 @@ export class SharedFill {
     }
     await this.changed(); // the bucket, once the object is committed
     return null;
-  }
-
-  /** A catch-up feed that can serve `offset`: the running one, or a new one if none runs. */
-  private catchUpAt(offset: number): CatchUp | null {
-    if (this.length === undefined) return null; // no end to check a catch-up against: wait for the bucket
-    const running = this.catchUp && !this.catchUp.finished ? this.catchUp : null;
-    if (running) return running.paced.window.start <= offset ? running : null;
-    if (this.catchUps >= MAX_CATCH_UPS) return null;
-    this.catchUps++;
-    const options: CatchUpOptions = {
-      key: this.options.key,
-      path: this.options.path,
-      upstream: this.upstream,
-      length: this.length,
-      blockBytes: this.block,
-      windowBytes: this.options.windowBytes,
-      patienceMs: PATIENCE_MS,
-      timeoutMs: this.options.upstreamTimeoutMs,
-      idleMs: this.options.upstreamIdleTimeoutMs,
-    };
-    const origin = Math.floor(offset / this.block) * this.block;
-    const catchUp = new CatchUp(
-      origin,
-      options,
-      this.ledger,
-      () => this.failed,
-      () => this.notify(),
-    );
-    this.catchUp = catchUp;
-    void catchUp.run();
-    return catchUp;
   }
 
   /** The committed object's bytes [offset, until): verified, so they need no further check. */
@@ -311,7 +284,7 @@ export class SharedFill {
     this.wakers = [];
     for (const w of wakers) w();
     this.main.notify();
-    this.catchUp?.paced.notify();
+    this.catchUps?.notify();
   }
 
   private changed(): Promise<void> {

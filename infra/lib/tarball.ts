@@ -1,0 +1,96 @@
+/**
+ * Verifying a tarball in Node, for the operator tools, the benchmarks and the tests: the worker's
+ * own verifier and commit rule, with Node's SHA-1 and the worker's limits. The verdict tells a
+ * tarball that is wrong (its bytes refute the name) from one this check could not decide (a limit
+ * was reached, or reading failed here): only the first is grounds to remove a stored copy.
+ */
+
+import { createHash } from "node:crypto";
+import { openAsBlob } from "node:fs";
+import { VARIABLES } from "../../worker/config/table.ts";
+import type { Resource } from "../../worker/protocol/paths.ts";
+import { acceptTreeHash } from "../../worker/verify/rule.ts";
+import { TooManyEntries } from "../../worker/verify/tree.ts";
+import {
+  ExpansionRefused,
+  TarError,
+  treeHashOfTarGz,
+  type HashOptions,
+  type StreamingSha1,
+  type TreeHashes,
+} from "../../worker/verify/verify.ts";
+
+/** Node's incremental SHA-1 for the verifier (workerd has crypto.DigestStream, Node does not). */
+export const nodeSha1 = (): StreamingSha1 => {
+  const h = createHash("sha1");
+  return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
+};
+
+/** An error in words that are never empty: Node's DecompressionStream rejects with an empty message and only a code. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err) || "failed (no reason given)";
+  const code = (err as { code?: unknown }).code;
+  const words = err.message || err.name || "Error";
+  return typeof code === "string" && !words.includes(code) ? `${words} (${code})` : words;
+}
+
+export type VerifyLimits = Required<Pick<HashOptions, "maxEntries" | "maxRatio" | "maxDecompressedBytes">>;
+
+function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/**
+ * The limits the worker verifies fills with: its defaults (worker/config/table.ts), each replaced by
+ * the variable of the same name in `env`, so an operator checks a bucket by the rules of the worker
+ * that filled it (set VERIFY_MAX_ENTRIES etc. as in its wrangler.toml).
+ */
+export function workerVerifyLimits(env: NodeJS.ProcessEnv = process.env): VerifyLimits {
+  const fillMaxBytes = limit(env, "FILL_MAX_BYTES", VARIABLES.FILL_MAX_BYTES.default);
+  return {
+    maxEntries: limit(env, "VERIFY_MAX_ENTRIES", VARIABLES.VERIFY_MAX_ENTRIES.default),
+    maxRatio: limit(env, "VERIFY_MAX_RATIO", VARIABLES.VERIFY_MAX_RATIO.default),
+    maxDecompressedBytes: limit(env, "VERIFY_MAX_DECOMPRESSED_BYTES", 2 * fillMaxBytes),
+  };
+}
+
+/**
+ * What a check found. `refuted`: the bytes are not a tarball of this name (tree hash mismatch, not
+ * gzip, not tar). `undecided`: no verdict on the bytes (a limit was reached, or a local failure).
+ */
+export type Verdict = { ok: true } | { ok: false; refuted: boolean; reason: string; hashes?: TreeHashes };
+
+/** Errors that are about the bytes themselves: a malformed tar stream or a malformed gzip stream. */
+function refutes(err: unknown): boolean {
+  if (err instanceof TooManyEntries || err instanceof ExpansionRefused) return false;
+  if (err instanceof TarError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "Z_DATA_ERROR" || code === "Z_BUF_ERROR") return true;
+  return err instanceof Error && /after the end of the gzip stream/.test(err.message);
+}
+
+/**
+ * Checks a gzipped tarball (a stream, or a file on disk) against the name it is stored under, by
+ * the rule pkgedge applies to a fill. Never rejects.
+ */
+export async function verifyTarball(
+  body: ReadableStream<Uint8Array> | string,
+  resource: Resource,
+  limits: VerifyLimits = workerVerifyLimits(),
+): Promise<Verdict> {
+  let hashes: TreeHashes;
+  try {
+    const stream = typeof body === "string" ? (await openAsBlob(body)).stream() : body;
+    hashes = await treeHashOfTarGz(stream, { sha1: nodeSha1, ...limits });
+  } catch (err) {
+    if (refutes(err)) return { ok: false, refuted: true, reason: `not a valid gzipped tarball: ${describeError(err)}` };
+    return { ok: false, refuted: false, reason: `could not be verified here: ${describeError(err)}` };
+  }
+  const verdict = acceptTreeHash(resource.kind, resource.treeHash, hashes);
+  if (verdict.ok) return { ok: true };
+  return { ok: false, refuted: true, reason: verdict.reason, hashes };
+}

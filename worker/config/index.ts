@@ -1,0 +1,102 @@
+/**
+ * Configuration, parsed once per environment into a typed object.
+ *
+ * The variable names are a contract with operators and tooling (`wrangler dev --var NAME:VALUE`,
+ * `.dev.vars`, wrangler.toml `[vars]`), listed with their kinds, defaults and bounds in table.ts.
+ * A bad value becomes a ConfigError that names the variable; the worker then answers every request
+ * with a 500 that says so, instead of crashing.
+ */
+
+import { Checker, ConfigError } from "./error";
+import { flag, integer, text, choice, type Vars } from "./kinds";
+import { parseBinaryMirrors, parseRegistries, parseSiblings, parseUpstreams, refuseInsecure } from "./lists";
+import { analyticsSql, fillSizes, multipart, prefetch, storage, upstreamPacing } from "./rules";
+import type { Config } from "./types";
+
+export { ConfigError } from "./error";
+export { parseBinaryMirrors, type BinaryMirror, type RegistryConfig } from "./lists";
+export { missingS3Secrets, parseSecrets, S3_SECRETS } from "./secrets";
+export { configSummary } from "./summary";
+export type { Secrets } from "./table";
+export type { Config } from "./types";
+
+function pathPrefix(vars: Vars): string {
+  const raw = text(vars, "PATH_PREFIX");
+  if (raw === undefined || raw === "/") return "";
+  if (!/^(\/[A-Za-z0-9._~-]+)+\/?$/.test(raw) || raw.split("/").some((s) => s === "." || s === "..")) {
+    throw new ConfigError("PATH_PREFIX", `expected a path such as /julia, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/$/, "");
+}
+
+/** A list variable set but blank means "none" for some lists, so it is read before `text` blanks it out. */
+function rawList(vars: Vars, name: "UPSTREAM_SERVERS" | "BINARY_MIRRORS"): string | undefined {
+  const value = vars[name];
+  return typeof value === "string" ? value : text(vars, name);
+}
+
+/** The variables (never the secrets: parseSecrets), every problem found at once as one ConfigError. */
+export function parseConfig(vars: Vars): Config {
+  const c = new Checker();
+  const parts = multipart(vars, c);
+  const pacing = upstreamPacing(vars, c);
+  const sizes = fillSizes(vars, c);
+  const upstreams = c.check(() => parseUpstreams(rawList(vars, "UPSTREAM_SERVERS")));
+  const registries = c.check(() => parseRegistries(text(vars, "REGISTRIES")));
+  const allowInsecureUpstreams = c.check(() => flag(vars, "ALLOW_INSECURE_UPSTREAMS"));
+  const allowed = allowInsecureUpstreams ?? false;
+  if (upstreams) c.check(() => refuseInsecure("UPSTREAM_SERVERS", upstreams, allowed));
+  if (registries)
+    c.check(() =>
+      refuseInsecure(
+        "REGISTRIES",
+        registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])),
+        allowed,
+      ),
+    );
+  // Set but empty (even blank) turns the mirror off.
+  const binaryMirrors = c.check(() => parseBinaryMirrors(rawList(vars, "BINARY_MIRRORS")));
+  if (binaryMirrors)
+    c.check(() =>
+      refuseInsecure(
+        "BINARY_MIRRORS",
+        binaryMirrors.map((m) => m.base),
+        allowed,
+      ),
+    );
+  const config: Config = {
+    upstreams,
+    registries,
+    allowInsecureUpstreams,
+    binaryMirrors,
+    siblings: c.check(() => parseSiblings(text(vars, "SIBLINGS"))),
+    analyticsSql: c.check(() => analyticsSql(vars)),
+    accessLog: c.check(() => choice(vars, "ACCESS_LOG")),
+    runId: text(vars, "PKGEDGE_RUN_ID") ?? null,
+    binaryMirrorTtlSeconds: c.check(() => integer(vars, "BINARY_MIRROR_TTL_SECONDS")),
+    registryTtlSeconds: c.check(() => integer(vars, "REGISTRY_TTL_SECONDS")),
+    negativeTtlSeconds: c.check(() => integer(vars, "NEGATIVE_TTL_SECONDS")),
+    failureTtlSeconds: c.check(() => integer(vars, "UPSTREAM_FAILURE_TTL_SECONDS")),
+    upstreamTimeoutMs: c.check(() => integer(vars, "UPSTREAM_TIMEOUT_MS")),
+    upstreamIdleTimeoutMs: pacing.idleTimeoutMs,
+    upstreamMinBytesPerSecond: c.check(() => integer(vars, "UPSTREAM_MIN_BYTES_PER_SECOND")),
+    upstreamMinRateWindowMs: pacing.minRateWindowMs,
+    multipartThresholdBytes: parts.thresholdBytes,
+    multipartPartBytes: parts.partBytes,
+    pathPrefix: c.check(() => pathPrefix(vars)),
+    fillWindowBytes: c.check(() => integer(vars, "FILL_WINDOW_BYTES")),
+    unattendedFillMaxBytes: c.check(() => integer(vars, "UNATTENDED_FILL_MAX_BYTES")),
+    unattendedFillGraceSeconds: c.check(() => integer(vars, "UNATTENDED_FILL_GRACE_SECONDS")),
+    fillMaxAttempts: c.check(() => integer(vars, "FILL_MAX_ATTEMPTS")),
+    fillBackoffSeconds: c.check(() => integer(vars, "FILL_BACKOFF_SECONDS")),
+    verifyMaxEntries: c.check(() => integer(vars, "VERIFY_MAX_ENTRIES")),
+    fillMaxBytes: sizes.fillMaxBytes,
+    verifyMaxRatio: c.check(() => integer(vars, "VERIFY_MAX_RATIO")),
+    verifyMaxDecompressedBytes: sizes.verifyMaxDecompressedBytes,
+    s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS")),
+    storage: c.check(() => storage(vars)),
+    prefetch: c.check(() => prefetch(vars)),
+  };
+  c.done();
+  return config;
+}
