@@ -34,6 +34,11 @@ export interface PrefetchBindings {
 const MAX_DELAY_SECONDS = 12 * 3600;
 const MAX_RETRY_DELAY_SECONDS = 3600;
 
+/** How long the queue holds an item back after its `attempts`-th failed delivery: doubling from `baseSeconds`, capped. */
+export function retryDelaySeconds(baseSeconds: number, attempts: number): number {
+  return Math.min(baseSeconds * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_SECONDS);
+}
+
 /** Dead-letter queues are named after their queue with `-failed` (wrangler.toml). */
 function isDeadLetterQueue(name: string): boolean {
   return name.endsWith("-failed");
@@ -122,8 +127,7 @@ export class Prefetcher {
   }
 
   private backoff(attempts: number): number {
-    const base = this.config.prefetch.retryDelaySeconds;
-    return Math.min(base * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_SECONDS);
+    return retryDelaySeconds(this.config.prefetch.retryDelaySeconds, attempts);
   }
 
   private async handle(message: Message<PrefetchMessage>, store: ObjectStore, fills: Fills): Promise<void> {

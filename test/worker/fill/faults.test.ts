@@ -66,11 +66,27 @@ describe("verification failures", () => {
 
   it("skip the upstream that served bad bytes for that key, and the next request fills from another (C45)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
+    const good = await upstream({ headDelayMs: 500 }); // the bad one wins the first HEAD race
+    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
+    await m.settle();
+    const next = await outcome(await m.fetch(pkg()));
+    expect(next.clean && next.status === 200, "the next request is served in full").toBe(true);
+    expect(next.clean && (await sha256(next.bytes))).toBe(manifest.objects[pkg()]!.sha256);
+    await m.settle();
+    expect(await auditBucket()).toEqual([pkg().slice(1)]);
+    const gets = async (up: typeof bad) => (await up.log()).filter((r) => r.method === "GET").length;
+    expect(await gets(bad)).toBe(1); // no second download of bad bytes
+    expect(await gets(good)).toBe(1);
+  });
+
+  it("with only the upstream that served bad bytes, the next request is an outage, not a second download (C45)", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
     const m1 = mirror({ UPSTREAM_SERVERS: bad.url });
     expect((await outcome(await m1.fetch(pkg()))).clean).toBe(false);
     await m1.settle();
-    // Only the bad upstream: it is passed over now, so no second download of bad bytes, and the
-    // answer is an outage (502), not "this does not exist".
+    // It is passed over now, so no second download of bad bytes, and the answer is an outage
+    // (502), not "this does not exist".
     expect((await m1.fetch(pkg())).status).toBe(502);
     expect((await bad.log()).filter((r) => r.method === "GET").length).toBe(1);
   });

@@ -25,7 +25,8 @@ import {
 afterEach(() => vi.restoreAllMocks());
 
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
-const huge = () => manifest.hugeArtifact; // 64 MiB, incompressible
+const large = () => manifest.largeArtifact; // 12 MiB, incompressible
+const WINDOW_1MIB = String(1024 * 1024);
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
 const SMALL_WINDOW = String(64 * 1024);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,30 +102,33 @@ describe("verified or broken, on every path", () => {
 
 describe("readers cannot pace a fill", () => {
   it("lets a reader that stops reading go, so a second reader finishes in about the time of a lone fill", async () => {
-    // A lone fill of the same 64 MiB object, for reference.
+    // A 12 MiB object through a 1 MiB window proves what 64 MiB through the default 16 MiB one
+    // does: the stopped reader holds the window's start, so only the patience lets the fill on.
+    // A lone fill of the same object, for reference.
     const alone = await upstream();
-    const lone = mirror({ UPSTREAM_SERVERS: alone.url });
+    const lone = mirror({ UPSTREAM_SERVERS: alone.url, FILL_WINDOW_BYTES: WINDOW_1MIB });
     let started = Date.now();
-    await readAll(await lone.fetch(huge()));
+    await readAll(await lone.fetch(large()));
     const loneMs = Date.now() - started;
     await lone.settle();
-    await bucket().delete(huge().slice(1)); // cold again, for the measured fill
+    await bucket().delete(large().slice(1)); // cold again, for the measured fill
 
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
-    const stalled = await m.fetch(huge());
+    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: WINDOW_1MIB });
+    const stalled = await m.fetch(large());
     const reader = stalled.body!.getReader();
     let held = 0;
     while (held < 64 * 1024) held += (await reader.read()).value!.byteLength; // then stops, socket open
     started = Date.now();
-    const second = await readAll(await m.fetch(huge()));
+    const second = await readAll(await m.fetch(large()));
     const secondMs = Date.now() - started;
-    expect(await sha256(second)).toBe(manifest.objects[huge()]!.sha256);
+    expect(await sha256(second)).toBe(manifest.objects[large()]!.sha256);
     // The fill waits for the stopped reader once, for the patience (2 s), then never again.
     expect(secondMs, `lone fill ${loneMs} ms`).toBeLessThan(loneMs * 2 + 2000 + 3000);
-    await m.settle();
-    expect(await storedInfo(huge().slice(1))).not.toBeNull();
+    // The stopped client leaves now: settling waits for every response to be delivered or broken.
     await reader.cancel();
+    await m.settle();
+    expect(await storedInfo(large().slice(1))).not.toBeNull();
   }, 120_000);
 });
 
@@ -132,7 +136,13 @@ describe("bounded upstreams", () => {
   it("abandons a dribbling upstream that won the HEAD race, and a client retrying as Pkg does gets verified bytes within 90 s", async () => {
     const dribbler = await upstream({ faults: { [big()]: "dribble" } });
     const good = await upstream({ headDelayMs: 300 });
-    const m = mirror({ UPSTREAM_SERVERS: `${dribbler.url},${good.url}` }); // default limits
+    // The throughput floor (8 KiB/s by default) over 2 s instead of the default 20 s proves the
+    // same; the idle timeout stays above the dribble's 1 s gaps, so only the floor can cut it.
+    const m = mirror({
+      UPSTREAM_SERVERS: `${dribbler.url},${good.url}`,
+      UPSTREAM_IDLE_TIMEOUT_MS: "1500",
+      UPSTREAM_MIN_RATE_WINDOW_MS: "2000",
+    });
     const started = Date.now();
     const bytes = await downloadAsPkg(() => m.fetch(big()));
     expect(bytes, "verified bytes within Pkg's three attempts").not.toBeNull();

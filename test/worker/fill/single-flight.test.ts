@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { parseConfig } from "../../../worker/config";
+import { PATIENCE_MS } from "../../../worker/fill/shared/shared-fill";
 import { bucketKeys, fixtureBytes, manifest, mirror, resumableUpstream, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
@@ -94,8 +95,9 @@ describe("constant memory: the bounded window", () => {
     const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await fixtureBytes(big());
     const res = await m.fetch(big());
-    // Read one piece, then stall until the fill is committed and the window is long gone.
-    const body = await readAll(res, 1500);
+    // Read one piece, then stall past the fill's patience: the fill drops this client, runs to its
+    // commit and lets the window go, so the rest can only come from the bucket.
+    const body = await readAll(res, PATIENCE_MS + 1000);
     expect(await sha256(body)).toBe(await sha256(expected));
     await m.settle();
     expect((await gets(up, big())).length).toBe(1); // the rest came from the bucket

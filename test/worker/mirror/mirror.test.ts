@@ -4,7 +4,7 @@
  * input never reaches the upstream or the bucket.
  */
 
-import { describe, expect, inject, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { backend, bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
@@ -39,6 +39,18 @@ async function gets(published: Published, path: string): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Freshness is a matter of the clock (the worker's and its coordinators' Date): instead of waiting
+// out the 1 s TTL, a test moves that clock past it. The clock otherwise runs as usual.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+const pastTtl = async (ms = 1100) => {
+  vi.setSystemTime(Date.now() + ms);
+};
 
 describe("routes answer as the mirrored bucket does", () => {
   it("a miss streams the file with the bucket's headers, and the next request is a hit", async () => {
@@ -152,7 +164,7 @@ describe("routes answer as the mirrored bucket does", () => {
       await m.settle();
     }
     await p.bucket.set({ down: true });
-    await sleep(1100);
+    await pastTtl();
     const stale = await m.fetch(at(page));
     expect(stale.headers.get("cache-control")).toMatch(/^no-cache/);
     expect(stale.headers.get("content-type")).toBe("application/octet-stream");
@@ -245,7 +257,7 @@ describe("what the publisher lists is checked before it is kept", () => {
     await (await m.fetch(at("bin/versions.json"))).arrayBuffer();
     await m.settle();
     await change(p);
-    await sleep(1100);
+    await pastTtl();
     // A new body streams to the request that found it, and breaks there if it fails its check.
     const kept = await sha256Hex(p.files["bin/versions.json"]!);
     const first = await outcome(await m.fetch(at("bin/versions.json")));
@@ -350,7 +362,7 @@ describe("once a mirror has had a versions.json, losing it fails closed", () => 
       await m.settle();
       await p.bucket.set({ answers: { "bin/versions.json": answer } });
       const bytes = await release(p);
-      await sleep(1100);
+      await pastTtl();
 
       const stale = await m.fetch(at("bin/versions.json"));
       expect(stale.status).toBe(200);
@@ -383,7 +395,7 @@ describe("once a mirror has had a versions.json, losing it fails closed", () => 
     await first.settle();
     await p.bucket.set({ answers: { "bin/versions.json": { status: 403, body: "<html>denied</html>" } } });
     await release(p);
-    await sleep(1100);
+    await pastTtl();
     const fresh = mirrorOf(p, VARS); // another isolate: nothing in memory
     const refused = await fresh.fetch(at(NEW));
     expect(refused.status).toBe(502);
@@ -398,7 +410,7 @@ describe("once a mirror has had a versions.json, losing it fails closed", () => 
     await (await m.fetch(at(NIGHTLY))).arrayBuffer();
     await m.settle();
     await p.bucket.remove(NIGHTLY);
-    await sleep(1100);
+    await pastTtl();
     const res = await m.fetch(at(NIGHTLY));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toMatch(/^no-cache/);
@@ -442,7 +454,7 @@ describe("a copy that is not what versions.json now lists is filled again", () =
     await m.settle();
     const next = randomBytes(250 * 1024);
     await republish(p, RELEASE, next);
-    await sleep(1100);
+    await pastTtl();
     const served = await afterRefresh(m, RELEASE);
     expect(served && (await sha256Hex(served))).toBe(await sha256Hex(next));
     await m.settle();
@@ -463,7 +475,7 @@ describe("a copy that is not what versions.json now lists is filled again", () =
     expect((await storedInfo(key(LATE)))?.customMetadata.sha256).toBeUndefined();
     const listed = randomBytes(110 * 1024);
     await republish(p, LATE, listed);
-    await sleep(1100);
+    await pastTtl();
     const served = await afterRefresh(m, LATE);
     expect(served && (await sha256Hex(served))).toBe(await sha256Hex(listed));
     await m.settle();
@@ -478,7 +490,7 @@ describe("a copy that is not what versions.json now lists is filled again", () =
     const next = randomBytes(250 * 1024);
     await republish(p, RELEASE, next);
     await p.bucket.put(RELEASE, randomBytes(250 * 1024), "application/x-gzip"); // not what the list says
-    await sleep(1100);
+    await pastTtl();
     const served = await afterRefresh(m, RELEASE);
     expect(served === null || (await sha256Hex(served)) !== (await sha256Hex(p.files[RELEASE]!))).toBe(true);
     await m.settle();
@@ -501,7 +513,7 @@ describe("freshness follows the content", () => {
     await p.bucket.put(NIGHTLY, next, "application/x-gzip");
     const before = await outcome(await m.fetch(at(NIGHTLY)));
     expect(before.clean && before.bytes).toEqual(first.clean && first.bytes);
-    await sleep(1100);
+    await pastTtl();
     const after = await outcome(await m.fetch(at(NIGHTLY)));
     expect(after.clean && (await sha256Hex(after.bytes))).toBe(await sha256Hex(next));
     await m.settle();
@@ -530,7 +542,7 @@ describe("freshness follows the content", () => {
     // pkgedge still serves its copy or is filling the new one.
     const next = randomBytes(150 * 1024);
     await p.bucket.put(NIGHTLY, next, "application/x-gzip");
-    await sleep(1100);
+    await pastTtl();
     const resumed = await m.fetch(at(NIGHTLY), { headers: { range: "bytes=100-", "if-range": etag } });
     expect(resumed.status).toBe(200);
     expect(resumed.headers.has("content-range")).toBe(false);
@@ -553,7 +565,7 @@ describe("freshness follows the content", () => {
     // The nightly changes, and a request after the TTL fills and commits the new version.
     const next = randomBytes(old.length); // the same size: a span of the old object fits the new one
     await p.bucket.put(NIGHTLY, next, "application/x-gzip");
-    await sleep(1100);
+    await pastTtl();
     const fresh = await outcome(await m.fetch(at(NIGHTLY)));
     expect(fresh.clean && fresh.bytes).toEqual(next);
     // A read of the bucket while the new version is being written may break (the S3 server replaces
@@ -589,7 +601,7 @@ describe("freshness follows the content", () => {
     await m.settle();
     const next = randomBytes(123_456);
     await p.bucket.put(NIGHTLY, next, "application/x-gzip");
-    await sleep(1100);
+    await pastTtl();
     const head = await m.fetch(at(NIGHTLY), { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("content-length")).toBe("123456");
@@ -604,7 +616,7 @@ describe("freshness follows the content", () => {
     const first = await m.fetch(at(DBVERSION));
     await first.text();
     await m.settle();
-    await sleep(2100);
+    await pastTtl(2100);
     expect(await (await m.fetch(at(DBVERSION))).text()).toBe("1.0.17\n");
     const log = (await p.bucket.log()).filter((r) => r.path === DBVERSION);
     expect(log.map((r) => [r.status, r.headers["if-none-match"] ?? null])).toEqual([
@@ -621,7 +633,7 @@ describe("freshness follows the content", () => {
     await (await m.fetch(at("bin/versions.json"))).text();
     await m.settle();
     await p.bucket.set({ down: true });
-    await sleep(1100);
+    await pastTtl();
     const res = await m.fetch(at("bin/versions.json"));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toMatch(/^no-cache/);
@@ -635,7 +647,7 @@ describe("freshness follows the content", () => {
     await m.settle();
     await p.bucket.put(NIGHTLY, randomBytes(100 * 1024), "application/x-gzip");
     await p.bucket.set({ truncate: true });
-    await sleep(1100);
+    await pastTtl();
     expect((await outcome(await m.fetch(at(NIGHTLY)))).clean).toBe(false);
     await m.settle();
     expect(await storedBytes(key(NIGHTLY))).toEqual(p.files[NIGHTLY]);
@@ -647,7 +659,7 @@ describe("freshness follows the content", () => {
     await (await m.fetch(at(NIGHTLY))).arrayBuffer();
     await m.settle();
     await p.bucket.remove(NIGHTLY);
-    await sleep(1100);
+    await pastTtl();
     expect((await m.fetch(at(NIGHTLY))).status).toBe(404);
     await m.settle();
     expect(await storedInfo(key(NIGHTLY))).toBeNull();
@@ -666,7 +678,7 @@ describe("freshness follows the content", () => {
       });
     }
     await p.bucket.remove(NIGHTLY);
-    await sleep(1100);
+    await pastTtl();
     const warnings = vi.spyOn(console, "warn");
     try {
       const res = await m.fetch(at(NIGHTLY));
@@ -685,7 +697,7 @@ describe("freshness follows the content", () => {
     const m = mirrorOf(p, TTL);
     await (await m.fetch(at(RELEASE))).arrayBuffer();
     await m.settle();
-    await sleep(1100);
+    await pastTtl();
     const hit = await m.fetch(at(RELEASE));
     expect(hit.headers.get("cache-control")).toMatch(/immutable/);
     await hit.arrayBuffer();

@@ -24,7 +24,7 @@ const MAX_BLOCK = 256 * 1024;
 /** How much a requester takes from a window per read. */
 const READ = 64 * 1024;
 /** How long a feed waits for a requester in its way before letting it go to its fallback. */
-const PATIENCE_MS = 2000;
+export const PATIENCE_MS = 2000;
 
 export interface SharedFillOptions extends AttendanceRule {
   key: string;
