@@ -117,9 +117,9 @@ export function fixtureBytes(path: string): Promise<Uint8Array> {
   return fixtureBytesAt(manifest.controlUrl, path);
 }
 
-export interface Mirror {
+export interface TestWorker {
   env: Env;
-  /** Sends a request to the worker; `path` is relative to the mirror's origin. */
+  /** Sends a request to the worker; `path` is relative to its origin. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Runs the cron trigger's handler, as Cloudflare would every minute. */
   scheduled(): Promise<void>;
@@ -130,19 +130,19 @@ export interface Mirror {
 /** The fixture registry's origin: the fixture server knows every snapshot it serves. */
 const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.controlUrl}/origin/{hash}`;
 
-/** A mirror with its own configuration; the same object keeps its in-memory state across requests. */
-export function mirror(vars: Record<string, unknown>): Mirror {
-  const mirrorEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
+/** A worker under test with its own configuration; the same object keeps its in-memory state across requests. */
+export function testWorker(vars: Record<string, unknown>): TestWorker {
+  const workerEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
   const pending: ExecutionContext[] = [];
   const responses: Response[] = [];
   return {
-    env: mirrorEnv,
+    env: workerEnv,
     async fetch(path, init) {
       const ctx = createExecutionContext();
       pending.push(ctx);
       const res = await worker.fetch!(
         new Request(`http://pkgedge.test${path}`, init) as Request<unknown, IncomingRequestCfProperties>,
-        mirrorEnv,
+        workerEnv,
         ctx,
       );
       responses.push(res);
@@ -151,7 +151,7 @@ export function mirror(vars: Record<string, unknown>): Mirror {
     async scheduled() {
       const ctx = createExecutionContext();
       pending.push(ctx);
-      await worker.scheduled!(createScheduledController({ cron: "* * * * *" }), mirrorEnv, ctx);
+      await worker.scheduled!(createScheduledController({ cron: "* * * * *" }), workerEnv, ctx);
     },
     async settle() {
       // A body the test never read is a client that went away: the access log waits for every

@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, inject, it } from "vitest";
-import { backend, manifest, mirror, sha256, storedInfo, upstream } from "../harness";
+import { backend, manifest, testWorker, sha256, storedInfo, upstream } from "../harness";
 
 const huge = () => manifest.hugeArtifact; // 64 MiB, incompressible
 const MiB = 1024 * 1024;
@@ -16,7 +16,7 @@ describe.skipIf(backend !== "s3")("backpressure (S3 bucket behind a 16 MB/s prox
     const slow = inject("slowS3");
     const passed = async () => ((await (await fetch(slow.stats)).json()) as { passed: number }).passed;
     const up = await upstream();
-    const m = mirror({
+    const m = testWorker({
       UPSTREAM_SERVERS: up.url,
       S3_ENDPOINT: slow.endpoint,
       FILL_WINDOW_BYTES: String(1 * MiB),

@@ -5,14 +5,14 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { auditBucket, manifest, mirror, outcome, sha256, upstream, type Fault, type Mirror, type Outcome } from "../harness";
+import { auditBucket, manifest, testWorker, outcome, sha256, upstream, type Fault, type TestWorker, type Outcome } from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
 const FAST = { UPSTREAM_IDLE_TIMEOUT_MS: "300", UPSTREAM_TIMEOUT_MS: "2000" };
 
-async function expectNoWrongBody(m: Mirror, path: string): Promise<Outcome> {
+async function expectNoWrongBody(m: TestWorker, path: string): Promise<Outcome> {
   const result = await outcome(await m.fetch(path));
   if (result.clean && result.status === 200) expect(await sha256(result.bytes)).toBe(manifest.objects[path]!.sha256);
   return result;
@@ -23,7 +23,7 @@ const FAULTS: Fault[] = ["wrong-bytes", "truncate", "overlong", "corrupt-gzip", 
 describe.each(FAULTS)("an upstream with fault %s", (fault) => {
   it("never stores wrong bytes and never ends a wrong body cleanly", async () => {
     const bad = await upstream({ faults: { [pkg()]: fault } });
-    const m = mirror({ UPSTREAM_SERVERS: bad.url, ...FAST });
+    const m = testWorker({ UPSTREAM_SERVERS: bad.url, ...FAST });
     const result = await expectNoWrongBody(m, pkg());
     if (fault !== "overlong") expect(result.clean && result.status === 200, "no clean 200 from a faulty upstream").toBe(false);
     await m.settle();
@@ -33,7 +33,7 @@ describe.each(FAULTS)("an upstream with fault %s", (fault) => {
   it("fills from a good upstream on a later request", async () => {
     const bad = await upstream({ faults: { [pkg()]: fault } });
     const good = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
     let served: Outcome | undefined;
     for (let attempt = 0; attempt < 2 && !(served?.clean && served.status === 200); attempt++) {
       served = await expectNoWrongBody(m, pkg());
@@ -52,7 +52,7 @@ describe("verification failures", () => {
   it("log one JSON line naming the key, the upstream, the expected and both computed hashes", async () => {
     const warn = vi.spyOn(console, "warn");
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
-    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const m = testWorker({ UPSTREAM_SERVERS: bad.url });
     await outcome(await m.fetch(pkg()));
     await m.settle();
     const lines = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"fill_rejected"'));
@@ -67,7 +67,7 @@ describe("verification failures", () => {
   it("skip the upstream that served bad bytes for that key, and the next request fills from another (C45)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
     const good = await upstream({ headDelayMs: 500 }); // the bad one wins the first HEAD race
-    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
     expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
     await m.settle();
     const next = await outcome(await m.fetch(pkg()));
@@ -82,7 +82,7 @@ describe("verification failures", () => {
 
   it("with only the upstream that served bad bytes, the next request is an outage, not a second download (C45)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
-    const m1 = mirror({ UPSTREAM_SERVERS: bad.url });
+    const m1 = testWorker({ UPSTREAM_SERVERS: bad.url });
     expect((await outcome(await m1.fetch(pkg()))).clean).toBe(false);
     await m1.settle();
     // It is passed over now, so no second download of bad bytes, and the answer is an outage
@@ -95,7 +95,7 @@ describe("verification failures", () => {
     // A registry named by a hash its tarball matches only when empty directories are skipped.
     const vector = manifest.vectors.find((v) => v.noSkip !== v.skip)!;
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const registryPath = `/registry/${manifest.registryUuid}/${vector.skip}`;
     expect(vector.noSkip).not.toBe(vector.skip);
     await up.reconfigure({ aliases: { [registryPath]: vector.path } });
@@ -109,7 +109,7 @@ describe("verification failures", () => {
     const packageTarball = pkg();
     const registryPath = `/registry/${manifest.registryUuid}/${manifest.example.versions["0.5.2"]}`;
     const up = await upstream({ aliases: { [registryPath]: packageTarball } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const result = await outcome(await m.fetch(registryPath));
     expect(result.clean && result.status === 200).toBe(false);
     await m.settle();

@@ -14,7 +14,7 @@ import {
   bucketKeys,
   fixtureBytes,
   manifest,
-  mirror,
+  testWorker,
   outcome,
   resumableUpstream,
   sha256,
@@ -51,7 +51,7 @@ async function downloadAsPkg(fetch: () => Promise<Response>, attempts = 3): Prom
 describe("verified or broken, on every path", () => {
   it("never ends a cold range cleanly, nor marks it immutable, when the object fails verification", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
-    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const m = testWorker({ UPSTREAM_SERVERS: bad.url });
     const res = await m.fetch(pkg(), { headers: { range: "bytes=0-99" } });
     expect(res.status).toBe(206);
     expect(res.headers.get("cache-control")).not.toMatch(/immutable/);
@@ -62,7 +62,7 @@ describe("verified or broken, on every path", () => {
 
   it("ends a cold range cleanly, with the right bytes, once the object verifies", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(big(), { headers: { range: "bytes=1000-1999" } });
     expect(res.status).toBe(206);
     expect(res.headers.get("content-range")).toBe(`bytes 1000-1999/${manifest.objects[big()]!.size}`);
@@ -73,7 +73,7 @@ describe("verified or broken, on every path", () => {
 
   it("never passes on ranged bytes that differ from the fill's: a late joiner gets the verified bytes or a broken transfer", async () => {
     const up = await upstream({ faults: { [big()]: "bad-ranges" }, rate: 200 * 1024 });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await sha256(await fixtureBytes(big()));
     const early = m.fetch(big()).then(outcome);
     await sleep(1000); // about half the body has passed: well past a 64 KiB window
@@ -89,7 +89,7 @@ describe("verified or broken, on every path", () => {
 
   it("shares one ranged GET among late joiners instead of one each", async () => {
     const up = await upstream({ rate: 200 * 1024 });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await sha256(await fixtureBytes(big()));
     const early = m.fetch(big()).then(readAll);
     await sleep(1000);
@@ -106,7 +106,7 @@ describe("readers cannot pace a fill", () => {
     // does: the stopped reader holds the window's start, so only the patience lets the fill on.
     // A lone fill of the same object, for reference.
     const alone = await upstream();
-    const lone = mirror({ UPSTREAM_SERVERS: alone.url, FILL_WINDOW_BYTES: WINDOW_1MIB });
+    const lone = testWorker({ UPSTREAM_SERVERS: alone.url, FILL_WINDOW_BYTES: WINDOW_1MIB });
     let started = Date.now();
     await readAll(await lone.fetch(large()));
     const loneMs = Date.now() - started;
@@ -114,7 +114,7 @@ describe("readers cannot pace a fill", () => {
     await bucket().delete(large().slice(1)); // cold again, for the measured fill
 
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: WINDOW_1MIB });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: WINDOW_1MIB });
     const stalled = await m.fetch(large());
     const reader = stalled.body!.getReader();
     let held = 0;
@@ -138,7 +138,7 @@ describe("bounded upstreams", () => {
     const good = await upstream({ headDelayMs: 300 });
     // The throughput floor (8 KiB/s by default) over 2 s instead of the default 20 s proves the
     // same; the idle timeout stays above the dribble's 1 s gaps, so only the floor can cut it.
-    const m = mirror({
+    const m = testWorker({
       UPSTREAM_SERVERS: `${dribbler.url},${good.url}`,
       UPSTREAM_IDLE_TIMEOUT_MS: "1500",
       UPSTREAM_MIN_RATE_WINDOW_MS: "2000",
@@ -157,7 +157,7 @@ describe("bounded upstreams", () => {
 describe("unknown is not absent", () => {
   it("answers 502 with a short Retry-After, not 404, while every upstream fails, and fills once they recover", async () => {
     const up = await upstream({ faults: { [pkg()]: "status-503" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, UPSTREAM_FAILURE_TTL_SECONDS: "1" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, UPSTREAM_FAILURE_TTL_SECONDS: "1" });
     for (const method of ["GET", "HEAD"]) {
       const res = await m.fetch(pkg(), { method });
       expect(res.status, method).toBe(502);
@@ -174,7 +174,7 @@ describe("unknown is not absent", () => {
   });
 
   it("names an unresolvable upstream's DNS failure in the answer and in /meta", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: "https://no-such-upstream.pkgedge.invalid" });
+    const m = testWorker({ UPSTREAM_SERVERS: "https://no-such-upstream.pkgedge.invalid" });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(502);
     const body = (await res.json()) as { detail: string };
@@ -187,13 +187,13 @@ describe("unknown is not absent", () => {
   it("still answers 404 when every upstream said 404, one failing among them makes it 502", async () => {
     const absent = await upstream({ only: [] });
     const failing = await upstream({ faults: { [pkg()]: "status-500" } });
-    expect((await mirror({ UPSTREAM_SERVERS: absent.url }).fetch(pkg())).status).toBe(404);
-    expect((await mirror({ UPSTREAM_SERVERS: `${absent.url},${failing.url}` }).fetch(pkg())).status).toBe(502);
+    expect((await testWorker({ UPSTREAM_SERVERS: absent.url }).fetch(pkg())).status).toBe(404);
+    expect((await testWorker({ UPSTREAM_SERVERS: `${absent.url},${failing.url}` }).fetch(pkg())).status).toBe(502);
   });
 
   it("answers 502, not 404, when a HEAD said yes and every GET failed", async () => {
     const up = await upstream({ faults: { [pkg()]: "get-503" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, UPSTREAM_FAILURE_TTL_SECONDS: "1" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, UPSTREAM_FAILURE_TTL_SECONDS: "1" });
     expect((await m.fetch(pkg())).status).toBe(502);
     expect((await m.fetch(pkg())).status, "remembered briefly, still not an absence").toBe(502);
     await up.reconfigure({});
@@ -205,7 +205,7 @@ describe("unknown is not absent", () => {
 describe("lengths that disagree", () => {
   it("answers a range past the GET's real end with 416 instead of hanging, when the HEAD announced more", async () => {
     const up = await upstream({ faults: { [big()]: "head-length-mismatch" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const size = manifest.objects[big()]!.size;
     const head = await m.fetch(big(), { method: "HEAD" });
     expect(head.headers.get("content-length")).toBe(String(size + 1000));
@@ -222,7 +222,7 @@ describe("no crash loops", () => {
   it("refuses a key whose fill keeps ending its coordinator, after FILL_MAX_ATTEMPTS, with a clear log line", async () => {
     const warn = vi.spyOn(console, "warn");
     const up = await resumableUpstream(1, { faults: { [big()]: "slow" } }); // still configured when the alarm runs
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_ATTEMPTS: "2", FILL_BACKOFF_SECONDS: "600" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_ATTEMPTS: "2", FILL_BACKOFF_SECONDS: "600" });
     const res = await m.fetch(big()); // attempt 1
     await res.body!.getReader().read();
     await abortAllDurableObjects(); // as if the fill ended the object
@@ -242,7 +242,7 @@ describe("no crash loops", () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
     const good = await upstream({ headDelayMs: 300 });
     const upstreams = `${bad.url},${good.url}`;
-    const m = mirror({ UPSTREAM_SERVERS: upstreams });
+    const m = testWorker({ UPSTREAM_SERVERS: upstreams });
     expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
     await m.settle();
     await abortAllDurableObjects(); // memory gone; storage kept
@@ -254,7 +254,7 @@ describe("no crash loops", () => {
   it("refuses an archive with more entries than VERIFY_MAX_ENTRIES, stores nothing and says why", async () => {
     const warn = vi.spyOn(console, "warn");
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, VERIFY_MAX_ENTRIES: "2" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, VERIFY_MAX_ENTRIES: "2" });
     expect((await outcome(await m.fetch(manifest.artifact))).clean).toBe(false);
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
@@ -271,7 +271,7 @@ describe("a coordinator's storage does not grow", () => {
 
   it("keeps nothing after a successful fill: no empty quarantine, no alarm", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     expect((await outcome(await m.fetch(big()))).clean).toBe(true);
     await m.settle();
     expect(await contents(coordinator(up.url, big()))).toEqual({ keys: [], alarm: null });
@@ -279,7 +279,7 @@ describe("a coordinator's storage does not grow", () => {
 
   it("keeps a failed fill's records until they expire (quarantine 10 minutes, attempts a day), then empties the storage", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
-    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const m = testWorker({ UPSTREAM_SERVERS: bad.url });
     const before = Date.now();
     expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
     await m.settle();
@@ -312,7 +312,7 @@ describe("a bound on decompressed bytes", () => {
     const bomber = await upstream({ faults: { [big()]: "gzip-bomb" } });
     const good = await upstream({ headDelayMs: 300 }); // the bomber wins the HEAD race
     const upstreams = `${bomber.url},${good.url}`;
-    const m = mirror({ UPSTREAM_SERVERS: upstreams }); // the default bounds: 200:1 past 64 MiB
+    const m = testWorker({ UPSTREAM_SERVERS: upstreams }); // the default bounds: 200:1 past 64 MiB
     expect((await outcome(await m.fetch(big()))).clean, "a broken transfer, not a clean end").toBe(false);
     await m.settle();
     expect(await auditBucket()).toEqual([]);
@@ -342,7 +342,7 @@ describe("within the Workers CPU limit", () => {
   it("refuses an object over FILL_MAX_BYTES with a 502 naming the reason, without downloading it", async () => {
     const warn = vi.spyOn(console, "warn");
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "1000" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "1000" });
     expect((await m.fetch(big(), { method: "HEAD" })).status, "a HEAD says what the GET will do").toBe(502);
     const res = await m.fetch(big());
     expect(res.status).toBe(502);
@@ -353,7 +353,7 @@ describe("within the Workers CPU limit", () => {
 
   it("breaks a body of unknown length once it passes FILL_MAX_BYTES, and stores nothing", async () => {
     const up = await upstream({ faults: { [big()]: "no-length" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "100000" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "100000" });
     expect((await outcome(await m.fetch(big()))).clean).toBe(false);
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
@@ -362,7 +362,7 @@ describe("within the Workers CPU limit", () => {
 
 describe("a bounded bucket", () => {
   it("answers 503 within its timeout when an S3 bucket never answers, instead of hanging the request", async () => {
-    const m = mirror({
+    const m = testWorker({
       STORAGE: "s3",
       S3_ENDPOINT: `${manifest.controlUrl}/hang`,
       S3_BUCKET: "pkgedge",
@@ -381,7 +381,7 @@ describe("a bounded bucket", () => {
 describe("cost stays proportional", () => {
   it("lets a large fill go when its only requester leaves, even one that asked for a one-byte range", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, UNATTENDED_FILL_MAX_BYTES: "1000", UNATTENDED_FILL_GRACE_SECONDS: "0" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, UNATTENDED_FILL_MAX_BYTES: "1000", UNATTENDED_FILL_GRACE_SECONDS: "0" });
     const res = await m.fetch(big(), { headers: { range: "bytes=0-0" } });
     // Too large to fill unattended: the range is ignored, so leaving is seen as the bytes flow.
     expect(res.status).toBe(200);
@@ -395,7 +395,7 @@ describe("cost stays proportional", () => {
 
   it("finishes a small fill whose requester left, so the next request is a hit", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, UNATTENDED_FILL_GRACE_SECONDS: "0" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, UNATTENDED_FILL_GRACE_SECONDS: "0" });
     const res = await m.fetch(big(), { headers: { range: "bytes=0-0" } });
     await res.body!.cancel();
     await m.settle();
@@ -405,7 +405,7 @@ describe("cost stays proportional", () => {
   it("costs one HEAD per upstream for a storm of requests for one missing key", async () => {
     const a = await upstream({ only: [] });
     const b = await upstream({ only: [] });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     const missing = `/artifact/${"ab".repeat(20)}`;
     const statuses = await Promise.all(Array.from({ length: 20 }, () => m.fetch(missing).then((r) => r.status)));
     expect(new Set(statuses)).toEqual(new Set([404]));

@@ -1,6 +1,6 @@
 import { parseConfig } from "../../../worker/config";
 import { describe, expect, it } from "vitest";
-import { backend, bucketKeys, fixtureBytes, manifest, mirror, sha256, storedBytes, storedInfo, upstream } from "../harness";
+import { backend, bucketKeys, fixtureBytes, manifest, testWorker, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
 const pkg = (v = "0.5.3") => `/package/${manifest.example.uuid}/${manifest.example.versions[v]}`;
 
@@ -22,7 +22,7 @@ async function readToEnd(res: Response): Promise<{ bytes: Uint8Array } | { error
 describe("miss path (spec §6.3)", () => {
   it("streams the upstream bytes with X-Cache-Miss and commits them to the bucket", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const expected = await fixtureBytes(pkg());
     const res = await m.fetch(pkg());
     expect(res.status).toBe(200);
@@ -45,7 +45,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("never asks upstream for zstd, even when the client does (spec §4.4)", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(pkg(), { headers: { "accept-encoding": "zstd, gzip", "julia-version": "1.13.0" } });
     const b = await body(res);
     expect([b[0], b[1]]).toEqual([0x1f, 0x8b]);
@@ -55,7 +55,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("404s with no-store when no upstream has it, and remembers that (C26, C27)", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const missing = `/artifact/${"0".repeat(40)}`;
     for (let i = 0; i < 5; i++) {
       const res = await m.fetch(missing);
@@ -68,7 +68,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("asks upstream again once the negative memory expires", async () => {
     const up = await upstream({ only: [] });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, NEGATIVE_TTL_SECONDS: "1" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, NEGATIVE_TTL_SECONDS: "1" });
     expect((await m.fetch(pkg())).status).toBe(404);
     await up.reconfigure({});
     expect((await m.fetch(pkg())).status).toBe(404); // still remembered
@@ -82,7 +82,7 @@ describe("miss path (spec §6.3)", () => {
   it("probes every upstream and fills from one that has it", async () => {
     const empty = await upstream({ only: [] });
     const full = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: `${empty.url},${full.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${empty.url},${full.url}` });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(200);
     expect(await body(res)).toEqual(await fixtureBytes(pkg()));
@@ -94,7 +94,7 @@ describe("miss path (spec §6.3)", () => {
   it("falls back to the next upstream when the GET fails (C46, E10)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "get-503" } });
     const good = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
     // Make sure the failing upstream wins the HEAD race by giving the good one nothing to race with first.
     const res = await m.fetch(pkg());
     expect(res.status).toBe(200);
@@ -105,7 +105,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("fails the request when every GET fails after a HEAD said yes, and stores nothing (C46)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "get-503" } });
-    const m = mirror({ UPSTREAM_SERVERS: bad.url });
+    const m = testWorker({ UPSTREAM_SERVERS: bad.url });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(502);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -116,7 +116,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("follows upstream redirects", async () => {
     const up = await upstream({ faults: { [pkg()]: "redirect" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(200);
     expect(await body(res)).toEqual(await fixtureBytes(pkg()));
@@ -126,7 +126,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("never stores a truncated body, and the client's stream breaks (C47, E15)", async () => {
     const up = await upstream({ faults: { [pkg()]: "truncate" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(200);
     const result = await readToEnd(res);
@@ -137,7 +137,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("never stores a body longer than its Content-Length", async () => {
     const up = await upstream({ faults: { [pkg()]: "overlong" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(pkg());
     const expected = await fixtureBytes(pkg());
     // The runtime reads exactly Content-Length bytes and leaves the extra on the connection: the
@@ -151,7 +151,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("stores a body sent without Content-Length (E9) through a multipart upload", async () => {
     const up = await upstream({ faults: { [manifest.bigArtifact]: "no-length" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(manifest.bigArtifact);
     expect(res.status).toBe(200);
     expect(res.headers.has("content-length")).toBe(false);
@@ -164,7 +164,7 @@ describe("miss path (spec §6.3)", () => {
   it("answers a cold HEAD with the Content-Length the GET then delivers, from the same upstream (C51, E8)", async () => {
     const a = await upstream();
     const b = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     const head = await m.fetch(pkg(), { method: "HEAD" });
     expect(head.status).toBe(200);
     const length = head.headers.get("content-length");
@@ -182,7 +182,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("serves a range of a cold resource correctly while the whole object is filled (C20, E17)", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const expected = await fixtureBytes(manifest.bigArtifact);
     const res = await m.fetch(manifest.bigArtifact, { headers: { range: "bytes=1000-2999" } });
     expect(res.status).toBe(206);
@@ -197,7 +197,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("answers a cold range that carries If-Range with the whole object: the client's part is of no version served yet", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const expected = await fixtureBytes(manifest.bigArtifact);
     const res = await m.fetch(manifest.bigArtifact, { headers: { range: "bytes=1000-2999", "if-range": '"from-another-server"' } });
     expect(res.status).toBe(200);
@@ -208,7 +208,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("stores an object of several multipart parts byte for byte", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0", MULTIPART_PART_BYTES: String(5 * 1024 * 1024) });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0", MULTIPART_PART_BYTES: String(5 * 1024 * 1024) });
     const expected = await fixtureBytes(manifest.largeArtifact);
     expect(await sha256(await body(await m.fetch(manifest.largeArtifact)))).toBe(await sha256(expected));
     await m.settle();
@@ -219,7 +219,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("writes objects up to R2's single-upload limit with one put by default (they read back fastest)", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     // The default itself: anything lower would write large artifacts as multipart objects.
     expect(parseConfig({}).multipartThresholdBytes).toBe(5 * 1024 ** 3 - 5 * 1024 ** 2);
     const expected = await fixtureBytes(manifest.largeArtifact);
@@ -230,7 +230,7 @@ describe("miss path (spec §6.3)", () => {
 
   it("uses a multipart upload above the threshold and stores identical bytes", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, MULTIPART_THRESHOLD_BYTES: "0" });
     const expected = await fixtureBytes(manifest.bigArtifact);
     const res = await m.fetch(manifest.bigArtifact);
     expect(await body(res)).toEqual(expected);

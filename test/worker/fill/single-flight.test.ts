@@ -10,7 +10,7 @@ import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { parseConfig } from "../../../worker/config";
 import { PATIENCE_MS } from "../../../worker/fill/shared/shared-fill";
-import { bucketKeys, fixtureBytes, manifest, mirror, resumableUpstream, sha256, storedBytes, storedInfo, upstream } from "../harness";
+import { bucketKeys, fixtureBytes, manifest, testWorker, resumableUpstream, sha256, storedBytes, storedInfo, upstream } from "../harness";
 
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
 const SMALL_WINDOW = String(64 * 1024);
@@ -35,7 +35,7 @@ const gets = async (up: { log(): Promise<{ method: string; path: string; headers
 describe("single-flight", () => {
   it("serves 50 concurrent cold requests from one upstream GET, every body correct (C42)", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } }); // the body takes about two seconds
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const expected = await sha256(await fixtureBytes(big()));
     const bodies = await Promise.all(Array.from({ length: 50 }, async () => readAll(await m.fetch(big()))));
     for (const b of bodies) expect(await sha256(b)).toBe(expected);
@@ -47,7 +47,7 @@ describe("single-flight", () => {
 
   it("gives every requester its first bytes while the fill is still running (C43)", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const responses = await Promise.all(Array.from({ length: 5 }, () => m.fetch(big())));
     for (const res of responses) {
       const reader = res.body!.getReader();
@@ -62,8 +62,8 @@ describe("single-flight", () => {
   it("agrees on the upstream and Content-Length for a HEAD and a GET that land in different isolates (C51)", async () => {
     const a = await upstream();
     const b = await upstream();
-    const first = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
-    const second = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const first = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const second = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     const head = await first.fetch(big(), { method: "HEAD" });
     const body = await readAll(await second.fetch(big()));
     expect(head.headers.get("content-length")).toBe(String(body.length));
@@ -77,7 +77,7 @@ describe("single-flight", () => {
 describe("constant memory: the bounded window", () => {
   it("serves a late joiner from a ranged upstream GET, checked block by block, when the window has moved past its start", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await fixtureBytes(big());
     const early = m.fetch(big()).then((r) => readAll(r));
     await new Promise((r) => setTimeout(r, 1000)); // about half the body has passed: well past a 64 KiB window
@@ -92,7 +92,7 @@ describe("constant memory: the bounded window", () => {
 
   it("moves a client that falls behind the window onto the bucket once the object is committed", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await fixtureBytes(big());
     const res = await m.fetch(big());
     // Read one piece, then stall past the fill's patience: the fill drops this client, runs to its
@@ -105,7 +105,7 @@ describe("constant memory: the bounded window", () => {
 
   it("serves a cold range that starts before the window from the upstream, while the fill goes on (C20)", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_WINDOW_BYTES: SMALL_WINDOW });
     const expected = await fixtureBytes(big());
     const whole = m.fetch(big()).then((r) => readAll(r));
     await new Promise((r) => setTimeout(r, 1000));
@@ -120,7 +120,7 @@ describe("constant memory: the bounded window", () => {
 describe("fills outlive their clients", () => {
   it("finishes and commits the fill when the only client leaves mid-download (C44, E20)", async () => {
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(big());
     const reader = res.body!.getReader();
     await reader.read();
@@ -135,7 +135,7 @@ describe("fills outlive their clients", () => {
 
   it("starts a fill again from its alarm when the coordinator lost it mid-fill", async () => {
     const up = await resumableUpstream(0, { faults: { [big()]: "slow" } }); // still configured when the alarm runs
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(big());
     const reader = res.body!.getReader();
     await reader.read();
@@ -154,7 +154,7 @@ describe("a fill resumed after a redeploy", () => {
   // The record a running fill leaves in its coordinator's storage, as a worker configured with
   // `vars` left it; the coordinators' own environment (the deployment now) lists other upstreams.
   async function interrupted(name: string, vars: Record<string, string>, spec: unknown) {
-    const m = mirror(vars);
+    const m = testWorker(vars);
     const stub = env.FILLS.get(env.FILLS.idFromName(name));
     const config = parseConfig(m.env as unknown as Record<string, unknown>);
     await runInDurableObject(stub, async (_, state) => {

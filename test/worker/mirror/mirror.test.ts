@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { env } from "cloudflare:workers";
 import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
-import { backend, bucketKeys, mirror, outcome, storedBytes, storedInfo, type Mirror } from "../harness";
+import { backend, bucketKeys, testWorker, outcome, storedBytes, storedInfo, type TestWorker } from "../harness";
 import { r2InOutage } from "../r2-outage";
 import type { FillCoordinator } from "../../../worker/fill/coordinator";
 import {
@@ -30,8 +30,8 @@ const publishBinaries = (settings: BucketSettings = {}) => publishOn(inject("bin
 const at = (path: string) => `/mirror/rel/${path}`;
 const key = (path: string) => `mirror/rel/${path}`;
 
-function mirrorOf(published: Published, vars: Record<string, string> = {}): Mirror {
-  return mirror({ BINARY_MIRRORS: `rel=${published.bucket.url}`, UPSTREAM_TIMEOUT_MS: "2000", ...vars });
+function mirrorOf(published: Published, vars: Record<string, string> = {}): TestWorker {
+  return testWorker({ BINARY_MIRRORS: `rel=${published.bucket.url}`, UPSTREAM_TIMEOUT_MS: "2000", ...vars });
 }
 
 async function gets(published: Published, path: string): Promise<number> {
@@ -440,7 +440,7 @@ describe("a copy that is not what versions.json now lists is filled again", () =
   }
 
   /** The first hit after the TTL refreshes the index in the background; the next one is compared with it. */
-  async function afterRefresh(m: Mirror, path: string): Promise<Uint8Array | null> {
+  async function afterRefresh(m: TestWorker, path: string): Promise<Uint8Array | null> {
     await (await m.fetch(at(path))).arrayBuffer();
     await m.settle();
     const res = await outcome(await m.fetch(at(path)));

@@ -5,7 +5,7 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { manifest, mirror, outcome, upstream, type Mirror } from "../harness";
+import { manifest, testWorker, outcome, upstream, type TestWorker } from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -34,7 +34,7 @@ function capture(): () => Line[] {
       .map((l) => JSON.parse(l) as Line);
 }
 
-async function lineFor(m: Mirror, lines: () => Line[], requestId: string): Promise<Line> {
+async function lineFor(m: TestWorker, lines: () => Line[], requestId: string): Promise<Line> {
   await m.settle();
   const found = lines().filter((l) => l.request_id === requestId);
   expect(found.length, `one request line for ${requestId}`).toBe(1);
@@ -45,7 +45,7 @@ describe("the access log", () => {
   it("logs a miss then a hit, with the bytes, the outcome, the upstream and the Julia headers", async () => {
     const lines = capture();
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const miss = await m.fetch(pkg(), { headers: { ...JULIA, "X-Request-ID": "req-miss-1" } });
     expect(miss.headers.get("x-cache")).toBe("MISS");
     expect(miss.headers.get("x-cache-miss")).toBe("miss");
@@ -91,7 +91,7 @@ describe("the access log", () => {
   it("marks a requester of a running fill as joined", async () => {
     const lines = capture();
     const up = await upstream({ faults: { [big()]: "slow" } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const [a, b] = await Promise.all(["req-a", "req-b"].map((id) => m.fetch(big(), { headers: { "X-Request-ID": id } })));
     expect([a!.headers.get("x-cache"), b!.headers.get("x-cache")].sort()).toEqual(["JOINED", "MISS"]);
     await Promise.all([a!.arrayBuffer(), b!.arrayBuffer()]);
@@ -102,7 +102,7 @@ describe("the access log", () => {
   it("logs a download that broke as broken, with the status that went out and the bytes before the break", async () => {
     const lines = capture();
     const bad = await upstream({ faults: { [pkg()]: "truncate" } });
-    const m = mirror({ UPSTREAM_SERVERS: bad.url, UPSTREAM_IDLE_TIMEOUT_MS: "300" });
+    const m = testWorker({ UPSTREAM_SERVERS: bad.url, UPSTREAM_IDLE_TIMEOUT_MS: "300" });
     const res = await m.fetch(pkg(), { headers: { "X-Request-ID": "req-broken" } });
     expect((await outcome(res)).clean).toBe(false);
     const line = await lineFor(m, lines, "req-broken");
@@ -113,7 +113,7 @@ describe("the access log", () => {
   it("logs a hit the client stopped reading as broken", async () => {
     const lines = capture();
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     await (await m.fetch(big())).arrayBuffer();
     await m.settle();
     const res = await m.fetch(big(), { headers: { "X-Request-ID": "req-left" } });
@@ -126,11 +126,11 @@ describe("the access log", () => {
   it("logs a resource nobody has as negative, and an outage as error", async () => {
     const lines = capture();
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const missing = `/artifact/${"1".repeat(40)}`;
     expect((await m.fetch(missing, { headers: { "X-Request-ID": "req-404" } })).status).toBe(404);
     expect(await lineFor(m, lines, "req-404")).toMatchObject({ status: 404, bytes: 0, cache: "negative", kind: "artifact" });
-    const down = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9" });
+    const down = testWorker({ UPSTREAM_SERVERS: "http://127.0.0.1:9" });
     const res = await down.fetch(missing, { headers: { "X-Request-ID": "req-502" } });
     expect(res.status).toBe(502);
     await res.arrayBuffer();
@@ -140,23 +140,23 @@ describe("the access log", () => {
   it("ACCESS_LOG=errors keeps only failed and broken requests' lines, off keeps none", async () => {
     const lines = capture();
     const up = await upstream();
-    const errorsOnly = mirror({ UPSTREAM_SERVERS: up.url, ACCESS_LOG: "errors" });
+    const errorsOnly = testWorker({ UPSTREAM_SERVERS: up.url, ACCESS_LOG: "errors" });
     await (await errorsOnly.fetch("/robots.txt", { headers: { "X-Request-ID": "quiet-ok" } })).text();
     await (await errorsOnly.fetch(pkg(), { headers: { "X-Request-ID": "quiet-hit" } })).arrayBuffer();
-    const down = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9", ACCESS_LOG: "errors" });
+    const down = testWorker({ UPSTREAM_SERVERS: "http://127.0.0.1:9", ACCESS_LOG: "errors" });
     await (await down.fetch(`/artifact/${"3".repeat(40)}`, { headers: { "X-Request-ID": "loud-502" } })).arrayBuffer(); // not in the bucket: 502
-    const off = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9", ACCESS_LOG: "off" });
+    const off = testWorker({ UPSTREAM_SERVERS: "http://127.0.0.1:9", ACCESS_LOG: "off" });
     await (await off.fetch(`/artifact/${"4".repeat(40)}`, { headers: { "X-Request-ID": "silent-502" } })).arrayBuffer();
     await errorsOnly.settle();
     await down.settle();
     await off.settle();
     expect(lines().map((l) => l.request_id)).toEqual(["loud-502"]);
-    expect((await mirror({ ACCESS_LOG: "some" }).fetch("/meta")).status).toBe(500);
+    expect((await testWorker({ ACCESS_LOG: "some" }).fetch("/meta")).status).toBe(500);
   });
 
   it("generates a request ID when the client sends none (or an unusable one), and echoes it", async () => {
     const lines = capture();
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     const res = await m.fetch("/robots.txt", { headers: { "X-Request-ID": "bad id with spaces" } });
     const id = res.headers.get("x-request-id")!;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -167,11 +167,11 @@ describe("the access log", () => {
   it("logs no client address, and a keyed hash of it only with CLIENT_HASH_KEY", async () => {
     const lines = capture();
     const up = await upstream();
-    const plain = mirror({ UPSTREAM_SERVERS: up.url });
+    const plain = testWorker({ UPSTREAM_SERVERS: up.url });
     await (await plain.fetch("/robots.txt", { headers: { "X-Request-ID": "req-ip-1", "CF-Connecting-IP": "203.0.113.7" } })).text();
     const line = await lineFor(plain, lines, "req-ip-1");
     expect(JSON.stringify(line)).not.toContain("203.0.113.7");
-    const hashed = mirror({ UPSTREAM_SERVERS: up.url, CLIENT_HASH_KEY: "operator secret" });
+    const hashed = testWorker({ UPSTREAM_SERVERS: up.url, CLIENT_HASH_KEY: "operator secret" });
     for (const id of ["req-ip-2", "req-ip-3"])
       await (await hashed.fetch("/robots.txt", { headers: { "X-Request-ID": id, "CF-Connecting-IP": "203.0.113.7" } })).text();
     const [a, b] = [await lineFor(hashed, lines, "req-ip-2"), await lineFor(hashed, lines, "req-ip-3")];
@@ -196,7 +196,7 @@ describe("values from outside are bounded", () => {
   it("a request with huge Julia-* headers still makes an Analytics Engine data point within its limits", async () => {
     const points: AnalyticsEngineDataPoint[] = [];
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, ANALYTICS: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) } });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, ANALYTICS: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) } });
     await (await m.fetch(pkg(), { headers: { ...HUGE, "X-Request-ID": "req-huge-point" } })).arrayBuffer();
     await m.settle();
     expect(points.length).toBe(1);
@@ -214,7 +214,7 @@ describe("values from outside are bounded", () => {
 
   it("the access-log line carries each header cut to 1024 bytes, and says which were cut", async () => {
     const lines = capture();
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     await (await m.fetch(pkg(), { headers: { ...HUGE, "X-Request-ID": "req-huge-line" } })).arrayBuffer();
     const line = await lineFor(m, lines, "req-huge-line");
     const fields = ["julia_version", "julia_system", "julia_ci_variables", "julia_interactive", "julia_pkg_server", "user_agent"];
@@ -238,7 +238,7 @@ describe("the first request of an isolate", () => {
   it("logs the configuration in effect once, without secrets", async () => {
     const info = vi.spyOn(console, "log");
     const up = await upstream();
-    const m = mirror({
+    const m = testWorker({
       UPSTREAM_SERVERS: up.url,
       GITHUB_TOKEN: "ghp_secret_value",
       CLIENT_HASH_KEY: "hash secret",

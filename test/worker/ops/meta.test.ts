@@ -4,14 +4,14 @@
  */
 
 import { describe, expect, inject, it, vi } from "vitest";
-import { manifest, mirror, upstream } from "../harness";
+import { manifest, testWorker, upstream } from "../harness";
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
 const json = async (res: Response) => (await res.json()) as Record<string, any>;
 
 describe("/meta, as PkgServer.jl answers it", () => {
   it("has every field of PkgServer.jl's /meta", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     const body = await json(await m.fetch("/meta"));
     for (const field of [
       "pkgserver_version",
@@ -31,16 +31,16 @@ describe("/meta, as PkgServer.jl answers it", () => {
   it("answers /meta/parents, /meta/children and /meta/siblings as JSON lists", async () => {
     const a = await upstream();
     const b = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}`, SIBLINGS: "https://eu.pkg.example.org/, https://us.pkg.example.org" });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}`, SIBLINGS: "https://eu.pkg.example.org/, https://us.pkg.example.org" });
     expect(await (await m.fetch("/meta/parents")).json()).toEqual([a.url, b.url]);
     expect(await (await m.fetch("/meta/children")).json()).toEqual([]);
     expect(await (await m.fetch("/meta/siblings")).json()).toEqual(["https://eu.pkg.example.org", "https://us.pkg.example.org"]);
-    expect(await (await mirror({}).fetch("/meta/siblings")).json()).toEqual([]);
+    expect(await (await testWorker({}).fetch("/meta/siblings")).json()).toEqual([]);
   });
 
   it("names an upstream's failure in words in /meta: refused, or the HTTP status", async () => {
     const bad = await upstream({ faults: { [pkg()]: "status-503" } });
-    const m = mirror({ UPSTREAM_SERVERS: `${bad.url},http://127.0.0.1:9` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},http://127.0.0.1:9` });
     expect((await m.fetch(pkg())).status).toBe(502);
     const failures = (await json(await m.fetch("/meta"))).upstream_failures as { detail: string }[];
     expect(failures.at(-1)!.detail).toContain(`${bad.url}: HEAD answered HTTP 503 Service Unavailable`);
@@ -48,13 +48,13 @@ describe("/meta, as PkgServer.jl answers it", () => {
   });
 
   it("a bad SIBLINGS is a configuration error naming it", async () => {
-    const res = await mirror({ SIBLINGS: "not a url" }).fetch("/meta");
+    const res = await testWorker({ SIBLINGS: "not a url" }).fetch("/meta");
     expect(res.status).toBe(500);
     expect((await json(res)).variable).toBe("SIBLINGS");
   });
 
   it("counts this isolate's answers by outcome in /meta/stats, in PkgServer.jl's fields and pkgedge's", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     const size = (await (await m.fetch(pkg())).arrayBuffer()).byteLength; // miss
     await (await m.fetch(pkg())).arrayBuffer(); // hit
     await (await m.fetch(`/artifact/${"2".repeat(40)}`)).arrayBuffer(); // negative
@@ -85,7 +85,7 @@ describe("Analytics Engine", () => {
   it("gets one data point per protocol request, laid out for the rollups", async () => {
     const ds = fakeDataset();
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, ANALYTICS: ds.binding });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, ANALYTICS: ds.binding });
     const headers = {
       "Julia-Version": "1.10.4",
       "Julia-System": "x86_64-linux-gnu",
@@ -122,11 +122,11 @@ describe("Analytics Engine", () => {
   it("gives /meta/stats the whole deployment's last day from Analytics Engine when pkgedge may read it", async () => {
     const sql = inject("analyticsSql");
     const vars = { ANALYTICS: fakeDataset().binding, ANALYTICS_ACCOUNT_ID: sql.account, ANALYTICS_SQL_URL: sql.url };
-    const withToken = await json(await mirror({ ...vars, ANALYTICS_API_TOKEN: sql.token }).fetch("/meta/stats"));
+    const withToken = await json(await testWorker({ ...vars, ANALYTICS_API_TOKEN: sql.token }).fetch("/meta/stats"));
     expect(withToken.analytics).toMatchObject({ requests: 11, bytes: 1000, outcomes: { hit: 7, miss: 3, negative: 1 } });
-    const badToken = await json(await mirror({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/meta/stats"));
+    const badToken = await json(await testWorker({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/meta/stats"));
     expect(badToken.analytics.error).toMatch(/answered 401/);
-    const noToken = await json(await mirror(vars).fetch("/meta/stats"));
+    const noToken = await json(await testWorker(vars).fetch("/meta/stats"));
     expect(noToken.analytics).toMatch(/ANALYTICS_API_TOKEN/);
   });
 
@@ -135,7 +135,7 @@ describe("Analytics Engine", () => {
     const api = new URL(sql.url);
     const tag = `meta-stats-${crypto.randomUUID().slice(0, 8)}`;
     const queries = async () => ((await (await fetch(`${api.origin}/t/${tag}/queries`)).json()) as { count: number }).count;
-    const m = mirror({
+    const m = testWorker({
       ANALYTICS: fakeDataset().binding,
       ANALYTICS_ACCOUNT_ID: sql.account,
       // The fake answers 300 ms late, so the concurrent requests all arrive while the query is out.
@@ -164,7 +164,7 @@ describe("Analytics Engine", () => {
     const api = new URL(sql.url);
     const tag = `meta-stats-refused-${crypto.randomUUID().slice(0, 8)}`;
     const queries = async () => ((await (await fetch(`${api.origin}/t/${tag}/queries`)).json()) as { count: number }).count;
-    const m = mirror({
+    const m = testWorker({
       ANALYTICS: fakeDataset().binding,
       ANALYTICS_ACCOUNT_ID: sql.account,
       ANALYTICS_SQL_URL: `${api.origin}/t/${tag}${api.pathname}`,
@@ -175,12 +175,12 @@ describe("Analytics Engine", () => {
   });
 
   it("ANALYTICS_ACCOUNT_ID must be an account ID", async () => {
-    const res = await mirror({ ANALYTICS_ACCOUNT_ID: "nope" }).fetch("/meta");
+    const res = await testWorker({ ANALYTICS_ACCOUNT_ID: "nope" }).fetch("/meta");
     expect((await json(res)).variable).toBe("ANALYTICS_ACCOUNT_ID");
   });
 
   it("an ANALYTICS binding that is not a dataset is a configuration error", async () => {
-    const res = await mirror({ ANALYTICS: "oops" }).fetch("/meta");
+    const res = await testWorker({ ANALYTICS: "oops" }).fetch("/meta");
     expect(res.status).toBe(500);
     expect((await json(res)).variable).toBe("ANALYTICS");
   });

@@ -1,7 +1,7 @@
 /** The status page at `/`: what it says about registries (fresh, stale, unpublished), upstreams and counts. */
 
 import { describe, expect, it } from "vitest";
-import { manifest, mirror, upstream } from "../harness";
+import { manifest, testWorker, upstream } from "../harness";
 import { esc, freshness, lastFailures, STALE_AFTER_TTLS } from "../../../worker/ops/status";
 import type { FlavorReport } from "../../../worker/ops/meta";
 
@@ -40,7 +40,7 @@ describe("freshness of a published list", () => {
 describe("the status page", () => {
   it("says how to point Julia at this server, what is published, and this isolate's counts", async () => {
     const up = await upstream({ lists: { conservative: `${snap()}\n`, eager: `${snap()}\n` } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, BINARY_MIRRORS: "julialang2=https://julialang2.s3.amazonaws.com" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, BINARY_MIRRORS: "julialang2=https://julialang2.s3.amazonaws.com" });
     const before = await m.fetch("/");
     expect(before.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(await before.text()).toContain('class="badge unpublished"');

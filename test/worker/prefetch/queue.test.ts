@@ -20,7 +20,8 @@ import {
   backend,
   fixtureBytes,
   manifest,
-  mirror,
+  testWorker,
+  type TestWorker,
   putObject,
   storedBytes,
   storedInfo,
@@ -38,7 +39,7 @@ const RETRY_BASE_SECONDS = Number(env.PREFETCH_RETRY_DELAY_SECONDS);
 const key = (path: string) => path.slice(1);
 const hashOf = (path: string) => manifest.objects[path]!.treeHash;
 
-async function meta(m: ReturnType<typeof mirror>): Promise<any> {
+async function meta(m: TestWorker): Promise<any> {
   return (await m.fetch("/meta")).json();
 }
 
@@ -59,7 +60,7 @@ async function inBucket(paths: string[]): Promise<string[]> {
   return present.filter((p): p is string => p !== null);
 }
 
-const snapshotReport = async (m: ReturnType<typeof mirror>, path: string) =>
+const snapshotReport = async (m: TestWorker, path: string) =>
   (await meta(m)).prefetch.snapshots.find((s: any) => s.registry === path) ?? null;
 
 describe("prefetching a new snapshot", () => {
@@ -67,7 +68,7 @@ describe("prefetching a new snapshot", () => {
     // Upstream has no eager list yet: the new snapshot will be eager's first, and must still be
     // compared with the snapshot conservative clients have, not taken for the registry's first.
     const up = await upstream({ lists: { conservative: list(prefetch.base) } }, PREFETCH_UPSTREAM);
-    const m = mirror({});
+    const m = testWorker({});
     await m.scheduled();
     // The first snapshot has nothing to compare with: published at once.
     expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
@@ -126,7 +127,7 @@ describe("prefetching a new snapshot", () => {
       const broken = prefetch.packages[0]!;
       const lists = { conservative: list(prefetch.next), eager: list(prefetch.next) };
       const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) } }, PREFETCH_UPSTREAM);
-      const m = mirror({});
+      const m = testWorker({});
       await m.scheduled();
       const warn = vi.spyOn(console, "warn");
       await up.reconfigure({ lists, faults: { [broken]: "status-503" } });
@@ -176,7 +177,7 @@ describe("prefetching a new snapshot", () => {
       const forged = prefetch.packages[1]!; // the upstream sends another valid tarball under its name
       const faults = { [broken]: "status-503", [forged]: "wrong-bytes" } as const;
       const up = await upstream({ lists: { conservative: list(prefetch.base), eager: list(prefetch.base) }, faults }, PREFETCH_UPSTREAM);
-      const m = mirror({});
+      const m = testWorker({});
       await m.scheduled();
       await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) }, faults });
       await m.scheduled();
@@ -218,7 +219,7 @@ describe("prefetching a new snapshot", () => {
       // infra:prefetch --to-bucket would). The gate finds both in the bucket and opens.
       await up.reconfigure({ lists: { conservative: list(prefetch.next), eager: list(prefetch.next) } });
       await new Promise((r) => setTimeout(r, 5500));
-      const res = await mirror({ FILL_BACKOFF_SECONDS: "1" }).fetch(broken);
+      const res = await testWorker({ FILL_BACKOFF_SECONDS: "1" }).fetch(broken);
       expect(res.status).toBe(200);
       await res.arrayBuffer();
       await putObject(key(forged), await fixtureBytes(forged));
@@ -366,7 +367,7 @@ describe("a plan whose messages could not be sent", () => {
 describe("a plan whose snapshot message is lost after a failed send", () => {
   it("is sent when the gate next asks about the snapshot, and filled", async () => {
     const up = await upstream({ lists: { conservative: list(prefetch.base) } }, PREFETCH_UPSTREAM);
-    const m = mirror({});
+    const m = testWorker({});
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
     await putObject(key(prefetch.next), await fixtureBytes(prefetch.next));
@@ -402,12 +403,12 @@ describe("a plan whose snapshot message is lost after a failed send", () => {
 describe("a plan request the queue refused", () => {
   it("is asked for again at the gate's next look, not ten minutes later", async () => {
     const up = await upstream({ lists: { conservative: list(prefetch.base) } }, PREFETCH_UPSTREAM);
-    const m = mirror({});
+    const m = testWorker({});
     await m.scheduled();
     await up.reconfigure({ lists: { conservative: list(prefetch.next) } });
     // The first look at the new snapshot: the queue refuses the plan message.
     const refusing = producer(1, "send");
-    await mirror({ PREFETCH_QUEUE: refusing.queue }).scheduled();
+    await testWorker({ PREFETCH_QUEUE: refusing.queue }).scheduled();
     expect(refusing.sent).toEqual([]);
     expect(await storedText("registries.conservative")).toBe(list(prefetch.base));
     // The refusal held back that candidate, with its reason; the round itself went on.
@@ -436,7 +437,7 @@ describe("the gate over several snapshots", () => {
     const lost = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
     const faults = { [lost]: "status-503" } as const;
     const up = await upstream({ lists: { conservative: list(s0), eager: list(s0) }, faults }, PREFETCH_UPSTREAM);
-    const m = mirror({});
+    const m = testWorker({});
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(s0));
 
@@ -489,7 +490,7 @@ describe("a failed package the gate finds in the bucket after all", () => {
     const linux = prefetch.artifacts["x86_64-linux-gnu"];
     const faults = { [jll]: "status-503" } as const;
     const up = await upstream({ lists: { conservative: list(prefetch.base) }, faults }, PREFETCH_UPSTREAM);
-    const m = mirror({});
+    const m = testWorker({});
     await m.scheduled();
     await up.reconfigure({ lists: { conservative: list(prefetch.next) }, faults });
     await m.scheduled();
@@ -531,7 +532,7 @@ describe("the gate when the snapshots in between cannot tell", () => {
     const s2 = prefetch.next;
     const added = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`; // by S1
     const up = await upstream({ lists: { conservative: list(s0) } }, PREFETCH_UPSTREAM);
-    const m = mirror({});
+    const m = testWorker({});
     await m.scheduled();
     expect(await storedText("registries.conservative")).toBe(list(s0));
     // S2 was planned against S1, whose own ledger is gone (expired, say): nothing says what S1 added.
@@ -655,7 +656,7 @@ describe("what an Artifacts.toml can make prefetching do", () => {
     expect(await inBucket(paths)).toEqual([paths[0]]);
     const now = await budgetSpent();
     expect(now.bytes).toBe(spent.bytes + manifest.objects[paths[0]!]!.size);
-    expect((await meta(mirror({}))).prefetch).toMatchObject({ spent_today: now.fills, spent_bytes_today: now.bytes });
+    expect((await meta(testWorker({}))).prefetch).toMatchObject({ spent_today: now.fills, spent_bytes_today: now.bytes });
     const deferred = info.mock.calls.map((c) => String(c[0])).filter((line) => line.includes('"prefetch_deferred"'));
     expect(deferred).toHaveLength(2);
   });

@@ -4,7 +4,7 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { backend, manifest, mirror, storedInfo, storedText, upstream } from "../harness";
+import { backend, manifest, testWorker, type TestWorker, storedInfo, storedText, upstream } from "../harness";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -15,14 +15,14 @@ const hashOf = (i: number) => manifest.objects[snap(i)]!.treeHash;
 const published = (flavor = "conservative") => storedText(`registries.${flavor}`);
 const state = async () => JSON.parse((await storedText("_pkgedge/registries.conservative.json"))!);
 
-async function meta(m: ReturnType<typeof mirror>): Promise<any> {
+async function meta(m: TestWorker): Promise<any> {
   return (await m.fetch("/meta")).json();
 }
 
 describe("the cron trigger", () => {
   it("publishes both flavors with no request, and follows upstream on every run", async () => {
     const up = await upstream({ lists: { conservative: list(0), eager: list(1) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "3600" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "3600" });
     await m.scheduled();
     expect(await published("conservative")).toBe(list(0));
     expect(await published("eager")).toBe(list(1));
@@ -38,7 +38,7 @@ describe("never backwards", () => {
   it("does not follow an upstream that rolls back to a hash pkgedge moved past, and warns", async () => {
     const warn = vi.spyOn(console, "warn");
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     await m.scheduled();
     await up.reconfigure({ lists: { conservative: list(1) } });
     await m.scheduled();
@@ -58,7 +58,7 @@ describe("never backwards", () => {
     // A lists snapshot 2 and has snapshot 1; B lists snapshot 1 and lacks snapshot 2.
     const a = await upstream({ lists: { conservative: list(1) } });
     const b = await upstream({ lists: { conservative: list(0) }, only: [snap(0)] });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     await m.scheduled();
     expect(await published()).toBe(list(1)); // C48
     await a.reconfigure({ lists: { conservative: list(0) } });
@@ -69,7 +69,7 @@ describe("never backwards", () => {
 
   it("advances on a single upstream that keeps every old snapshot", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     for (const i of [0, 1, 2]) {
       await up.reconfigure({ lists: { conservative: list(i) } });
       await m.scheduled();
@@ -86,7 +86,7 @@ describe("never unservable", () => {
     ["corrupt everywhere", { faults: {} as Record<string, "wrong-bytes"> }],
   ])("never publishes an advertised snapshot whose tarball is %s (C50)", async (_, broken) => {
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     await m.scheduled();
     const config = "only" in broken ? { only: [snap(0)] } : { faults: { [snap(1)]: "wrong-bytes" as const } };
     await up.reconfigure({ lists: { conservative: list(1) }, ...config });
@@ -102,7 +102,7 @@ describe("never unservable", () => {
     // A advertises snapshot 3 (corrupt everywhere); B advertises snapshot 2; both have snapshot 1.
     const a = await upstream({ lists: { conservative: list(2) }, faults: { [snap(2)]: "wrong-bytes" } });
     const b = await upstream({ lists: { conservative: list(1) }, only: [snap(0), snap(1)] });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     await m.scheduled();
     expect(await published()).toBe(list(1));
     await m.settle();
@@ -112,12 +112,12 @@ describe("never unservable", () => {
 describe("stale-if-error", () => {
   it("keeps serving the published list through an upstream outage, with its age visible", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     await m.scheduled();
     const before = await meta(m);
     await new Promise((r) => setTimeout(r, 20));
     // The same bucket, seen from a deployment whose upstream is down (connection refused).
-    const down = mirror({ UPSTREAM_SERVERS: "http://127.0.0.1:9", REGISTRY_TTL_SECONDS: "1" });
+    const down = testWorker({ UPSTREAM_SERVERS: "http://127.0.0.1:9", REGISTRY_TTL_SECONDS: "1" });
     await down.scheduled();
     const res = await down.fetch("/registries.conservative");
     expect(res.status).toBe(200);
@@ -138,8 +138,8 @@ describe("stale-if-error", () => {
 describe.skipIf(backend === "s3")("concurrency", () => {
   it("publishes overlapping refreshes in order: a slower refresh never overwrites a newer list", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
-    const first = mirror({ UPSTREAM_SERVERS: up.url });
-    const second = mirror({ UPSTREAM_SERVERS: up.url }); // another isolate: its own memory, the same bucket
+    const first = testWorker({ UPSTREAM_SERVERS: up.url });
+    const second = testWorker({ UPSTREAM_SERVERS: up.url }); // another isolate: its own memory, the same bucket
     await first.scheduled();
     // Refresh A sees snapshot 2, whose tarball arrives slowly.
     await up.reconfigure({ lists: { conservative: list(1) }, faults: { [snap(1)]: "slow" } });
@@ -158,8 +158,8 @@ describe.skipIf(backend === "s3")("concurrency", () => {
 
   it("lets only one of two simultaneous refreshes publish", async () => {
     const up = await upstream({ lists: { conservative: list(1) } });
-    const a = mirror({ UPSTREAM_SERVERS: up.url });
-    const b = mirror({ UPSTREAM_SERVERS: up.url });
+    const a = testWorker({ UPSTREAM_SERVERS: up.url });
+    const b = testWorker({ UPSTREAM_SERVERS: up.url });
     const info = vi.spyOn(console, "log");
     await Promise.all([a.scheduled(), b.scheduled()]);
     expect(await published()).toBe(list(1));
@@ -175,10 +175,10 @@ describe.skipIf(backend === "s3")("concurrency", () => {
 describe("request-driven revalidation", () => {
   it("does not refresh on a request when any isolate checked within the TTL", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
-    await mirror({ UPSTREAM_SERVERS: up.url }).scheduled();
+    await testWorker({ UPSTREAM_SERVERS: up.url }).scheduled();
     const listReads = async () => (await up.log()).filter((r) => r.path.startsWith("/registries")).length;
     const before = await listReads();
-    const fresh = mirror({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "60" }); // a new isolate
+    const fresh = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "60" }); // a new isolate
     expect(await (await fresh.fetch("/registries.conservative")).text()).toBe(list(0));
     await fresh.settle();
     expect(await listReads()).toBe(before);

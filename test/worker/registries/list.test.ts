@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketKeys, fixtureBytes, manifest, mirror, storedBytes, storedInfo, upstream } from "../harness";
+import { bucketKeys, fixtureBytes, manifest, testWorker, storedBytes, storedInfo, upstream } from "../harness";
 
 const [snap1, snap2] = [() => manifest.snapshots[0]!, () => manifest.snapshots[1]!];
 const LINE = /^\/registry\/[0-9a-f-]{36}\/[0-9a-f]{40}$/;
@@ -7,7 +7,7 @@ const LINE = /^\/registry\/[0-9a-f-]{36}\/[0-9a-f]{40}$/;
 describe("registry list on a fresh deployment (issue 2, item 7)", () => {
   it("fetches the list, stores the registry tarball, then serves the list from the bucket (C6, C7, C11)", async () => {
     const up = await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     for (const [flavor, snap] of [
       ["conservative", snap1()],
       ["eager", snap2()],
@@ -37,7 +37,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
   });
 
   it("carries Content-Length, ETag, Last-Modified and a short Cache-Control; HEAD matches (C8)", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n` } })).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n` } })).url });
     const get = await m.fetch("/registries.conservative");
     const body = await get.text();
     expect(get.headers.get("content-length")).toBe(String(body.length));
@@ -56,7 +56,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
   });
 
   it("follows /registries to the list a client's headers select (C10)", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } })).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } })).url });
     const pkgHeaders = {
       "Julia-Pkg-Protocol": "1.0",
       "Julia-Version": "1.13.0",
@@ -70,7 +70,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
   });
 
   it("answers 502 and publishes nothing when no upstream can provide a list", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: {} })).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: {} })).url });
     const res = await m.fetch("/registries.conservative");
     expect(res.status).toBe(502);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -80,14 +80,14 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
 
   it("never advertises a registry whose tarball it could not store (E11)", async () => {
     const up = await upstream({ lists: { conservative: `${snap2()}\n` }, only: [] });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     expect((await m.fetch("/registries.conservative")).status).toBe(502);
     await m.settle();
     expect(await bucketKeys()).not.toContain("registries.conservative");
   });
 
   it("builds both flavors from a flavourless upstream (E7)", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { flavourless: `${snap2()}\n` } })).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { flavourless: `${snap2()}\n` } })).url });
     expect(await (await m.fetch("/registries.eager")).text()).toBe(`${snap2()}\n`);
     expect(await (await m.fetch("/registries.conservative")).text()).toBe(`${snap2()}\n`);
     await m.settle();
@@ -95,7 +95,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
 
   it("drops lines that are not exact registry lines from an upstream list (spec §8.3)", async () => {
     const hostile = `/registry/NOT-A-UUID/${"a".repeat(40)}\n${snap1()}\n/registry/${manifest.registryUuid}/zz\n<html>\n`;
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: hostile } })).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: hostile } })).url });
     expect(await (await m.fetch("/registries.conservative")).text()).toBe(`${snap1()}\n`);
     await m.settle();
   });
@@ -104,7 +104,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
 describe("revalidation", () => {
   it("serves the stored list at once and picks up an upstream update in the background after the TTL", async () => {
     const up = await upstream({ lists: { conservative: `${snap1()}\n` } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "1" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "1" });
     expect(await (await m.fetch("/registries.conservative")).text()).toBe(`${snap1()}\n`);
     await m.settle();
     await up.reconfigure({ lists: { conservative: `${snap2()}\n` } });
@@ -123,7 +123,7 @@ describe("revalidation", () => {
     // A advertises snapshot 2 and also has snapshot 1; B advertises snapshot 1 and lacks snapshot 2.
     const a = await upstream({ lists: { conservative: `${snap2()}\n` } });
     const b = await upstream({ lists: { conservative: `${snap1()}\n` }, only: [snap1()] });
-    const m = mirror({ UPSTREAM_SERVERS: `${b.url},${a.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${b.url},${a.url}` });
     expect(await (await m.fetch("/registries.conservative")).text()).toBe(`${snap2()}\n`);
     await m.settle();
     const bLog = await b.log();
@@ -132,7 +132,7 @@ describe("revalidation", () => {
 
   it("keeps the published list when the advertised snapshot cannot be fetched anywhere (C50)", async () => {
     const up = await upstream({ lists: { conservative: `${snap1()}\n` } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "1" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_TTL_SECONDS: "1" });
     expect(await (await m.fetch("/registries.conservative")).text()).toBe(`${snap1()}\n`);
     await m.settle();
     await up.reconfigure({ lists: { conservative: `${snap2()}\n` }, only: [snap1()] });
@@ -148,7 +148,7 @@ describe("revalidation", () => {
 
 describe("/meta after publishing", () => {
   it("shows the published registries and when they were published and checked", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } })).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } })).url });
     await (await m.fetch("/registries.eager")).text();
     await m.settle();
     const meta = (await (await m.fetch("/meta")).json()) as any;

@@ -5,7 +5,7 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { bucket, manifest, mirror, storedText, upstream } from "../harness";
+import { bucket, manifest, testWorker, type TestWorker, storedText, upstream } from "../harness";
 import { originAuthorization } from "../../../worker/registries/origin";
 
 afterEach(() => vi.restoreAllMocks());
@@ -28,7 +28,7 @@ async function aMinuteLater(): Promise<void> {
   await bucket().putSmall(STATE, JSON.stringify(state), { contentType: "application/json" });
 }
 
-async function meta(m: ReturnType<typeof mirror>): Promise<any> {
+async function meta(m: TestWorker): Promise<any> {
   return ((await (await m.fetch("/meta")).json()) as any).registries.conservative;
 }
 
@@ -45,7 +45,7 @@ describe("the allowlist", () => {
       (_, i) => `/registry/${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000/${"a".repeat(40)}\n`,
     ).join("");
     const up = await upstream({ lists: { conservative: list(0) + others } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     await m.scheduled();
     expect(await published()).toBe(list(0));
     const info = await meta(m);
@@ -59,7 +59,7 @@ describe("the allowlist", () => {
 describe("the origin is the authority for new hashes", () => {
   it("never publishes a snapshot its origin does not know, whoever lists it, and says why in /meta", async () => {
     const up = await upstream({ lists: { conservative: list(1) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRIES: await originKnowing([0]) });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRIES: await originKnowing([0]) });
     await m.scheduled();
     expect(await published()).toBeNull();
     const info = await meta(m);
@@ -73,7 +73,7 @@ describe("the origin is the authority for new hashes", () => {
   it("an origin that moved (301 whatever the hash) is asked where it moved: it vouches only for what it knows there", async () => {
     const origin = await upstream({ origin: [hashOf(0)] });
     const registries = `${manifest.registryUuid}=${origin.url}/moved-origin/{hash}`;
-    const unknown = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: list(1) } })).url, REGISTRIES: registries });
+    const unknown = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: list(1) } })).url, REGISTRIES: registries });
     await unknown.scheduled();
     expect(await published()).toBeNull();
     expect((await meta(unknown)).by_registry[manifest.registryUuid].refused).toContainEqual({
@@ -81,7 +81,7 @@ describe("the origin is the authority for new hashes", () => {
       reason: "its origin does not know it (404)",
     });
     await unknown.settle();
-    const known = mirror({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: list(0) } })).url, REGISTRIES: registries });
+    const known = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: list(0) } })).url, REGISTRIES: registries });
     await known.scheduled();
     expect(await published()).toBe(list(0));
     await known.settle();
@@ -89,7 +89,7 @@ describe("the origin is the authority for new hashes", () => {
 
   it("records how the published hash was confirmed", async () => {
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRIES: await originKnowing([0]) });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRIES: await originKnowing([0]) });
     await m.scheduled();
     expect(await published()).toBe(list(0));
     const info = (await meta(m)).by_registry[manifest.registryUuid];
@@ -101,7 +101,7 @@ describe("the origin is the authority for new hashes", () => {
   it("falls back to a quorum when the origin is down: two upstreams must both have it", async () => {
     const a = await upstream({ lists: { conservative: list(1) } });
     const b = await upstream({ lists: { conservative: list(0) }, only: [snap(0)] });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}`, REGISTRIES: await originKnowing("down") });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}`, REGISTRIES: await originKnowing("down") });
     await m.scheduled();
     expect(await published()).toBe(list(0)); // what both have
     let info = (await meta(m)).by_registry[manifest.registryUuid];
@@ -122,7 +122,7 @@ describe("the origin is the authority for new hashes", () => {
   it("lets no single upstream of two decide when the origin is down", async () => {
     const a = await upstream({ lists: { conservative: list(1) } });
     const b = await upstream({ lists: {} });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}`, REGISTRIES: await originKnowing("down") });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}`, REGISTRIES: await originKnowing("down") });
     await m.scheduled();
     expect(await published()).toBeNull();
     await m.settle();
@@ -131,7 +131,7 @@ describe("the origin is the authority for new hashes", () => {
   it("never sends GITHUB_TOKEN to an origin that is not api.github.com", async () => {
     const origin = await upstream({});
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({
+    const m = testWorker({
       UPSTREAM_SERVERS: up.url,
       REGISTRIES: `${manifest.registryUuid}=${origin.url}/origin/{hash}`,
       GITHUB_TOKEN: "ghp_secret",
@@ -156,7 +156,7 @@ describe("the origin is the authority for new hashes", () => {
   it("asks the origin once per hash, whatever the number of rounds", async () => {
     const origin = await upstream({ origin: [hashOf(0), hashOf(1)] });
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url, REGISTRIES: `${manifest.registryUuid}=${origin.url}/origin/{hash}` });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRIES: `${manifest.registryUuid}=${origin.url}/origin/{hash}` });
     for (let i = 0; i < 3; i++) await m.scheduled();
     await up.reconfigure({ lists: { conservative: list(1) } });
     for (let i = 0; i < 3; i++) await m.scheduled();
@@ -171,7 +171,7 @@ describe("ties never move the list", () => {
     const warn = vi.spyOn(console, "warn");
     const a = await upstream({ lists: { conservative: list(1) } });
     const b = await upstream({ lists: { conservative: list(1) } });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     await m.scheduled();
     expect(await published()).toBe(list(1));
     await a.reconfigure({ lists: { conservative: list(0) } }); // A is behind in what it lists (it stores both)
@@ -188,7 +188,7 @@ describe("ties never move the list", () => {
   it("stays when an upstream comes back from an outage listing an older snapshot than the one published meanwhile", async () => {
     const a = await upstream({ lists: { conservative: list(0) } });
     const b = await upstream({ lists: { conservative: list(0) }, only: [snap(0)] });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
     await m.scheduled();
     await b.reconfigure({ lists: {}, only: [] }); // B is down
     await a.reconfigure({ lists: { conservative: list(2) } });
@@ -207,7 +207,7 @@ describe("bookkeeping", () => {
   it("stops publishing, says so, and keeps the file, when the state cannot be parsed", async () => {
     const error = vi.spyOn(console, "error");
     const up = await upstream({ lists: { conservative: list(0) } });
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     await m.scheduled();
     await bucket().putSmall(STATE, "{ not json", { contentType: "application/json" });
     await up.reconfigure({ lists: { conservative: list(1) } });
@@ -226,7 +226,7 @@ describe("bounded rounds", () => {
     const a = await upstream({ lists: { conservative: list(2) }, faults: { [snap(2)]: "wrong-bytes", [snap(1)]: "wrong-bytes" } });
     const b = await upstream({ lists: { conservative: list(1) }, only: [snap(0), snap(1)], faults: { [snap(1)]: "wrong-bytes" } });
     const c = await upstream({ lists: { conservative: list(0) }, only: [snap(0)] });
-    const m = mirror({ UPSTREAM_SERVERS: `${a.url},${b.url},${c.url}` });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url},${c.url}` });
     await m.scheduled();
     expect(await published()).toBeNull(); // snapshot 0 was next, but two fills were spent
     expect((await meta(m)).by_registry[manifest.registryUuid].capped).toBe("started 2 fills");

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it, vi } from "vitest";
-import { backend, bucketKeys, manifest, mirror, upstream } from "../harness";
+import { backend, bucketKeys, manifest, testWorker, upstream } from "../harness";
 import { r2InOutage } from "../r2-outage";
 
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
@@ -17,7 +17,7 @@ describe("/registries redirect (spec §3.1, C1–C5, C52)", () => {
     ["only =t counts (C5)", { "Julia-CI-Variables": "CI=f;TRAVIS=n;JULIA_CI=o" }, "/registries.conservative"],
     ["a path as preference (C52)", { "Julia-Registry-Preference": "../../x" }, "/registries.conservative"],
   ])("%s", async (_, headers, location) => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     for (const method of ["GET", "HEAD"]) {
       const res = await m.fetch("/registries", { method, headers, redirect: "manual" });
       expect(res.status).toBe(302);
@@ -49,7 +49,7 @@ describe("bad input never reaches upstream or the bucket", () => {
     `/index.html`,
   ])("%s → 404", async (path) => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     for (const method of ["GET", "HEAD"]) {
       const res = await m.fetch(path, { method });
       expect(res.status).toBe(404);
@@ -63,7 +63,7 @@ describe("bad input never reaches upstream or the bucket", () => {
     // The runtime resolves dot segments before the worker sees the URL (as curl and Pkg do before
     // sending): what arrives is the resolved path, which is matched exactly like any other.
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(`/package/../robots.txt/..%2f..%2fartifact`);
     expect(res.status).toBe(404);
     expect(await up.log()).toEqual([]);
@@ -71,7 +71,7 @@ describe("bad input never reaches upstream or the bucket", () => {
 
   it.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])("%s on a protocol route → 405 with Allow (C41)", async (method) => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     for (const path of [pkgPath(), "/registries", "/registries.eager", `/artifact/${manifest.objects[manifest.artifact]!.treeHash}`]) {
       const res = await m.fetch(path, { method, body: method === "POST" || method === "PUT" ? "x" : undefined });
       expect(res.status).toBe(405);
@@ -85,7 +85,7 @@ describe("bad input never reaches upstream or the bucket", () => {
 
   it("ignores query strings (C33, E4)", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(`${pkgPath()}?foo=bar`);
     expect(res.status).toBe(200);
     await res.arrayBuffer();
@@ -96,7 +96,7 @@ describe("bad input never reaches upstream or the bucket", () => {
 
 describe("every answer carries X-Content-Type-Options: nosniff", () => {
   it("protocol, operator and error answers alike", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     for (const path of ["/registries", "/registries.eager", pkgPath(), "/nothing/here", "/meta", "/robots.txt", "/"]) {
       const res = await m.fetch(path, { redirect: "manual" });
       await res.arrayBuffer();
@@ -110,7 +110,7 @@ describe("every answer carries X-Content-Type-Options: nosniff", () => {
 
 describe("operator routes", () => {
   it("serves robots.txt exactly (C39)", async () => {
-    const m = mirror({ UPSTREAM_SERVERS: (await upstream()).url });
+    const m = testWorker({ UPSTREAM_SERVERS: (await upstream()).url });
     const res = await m.fetch("/robots.txt");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
@@ -119,7 +119,7 @@ describe("operator routes", () => {
 
   it("serves /meta as JSON with version and upstreams (C37)", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch("/meta");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
@@ -134,7 +134,7 @@ describe("operator routes", () => {
   });
 
   it("lists the binary mirrors in /meta as configured, under the mount prefix", async () => {
-    const m = mirror({ BINARY_MIRRORS: "rel=http://127.0.0.1:9/bucket", PATH_PREFIX: "/julia" });
+    const m = testWorker({ BINARY_MIRRORS: "rel=http://127.0.0.1:9/bucket", PATH_PREFIX: "/julia" });
     const body = (await (await m.fetch("/julia/meta")).json()) as Record<string, any>;
     expect(body.binary_mirrors).toEqual([{ name: "rel", upstream: "http://127.0.0.1:9/bucket", path: "/julia/mirror/rel/" }]);
   });
@@ -147,7 +147,7 @@ describe("misconfiguration answers every request with a 500 that names the varia
     ["UPSTREAM_SERVERS", "ftp://127.0.0.1:1"],
     ["REGISTRY_TTL_SECONDS", "a minute"],
   ])("%s=%j", async (variable, value) => {
-    const m = mirror({ [variable]: value });
+    const m = testWorker({ [variable]: value });
     for (const path of ["/registries", pkgPath(), "/meta", "/nothing"]) {
       const res = await m.fetch(path);
       expect(res.status).toBe(500);
@@ -160,7 +160,7 @@ describe("misconfiguration answers every request with a 500 that names the varia
 
 describe("S3 configuration errors name the variable", () => {
   it.each(["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"])("a missing %s", async (secret) => {
-    const m = mirror({
+    const m = testWorker({
       STORAGE: "s3",
       S3_ENDPOINT: "http://127.0.0.1:9",
       S3_BUCKET: "pkgedge",
@@ -175,7 +175,7 @@ describe("S3 configuration errors name the variable", () => {
 
   it.skipIf(backend !== "s3")("credentials the bucket refuses answer a 500 that names them, and change nothing", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, S3_SECRET_ACCESS_KEY: "not-the-secret" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, S3_SECRET_ACCESS_KEY: "not-the-secret" });
     const res = await m.fetch(pkgPath());
     expect(res.status).toBe(500);
     const body = (await res.json()) as { variable: string };
@@ -189,7 +189,7 @@ describe("S3 configuration errors name the variable", () => {
 describe("mount prefix (PATH_PREFIX, spec §2)", () => {
   it("serves the protocol under the prefix only", async () => {
     const up = await upstream();
-    const m = mirror({ UPSTREAM_SERVERS: up.url, PATH_PREFIX: "/julia" });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, PATH_PREFIX: "/julia" });
     const redirect = await m.fetch("/julia/registries", { redirect: "manual" });
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get("location")).toBe("/julia/registries.conservative");
@@ -205,7 +205,7 @@ describe("mount prefix (PATH_PREFIX, spec §2)", () => {
 
 describe("a misconfigured mirror lists every problem in one answer", () => {
   it("names the S3 settings and both secrets at once", async () => {
-    const res = await mirror({
+    const res = await testWorker({
       STORAGE: "s3",
       S3_ENDPOINT: "",
       S3_BUCKET: "",
@@ -228,7 +228,7 @@ describe("a misconfigured mirror lists every problem in one answer", () => {
 describe("a bucket that refuses or fails is named, whatever the backend", () => {
   it("answers 500 naming the credentials when the bucket refuses them", async () => {
     const s3 = inject("s3");
-    const m = mirror({
+    const m = testWorker({
       STORAGE: "s3",
       S3_ENDPOINT: s3.endpoint,
       S3_BUCKET: "pkgedge-refused",
@@ -269,7 +269,7 @@ describe("a bucket that refuses or fails is named, whatever the backend", () => 
     "an outage of the %s bucket answers 503 with Retry-After, logged as such",
     async (name, vars) => {
       const up = await upstream();
-      const m = mirror({ UPSTREAM_SERVERS: up.url, ...vars() });
+      const m = testWorker({ UPSTREAM_SERVERS: up.url, ...vars() });
       const errors = vi.spyOn(console, "error");
       try {
         for (const init of [{}, { method: "HEAD" }, { headers: { range: "bytes=0-9" } }] as RequestInit[]) {

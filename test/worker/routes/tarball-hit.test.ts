@@ -1,18 +1,18 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { bucket, fixtureBytes, manifest, mirror, putObject, upstream, type Mirror, type Upstream } from "../harness";
+import { bucket, fixtureBytes, manifest, testWorker, putObject, upstream, type TestWorker, type Upstream } from "../harness";
 import { answerFromInfo, type Presentation } from "../../../worker/routes/stored";
 
 const path = () => manifest.bigArtifact;
 let bytes: Uint8Array;
 let up: Upstream;
-let m: Mirror;
+let m: TestWorker;
 
 beforeEach(async () => {
   bytes = await fixtureBytes(path());
   // The bucket is a static storage server: its keys are the protocol paths.
   await putObject(path().slice(1), bytes);
   up = await upstream();
-  m = mirror({ UPSTREAM_SERVERS: up.url });
+  m = testWorker({ UPSTREAM_SERVERS: up.url });
 });
 
 async function body(res: Response): Promise<Uint8Array> {
