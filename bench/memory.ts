@@ -1,5 +1,5 @@
 /**
- * memory: what a cold fill costs the worker alone (issue 12's method). The bucket runs outside
+ * memory: what a cold fill costs the worker alone (the method of docs/benchmarks.md). The bucket runs outside
  * workerd (STORAGE=s3 against @20minutes/s3rver in this Node process), every isolate's V8 heap is
  * capped at the Workers isolate limit, each figure comes from a fresh `wrangler dev`, and the
  * reference is a worker that streams the same bytes from the same upstream straight through.

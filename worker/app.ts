@@ -1,6 +1,6 @@
 /**
  * The Hono app: the middlewares in order, then protocol routes, then operator routes. Paths are
- * matched raw (never decoded), after an optional mount prefix, so only the exact grammar of spec §2
+ * matched raw (never decoded), after an optional mount prefix, so only the exact grammar of protocol.md §2
  * reaches the bucket or upstream.
  */
 

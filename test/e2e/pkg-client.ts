@@ -1,5 +1,5 @@
 /**
- * What a Pkg client does against a Pkg server, in plain HTTP: the headers it sends (spec §8.2),
+ * What a Pkg client does against a Pkg server, in plain HTTP: the headers it sends (protocol.md §8.2),
  * the registry discovery, and reading a registry tarball to find package versions.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The checks on a fill's bytes beyond their length. A tarball streams through the tree-hash
  * verifier as it passes the commit gate, and the commit rule decides at the end whether it may be
- * stored under the name it was requested by (spec §6.3.5, §7.4). A binary file is checked against
+ * stored under the name it was requested by (protocol.md §6.3.5, §7.4). A binary file is checked against
  * the sha256 and size its publisher lists; the list itself (versions.json) must be one pkgedge can read.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The fill coordinator: one Durable Object per resource (spec §6.3.2, E21), called over RPC with
+ * The fill coordinator: one Durable Object per resource (protocol.md §6.3.2, E21), called over RPC with
  * the worker's parsed configuration. However many requests miss on a resource at once, its object
  * starts one upstream download and every requester streams from it (see SharedFill). It also holds
  * the resource's memory for the whole deployment rather than one isolate: which upstreams have it

@@ -1,5 +1,5 @@
 /**
- * Filling a miss from upstream (spec §6.3): GET from the first upstream that has the resource
+ * Filling a miss from upstream (protocol.md §6.3): GET from the first upstream that has the resource
  * (locate.ts found which) or take the body one GET brought, watch the body (idle, throughput
  * floor, deadline), pass it through the commit gate (and a tap, through which the resource's
  * coordinator shares the bytes with its requesters), and write it to the bucket. The object
@@ -140,7 +140,7 @@ export async function fillFromUpstream(
     }
   }
   if (!got.ok) {
-    // HEAD said yes but GET failed everywhere (spec C46): an outage, not an absence. Remembered
+    // HEAD said yes but GET failed everywhere (protocol.md C46): an outage, not an absence. Remembered
     // briefly, so the first request after the upstreams recover fills.
     recent.remember(target.key, { kind: "unavailable", errors: got.errors }, config.failureTtlSeconds);
     return { kind: "upstream-failed", errors: got.errors };

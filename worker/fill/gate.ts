@@ -34,7 +34,7 @@ export class BodyRejected extends Error {
 }
 
 /**
- * Bytes received must equal the announced Content-Length (spec §6.3 step 5a, E15), and never pass
+ * Bytes received must equal the announced Content-Length (protocol.md §6.3 step 5a, E15), and never pass
  * `max` (a body of unknown length included).
  */
 export function lengthCheck(expected: number | undefined, max = Infinity): BodyCheck {

@@ -1,5 +1,5 @@
 /**
- * Which registry flavor a client gets from `/registries` (spec §3.1, cases C1–C5, C52).
+ * Which registry flavor a client gets from `/registries` (protocol.md §3.1, cases C1–C5, C52).
  */
 
 export const FLAVORS = ["eager", "conservative"] as const;

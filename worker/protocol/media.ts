@@ -1,5 +1,5 @@
 /**
- * What the protocol's answers are (spec §3.1, §4): their content types and how long clients and
+ * What the protocol's answers are (protocol.md §3.1, §4): their content types and how long clients and
  * intermediaries may keep them. Tarballs are immutable and never re-encoded in transit; the
  * registry list changes and is kept briefly; failures are never kept.
  */

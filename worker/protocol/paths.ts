@@ -1,5 +1,5 @@
 /**
- * The Pkg protocol's path grammar (spec §2), as plain functions over strings.
+ * The Pkg protocol's path grammar (protocol.md §2), as plain functions over strings.
  *
  * Paths are matched exactly as they arrive, never decoded or normalised: the client only ever
  * sends lowercase hex, so anything else (upper case, percent-encoding, trailing slashes,
@@ -50,7 +50,7 @@ export function registryPath(ref: RegistryRef): string {
 
 /**
  * Parses a `/registries*` body. Lines that are not exactly a registry line are dropped: Pkg
- * aborts on a line that matches its loose pattern but holds an invalid UUID or hash (spec §8.3),
+ * aborts on a line that matches its loose pattern but holds an invalid UUID or hash (protocol.md §8.3),
  * so nothing we did not validate may ever be republished.
  */
 export function parseRegistryList(body: string): RegistryRef[] {

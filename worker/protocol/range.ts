@@ -1,5 +1,5 @@
 /**
- * RFC 9110 byte ranges, single range only (spec §4.2 REC).
+ * RFC 9110 byte ranges, single range only (protocol.md §4.2 REC).
  *
  * Pkg never sends Range, but downstream caches and Pkg servers may. A header we cannot parse,
  * or one asking for several ranges, is ignored and the whole object is served, as RFC 9110 allows.

@@ -1,6 +1,6 @@
 /**
  * The path a request names, as sent: never decoded or normalised, so only the exact grammar of
- * spec §2 reaches the bucket or upstream.
+ * protocol.md §2 reaches the bucket or upstream.
  */
 
 import { FLAVORS } from "./flavors";

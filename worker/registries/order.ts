@@ -1,5 +1,5 @@
 /**
- * Which registry snapshot may replace the published one (spec §5.1 steps 1–3, made safe). Plain
+ * Which registry snapshot may replace the published one (protocol.md §5.1 steps 1–3, made safe). Plain
  * functions over what the upstreams said this round: no fetch, no bucket.
  *
  * Storage servers keep every snapshot they ever served, so a hash held by fewer upstreams than the

@@ -1,5 +1,5 @@
 /**
- * Refreshing a flavor's registry list from upstream (spec §5.2): read what every upstream lists,
+ * Refreshing a flavor's registry list from upstream (protocol.md §5.2): read what every upstream lists,
  * cross-check who has which snapshot, and take the newest one that may replace the published one
  * (order.ts), that its origin confirms (or, when the origin cannot be asked, that a quorum of
  * upstreams has), and that pkgedge could fetch, verify and commit; then record what it replaces and

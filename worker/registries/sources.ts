@@ -33,7 +33,7 @@ export function upstreamSources(deps: RequestDeps): RegistrySources {
   return {
     upstreams: deps.config.upstreams,
     async listed(upstream, flavor) {
-      // A flavourless upstream's `/registries` serves every flavor (spec E7).
+      // A flavourless upstream's `/registries` serves every flavor (protocol.md E7).
       let res = await getText(upstream, `/registries.${flavor}`, timeout);
       if (res.status === 404) res = await getText(upstream, "/registries", timeout);
       if (res.text === undefined) return `${upstream}: ${res.error ?? `status ${res.status}`}`;

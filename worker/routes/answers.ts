@@ -70,10 +70,10 @@ export function coldHead(deps: RequestDeps, headers: Headers, length: number | u
 }
 
 /**
- * A miss streamed from its fill, with the resource's own headers. A range (spec C20, E17) is cut
+ * A miss streamed from its fill, with the resource's own headers. A range (protocol.md C20, E17) is cut
  * from the running fill against the length the fill really has; since its bytes are not yet
  * verified when its headers go out, it is never kept by a cache (its end is held back until the
- * verdict). The whole body carries its length (spec E9: streamed chunked when the upstream gave
+ * verdict). The whole body carries its length (protocol.md E9: streamed chunked when the upstream gave
  * none). A HEAD that started a fill (a mirror copy found outdated) needs none of its bytes.
  */
 export async function fillAnswer(deps: RequestDeps, fill: FillStream, headers: Headers, head = false): Promise<Response> {

@@ -1,5 +1,5 @@
 /**
- * Responses for content-addressed tarballs (spec §3.1, §4): from the bucket on a hit, streamed
+ * Responses for content-addressed tarballs (protocol.md §3.1, §4): from the bucket on a hit, streamed
  * from upstream on a miss. The body is the gzip tarball itself, never an HTTP content coding, so
  * there is never a Content-Encoding, and `no-transform` keeps intermediaries from adding one.
  */
@@ -41,7 +41,7 @@ export async function serveTarball(deps: RequestDeps, resource: Resource, reques
 
 /**
  * A cold HEAD answers from the resource's coordinator, which remembers the upstream it found so
- * the GET that follows is filled from it and has the same Content-Length (spec §6.3.7).
+ * the GET that follows is filled from it and has the same Content-Length (protocol.md §6.3.7).
  */
 async function headOnMiss(deps: RequestDeps, resource: Resource): Promise<Response> {
   const located = await deps.fills.locate(resource);
@@ -50,7 +50,7 @@ async function headOnMiss(deps: RequestDeps, resource: Resource): Promise<Respon
 }
 
 /**
- * A miss streams from the resource's fill. A range on a cold resource (spec C20, E17) is cut from
+ * A miss streams from the resource's fill. A range on a cold resource (protocol.md C20, E17) is cut from
  * the running fill against the length the fill really has; since its bytes are not yet verified
  * when its headers go out, it is never marked immutable (its end is held back until the verdict).
  */

@@ -1,13 +1,13 @@
 /**
  * Talking to upstream storage servers (or Pkg servers): the HEAD race and the GET with fallback
- * (spec §6.3 step 3). Results are values that say which upstream answered and how, never throws.
+ * (protocol.md §6.3 step 3). Results are values that say which upstream answered and how, never throws.
  */
 
 import { log } from "../log";
 
 export interface UpstreamHit {
   upstream: string;
-  /** The Content-Length the upstream announced, when it did (spec E9: tolerate its absence). */
+  /** The Content-Length the upstream announced, when it did (protocol.md E9: tolerate its absence). */
   length: number | undefined;
 }
 
@@ -28,7 +28,7 @@ export type ProbeResult =
 /**
  * Headers for every upstream request. Asking for `identity` keeps the bytes exactly as stored
  * (gzip tarballs), so nothing decodes them in transit and no Pkg server upstream redirects us to
- * a `.tar.zst` variant, which we could neither verify nor serve to old clients (spec §4.4).
+ * a `.tar.zst` variant, which we could neither verify nor serve to old clients (protocol.md §4.4).
  */
 export const UPSTREAM_HEADERS = {
   "accept-encoding": "identity",

@@ -1,5 +1,5 @@
 /**
- * The commit rule (spec §6.3.5, §7.4): which computed hashes make a tarball acceptable under the
+ * The commit rule (protocol.md §6.3.5, §7.4): which computed hashes make a tarball acceptable under the
  * name it was requested by.
  */
 

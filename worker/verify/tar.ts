@@ -1,5 +1,5 @@
 /**
- * A streaming tar reader (spec §7.2), push-based: feed it decompressed bytes in chunks of any
+ * A streaming tar reader (protocol.md §7.2), push-based: feed it decompressed bytes in chunks of any
  * size and it calls its sink for each entry and for each piece of file data, holding at most one
  * 512-byte header (plus bounded extended-header records) in memory.
  *
@@ -75,7 +75,7 @@ function octal(header: Uint8Array, offset: number, length: number, what: string)
   return value;
 }
 
-/** Size: octal ASCII, or big-endian base-256 when the first byte is 0x80 (spec §7.2.3). */
+/** Size: octal ASCII, or big-endian base-256 when the first byte is 0x80 (protocol.md §7.2.3). */
 function sizeField(header: Uint8Array): number {
   const first = header[124]!;
   if (first === 0x80) {
@@ -160,7 +160,7 @@ export class TarReader {
       const state = this.state;
       switch (state.kind) {
         case "ended":
-          return; // whatever follows the end-of-archive block is drained (spec §7.2.1)
+          return; // whatever follows the end-of-archive block is drained (protocol.md §7.2.1)
         case "header": {
           const n = Math.min(BLOCK - this.headerFill, chunk.length - offset);
           this.header.set(chunk.subarray(offset, offset + n), this.headerFill);
@@ -318,7 +318,7 @@ function normalised(linkpath: string): string {
     .join("/");
 }
 
-/** The per-entry rejections of Tar.jl's `check_header` (spec §7.2.7). */
+/** The per-entry rejections of Tar.jl's `check_header` (protocol.md §7.2.7). */
 function validate(path: string, type: EntryType, linkpath: string, size: number): void {
   if (path === "") throw new TarError("empty path");
   if (path.includes("\0") || linkpath.includes("\0")) throw new TarError("NUL in a path");

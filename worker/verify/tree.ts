@@ -1,5 +1,5 @@
 /**
- * Builds the file tree a tarball unpacks to and computes its git tree hash (spec §7.3), both with
+ * Builds the file tree a tarball unpacks to and computes its git tree hash (protocol.md §7.3), both with
  * empty directories hashed as the empty tree (no-skip, Tar.jl's default) and without them (skip,
  * what git and Pkg's on-disk check do). Each file's blob hash is computed as its bytes stream by,
  * so memory grows with the number of entries, never with file sizes.
@@ -54,7 +54,7 @@ async function sha1(...parts: Uint8Array[]): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-1", all));
 }
 
-/** Path components after normalisation (spec §7.2.8): empty and `.` components dropped. */
+/** Path components after normalisation (protocol.md §7.2.8): empty and `.` components dropped. */
 function components(path: string): string[] {
   return path.split("/").filter((c) => c !== "" && c !== ".");
 }
@@ -235,7 +235,7 @@ export class TreeBuilder implements TarSink {
     if (typeof parent.get(name) !== "object") parent.set(name, new Map());
   }
 
-  /** Last entry wins (spec §7.3.6). */
+  /** Last entry wins (protocol.md §7.3.6). */
   private place(path: string[], node: Leaf): void {
     this.parentOf(path).set(path[path.length - 1]!, node);
   }

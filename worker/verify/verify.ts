@@ -93,7 +93,7 @@ export interface TarGzHasher {
 
 /**
  * workerd's gunzip stops at the end of the first gzip member and calls anything after it trailing
- * bytes, without saying where the member ended; so a multi-member gzip (spec §7.1) cannot be
+ * bytes, without saying where the member ended; so a multi-member gzip (protocol.md §7.1) cannot be
  * followed into its next member and is rejected. Tarballs from Tar.create, gzip and 7z are single-member.
  */
 function explain(err: unknown): unknown {

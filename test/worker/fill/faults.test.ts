@@ -1,5 +1,5 @@
 /**
- * Hostile and broken upstreams (spec E10, E14, E15, C45–C47): whatever an upstream does, the
+ * Hostile and broken upstreams (protocol.md E10, E14, E15, C45–C47): whatever an upstream does, the
  * bucket never holds a wrong object, a client never receives a cleanly ended wrong body, and a
  * later request with a good upstream available gets verified bytes.
  */

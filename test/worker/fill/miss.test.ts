@@ -19,7 +19,7 @@ async function readToEnd(res: Response): Promise<{ bytes: Uint8Array } | { error
   }
 }
 
-describe("miss path (spec §6.3)", () => {
+describe("miss path (protocol.md §6.3)", () => {
   it("streams the upstream bytes with X-Cache-Miss and commits them to the bucket", async () => {
     const up = await upstream();
     const m = testWorker({ UPSTREAM_SERVERS: up.url });
@@ -43,7 +43,7 @@ describe("miss path (spec §6.3)", () => {
     expect((await up.log()).map((r) => r.method)).toEqual(["HEAD", "GET"]);
   });
 
-  it("never asks upstream for zstd, even when the client does (spec §4.4)", async () => {
+  it("never asks upstream for zstd, even when the client does (protocol.md §4.4)", async () => {
     const up = await upstream();
     const m = testWorker({ UPSTREAM_SERVERS: up.url });
     const res = await m.fetch(pkg(), { headers: { "accept-encoding": "zstd, gzip", "julia-version": "1.13.0" } });

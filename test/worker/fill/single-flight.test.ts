@@ -1,5 +1,5 @@
 /**
- * One fill per resource, any number of requesters (spec C42–C44, E17, E20, E21): one upstream
+ * One fill per resource, any number of requesters (protocol.md C42–C44, E17, E20, E21): one upstream
  * download for concurrent misses, bytes to everyone at once, constant memory (a bounded window,
  * with the bucket or a ranged upstream GET for whoever falls outside it), and fills that finish
  * when their clients leave.

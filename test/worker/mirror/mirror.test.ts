@@ -1,5 +1,5 @@
 /**
- * The binary mirror against a fixture bucket (spec of issue 13): every route answers as the
+ * The binary mirror against a fixture bucket (docs/design.md, the binary mirror): every route answers as the
  * bucket does, copies are checked before they are kept, freshness follows the content, and bad
  * input never reaches the upstream or the bucket.
  */

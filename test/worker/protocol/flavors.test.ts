@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { chooseFlavor } from "../../../worker/protocol/flavors";
 
-describe("registry flavor selection (spec §3.1)", () => {
+describe("registry flavor selection (protocol.md §3.1)", () => {
   it.each([
     ["no headers → conservative (C1)", null, null, "conservative"],
     ["CI=t among others → eager (C2)", null, "APPVEYOR=n;CI=t;GITHUB_ACTIONS=t", "eager"],

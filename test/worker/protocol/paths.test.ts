@@ -4,7 +4,7 @@ import { formatRegistryList, parseRegistryList, parseResourcePath } from "../../
 const UUID = "7876af07-990d-54b4-ab0e-23690620f79a";
 const HASH = "46e44e869b4d90b96bd8ed1fdcf32244fddfb6cc";
 
-describe("resource paths (spec §2)", () => {
+describe("resource paths (protocol.md §2)", () => {
   it("parses the three resource kinds into bucket keys", () => {
     expect(parseResourcePath(`/package/${UUID}/${HASH}`)).toEqual({
       kind: "package",

@@ -3,7 +3,7 @@ import { parseRange } from "../../../worker/protocol/range";
 
 const L = 2685; // the length of Example v0.5.3 in the reference server's tests
 
-describe("byte ranges (RFC 9110, spec §4.2 REC)", () => {
+describe("byte ranges (RFC 9110, protocol.md §4.2 REC)", () => {
   it.each([
     ["bytes=0-1023 (C14)", "bytes=0-1023", { kind: "partial", start: 0, end: 1023 }],
     ["bytes=1024- (C15)", "bytes=1024-", { kind: "partial", start: 1024, end: L - 1 }],

@@ -1,5 +1,5 @@
 /**
- * Registry freshness (spec §5.2; C48–C50): at most a minute behind upstream (the cron trigger),
+ * Registry freshness (protocol.md §5.2; C48–C50): at most a minute behind upstream (the cron trigger),
  * never backwards, never advertising what cannot be served, and in order under concurrency.
  */
 

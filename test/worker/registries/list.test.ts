@@ -4,7 +4,7 @@ import { bucketKeys, fixtureBytes, manifest, testWorker, storedBytes, storedInfo
 const [snap1, snap2] = [() => manifest.snapshots[0]!, () => manifest.snapshots[1]!];
 const LINE = /^\/registry\/[0-9a-f-]{36}\/[0-9a-f]{40}$/;
 
-describe("registry list on a fresh deployment (issue 2, item 7)", () => {
+describe("registry list on a fresh deployment", () => {
   it("fetches the list, stores the registry tarball, then serves the list from the bucket (C6, C7, C11)", async () => {
     const up = await upstream({ lists: { conservative: `${snap1()}\n`, eager: `${snap2()}\n` } });
     const m = testWorker({ UPSTREAM_SERVERS: up.url });
@@ -93,7 +93,7 @@ describe("registry list on a fresh deployment (issue 2, item 7)", () => {
     await m.settle();
   });
 
-  it("drops lines that are not exact registry lines from an upstream list (spec §8.3)", async () => {
+  it("drops lines that are not exact registry lines from an upstream list (protocol.md §8.3)", async () => {
     const hostile = `/registry/NOT-A-UUID/${"a".repeat(40)}\n${snap1()}\n/registry/${manifest.registryUuid}/zz\n<html>\n`;
     const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: hostile } })).url });
     expect(await (await m.fetch("/registries.conservative")).text()).toBe(`${snap1()}\n`);

@@ -4,7 +4,7 @@ import { r2InOutage } from "../r2-outage";
 
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
 
-describe("/registries redirect (spec §3.1, C1–C5, C52)", () => {
+describe("/registries redirect (protocol.md §3.1, C1–C5, C52)", () => {
   it.each([
     ["no headers (C1)", {}, "/registries.conservative"],
     ["CI variables with =t (C2)", { "Julia-CI-Variables": "APPVEYOR=n;CI=t;GITHUB_ACTIONS=t" }, "/registries.eager"],
@@ -186,7 +186,7 @@ describe("S3 configuration errors name the variable", () => {
   });
 });
 
-describe("mount prefix (PATH_PREFIX, spec §2)", () => {
+describe("mount prefix (PATH_PREFIX, protocol.md §2)", () => {
   it("serves the protocol under the prefix only", async () => {
     const up = await upstream();
     const m = testWorker({ UPSTREAM_SERVERS: up.url, PATH_PREFIX: "/julia" });

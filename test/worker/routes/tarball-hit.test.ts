@@ -19,7 +19,7 @@ async function body(res: Response): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-describe("hit path (spec §3.1, §4)", () => {
+describe("hit path (protocol.md §3.1, §4)", () => {
   it("serves the stored bytes with the tarball headers and never touches upstream", async () => {
     const res = await m.fetch(path());
     expect(res.status).toBe(200);
@@ -55,7 +55,7 @@ describe("hit path (spec §3.1, §4)", () => {
     }
   });
 
-  it("answers If-None-Match with 304 (spec §4.3)", async () => {
+  it("answers If-None-Match with 304 (protocol.md §4.3)", async () => {
     const etag = (await m.fetch(path(), { method: "HEAD" })).headers.get("etag")!;
     for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, "*"]) {
       const res = await m.fetch(path(), { headers: { "if-none-match": inm } });

@@ -19,7 +19,7 @@ async function rejection(entries: RawEntry[]): Promise<string> {
 
 const hello = { name: "hello.txt", data: "hello\n" };
 
-describe("spec §7.3 vectors", () => {
+describe("protocol.md §7.3 vectors", () => {
   it.each<[string, RawEntry[], string, string]>([
     ["empty archive", [], "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "4b825dc642cb6eb9a060e54bf8d69288fbee4904"],
     ["hello.txt 0644", [hello], "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7", "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7"],
@@ -98,7 +98,7 @@ describe("tar details", () => {
     expect(sized.noSkip).toBe("aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7");
   });
 
-  it("takes the executable bit from owner-execute only (spec §7.3.4)", async () => {
+  it("takes the executable bit from owner-execute only (protocol.md §7.3.4)", async () => {
     const exec = "98fdf9811d717ff3732a85097d50ccacd67d941d";
     const plain = "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7";
     expect((await hashesOf([{ ...hello, mode: 0o700 }])).noSkip).toBe(exec);
@@ -357,7 +357,7 @@ describe("a bound on what an archive expands to (gzip bombs)", () => {
   });
 });
 
-describe("the commit rule (spec §7.4)", () => {
+describe("the commit rule (protocol.md §7.4)", () => {
   const hashes = { noSkip: "n".repeat(40), skip: "s".repeat(40), registryTomlAtRoot: true, entries: 1 };
   it("accepts packages and artifacts under either hash", () => {
     for (const kind of ["package", "artifact"] as const) {
