@@ -18,6 +18,15 @@ export interface HeldCopy {
   lifetimeSeconds: number;
 }
 
+/**
+ * How long (s) a finding that `held` is current holds. A worker of the previous version (during a
+ * rollout) sends no lifetime: its finding then holds for no time, so the copy is asked about again
+ * rather than served past a lifetime the coordinator does not know.
+ */
+export function lifetimeOf(held: HeldCopy): number {
+  return held.lifetimeSeconds ?? 0;
+}
+
 /** An upstream failure (not an absence): answered 502 with Retry-After, remembered only briefly. */
 export type Unavailable = { detail: string; retryAfterSeconds: number };
 

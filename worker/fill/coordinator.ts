@@ -25,7 +25,7 @@ import { refusal, targetFor, type FillSpec, type FillTarget, type NoFill } from 
 import { freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
 import { statusInWords, type Validators } from "../upstream/upstream";
-import type { Committed, HeldCopy, Located, Revalidated, Streamed } from "./coordinator-calls";
+import { lifetimeOf, type Committed, type HeldCopy, type Located, type Revalidated, type Streamed } from "./coordinator-calls";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
@@ -67,7 +67,7 @@ export class FillCoordinator extends DurableObject<Env> {
     // A revalidation that was starting found the bucket's copy current: the caller reads it there.
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
-    return requesterStream(started.fill, rangeHeader, joined);
+    return requesterStream(started.fill, rangeHeader, joined, config.unattendedFillMaxBytes);
   }
 
   /**
@@ -77,17 +77,18 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async revalidate(config: Config, spec: FillSpec, held: HeldCopy, rangeHeader: string | null): Promise<Revalidated> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return requesterStream(this.fill, rangeHeader, true);
+    if (this.fill && !this.fill.failed && !this.fill.committed)
+      return requesterStream(this.fill, rangeHeader, true, config.unattendedFillMaxBytes);
     const checked = await this.ctx.storage.get<Checked>("checked");
-    const checkedUntil = checked?.bucketEtag === held.bucketEtag ? freshUntil(checked.at, held.lifetimeSeconds) : 0;
+    const checkedUntil = checked?.bucketEtag === held.bucketEtag ? freshUntil(checked.at, lifetimeOf(held)) : 0;
     if (isFresh(checkedUntil, Date.now())) return { kind: "fresh", until: checkedUntil };
     const joined = this.revalidating !== null;
     this.revalidating ??= this.askUpstream(config, target, held).finally(() => (this.revalidating = null));
     const result = await this.revalidating;
     if (result.kind === "fresh") return result;
-    if (result.kind === "ok") return requesterStream(result.fill, rangeHeader, joined);
+    if (result.kind === "ok") return requesterStream(result.fill, rangeHeader, joined, config.unattendedFillMaxBytes);
     if (result.kind === "upstream-failed") return { kind: "stale", detail: result.detail };
-    if (result.kind === "not-modified") return { kind: "fresh", until: freshUntil(Date.now(), held.lifetimeSeconds) };
+    if (result.kind === "not-modified") return { kind: "fresh", until: freshUntil(Date.now(), lifetimeOf(held)) };
     return result;
   }
 
@@ -98,14 +99,15 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async refill(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
     const target = targetFor(config, spec);
-    if (this.fill && !this.fill.failed && !this.fill.committed) return requesterStream(this.fill, rangeHeader, true);
+    if (this.fill && !this.fill.failed && !this.fill.committed)
+      return requesterStream(this.fill, rangeHeader, true, config.unattendedFillMaxBytes);
     if (this.fill?.committed) this.fill = null; // it filled the copy that disagrees
     const joined = this.starting !== null;
     const started = await this.ensureFill(config, target);
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
     log("info", "mirror_refill_started", { key: target.key });
-    return requesterStream(started.fill, rangeHeader, joined);
+    return requesterStream(started.fill, rangeHeader, joined, config.unattendedFillMaxBytes);
   }
 
   private async askUpstream(config: Config, target: FillTarget, held: HeldCopy): Promise<Started | { kind: "fresh"; until: number }> {
@@ -113,7 +115,7 @@ export class FillCoordinator extends DurableObject<Env> {
     const started = await this.ensureFill(config, target, held.validators);
     if (started.kind === "not-modified") {
       const at = Date.now();
-      const expires = freshUntil(at, held.lifetimeSeconds);
+      const expires = freshUntil(at, lifetimeOf(held));
       await this.ctx.storage.put("checked", { bucketEtag: held.bucketEtag, at, expires } satisfies Checked);
       await this.tidy();
       log("info", "mirror_revalidated", { key: target.key, current: true });

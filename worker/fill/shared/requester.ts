@@ -10,13 +10,14 @@ import type { SharedFill } from "./shared-fill";
 
 /**
  * `joined`: the requester joined a fill another request started. A cold range holds back its end
- * until the whole object is verified, so it keeps the fill going: on objects too large to fill
- * unattended (see Attendance), Range is ignored (RFC 9110 allows it) and the whole
- * object is streamed, so a client that asks for one byte and leaves lets the fill go.
+ * until the whole object is verified, so it keeps the fill going: on objects larger than the
+ * caller's UNATTENDED_FILL_MAX_BYTES (`unattendedMaxBytes`, see Attendance), Range is ignored (RFC
+ * 9110 allows it) and the whole object is streamed, so a client that asks for one byte and leaves
+ * lets the fill go.
  */
-export function requesterStream(fill: SharedFill, rangeHeader: string | null, joined: boolean): Streamed {
+export function requesterStream(fill: SharedFill, rangeHeader: string | null, joined: boolean, unattendedMaxBytes: number): Streamed {
   const { headers, upstream, length } = fill;
-  if (rangeHeader !== null && length !== undefined && length <= fill.options.unattendedMaxBytes) {
+  if (rangeHeader !== null && length !== undefined && length <= unattendedMaxBytes) {
     const range = parseRange(rangeHeader, length);
     if (range.kind === "unsatisfiable") return { kind: "unsatisfiable", length };
     if (range.kind === "partial") {
