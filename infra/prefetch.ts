@@ -20,7 +20,7 @@ import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.t
 import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
-import { describeError } from "./lib/tarball.ts";
+import { describeError, workerVerifyLimits } from "./lib/tarball.ts";
 import { scratchDirectory, spool, uploadVerified } from "./lib/verified-upload.ts";
 
 const { values } = parseCommand({
@@ -77,6 +77,14 @@ const direct = values["to-bucket"] !== undefined || values["to-endpoint"] !== un
 if (direct && !values.upstream) fail("--to-bucket fills a bucket without a worker: --upstream names the storage server to download from");
 const base = (direct ? values.upstream! : (values.url ?? process.env.PKGEDGE_URL ?? "http://127.0.0.1:8787")).replace(/\/+$/, "");
 if (!/^https?:\/\//.test(base)) fail(`${direct ? "--upstream" : "--url"} expects an http(s) URL, got ${base}`);
+// The worker's verifier limits, as the operator's environment sets them (a bad value stops here).
+const limits = (() => {
+  try {
+    return workerVerifyLimits();
+  } catch (err) {
+    return fail(describeError(err));
+  }
+})();
 if (!values.registry) fail("--registry is required: a tree hash, or latest (npm run infra:prefetch -- --help)");
 const HASH = /^[0-9a-f]{40}$/;
 if (values.registry !== "latest" && !HASH.test(values.registry))
@@ -219,6 +227,7 @@ function intoBucket(s3: S3Client, bucket: string): Target {
           resource,
           expectedBytes: declared === null ? undefined : Number(declared),
           contentType: "application/x-gzip",
+          limits,
         });
         if (!stored.ok) throw new Error(`not stored: ${stored.reason}`);
         // Read back from disk before the file goes, never held in memory.

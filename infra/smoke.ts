@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseRegistryList, parseResourcePath } from "../worker/protocol/paths.ts";
 import { indexVersions } from "../worker/mirror/versions.ts";
 import { parseCommand } from "./cli.ts";
-import { verifyTarball } from "./lib/tarball.ts";
+import { describeError, verifyTarball, workerVerifyLimits } from "./lib/tarball.ts";
 
 const { positionals } = parseCommand({
   usage: "npm run smoke -- URL",
@@ -27,6 +27,16 @@ if (!/^https?:\/\//.test(base) || positionals.length > 1) {
   console.error("✗ expected one http(s) URL (npm run smoke -- --help)");
   process.exit(2);
 }
+
+// The worker's verifier limits, as the operator's environment sets them (a bad value stops here).
+const limits = (() => {
+  try {
+    return workerVerifyLimits();
+  } catch (err) {
+    console.error(`✗ ${describeError(err)}`);
+    return process.exit(2);
+  }
+})();
 
 const headers = {
   "Julia-Pkg-Protocol": "1.0",
@@ -66,7 +76,7 @@ async function tarball(path: string): Promise<Uint8Array> {
   if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length)
     throw new Error(`${path}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new Error(`${path} is not gzip`);
-  const verdict = await verifyTarball(new Blob([bytes]).stream(), resource);
+  const verdict = await verifyTarball(new Blob([bytes]).stream(), resource, limits);
   if (!verdict.ok) {
     const computed = verdict.hashes ? ` (no-skip ${verdict.hashes.noSkip}, skip ${verdict.hashes.skip})` : "";
     throw new Error(`${path}: ${verdict.reason}${computed}`);

@@ -36,12 +36,17 @@ export function describeError(err: unknown): string {
 
 export type VerifyLimits = Required<Pick<HashOptions, "maxEntries" | "maxRatio" | "maxDecompressedBytes">>;
 
-function limit(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
+type LimitName = "FILL_MAX_BYTES" | "VERIFY_MAX_ENTRIES" | "VERIFY_MAX_RATIO" | "VERIFY_MAX_DECOMPRESSED_BYTES";
+
+/** Read as the worker reads it: trimmed, blank meaning unset, a whole number within the table's bounds. */
+function limit(env: NodeJS.ProcessEnv, name: LimitName, fallback: number): number {
+  const { min, max } = VARIABLES[name];
+  const raw = env[name]?.trim();
   if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return value;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new Error(`${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(env[name])}`);
+  }
+  return Number(raw);
 }
 
 /**
@@ -77,11 +82,7 @@ function refutes(err: unknown): boolean {
  * Checks a gzipped tarball (a stream, or a file on disk) against the name it is stored under, by
  * the rule pkgedge applies to a fill. Never rejects.
  */
-export async function verifyTarball(
-  body: ReadableStream<Uint8Array> | string,
-  resource: Resource,
-  limits: VerifyLimits = workerVerifyLimits(),
-): Promise<Verdict> {
+export async function verifyTarball(body: ReadableStream<Uint8Array> | string, resource: Resource, limits: VerifyLimits): Promise<Verdict> {
   let hashes: TreeHashes;
   try {
     const stream = typeof body === "string" ? (await openAsBlob(body)).stream() : body;

@@ -14,7 +14,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Resource } from "../../worker/protocol/paths.ts";
-import { describeError, verifyTarball, workerVerifyLimits, type VerifyLimits } from "./tarball.ts";
+import { describeError, verifyTarball, type VerifyLimits } from "./tarball.ts";
 
 /** A private temporary directory, removed when the process exits. */
 export function scratchDirectory(prefix: string): string {
@@ -49,8 +49,8 @@ export interface Upload {
   metadata?: Record<string, string>;
   /** The body's sha256 (hex) it must have, when known (a binary mirror's copy records it). */
   sha256?: string;
-  /** The verifier's limits; default the worker's (workerVerifyLimits). */
-  limits?: VerifyLimits;
+  /** The verifier's limits: the worker's (workerVerifyLimits, read once when a tool starts). */
+  limits: VerifyLimits;
 }
 
 /**
@@ -70,7 +70,7 @@ export async function uploadVerified(upload: Upload): Promise<Uploaded> {
       return { ok: false, refused: true, refuted: true, reason: `sha256 ${actual} is not the ${upload.sha256} it was stored with` };
   }
   if (upload.resource) {
-    const checked = await verifyTarball(upload.file, upload.resource, upload.limits ?? workerVerifyLimits());
+    const checked = await verifyTarball(upload.file, upload.resource, upload.limits);
     if (!checked.ok) return { ok: false, refused: true, refuted: checked.refuted, reason: checked.reason };
   }
   try {

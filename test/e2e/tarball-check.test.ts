@@ -58,4 +58,12 @@ describe("workerVerifyLimits", () => {
     });
     expect(() => workerVerifyLimits({ VERIFY_MAX_RATIO: "lots" })).toThrow(/VERIFY_MAX_RATIO/);
   });
+
+  it("reads each variable as the worker does: blank is unset, spaces are trimmed, the table's bounds hold", () => {
+    expect(workerVerifyLimits({ VERIFY_MAX_ENTRIES: "  " }).maxEntries).toBe(250_000);
+    expect(workerVerifyLimits({ VERIFY_MAX_ENTRIES: " 7 " }).maxEntries).toBe(7);
+    expect(() => workerVerifyLimits({ FILL_MAX_BYTES: "12GiB" })).toThrow(/FILL_MAX_BYTES: expected a whole number/);
+    expect(() => workerVerifyLimits({ VERIFY_MAX_RATIO: "1" })).toThrow(/VERIFY_MAX_RATIO: expected a whole number from 2/);
+    expect(() => workerVerifyLimits({ VERIFY_MAX_ENTRIES: "99999999999" })).toThrow(/VERIFY_MAX_ENTRIES/);
+  });
 });
