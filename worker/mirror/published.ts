@@ -22,7 +22,21 @@ import { mirrorKey } from "./path";
 import { copyLifetimeSeconds, freshUntil, isFresh } from "./freshness";
 import { MAX_VERSIONS_BYTES, readVersions, VERSIONS_PATH, type Published } from "./versions";
 import type { MirrorMemory, VersionsIndex } from "./memory";
-import { serveMirrorFile, type Served } from "./serve";
+import type { MirrorFile } from "./path";
+import type { Served } from "./serve";
+
+/**
+ * How versions.json is read: through the mirror itself (serve.ts passes its serveMirrorFile), so it
+ * is a hit, a revalidation or a checked fill like any other file.
+ */
+export type ServeFile = (
+  deps: RequestDeps,
+  memory: MirrorMemory,
+  file: MirrorFile,
+  request: Request,
+  round: number,
+  served: Served,
+) => Promise<Response>;
 
 export type PublishedLookup = { kind: "known"; value?: Published } | { kind: "unavailable"; detail: string };
 
@@ -35,11 +49,17 @@ function message(err: unknown): string {
  * file it lists is checked against it; a file it does not list is filled after the length check
  * only while versions.json is current, and not at all while it is unavailable.
  */
-export async function publishedFor(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Promise<PublishedLookup> {
+export async function publishedFor(
+  deps: RequestDeps,
+  memory: MirrorMemory,
+  mirror: BinaryMirror,
+  path: string,
+  serve: ServeFile,
+): Promise<PublishedLookup> {
   if (path === VERSIONS_PATH || !path.startsWith("bin/")) return { kind: "known" };
   let versions: VersionsIndex;
   try {
-    versions = await versionsIndex(deps, memory, mirror);
+    versions = await versionsIndex(deps, memory, mirror, serve);
   } catch (err) {
     return { kind: "unavailable", detail: unavailable(mirror, message(err)) };
   }
@@ -53,10 +73,16 @@ export async function publishedFor(deps: RequestDeps, memory: MirrorMemory, mirr
  * added to it. An index older than its TTL (or none yet) is refreshed in the background, so the
  * requests after that one compare against the current list.
  */
-export function listedNow(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror, path: string): Published | undefined {
+export function listedNow(
+  deps: RequestDeps,
+  memory: MirrorMemory,
+  mirror: BinaryMirror,
+  path: string,
+  serve: ServeFile,
+): Published | undefined {
   if (path === VERSIONS_PATH || !path.startsWith("bin/")) return undefined;
   const held = memory.versions.get(mirror.name);
-  if (!held || Date.now() >= recheckAt(deps, held)) deps.waitUntil(versionsIndex(deps, memory, mirror).catch(() => {}));
+  if (!held || Date.now() >= recheckAt(deps, held)) deps.waitUntil(versionsIndex(deps, memory, mirror, serve).catch(() => {}));
   return held?.index.get(path);
 }
 
@@ -68,14 +94,14 @@ function unavailable(mirror: BinaryMirror, why: string): string {
  * The mirror's index as this isolate holds it, refreshed first when it is older than the TTL (an
  * unavailable one is asked about again after UPSTREAM_FAILURE_TTL_SECONDS).
  */
-function versionsIndex(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror): Promise<VersionsIndex> {
+function versionsIndex(deps: RequestDeps, memory: MirrorMemory, mirror: BinaryMirror, serve: ServeFile): Promise<VersionsIndex> {
   const cached = memory.versions.get(mirror.name);
   if (cached && isFresh(recheckAt(deps, cached), Date.now())) return Promise.resolve(cached);
   let loading = memory.loading.get(mirror.name);
   if (!loading) {
     // Its own note: reading versions.json is not the answer of the request that needed it.
     const own = { ...deps, note: new RequestNote() };
-    loading = loadVersions(own, memory, mirror, cached).finally(() => memory.loading.delete(mirror.name));
+    loading = loadVersions(own, memory, mirror, cached, serve).finally(() => memory.loading.delete(mirror.name));
     memory.loading.set(mirror.name, loading);
   }
   return loading;
@@ -94,6 +120,7 @@ async function loadVersions(
   memory: MirrorMemory,
   mirror: BinaryMirror,
   cached: VersionsIndex | undefined,
+  serve: ServeFile,
 ): Promise<VersionsIndex> {
   const file = { mirror: mirror.name, path: VERSIONS_PATH, key: mirrorKey(mirror.name, VERSIONS_PATH) };
   const served: Served = {};
@@ -101,14 +128,7 @@ async function loadVersions(
   const had = cached !== undefined && cached.etag !== "";
   let res: Response | undefined;
   try {
-    res = await serveMirrorFile(
-      deps,
-      memory,
-      file,
-      new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`),
-      0,
-      served,
-    );
+    res = await serve(deps, memory, file, new Request(`https://pkgedge.internal/mirror/${mirror.name}/${VERSIONS_PATH}`), 0, served);
     if (isAbsent(res.status) && !had) {
       // No copy in the bucket, none indexed here, and the upstream says it has none: a mirror without
       // one. Only 404 and 410 say that: a 403 or 401 is also what a WAF or an expired grant answers,

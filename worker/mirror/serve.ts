@@ -84,7 +84,7 @@ export async function serveMirrorFile(
 
   const copy = asked.head || asked.rangeHeader !== null ? await deps.store.head(file.key) : await deps.store.get(file.key);
   if (copy) {
-    const listed = listedNow(deps, memory, mirror, file.path);
+    const listed = listedNow(deps, memory, mirror, file.path, serveMirrorFile);
     if (listed && disagrees(copy, listed)) {
       // Filled before versions.json listed it, or re-uploaded since: the copy is not what its publisher says now.
       if ("body" in copy) await (copy as ObjectBody).body.cancel();
@@ -132,7 +132,7 @@ export async function serveMirrorFile(
   }
 
   if (asked.head) return headCold(deps, mirror, file);
-  const published = await publishedFor(deps, memory, mirror, file.path);
+  const published = await publishedFor(deps, memory, mirror, file.path, serveMirrorFile);
   if (published.kind === "unavailable") {
     served.failure = published.detail;
     return upstreamFailed(deps, file.key, { detail: published.detail, retryAfterSeconds: deps.config.failureTtlSeconds });

@@ -1,20 +1,18 @@
 /**
- * A fill coordinator decides from the call (the calling worker's configuration and values), not
- * from what it recorded: a fill resumed after a redeploy, and a call from a worker of the version
- * before (during a rollout).
+ * A fill coordinator decides from the call (the calling worker's configuration), not from what it
+ * recorded: a fill resumed after a redeploy. (A call from a worker of the version before, mid-
+ * rollout: test/worker/mirror/revalidation.test.ts.)
  */
 
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { parseConfig } from "../../../worker/config";
-import type { HeldCopy } from "../../../worker/fill/coordinator-calls";
 import { manifest, resumableUpstream, testWorker } from "../harness";
-import { DBVERSION, publishBinaries } from "../../shared/binaries.ts";
 
 const big = () => manifest.bigArtifact; // ~390 KB
 
-describe("a fill coordinator across versions", () => {
+describe("a fill resumed after a redeploy", () => {
   it("a range joining a fill resumed after a redeploy is cut by the deployed UNATTENDED_FILL_MAX_BYTES", async () => {
     const kept = await resumableUpstream(2, { faults: { [big()]: "slow" } }); // the body takes about two seconds
     const key = big().slice(1);
@@ -35,25 +33,5 @@ describe("a fill coordinator across versions", () => {
     expect(res.status, "the deployed configuration allows a range on a 390 KB object").toBe(206);
     expect(body.byteLength).toBe(10);
     await now.settle();
-  });
-
-  it("answers a revalidation call without a lifetime (a worker of the version before) with a finding that holds for no time", async () => {
-    const p = await publishBinaries(inject("binaryBucketUrl"));
-    const config = parseConfig({ BINARY_MIRRORS: `rel=${p.bucket.url}`, BINARY_MIRROR_TTL_SECONDS: "600", UPSTREAM_TIMEOUT_MS: "2000" });
-    const upstream = await fetch(`${p.bucket.url}/${DBVERSION}`);
-    await upstream.text();
-    const etag = upstream.headers.get("etag")!;
-    const coordinator = env.FILLS.get(env.FILLS.idFromName(`skew ${crypto.randomUUID()}`));
-    const held = { bucketEtag: "copy-1", validators: { etag } }; // what the version before sends: no lifetime
-    const asked = await coordinator.revalidate(
-      config,
-      { kind: "mirror", mirror: "rel", path: DBVERSION },
-      held as unknown as HeldCopy,
-      null,
-    );
-    expect(asked.kind).toBe("fresh");
-    const until = (asked as { until: number }).until;
-    expect(Number.isFinite(until), JSON.stringify(asked)).toBe(true);
-    expect(until).toBeLessThanOrEqual(Date.now());
   });
 });
