@@ -12,6 +12,7 @@ import type { ObjectInfo } from "../store/store";
 import type { RegistryRefresher } from "./refresher";
 import { listKey } from "./state";
 import { ifNoneMatchHits } from "../routes/conditional";
+import { upstreamFailed } from "../routes/answers";
 
 async function readList(
   deps: RequestDeps,
@@ -39,13 +40,9 @@ export async function serveRegistryList(
     const result = await refresher.refresh(deps, flavor);
     list = result.ok ? await readList(deps, flavor, head) : null;
     if (!list) {
-      return Response.json(
-        {
-          error: "no registry list yet, and upstream could not provide one",
-          detail: result.ok ? "the published list could not be read back" : result.error,
-        },
-        { status: 502, headers: { "cache-control": "no-store" } },
-      );
+      // Like a tarball no upstream could serve just now: 502 with a short Retry-After, noted for /meta.
+      const detail = result.ok ? "the published list could not be read back" : result.error;
+      return upstreamFailed(deps, listKey(flavor), { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
   } else {
     // Serve the stored list now; revalidate in the background if no one has checked within the TTL.

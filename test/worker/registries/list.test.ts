@@ -74,6 +74,11 @@ describe("registry list on a fresh deployment", () => {
     const res = await m.fetch("/registries.conservative");
     expect(res.status).toBe(502);
     expect(res.headers.get("cache-control")).toBe("no-store");
+    // An outage, not an absence: the client may ask again shortly, and /meta names the failure.
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(((await res.json()) as { key: string }).key).toBe("registries.conservative");
+    const failures = ((await (await m.fetch("/meta")).json()) as { upstream_failures?: { key: string }[] }).upstream_failures;
+    expect(failures?.map((f) => f.key)).toContain("registries.conservative");
     await m.settle();
     expect((await bucketKeys()).filter((k) => k.startsWith("registries"))).toEqual([]);
   });
