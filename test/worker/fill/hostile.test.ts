@@ -38,7 +38,7 @@ async function readAll(res: Response): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-/** Pkg's download: a few attempts a second apart, each either a clean 200 or a failure. */
+/** Pkg's artifact download: three attempts a second apart, each either a clean 200 or a failure. */
 async function downloadAsPkg(fetch: () => Promise<Response>, attempts = 3): Promise<Uint8Array | null> {
   for (let i = 0; i < attempts; i++) {
     const result = await outcome(await fetch());

@@ -9,7 +9,7 @@
 export interface AttendanceRule {
   /** Objects larger than this, or of unknown length, are not filled on once nobody wants them... */
   unattendedMaxBytes: number;
-  /** ...for this long (Pkg retries a broken download after a second). */
+  /** ...for this long (Pkg asks again a second after a broken artifact or registry download). */
   unattendedGraceMs: number;
 }
 
