@@ -29,7 +29,7 @@ async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 /** A fresh pkgedge (empty bucket) filling from `upstream`. */
-function withPkgedge<T>(upstream: string, fn: (dev: WranglerDev) => Promise<T>, env?: Record<string, string>): Promise<T> {
+export function withPkgedge<T>(upstream: string, fn: (dev: WranglerDev) => Promise<T>, env?: Record<string, string>): Promise<T> {
   return withTemp(async (state) => {
     const dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: upstream }, persistTo: state, env });
     try {
@@ -46,7 +46,7 @@ interface ColdRuns {
   committed: number[];
 }
 
-async function coldThroughPkgedge(
+export async function coldThroughPkgedge(
   upstream: string,
   path: string,
   size: number,
