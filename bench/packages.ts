@@ -118,7 +118,7 @@ async function brokenUpstreamRun(fixture: FixtureServer, t: BenchTarball, path: 
 }
 
 async function brokenUpstream(fixture: FixtureServer, t: BenchTarball, path: string): Promise<void> {
-  console.log(`\n## a cold ${mb(t.size)} artifact whose fastest upstream resets the connection halfway`);
+  console.log(`\n## a cold ${mb(t.size)} artifact whose fastest upstream sends half of it, then resets the connection`);
   const clean = await coldThroughPkgedge(fixture.configure("clean", {}), path, t.size);
   const runs: BrokenRun[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await brokenUpstreamRun(fixture, t, path));
@@ -132,7 +132,7 @@ async function brokenUpstream(fixture: FixtureServer, t: BenchTarball, path: str
     ["what", "median first byte", "median total", "vs clean", "first GET"],
     ["clean cold fill (one upstream)", ms(med(clean.ttfb)), ms(base), "1.00×", `completed in ${RUNS} of ${RUNS}`],
     [
-      "fastest upstream resets halfway: first GET",
+      "fastest upstream sends half, then resets: first GET",
       ms(med(runs.map((r) => r.first.ttfb))),
       ms(firstTotal),
       firstVsClean,
