@@ -172,7 +172,10 @@ async function fiftyConcurrent(fixture: FixtureServer, t: BenchTarball, path: st
   console.log(`\n## (e) 50 concurrent cold requests for one ${mb(t.size)} artifact`);
   const rows = [["what", "upstream GETs", "all 50 complete", "vs one cold request"]];
   const oneUp = await createUpstream(fixture.url, {});
-  const one = await withPkgedge(oneUp.url, async (dev) => (await timedDownload(dev.url + path)).total);
+  const single = await withPkgedge(oneUp.url, async (dev) => timedDownload(dev.url + path));
+  // A broken or refused single request would make a short reference, and every ratio against it wrong.
+  if (single.bytes !== t.size) throw new Error(`the single cold request got ${single.bytes} of ${t.size} bytes`);
+  const one = single.total;
   rows.push([
     "pkgedge, one cold request",
     String((await oneUp.log()).filter((r) => r.method === "GET").length),
