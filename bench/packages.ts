@@ -3,8 +3,8 @@
  *   - a cold 1 MB and a cold 8 MB package tarball through pkgedge vs a direct download from the same
  *     loopback upstream (first byte and total), against the target: within 1.5× the direct
  *     download plus 25 ms
- *   - a cold 34 MB artifact whose fastest upstream resets the connection halfway (another upstream
- *     has it whole) vs a clean cold fill of it: whether the first GET completed, its time, and how
+ *   - a cold 34 MB artifact whose fastest upstream sends half of it, then resets the connection
+ *     (another upstream has it whole) vs a clean cold fill of it: whether the first GET completed, its time, and how
  *     long a client retrying as Pkg does for artifacts (3 attempts, 1 s apart) takes to have it
  */
 
@@ -73,7 +73,7 @@ function describe(a: Attempt, size: number): string {
   return a.bytes === size ? "completed" : `ended clean at ${a.bytes} bytes`;
 }
 
-/** The GETs upstreams saw, as "fast: 1 whole; other: 1 from byte N". */
+/** The GETs upstreams saw, as "resetting: whole; other: range 1048576-". */
 async function upstreamGets(named: Record<string, Upstream>): Promise<string> {
   const parts: string[] = [];
   for (const [name, up] of Object.entries(named)) {
@@ -93,7 +93,7 @@ interface BrokenRun {
   retryGets: string;
 }
 
-/** A fresh pkgedge whose fastest upstream resets halfway through `path`; another has it whole. */
+/** A fresh pkgedge whose fastest upstream sends half of `path` and resets; another has it whole. */
 async function brokenUpstreamRun(fixture: FixtureServer, t: BenchTarball, path: string): Promise<BrokenRun> {
   const fast = await createUpstream(fixture.url, { faults: { [path]: "reset" } });
   // Its HEAD answers later, so the resetting upstream wins the probe and fills.
@@ -126,7 +126,7 @@ async function brokenUpstream(fixture: FixtureServer, t: BenchTarball, path: str
   const firstTotal = med(runs.map((r) => r.first.total));
   const completed = runs.filter((r) => describe(r.first, t.size) === "completed").length;
   // A broken transfer's time says when it broke, not what it cost: it is never compared with a whole one.
-  const firstVsClean = completed === RUNS ? ratio(firstTotal, base) : `n/a: broken in ${RUNS - completed} of ${RUNS}`;
+  const firstVsClean = completed === RUNS ? ratio(firstTotal, base) : `n/a: not whole in ${RUNS - completed} of ${RUNS}`;
   const inHand = runs.filter((r) => r.inHand !== null);
   const rows = [
     ["what", "median first byte", "median total", "vs clean", "first GET"],
