@@ -29,7 +29,7 @@ async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 /** A fresh pkgedge (empty bucket) filling from `upstream`. */
-function withPkgedge<T>(upstream: string, fn: (dev: WranglerDev) => Promise<T>, env?: Record<string, string>): Promise<T> {
+export function withPkgedge<T>(upstream: string, fn: (dev: WranglerDev) => Promise<T>, env?: Record<string, string>): Promise<T> {
   return withTemp(async (state) => {
     const dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: upstream }, persistTo: state, env });
     try {
@@ -46,7 +46,7 @@ interface ColdRuns {
   committed: number[];
 }
 
-async function coldThroughPkgedge(
+export async function coldThroughPkgedge(
   upstream: string,
   path: string,
   size: number,
@@ -172,7 +172,10 @@ async function fiftyConcurrent(fixture: FixtureServer, t: BenchTarball, path: st
   console.log(`\n## (e) 50 concurrent cold requests for one ${mb(t.size)} artifact`);
   const rows = [["what", "upstream GETs", "all 50 complete", "vs one cold request"]];
   const oneUp = await createUpstream(fixture.url, {});
-  const one = await withPkgedge(oneUp.url, async (dev) => (await timedDownload(dev.url + path)).total);
+  const single = await withPkgedge(oneUp.url, async (dev) => timedDownload(dev.url + path));
+  // A broken or refused single request would make a short reference, and every ratio against it wrong.
+  if (single.bytes !== t.size) throw new Error(`the single cold request got ${single.bytes} of ${t.size} bytes`);
+  const one = single.total;
   rows.push([
     "pkgedge, one cold request",
     String((await oneUp.log()).filter((r) => r.method === "GET").length),

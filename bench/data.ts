@@ -84,3 +84,6 @@ function benchTarball(name: string, payloadMiB: number, options: { compressible?
 export const artifact300MB = () => benchTarball("artifact-300mb", 600);
 export const artifact32MB = () => benchTarball("artifact-32mb", 64);
 export const artifact1GiB = () => benchTarball("artifact-1gib", 1024, { compressible: false });
+/** Package-sized tarballs (about 1 MB and 8 MB gzipped): the same shape, served under /package/. */
+export const package1MB = () => benchTarball("package-1mb", 1.8);
+export const package8MB = () => benchTarball("package-8mb", 15);

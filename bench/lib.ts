@@ -125,6 +125,39 @@ export async function timedDownload(url: string): Promise<{ ttfb: number; total:
   return { ttfb, total: performance.now() - start, bytes };
 }
 
+/** One GET as a client sees it: its status, and how far its body got before it ended or broke. */
+export interface Attempt {
+  status: number;
+  ttfb: number;
+  total: number;
+  bytes: number;
+  /** Why the body (or the request) broke; absent when the body ended cleanly. */
+  broke?: string;
+}
+
+/** Downloads a URL like {@link timedDownload}, but a broken transfer is a result, not an exception. */
+export async function attemptDownload(url: string): Promise<Attempt> {
+  const start = performance.now();
+  let status = 0;
+  let bytes = 0;
+  let ttfb = 0;
+  try {
+    const res = await fetch(url);
+    status = res.status;
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (bytes === 0) ttfb = performance.now() - start;
+      bytes += value.byteLength;
+    }
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return { status, ttfb, total: performance.now() - start, bytes, broke: `${String(err)}${cause}` };
+  }
+  return { status, ttfb, total: performance.now() - start, bytes };
+}
+
 export function mb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;
 }

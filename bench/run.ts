@@ -5,6 +5,7 @@
  *   verify  the tree-hash verifier inside workerd vs `gzip -dc FILE | sha1sum`         (bench/verify.ts)
  *   hits    (a) small warm hits at 32 connections, (b) a warm 300 MB artifact, vs nginx (bench/hits.ts)
  *   cold    (c) cold 300 MB vs direct and nginx proxy_cache, (d) memory, (e) 50 at once (bench/cold.ts)
+ *   packages  cold 1 MB and 8 MB packages vs direct; a cold 34 MB fill whose upstream resets halfway (bench/packages.ts)
  *   tree    the verifier's memory per archive entry beside a bare Map of the same entries (bench/tree-memory.ts)
  *   memory  workerd RSS during cold 300 MB and 1 GiB fills, bucket outside workerd, heap capped (bench/memory.ts)
  *   binaries  a 150 MB release through the binary mirror, cold and warm, vs a direct download (bench/binaries.ts)
@@ -14,6 +15,7 @@
  */
 
 import { benchCold } from "./cold.ts";
+import { benchPackages } from "./packages.ts";
 import { benchHits } from "./hits.ts";
 import { RUNS } from "./lib.ts";
 import { benchVerify } from "./verify.ts";
@@ -29,6 +31,7 @@ console.log(`pkgedge benchmarks (${RUNS} runs each, medians; same machine, same 
 if (wanted("verify")) await benchVerify();
 if (wanted("hits")) await benchHits();
 if (wanted("cold")) await benchCold();
+if (wanted("packages")) await benchPackages();
 if (wanted("tree")) await benchTreeMemory();
 if (wanted("memory")) await benchMemory();
 if (wanted("binaries")) await benchBinaries();
