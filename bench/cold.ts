@@ -64,8 +64,8 @@ export async function coldThroughPkgedge(
         const start = performance.now();
         const d = await timedDownload(dev.url + path).catch((err) => {
           // A broken cold miss is a finding, not noise: show what pkgedge said about it.
-          console.log(lastWarnings(dev.output()));
-          throw err;
+          console.log(lastWarnings(dev.output()) || "  (pkgedge logged no warning)");
+          throw new Error(`pkgedge's cold miss broke: ${err}`, { cause: err });
         });
         if (d.bytes !== size) throw new Error(`cold miss delivered ${d.bytes} of ${size} bytes`);
         await untilHit(dev.url + path);
@@ -107,7 +107,9 @@ async function coldThroughNginx(
 async function coldTable(t: BenchTarball, path: string, upstream: string, withFloor: boolean): Promise<ColdRuns> {
   const direct = { ttfb: [] as number[], total: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
-    const d = await timedDownload(upstream + path);
+    const d = await timedDownload(upstream + path).catch((err) => {
+      throw new Error(`the direct download from the upstream broke (not pkgedge): ${err}`, { cause: err });
+    });
     direct.ttfb.push(d.ttfb);
     direct.total.push(d.total);
   }
