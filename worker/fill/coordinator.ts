@@ -25,7 +25,16 @@ import { refusal, targetFor, type FillSpec, type FillTarget, type NoFill } from 
 import { freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
 import { statusInWords, type Validators } from "../upstream/upstream";
-import { lifetimeOf, type Committed, type HeldCopy, type Located, type Revalidated, type Streamed } from "./coordinator-calls";
+import {
+  lifetimeOf,
+  type Committed,
+  type HeldCopy,
+  type Located,
+  type Revalidated,
+  type Streamed,
+  type Verified,
+} from "./coordinator-calls";
+import { verifyFirst } from "./verify-first";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
@@ -38,6 +47,8 @@ export class FillCoordinator extends DurableObject<Env> {
   private starting: Promise<Started> | null = null;
   private probing: Promise<Location> | null = null;
   private revalidating: Promise<Started | { kind: "fresh"; until: number }> | null = null;
+  /** The bookkeeping of the last fill that settled (its storage records), so the next fill starts after it. */
+  private settling: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,6 +79,26 @@ export class FillCoordinator extends DurableObject<Env> {
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
     return requesterStream(started.fill, rangeHeader, joined, config.unattendedFillMaxBytes);
+  }
+
+  /**
+   * The whole object, answered only once a fill verified and stored it, trying the next upstream
+   * when one's bytes fail (verify-first.ts); streamed as `stream` does when the wait runs out.
+   */
+  async streamVerified(config: Config, spec: FillSpec): Promise<Verified> {
+    const target = targetFor(config, spec);
+    const joined = (this.fill !== null && !this.fill.failed) || this.starting !== null;
+    return verifyFirst({
+      policy: config.verifyFirst,
+      upstreamCount: target.upstreams.length,
+      joined,
+      ensureFill: async () => {
+        await this.settling.catch(() => {});
+        return this.ensureFill(config, target);
+      },
+      stream: (fill, joinedNow) => requesterStream(fill, null, joinedNow, config.unattendedFillMaxBytes),
+      outage: (reason) => ({ kind: "upstream-failed", ...outage(config, [reason]) }),
+    });
   }
 
   /**
@@ -283,7 +314,7 @@ export class FillCoordinator extends DurableObject<Env> {
     this.fill = fill;
     await this.ctx.storage.put("pending", { spec: target.spec, config } satisfies Pending);
     await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
-    void start.outcome.then(async (outcome) => {
+    this.settling = start.outcome.then(async (outcome) => {
       await this.ctx.storage.delete("pending");
       await this.ctx.storage.deleteAlarm();
       // A committed copy is a new one: what was found about the one before no longer applies.
