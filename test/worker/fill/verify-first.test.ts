@@ -40,6 +40,20 @@ describe.each<Fault>(["wrong-bytes", "corrupt-gzip", "truncate", "reset", "stall
 );
 
 describe("verify before the first byte", () => {
+  it("answers the first GET of a registry tarball whose fastest upstream is corrupt with a verified 200", async () => {
+    const registry = manifest.snapshots[0]!;
+    const bad = await upstream({ faults: { [registry]: "corrupt-gzip" } });
+    const good = await upstream(LATER);
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
+    const first = await outcome(await m.fetch(registry));
+    expect(first.status).toBe(200);
+    expect(first.clean, "the first GET ends cleanly").toBe(true);
+    if (first.clean) expect(await sha256(first.bytes)).toBe(manifest.objects[registry]!.sha256);
+    expect(await gets(bad, registry)).toBe(1);
+    await m.settle();
+    expect(await auditBucket()).toEqual([registry.slice(1)]);
+  });
+
   it("answers a crowd from one verified fill per upstream", async () => {
     const bad = await upstream({ faults: { [pkg()]: "corrupt-gzip" } });
     const good = await upstream(LATER);
