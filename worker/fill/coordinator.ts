@@ -180,19 +180,31 @@ export class FillCoordinator extends DurableObject<Env> {
     return started;
   }
 
-  /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
+  /**
+   * Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). A
+   * fill that failed on an upstream's bytes or pace passed that upstream over: the next is tried.
+   */
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
-    const started = await this.ensureFill(config, targetFor(config, spec));
-    if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
-    if (started.kind === "not-modified") return { committed: true, bytes: 0 };
-    if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
-    const release = started.fill.attend();
-    try {
-      const outcome = await started.fill.outcome;
-      return outcome.committed ? { committed: true, bytes: outcome.bytes } : { committed: false, reason: outcome.reason, absent: false };
-    } finally {
-      release();
+    const target = targetFor(config, spec);
+    let failed: Committed = { committed: false, reason: "no upstream was tried", absent: false };
+    for (let tries = 0; tries <= target.upstreams.length; tries++) {
+      await this.settling.catch(() => {});
+      const started = await this.ensureFill(config, target);
+      if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
+      if (started.kind === "not-modified") return { committed: true, bytes: 0 };
+      if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
+      const release = started.fill.attend();
+      let outcome: FillOutcome;
+      try {
+        outcome = await started.fill.outcome;
+      } finally {
+        release();
+      }
+      if (outcome.committed) return { committed: true, bytes: outcome.bytes };
+      failed = { committed: false, reason: outcome.reason, absent: false };
+      if (outcome.blame === "store") return failed;
     }
+    return failed;
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */
