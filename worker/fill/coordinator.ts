@@ -34,7 +34,7 @@ import {
   type Streamed,
   type Verified,
 } from "./coordinator-calls";
-import { verifyFirst } from "./verify-first";
+import { verifyFirst, waitedFillConfig } from "./verify-first";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
@@ -94,7 +94,7 @@ export class FillCoordinator extends DurableObject<Env> {
       joined,
       ensureFill: async () => {
         await this.settling.catch(() => {});
-        return this.ensureFill(config, target);
+        return this.ensureFill(waitedFillConfig(config), target);
       },
       stream: (fill, joinedNow) => requesterStream(fill, null, joinedNow, config.unattendedFillMaxBytes),
       outage: (reason) => ({ kind: "upstream-failed", ...outage(config, [reason]) }),

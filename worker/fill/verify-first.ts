@@ -12,6 +12,7 @@ import type { SharedFill } from "./shared/shared-fill";
 import type { Streamed, Verified } from "./coordinator-calls";
 import type { NoFill } from "./target";
 import type { FillOutcome } from "./fill";
+import type { Config } from "../config";
 
 interface VerifyFirstPolicy {
   /** VERIFY_FIRST_PATIENCE_MS: how long the requester waits in all, across upstreams. */
@@ -40,6 +41,21 @@ export interface VerifyFirstContext {
 function waitsFor(policy: VerifyFirstPolicy, length: number | undefined): boolean {
   return policy.maxBytes > 0 && policy.patienceMs > 0 && length !== undefined && length <= policy.maxBytes;
 }
+
+/**
+ * The configuration of a fill started for requesters that wait for its verdict: an upstream silent
+ * for a third of the patience is given up (and passed over) in time for the next to be tried
+ * within it, when UPSTREAM_IDLE_TIMEOUT_MS is longer. Only time spent waiting for the upstream
+ * counts (watchdog.ts), so a slow bucket or verifier never puts the blame on it.
+ */
+export function waitedFillConfig(config: Config): Config {
+  const idleMs = Math.max(MIN_WAITED_IDLE_MS, Math.floor(config.verifyFirst.patienceMs / 3));
+  if (!waitsFor(config.verifyFirst, 0) || idleMs >= config.upstreamIdleTimeoutMs) return config;
+  return { ...config, upstreamIdleTimeoutMs: idleMs };
+}
+
+/** UPSTREAM_IDLE_TIMEOUT_MS's own lower bound. */
+const MIN_WAITED_IDLE_MS = 100;
 
 const PATIENCE_OUT = Symbol("patience out");
 

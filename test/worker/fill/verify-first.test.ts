@@ -7,6 +7,8 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { auditBucket, bucketKeys, manifest, outcome, sha256, testWorker, upstream, type Fault } from "../harness";
+import { parseConfig } from "../../../worker/config";
+import { waitedFillConfig } from "../../../worker/fill/verify-first";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -38,6 +40,28 @@ describe.each<Fault>(["wrong-bytes", "corrupt-gzip", "truncate", "reset", "stall
     });
   },
 );
+
+describe("a fill requesters wait on", () => {
+  it("gives up on a silent upstream after a third of the patience, when that is shorter than UPSTREAM_IDLE_TIMEOUT_MS", () => {
+    expect(waitedFillConfig(parseConfig({})).upstreamIdleTimeoutMs).toBe(3333);
+    expect(waitedFillConfig(parseConfig({ UPSTREAM_IDLE_TIMEOUT_MS: "2000" })).upstreamIdleTimeoutMs).toBe(2000);
+    expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_PATIENCE_MS: "150" })).upstreamIdleTimeoutMs).toBe(100);
+    expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_MAX_BYTES: "0" })).upstreamIdleTimeoutMs).toBe(10_000);
+    expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_PATIENCE_MS: "0" })).upstreamIdleTimeoutMs).toBe(10_000);
+  });
+
+  it("moves on from a stalled upstream within the patience, under the default idle timeout", async () => {
+    const stalling = await upstream({ faults: { [pkg()]: "stall" } });
+    const good = await upstream(LATER);
+    const m = testWorker({ UPSTREAM_SERVERS: `${stalling.url},${good.url}`, VERIFY_FIRST_PATIENCE_MS: "3000" });
+    const first = await outcome(await m.fetch(pkg()));
+    expect(first.status).toBe(200);
+    expect(first.clean, "the first GET ends cleanly").toBe(true);
+    if (first.clean) expect(await sha256(first.bytes)).toBe(manifest.objects[pkg()]!.sha256);
+    await m.settle();
+    expect(await auditBucket()).toEqual([pkg().slice(1)]);
+  });
+});
 
 describe("verify before the first byte", () => {
   it("answers the first GET of a registry tarball whose fastest upstream is corrupt with a verified 200", async () => {
@@ -101,11 +125,14 @@ describe("verify before the first byte", () => {
   it("past the patience, a fill that then fails ends in a broken transfer, never a clean wrong body", async () => {
     const stalling = await upstream({ faults: { [pkg()]: "stall" } });
     const m = testWorker({ UPSTREAM_SERVERS: stalling.url, VERIFY_FIRST_PATIENCE_MS: "300", UPSTREAM_IDLE_TIMEOUT_MS: "1500" });
+    // A cold range starts the fill (it streams, with the configured idle timeout); the whole GET joins it and waits.
+    const ranged = m.fetch(pkg(), { headers: { range: "bytes=0-9" } });
     const asked = Date.now();
     const res = await m.fetch(pkg());
     expect(Date.now() - asked, "the status line waited for the patience").toBeGreaterThanOrEqual(250);
     expect(res.status).toBe(200);
     expect((await outcome(res)).clean).toBe(false);
+    await (await ranged).body?.cancel();
     await m.settle();
     expect(await bucketKeys()).toEqual([]);
   });
