@@ -34,7 +34,6 @@ export interface VerifyFirstContext {
   stream(fill: SharedFill, joined: boolean): Streamed;
   /** The answer when a fill failed for a reason no other upstream can fix (the bucket write failed). */
   outage(reason: string): Streamed;
-  now?: () => number;
 }
 
 /** Whether an object of this length may be waited for at all. */
@@ -75,8 +74,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof PATIENCE
  */
 export async function verifyFirst(context: VerifyFirstContext): Promise<Verified> {
   const { policy } = context;
-  const now = context.now ?? Date.now;
-  const deadline = now() + policy.patienceMs;
+  const deadline = Date.now() + policy.patienceMs;
   let joined = context.joined;
   // One fill per upstream, and one more start that finds none left (an outage) or the bucket's copy.
   for (let tries = 0; tries <= context.upstreamCount; tries++) {
@@ -89,14 +87,14 @@ export async function verifyFirst(context: VerifyFirstContext): Promise<Verified
     const release = fill.attend();
     let settled: FillOutcome | typeof PATIENCE_OUT;
     try {
-      settled = await within(fill.outcome, deadline - now());
+      settled = await within(fill.outcome, deadline - Date.now());
       if (settled === PATIENCE_OUT) return context.stream(fill, joined);
     } finally {
       release();
     }
     if (settled.committed) return { kind: "verified", upstream: settled.upstream, joined };
     if (settled.blame === "store") return context.outage(settled.reason);
-    // The upstream's bytes or pace failed (or the fill was let go): the next fill is another's.
+    // The upstream's bytes or pace failed: it is passed over, and the next fill is another's.
     joined = true;
   }
   return context.outage("every upstream that has it failed to deliver verified bytes");
