@@ -19,6 +19,14 @@ describe("configuration", () => {
     expect(config.pathPrefix).toBe("");
   });
 
+  it("waits up to 10 s for a verified cold tarball of up to 16 MiB, unless told otherwise", () => {
+    expect(parseConfig({}).verifyFirst).toEqual({ patienceMs: 10_000, maxBytes: 16 * 1024 * 1024 });
+    expect(parseConfig({ VERIFY_FIRST_PATIENCE_MS: "250", VERIFY_FIRST_MAX_BYTES: "0" }).verifyFirst).toEqual({
+      patienceMs: 250,
+      maxBytes: 0,
+    });
+  });
+
   it("normalises upstream URLs and keeps their order and path", () => {
     expect(parseConfig({ UPSTREAM_SERVERS: " http://127.0.0.1:9000/ , https://mirror.example/julia/ " }).upstreams).toEqual([
       "http://127.0.0.1:9000",
@@ -45,6 +53,8 @@ describe("configuration", () => {
     ],
     ["a failure memory over a minute", { UPSTREAM_FAILURE_TTL_SECONDS: "3600" }, "UPSTREAM_FAILURE_TTL_SECONDS"],
     ["no fill attempts at all", { FILL_MAX_ATTEMPTS: "0" }, "FILL_MAX_ATTEMPTS"],
+    ["a verify-first wait past Pkg's 20 s abort", { VERIFY_FIRST_PATIENCE_MS: "20000" }, "VERIFY_FIRST_PATIENCE_MS"],
+    ["a negative verify-first size", { VERIFY_FIRST_MAX_BYTES: "-1" }, "VERIFY_FIRST_MAX_BYTES"],
     ["a plain-http upstream that is not loopback", { UPSTREAM_SERVERS: "http://storage.example.org" }, "UPSTREAM_SERVERS"],
     [
       "a plain-http origin that is not loopback",

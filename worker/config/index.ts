@@ -87,6 +87,10 @@ export function parseConfig(vars: Vars): Config {
     fillWindowBytes: c.check(() => integer(vars, "FILL_WINDOW_BYTES")),
     unattendedFillMaxBytes: c.check(() => integer(vars, "UNATTENDED_FILL_MAX_BYTES")),
     unattendedFillGraceSeconds: c.check(() => integer(vars, "UNATTENDED_FILL_GRACE_SECONDS")),
+    verifyFirst: {
+      patienceMs: c.check(() => integer(vars, "VERIFY_FIRST_PATIENCE_MS")),
+      maxBytes: c.check(() => integer(vars, "VERIFY_FIRST_MAX_BYTES")),
+    },
     fillMaxAttempts: c.check(() => integer(vars, "FILL_MAX_ATTEMPTS")),
     fillBackoffSeconds: c.check(() => integer(vars, "FILL_BACKOFF_SECONDS")),
     verifyMaxEntries: c.check(() => integer(vars, "VERIFY_MAX_ENTRIES")),

@@ -87,6 +87,21 @@ export const VARIABLES = {
     doc: "larger fills stop once nobody reads them",
   },
   UNATTENDED_FILL_GRACE_SECONDS: { kind: "integer", default: 10, min: 0, max: 600, doc: "how long a fill waits for a reader" },
+  // Pkg aborts a transfer below 1 byte/s for 20 s: a verified answer must start well inside that.
+  VERIFY_FIRST_PATIENCE_MS: {
+    kind: "integer",
+    default: 10_000,
+    min: 0,
+    max: 15_000,
+    doc: "how long a cold package or registry GET waits for a verified fill before it streams",
+  },
+  VERIFY_FIRST_MAX_BYTES: {
+    kind: "integer",
+    default: 16 * MiB,
+    min: 0,
+    max: 1024 * GiB,
+    doc: "larger cold tarballs stream at once (0: every one streams)",
+  },
   FILL_MAX_ATTEMPTS: { kind: "integer", default: 5, min: 1, max: 100, doc: "failed fills of one key in a row before it is refused" },
   FILL_BACKOFF_SECONDS: { kind: "integer", default: 600, min: 1, max: 86400, doc: "how long such a key is refused" },
   // Kept equal to the verifier's own default (DEFAULT_MAX_ENTRIES) by the table test.

@@ -29,6 +29,12 @@ export interface Config {
   /** Larger objects (or of unknown length) are not filled on once nobody has read them for the grace period. */
   unattendedFillMaxBytes: number;
   unattendedFillGraceSeconds: number;
+  /**
+   * A cold tarball GET waits this long for its fill to verify and commit, and is then answered
+   * from the bucket; past the patience, or for an object larger than `maxBytes` (0: always), it
+   * streams from the running fill with its last bytes held back.
+   */
+  verifyFirst: { patienceMs: number; maxBytes: number };
   /** After this many failed fills in a row, a key is refused for `fillBackoffSeconds`. */
   fillMaxAttempts: number;
   fillBackoffSeconds: number;

@@ -58,6 +58,13 @@ export type Streamed =
       body: ReadableStream<Uint8Array>;
     };
 
+/**
+ * A cold whole-tarball GET that waited for its fill: `verified` means the fill committed and the
+ * bucket holds the verified copy (`upstream` supplied it); otherwise as `stream` answers, streaming
+ * when the wait ran out or the object is too large to wait for.
+ */
+export type Verified = Streamed | { kind: "verified"; upstream: string; joined: boolean };
+
 /** `bytes`: what the fill stored (0 when it was in the bucket already); `absent`: no upstream has it (404 everywhere). */
 export type Committed = { committed: true; bytes: number } | { committed: false; reason: string; absent: boolean };
 
@@ -68,6 +75,8 @@ export interface Fills {
   locate(resource: Resource): Promise<Located>;
   /** The whole object, or the range a `Range` header asks for. */
   stream(resource: Resource, rangeHeader?: string | null): Promise<Streamed>;
+  /** The whole object, once verified and stored where the requester can wait for that (VERIFY_FIRST_*). */
+  streamVerified(resource: Resource): Promise<Verified>;
   commit(resource: Resource): Promise<Committed>;
   /** A binary-mirror file the bucket lacks (spec.kind "mirror"). */
   streamFile(spec: FillSpec & { kind: "mirror" }, rangeHeader: string | null): Promise<Streamed>;
@@ -91,6 +100,7 @@ export function coordinatedFills(namespace: DurableObjectNamespace<FillCoordinat
   return {
     locate: (resource) => stub(resource).locate(config, tarballSpec(resource)),
     stream: (resource, rangeHeader) => stub(resource).stream(config, tarballSpec(resource), rangeHeader ?? null),
+    streamVerified: (resource) => stub(resource).streamVerified(config, tarballSpec(resource)),
     commit: (resource) => stub(resource).commit(config, tarballSpec(resource)),
     streamFile: (spec, rangeHeader) => fileStub(spec).stream(config, spec, rangeHeader),
     refillFile: (spec, rangeHeader) => fileStub(spec).refill(config, spec, rangeHeader),

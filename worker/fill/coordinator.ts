@@ -25,7 +25,16 @@ import { refusal, targetFor, type FillSpec, type FillTarget, type NoFill } from 
 import { freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
 import { statusInWords, type Validators } from "../upstream/upstream";
-import { lifetimeOf, type Committed, type HeldCopy, type Located, type Revalidated, type Streamed } from "./coordinator-calls";
+import {
+  lifetimeOf,
+  type Committed,
+  type HeldCopy,
+  type Located,
+  type Revalidated,
+  type Streamed,
+  type Verified,
+} from "./coordinator-calls";
+import { verifyFirst, waitedFillConfig } from "./verify-first";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
@@ -38,6 +47,8 @@ export class FillCoordinator extends DurableObject<Env> {
   private starting: Promise<Started> | null = null;
   private probing: Promise<Location> | null = null;
   private revalidating: Promise<Started | { kind: "fresh"; until: number }> | null = null;
+  /** The bookkeeping of the last fill that settled (its storage records), so the next fill starts after it. */
+  private settling: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,6 +79,26 @@ export class FillCoordinator extends DurableObject<Env> {
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
     return requesterStream(started.fill, rangeHeader, joined, config.unattendedFillMaxBytes);
+  }
+
+  /**
+   * The whole object, answered only once a fill verified and stored it, trying the next upstream
+   * when one's bytes fail (verify-first.ts); streamed as `stream` does when the wait runs out.
+   */
+  async streamVerified(config: Config, spec: FillSpec): Promise<Verified> {
+    const target = targetFor(config, spec);
+    const joined = (this.fill !== null && !this.fill.failed) || this.starting !== null;
+    return verifyFirst({
+      policy: config.verifyFirst,
+      upstreamCount: target.upstreams.length,
+      joined,
+      ensureFill: async () => {
+        await this.settling.catch(() => {});
+        return this.ensureFill(waitedFillConfig(config), target);
+      },
+      stream: (fill, joinedNow) => requesterStream(fill, null, joinedNow, config.unattendedFillMaxBytes),
+      outage: (reason) => ({ kind: "upstream-failed", ...outage(config, [reason]) }),
+    });
   }
 
   /**
@@ -149,19 +180,31 @@ export class FillCoordinator extends DurableObject<Env> {
     return started;
   }
 
-  /** Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). */
+  /**
+   * Fills the resource and waits for the outcome, without taking its bytes (registry tarballs). A
+   * fill that failed on an upstream's bytes or pace passed that upstream over: the next is tried.
+   */
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
-    const started = await this.ensureFill(config, targetFor(config, spec));
-    if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
-    if (started.kind === "not-modified") return { committed: true, bytes: 0 };
-    if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
-    const release = started.fill.attend();
-    try {
-      const outcome = await started.fill.outcome;
-      return outcome.committed ? { committed: true, bytes: outcome.bytes } : { committed: false, reason: outcome.reason, absent: false };
-    } finally {
-      release();
+    const target = targetFor(config, spec);
+    let failed: Committed = { committed: false, reason: "no upstream was tried", absent: false };
+    for (let tries = 0; tries <= target.upstreams.length; tries++) {
+      await this.settling.catch(() => {});
+      const started = await this.ensureFill(config, target);
+      if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
+      if (started.kind === "not-modified") return { committed: true, bytes: 0 };
+      if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
+      const release = started.fill.attend();
+      let outcome: FillOutcome;
+      try {
+        outcome = await started.fill.outcome;
+      } finally {
+        release();
+      }
+      if (outcome.committed) return { committed: true, bytes: outcome.bytes };
+      failed = { committed: false, reason: outcome.reason, absent: false };
+      if (outcome.blame === "store") return failed;
     }
+    return failed;
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */
@@ -283,7 +326,7 @@ export class FillCoordinator extends DurableObject<Env> {
     this.fill = fill;
     await this.ctx.storage.put("pending", { spec: target.spec, config } satisfies Pending);
     await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_MS);
-    void start.outcome.then(async (outcome) => {
+    this.settling = start.outcome.then(async (outcome) => {
       await this.ctx.storage.delete("pending");
       await this.ctx.storage.deleteAlarm();
       // A committed copy is a new one: what was found about the one before no longer applies.

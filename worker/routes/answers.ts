@@ -70,6 +70,16 @@ export function coldHead(deps: RequestDeps, headers: Headers, length: number | u
 }
 
 /**
+ * A miss answered from the copy its fill verified and stored (the answer a hit would give, from
+ * the bucket): noted as the miss it was, with the upstream that supplied it.
+ */
+export function verifiedMiss(deps: RequestDeps, answer: Response, upstream: string, joined: boolean): Response {
+  noteCache(deps, joined ? "joined" : "miss", upstream);
+  markMiss(answer.headers);
+  return answer;
+}
+
+/**
  * A miss streamed from its fill, with the resource's own headers. A range (protocol.md C20, E17) is cut
  * from the running fill against the length the fill really has; since its bytes are not yet
  * verified when its headers go out, it is never kept by a cache (its end is held back until the

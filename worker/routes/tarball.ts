@@ -6,7 +6,8 @@
 
 import type { Resource } from "../protocol/paths";
 import { answerFromInfo, answerWhole, askedOf, fillRange, type Presentation } from "./stored";
-import { absent, coldHead, fillAnswer, hit, upstreamFailed } from "./answers";
+import { absent, coldHead, fillAnswer, hit, upstreamFailed, verifiedMiss } from "./answers";
+import type { Streamed } from "../fill/coordinator-calls";
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { RequestDeps } from "../runtime";
@@ -50,12 +51,29 @@ async function headOnMiss(deps: RequestDeps, resource: Resource): Promise<Respon
 }
 
 /**
- * A miss streams from the resource's fill. A range on a cold resource (protocol.md C20, E17) is cut from
- * the running fill against the length the fill really has; since its bytes are not yet verified
- * when its headers go out, it is never marked immutable (its end is held back until the verdict).
+ * A miss streams from the resource's fill. A whole GET of a package or registry waits, within
+ * VERIFY_FIRST_PATIENCE_MS and for objects up to VERIFY_FIRST_MAX_BYTES, until a fill verified and
+ * stored the object (trying the next upstream when one's bytes fail), and is answered from that
+ * copy: a verified 200 or an error status, never a broken body, since Pkg does not retry a
+ * package download (design.md, "Verify before the first byte"). A range on a cold resource
+ * (protocol.md C20, E17) is cut from the running fill against the length the fill really has;
+ * since its bytes are not yet verified when its headers go out, it is never marked immutable (its
+ * end is held back until the verdict).
  */
 async function getOnMiss(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
-  const fill = await deps.fills.stream(resource, fillRange(askedOf(request)));
+  const asked = askedOf(request);
+  const range = fillRange(asked);
+  // Artifacts stream as they fill: Pkg retries them and falls back to the download URLs Artifacts.toml lists.
+  const waits = range === null && resource.kind !== "artifact";
+  const fill = waits ? await deps.fills.streamVerified(resource) : await deps.fills.stream(resource, range);
+  if (fill.kind !== "verified") return answerFill(deps, resource, request, fill);
+  const obj = await deps.store.get(resource.key);
+  if (obj) return verifiedMiss(deps, await answerWhole(obj, storedHeaders(obj), obj.etag, asked.ifNoneMatch), fill.upstream, fill.joined);
+  // Gone from the bucket just after it was stored (an operator's purge): answered as a streamed miss.
+  return answerFill(deps, resource, request, await deps.fills.stream(resource, null));
+}
+
+async function answerFill(deps: RequestDeps, resource: Resource, request: Request, fill: Streamed): Promise<Response> {
   if (fill.kind === "not-found") return absent(deps);
   if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource.key, fill);

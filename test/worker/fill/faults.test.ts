@@ -10,6 +10,8 @@ import { auditBucket, manifest, testWorker, outcome, sha256, upstream, type Faul
 afterEach(() => vi.restoreAllMocks());
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
+/** The path a package too large or too slow to wait for takes (VERIFY_FIRST_MAX_BYTES 0: every cold GET streams). */
+const STREAMING = { VERIFY_FIRST_MAX_BYTES: "0" };
 const FAST = { UPSTREAM_IDLE_TIMEOUT_MS: "300", UPSTREAM_TIMEOUT_MS: "2000" };
 
 async function expectNoWrongBody(m: TestWorker, path: string): Promise<Outcome> {
@@ -67,7 +69,7 @@ describe("verification failures", () => {
   it("skip the upstream that served bad bytes for that key, and the next request fills from another (C45)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
     const good = await upstream({ headDelayMs: 500 }); // the bad one wins the first HEAD race
-    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    const m = testWorker({ ...STREAMING, UPSTREAM_SERVERS: `${bad.url},${good.url}` });
     expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
     await m.settle();
     const next = await outcome(await m.fetch(pkg()));
@@ -82,7 +84,7 @@ describe("verification failures", () => {
 
   it("with only the upstream that served bad bytes, the next request is an outage, not a second download (C45)", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
-    const m1 = testWorker({ UPSTREAM_SERVERS: bad.url });
+    const m1 = testWorker({ ...STREAMING, UPSTREAM_SERVERS: bad.url });
     expect((await outcome(await m1.fetch(pkg()))).clean).toBe(false);
     await m1.settle();
     // It is passed over now, so no second download of bad bytes, and the answer is an outage

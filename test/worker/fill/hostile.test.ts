@@ -24,6 +24,8 @@ import {
 
 afterEach(() => vi.restoreAllMocks());
 
+/** The path a package too large or too slow to wait for takes (VERIFY_FIRST_MAX_BYTES 0: every cold GET streams). */
+const STREAMING = { VERIFY_FIRST_MAX_BYTES: "0" };
 const big = () => manifest.bigArtifact; // ~390 KB, incompressible
 const large = () => manifest.largeArtifact; // 12 MiB, incompressible
 const WINDOW_1MIB = String(1024 * 1024);
@@ -242,7 +244,7 @@ describe("no crash loops", () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
     const good = await upstream({ headDelayMs: 300 });
     const upstreams = `${bad.url},${good.url}`;
-    const m = testWorker({ UPSTREAM_SERVERS: upstreams });
+    const m = testWorker({ ...STREAMING, UPSTREAM_SERVERS: upstreams });
     expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
     await m.settle();
     await abortAllDurableObjects(); // memory gone; storage kept
@@ -279,7 +281,7 @@ describe("a coordinator's storage does not grow", () => {
 
   it("keeps a failed fill's records until they expire (quarantine 10 minutes, attempts a day), then empties the storage", async () => {
     const bad = await upstream({ faults: { [pkg()]: "wrong-bytes" } });
-    const m = testWorker({ UPSTREAM_SERVERS: bad.url });
+    const m = testWorker({ ...STREAMING, UPSTREAM_SERVERS: bad.url });
     const before = Date.now();
     expect((await outcome(await m.fetch(pkg()))).clean).toBe(false);
     await m.settle();

@@ -124,9 +124,19 @@ describe("miss path (protocol.md §6.3)", () => {
     expect(await stored(pkg())).toEqual(await fixtureBytes(pkg()));
   });
 
-  it("never stores a truncated body, and the client's stream breaks (C47, E15)", async () => {
+  it("never stores a truncated body, and a client that could wait gets an error status (C47, E15)", async () => {
     const up = await upstream({ faults: { [pkg()]: "truncate" } });
     const m = testWorker({ UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(pkg());
+    expect(res.status).toBe(502);
+    await res.body?.cancel();
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("never stores a truncated body, and a streaming client's stream breaks (C47, E15)", async () => {
+    const up = await upstream({ faults: { [pkg()]: "truncate" } });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, VERIFY_FIRST_MAX_BYTES: "0" });
     const res = await m.fetch(pkg());
     expect(res.status).toBe(200);
     const result = await readToEnd(res);

@@ -36,6 +36,18 @@ describe("registry list on a fresh deployment", () => {
     expect((await up.log()).length).toBe(before);
   });
 
+  it("stores the registry tarball from the next upstream when the fastest one's bytes are bad, and publishes the list", async () => {
+    const bad = await upstream({ lists: { conservative: `${snap1()}\n` }, faults: { [snap1()]: "corrupt-gzip" } });
+    const good = await upstream({ lists: { conservative: `${snap1()}\n` }, headDelayMs: 200 });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    const res = await m.fetch("/registries.conservative");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(`${snap1()}\n`);
+    expect(await storedBytes(snap1().slice(1))).toEqual(await fixtureBytes(snap1()));
+    expect((await bad.log()).filter((r) => r.method === "GET" && r.path === snap1()).length, "the bad upstream was tried first").toBe(1);
+    await m.settle();
+  });
+
   it("carries Content-Length, ETag, Last-Modified and a short Cache-Control; HEAD matches (C8)", async () => {
     const m = testWorker({ UPSTREAM_SERVERS: (await upstream({ lists: { conservative: `${snap1()}\n` } })).url });
     const get = await m.fetch("/registries.conservative");

@@ -1,0 +1,101 @@
+/**
+ * Verify before the first byte, where the client can wait (design.md, "Verify before the first
+ * byte"). Pkg downloads a package once from its Pkg server and then goes elsewhere (GitHub, git),
+ * so a broken transfer costs it the Pkg server; a status line sent only once the fill has
+ * verified and stored the object lets a fill that failed on one upstream be tried on the next
+ * while the client waits. The wait is bounded by the client's patience (Pkg aborts a transfer
+ * below 1 byte/s for 20 s) and by size: past either, the requester streams from the running fill
+ * with its last bytes held back until the verdict, as every cold request did before.
+ */
+
+import type { SharedFill } from "./shared/shared-fill";
+import type { Streamed, Verified } from "./coordinator-calls";
+import type { NoFill } from "./target";
+import type { FillOutcome } from "./fill";
+import type { Config } from "../config";
+
+interface VerifyFirstPolicy {
+  /** VERIFY_FIRST_PATIENCE_MS: how long the requester waits in all, across upstreams. */
+  patienceMs: number;
+  /** VERIFY_FIRST_MAX_BYTES: larger objects (and those of unknown length) stream at once; 0: all do. */
+  maxBytes: number;
+}
+
+/** What the resource's coordinator lends the wait. */
+export interface VerifyFirstContext {
+  policy: VerifyFirstPolicy;
+  /** How many upstreams a fill may be tried on: each failed fill passes its upstream over. */
+  upstreamCount: number;
+  /** This requester found a fill running or starting. */
+  joined: boolean;
+  /** The running fill, or a new one from the next upstream that has the resource and is not passed over. */
+  ensureFill(): Promise<NoFill | { kind: "ok"; fill: SharedFill }>;
+  /** The requester's stream from a running fill (the fallback). */
+  stream(fill: SharedFill, joined: boolean): Streamed;
+  /** The answer when a fill failed for a reason no other upstream can fix (the bucket write failed). */
+  outage(reason: string): Streamed;
+}
+
+/** Whether an object of this length may be waited for at all. */
+function waitsFor(policy: VerifyFirstPolicy, length: number | undefined): boolean {
+  return policy.maxBytes > 0 && policy.patienceMs > 0 && length !== undefined && length <= policy.maxBytes;
+}
+
+/**
+ * The configuration of a fill started for requesters that wait for its verdict: an upstream silent
+ * for a third of the patience is given up (and passed over) in time for the next to be tried
+ * within it, when UPSTREAM_IDLE_TIMEOUT_MS is longer. Only time spent waiting for the upstream
+ * counts (watchdog.ts), so a slow bucket or verifier never puts the blame on it.
+ */
+export function waitedFillConfig(config: Config): Config {
+  const idleMs = Math.max(MIN_WAITED_IDLE_MS, Math.floor(config.verifyFirst.patienceMs / 3));
+  if (!waitsFor(config.verifyFirst, 0) || idleMs >= config.upstreamIdleTimeoutMs) return config;
+  return { ...config, upstreamIdleTimeoutMs: idleMs };
+}
+
+/** UPSTREAM_IDLE_TIMEOUT_MS's own lower bound. */
+const MIN_WAITED_IDLE_MS = 100;
+
+const PATIENCE_OUT = Symbol("patience out");
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof PATIENCE_OUT> {
+  if (ms <= 0) return Promise.resolve(PATIENCE_OUT);
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const out = new Promise<typeof PATIENCE_OUT>((resolve) => (timer = setTimeout(() => resolve(PATIENCE_OUT), ms)));
+  return Promise.race([promise, out]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Waits for the resource's fill to commit, and starts it again on the next upstream when an
+ * upstream's bytes or pace failed it (that upstream is then passed over: fill.ts quarantines it,
+ * locate.ts skips it). Every requester waiting here shares the one running fill. Answers
+ * `verified` once a fill committed, the failure when no upstream is left, or the stream of the
+ * running fill when the object is too large or the patience ran out.
+ */
+export async function verifyFirst(context: VerifyFirstContext): Promise<Verified> {
+  const { policy } = context;
+  const deadline = Date.now() + policy.patienceMs;
+  let joined = context.joined;
+  // One fill per upstream, and one more start that finds none left (an outage) or the bucket's copy.
+  for (let tries = 0; tries <= context.upstreamCount; tries++) {
+    const started = await context.ensureFill();
+    if (started.kind === "not-modified") return { kind: "in-bucket" };
+    if (started.kind !== "ok") return started;
+    const { fill } = started;
+    if (!waitsFor(policy, fill.length)) return context.stream(fill, joined);
+    // Attended while waited for, so the fill is not let go before the requester streams from it.
+    const release = fill.attend();
+    let settled: FillOutcome | typeof PATIENCE_OUT;
+    try {
+      settled = await within(fill.outcome, deadline - Date.now());
+      if (settled === PATIENCE_OUT) return context.stream(fill, joined);
+    } finally {
+      release();
+    }
+    if (settled.committed) return { kind: "verified", upstream: settled.upstream, joined };
+    if (settled.blame === "store") return context.outage(settled.reason);
+    // The upstream's bytes or pace failed: it is passed over, and the next fill is another's.
+    joined = true;
+  }
+  return context.outage("every upstream that has it failed to deliver verified bytes");
+}
