@@ -21,20 +21,14 @@ import type { FillDeps, FillOutcome } from "./fill";
 import { locate, outage, type Location } from "./locate";
 import { SharedFill } from "./shared/shared-fill";
 import { requesterStream } from "./shared/requester";
-import { refusal, targetFor, type FillSpec, type FillTarget, type NoFill } from "./target";
+import { refusal, sharedFillOptions, targetFor, type FillSpec, type FillTarget, type NoFill } from "./target";
 import { freshUntil, isFresh } from "../mirror/freshness";
 import { storeFor } from "../store/factory";
-import { statusInWords, type Validators } from "../upstream/upstream";
-import {
-  lifetimeOf,
-  type Committed,
-  type HeldCopy,
-  type Located,
-  type Revalidated,
-  type Streamed,
-  type Verified,
-} from "./coordinator-calls";
-import { verifyFirst, waitedFillConfig } from "./verify-first";
+import type { Validators } from "../upstream/upstream";
+import { copyKept, removeCopy } from "./revalidation";
+import { lifetimeOf } from "./coordinator-calls";
+import type { Committed, HeldCopy, Located, Revalidated, Streamed, Verified } from "./coordinator-calls";
+import { commitTrying, verifyFirst, waitedFillConfig } from "./verify-first";
 import { log } from "../log";
 
 const KEEPALIVE_MS = 30_000;
@@ -152,28 +146,10 @@ export class FillCoordinator extends DurableObject<Env> {
       log("info", "mirror_revalidated", { key: target.key, current: true });
       return { kind: "fresh", until: expires };
     }
-    if (started.kind === "not-found" && !target.answerRemovesCopy(started.status ?? 404)) {
-      // Another 4xx (403, 401, 400, or any on versions.json) does not prove the file gone: the copy is kept and served stale.
-      return {
-        kind: "upstream-failed",
-        detail: `${target.upstreams[0]}: GET answered ${statusInWords(started.status ?? 0)}`,
-        retryAfterSeconds: config.failureTtlSeconds,
-      };
-    }
+    if (started.kind === "not-found" && !target.answerRemovesCopy(started.status ?? 404))
+      return copyKept(config, target, started.status ?? 0);
     if (started.kind === "not-found") {
-      // The upstream no longer has it: neither does the mirror.
-      // A copy the bucket failed to delete stays stale, and the next request asks again: the
-      // answer is the upstream's either way, never a bucket error thrown back through the call.
-      const removed = await storeFor(this.env, config)
-        .delete(target.key)
-        .then(
-          () => true,
-          (err: unknown) => {
-            log("warn", "mirror_remove_failed", { key: target.key, reason: err instanceof Error ? err.message : String(err) });
-            return false;
-          },
-        );
-      if (removed) log("info", "mirror_removed", { key: target.key, status: started.status });
+      await removeCopy(storeFor(this.env, config), target.key, started.status);
       this.fill = null;
     }
     if (started.kind === "ok") log("info", "mirror_revalidated", { key: target.key, current: false });
@@ -186,25 +162,10 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
     const target = targetFor(config, spec);
-    let failed: Committed = { committed: false, reason: "no upstream was tried", absent: false };
-    for (let tries = 0; tries <= target.upstreams.length; tries++) {
+    return commitTrying(target.upstreams.length, async () => {
       await this.settling.catch(() => {});
-      const started = await this.ensureFill(config, target);
-      if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
-      if (started.kind === "not-modified") return { committed: true, bytes: 0 };
-      if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
-      const release = started.fill.attend();
-      let outcome: FillOutcome;
-      try {
-        outcome = await started.fill.outcome;
-      } finally {
-        release();
-      }
-      if (outcome.committed) return { committed: true, bytes: outcome.bytes };
-      failed = { committed: false, reason: outcome.reason, absent: false };
-      if (outcome.blame === "store") return failed;
-    }
-    return failed;
+      return this.ensureFill(config, target);
+    });
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */
@@ -300,15 +261,7 @@ export class FillCoordinator extends DurableObject<Env> {
     let shared: SharedFill | undefined;
     let resolveOutcome!: (p: Promise<FillOutcome>) => void;
     const outcomePromise = new Promise<FillOutcome>((r) => (resolveOutcome = r));
-    const options = {
-      key: target.key,
-      path: target.path,
-      windowBytes: config.fillWindowBytes,
-      unattendedMaxBytes: config.unattendedFillMaxBytes,
-      unattendedGraceMs: config.unattendedFillGraceSeconds * 1000,
-      upstreamTimeoutMs: config.upstreamTimeoutMs,
-      upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
-    };
+    const options = sharedFillOptions(config, target);
     const start = await beginning.start({
       tap: (tap) => {
         shared = new SharedFill(tap, options, deps.store, outcomePromise);

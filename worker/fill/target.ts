@@ -23,6 +23,7 @@ import { fillFromBody, fillFromUpstream, oversize, type FillDeps, type FillOptio
 import { getOnly, outage, recalled, type Location } from "./locate";
 import { backoffLeftSeconds, type Attempts } from "./attempts";
 import type { Unavailable } from "./coordinator-calls";
+import type { SharedFillOptions } from "./shared/shared-fill";
 import { log } from "../log";
 
 export type FillSpec =
@@ -178,4 +179,17 @@ function mirrorMetadata(response: UpstreamBody, published: Published | undefined
   if (response.headers.lastModified) meta[COPY_META.lastModified] = response.headers.lastModified;
   if (published) meta[COPY_META.sha256] = published.sha256;
   return meta;
+}
+
+/** The shared fill's settings for a target under a configuration: its window, attendance and upstream timeouts. */
+export function sharedFillOptions(config: Config, target: FillTarget): SharedFillOptions {
+  return {
+    key: target.key,
+    path: target.path,
+    windowBytes: config.fillWindowBytes,
+    unattendedMaxBytes: config.unattendedFillMaxBytes,
+    unattendedGraceMs: config.unattendedFillGraceSeconds * 1000,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
+  };
 }

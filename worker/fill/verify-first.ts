@@ -9,7 +9,7 @@
  */
 
 import type { SharedFill } from "./shared/shared-fill";
-import type { Streamed, Verified } from "./coordinator-calls";
+import type { Committed, Streamed, Verified } from "./coordinator-calls";
 import type { NoFill } from "./target";
 import type { FillOutcome } from "./fill";
 import type { Config } from "../config";
@@ -98,4 +98,33 @@ export async function verifyFirst(context: VerifyFirstContext): Promise<Verified
     joined = true;
   }
   return context.outage("every upstream that has it failed to deliver verified bytes");
+}
+
+/**
+ * Fills until a fill commits, without taking its bytes (a registry tarball stored before a list is
+ * published): a fill that failed on an upstream's bytes or pace passed that upstream over, so the
+ * next `begin` starts one from the next upstream. `upstreamCount` bounds the tries.
+ */
+export async function commitTrying(
+  upstreamCount: number,
+  begin: () => Promise<NoFill | { kind: "ok"; fill: SharedFill }>,
+): Promise<Committed> {
+  let failed: Committed = { committed: false, reason: "no upstream was tried", absent: false };
+  for (let tries = 0; tries <= upstreamCount; tries++) {
+    const started = await begin();
+    if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
+    if (started.kind === "not-modified") return { committed: true, bytes: 0 };
+    if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };
+    const release = started.fill.attend();
+    let outcome: FillOutcome;
+    try {
+      outcome = await started.fill.outcome;
+    } finally {
+      release();
+    }
+    if (outcome.committed) return { committed: true, bytes: outcome.bytes };
+    failed = { committed: false, reason: outcome.reason, absent: false };
+    if (outcome.blame === "store") return failed;
+  }
+  return failed;
 }

@@ -63,7 +63,7 @@ async function headOnMiss(deps: RequestDeps, resource: Resource): Promise<Respon
 async function getOnMiss(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const asked = askedOf(request);
   const range = fillRange(asked);
-  // Artifacts stream as they fill: Pkg retries them and falls back to the download URLs Artifacts.toml lists.
+  // Artifacts stream as they fill: Pkg makes up to three attempts and then tries the download URLs Artifacts.toml lists (protocol.md §8.5).
   const waits = range === null && resource.kind !== "artifact";
   const fill = waits ? await deps.fills.streamVerified(resource) : await deps.fills.stream(resource, range);
   if (fill.kind !== "verified") return answerFill(deps, resource, request, fill);
