@@ -18,6 +18,10 @@ const run = (script: string, args: string[], env: Record<string, string>) => run
 
 const creds = { S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
 
+/** `npm run infra:export` from a bucket on the S3 server into one at `toEndpoint` (the same server unless a proxy is given). */
+const exportBucket = (from: string, to: string, toEndpoint = s3.endpoint, env: Record<string, string> = creds) =>
+  run("export.ts", ["--from-endpoint", s3.endpoint, "--from-bucket", from, "--to-endpoint", toEndpoint, "--to-bucket", to], env);
+
 /**
  * The S3 server behind a proxy that applies If-Match to DELETE as S3 does (the local server ignores
  * it), calling `beforeDelete` first so a test can write in between a check and a delete; and that
@@ -125,11 +129,7 @@ describe("npm run infra:export", () => {
     const stale = `artifact/${"2".repeat(40)}`;
     await put(target, stale, "<html>an old mirror's error page</html>");
 
-    const r = await run(
-      "export.ts",
-      ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target],
-      creds,
-    );
+    const r = await exportBucket(source, target);
     expect(r.code, r.output).toBe(1);
     expect(r.output).toMatch(/copied 1 objects .* 4 failed/);
     for (const key of Object.keys(junk)) {
@@ -162,15 +162,14 @@ describe("npm run infra:export", () => {
     await put(target, key, bytes);
     await put(source, key, await fixtureBytes(manifest.controlUrl, manifest.artifact)); // wrong bytes for this name
 
-    const args = ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target];
-    const byDefault = await run("export.ts", args, creds);
+    const byDefault = await exportBucket(source, target);
     expect(byDefault.code, byDefault.output).toBe(1);
     expect(await get(target, key), byDefault.output).toEqual(bytes);
     expect(byDefault.output).toMatch(
       new RegExp(`✗ ${key}: tree hash mismatch; the destination's own copy could not be checked \\(.*VERIFY_MAX_RATIO.*\\) and is kept`),
     );
 
-    const asConfigured = await run("export.ts", args, { ...creds, VERIFY_MAX_RATIO: "2000" });
+    const asConfigured = await exportBucket(source, target, s3.endpoint, { ...creds, VERIFY_MAX_RATIO: "2000" });
     expect(asConfigured.output).toContain(`✗ ${key}: tree hash mismatch; the destination's own copy verifies and is kept`);
     expect(await get(target, key)).toEqual(bytes);
   });
@@ -188,11 +187,7 @@ describe("npm run infra:export", () => {
     // the same key lands between the export's check and its delete.
     const proxy = await destinationProxy(s3.endpoint, { beforeDelete: () => put(target, key, good) });
     try {
-      const r = await run(
-        "export.ts",
-        ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", proxy.url, "--to-bucket", target],
-        creds,
-      );
+      const r = await exportBucket(source, target, proxy.url);
       expect(r.code, r.output).toBe(1);
       expect(await get(target, key), r.output).toEqual(good);
       expect(r.output).toMatch(
@@ -218,11 +213,7 @@ describe("npm run infra:export", () => {
       ).toBe(200);
     await putWithSha("mirror/julialang2/bin/good.tar.gz", sha256);
     await putWithSha("mirror/julialang2/bin/bad.tar.gz", "0".repeat(64));
-    const r = await run(
-      "export.ts",
-      ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", s3.endpoint, "--to-bucket", target],
-      creds,
-    );
+    const r = await exportBucket(source, target);
     expect(r.code, r.output).toBe(1);
     expect(r.output).toContain(`✗ mirror/julialang2/bin/bad.tar.gz: sha256 ${sha256} is not the ${"0".repeat(64)} it was stored with`);
     expect(await get(target, "mirror/julialang2/bin/bad.tar.gz")).toBeNull();
@@ -240,11 +231,7 @@ describe("npm run infra:export", () => {
     await put(target, key, stale);
     const proxy = await destinationProxy(s3.endpoint, { cutGetsAfter: 20 });
     try {
-      const r = await run(
-        "export.ts",
-        ["--from-endpoint", s3.endpoint, "--from-bucket", source, "--to-endpoint", proxy.url, "--to-bucket", target],
-        creds,
-      );
+      const r = await exportBucket(source, target, proxy.url);
       expect(r.code, r.output).toBe(1);
       expect(new TextDecoder().decode((await get(target, key))!), r.output).toBe(stale);
       expect(r.output).toMatch(
@@ -260,11 +247,7 @@ describe("npm run infra:export", () => {
     await createBucket(bucket);
     await put(bucket, `artifact/${"4".repeat(40)}`, "not a tarball");
     for (const to of [s3.endpoint, `${s3.endpoint.toUpperCase().replace("HTTP", "http")}/`]) {
-      const r = await run(
-        "export.ts",
-        ["--from-endpoint", s3.endpoint, "--from-bucket", bucket, "--to-endpoint", to, "--to-bucket", bucket],
-        creds,
-      );
+      const r = await exportBucket(bucket, bucket, to);
       expect(r.code, r.output).toBe(1);
       expect(r.output).toMatch(/name the same bucket .* refusing to copy a bucket onto itself/);
     }
