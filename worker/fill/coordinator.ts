@@ -86,10 +86,7 @@ export class FillCoordinator extends DurableObject<Env> {
       policy: config.verifyFirst,
       upstreamCount: target.upstreams.length,
       joined,
-      ensureFill: async () => {
-        await this.settling.catch(() => {});
-        return this.ensureFill(waitedFillConfig(config), target);
-      },
+      ensureFill: () => this.nextFill(waitedFillConfig(config), target),
       stream: (fill, joinedNow) => requesterStream(fill, null, joinedNow, config.unattendedFillMaxBytes),
       outage: (reason) => ({ kind: "upstream-failed", ...outage(config, [reason]) }),
     });
@@ -162,10 +159,7 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
     const target = targetFor(config, spec);
-    return commitTrying(target.upstreams.length, async () => {
-      await this.settling.catch(() => {});
-      return this.ensureFill(config, target);
-    });
+    return commitTrying(target.upstreams.length, () => this.nextFill(config, target));
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */
@@ -248,6 +242,15 @@ export class FillCoordinator extends DurableObject<Env> {
     // Requests that arrive while a fill is being started join it instead of starting another.
     this.starting ??= this.startFill(config, target, validators).finally(() => (this.starting = null));
     return this.starting;
+  }
+
+  /**
+   * The running fill, or once the last one's bookkeeping is done (which upstream it passed over),
+   * a new one. A running fill is joined at once: its own bookkeeping waits for its end.
+   */
+  private async nextFill(config: Config, target: FillTarget): Promise<Started> {
+    if (!this.fill || this.fill.failed) await this.settling.catch(() => {});
+    return this.ensureFill(config, target);
   }
 
   private async startFill(config: Config, target: FillTarget, validators?: Validators): Promise<Started> {

@@ -6,6 +6,7 @@
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 import { auditBucket, bucketKeys, manifest, outcome, sha256, testWorker, upstream, type Fault } from "../harness";
 import { parseConfig } from "../../../worker/config";
 import { waitedFillConfig } from "../../../worker/fill/verify-first";
@@ -125,11 +126,15 @@ describe("verify before the first byte", () => {
   it("past the patience, a fill that then fails ends in a broken transfer, never a clean wrong body", async () => {
     const stalling = await upstream({ faults: { [pkg()]: "stall" } });
     const m = testWorker({ UPSTREAM_SERVERS: stalling.url, VERIFY_FIRST_PATIENCE_MS: "300", UPSTREAM_IDLE_TIMEOUT_MS: "1500" });
-    // A cold range starts the fill (it streams, with the configured idle timeout); the whole GET joins it and waits.
+    // A cold range starts the fill (it streams, with the configured idle timeout); once that fill is
+    // running, the whole GET joins it and waits.
     const ranged = m.fetch(pkg(), { headers: { range: "bytes=0-9" } });
+    while ((await gets(stalling, pkg())) === 0) await sleep(10);
     const asked = Date.now();
     const res = await m.fetch(pkg());
-    expect(Date.now() - asked, "the status line waited for the patience").toBeGreaterThanOrEqual(250);
+    const waited = Date.now() - asked;
+    expect(waited, "the status line waited for the patience").toBeGreaterThanOrEqual(250);
+    expect(waited, "and not for the running fill's end (its idle timeout is 1500 ms)").toBeLessThan(1200);
     expect(res.status).toBe(200);
     expect((await outcome(res)).clean).toBe(false);
     await (await ranged).body?.cancel();
