@@ -14,6 +14,7 @@ export type Fault =
   | "get-503" // HEAD 200, GET 503
   | "stall" // headers and half the body, then silence
   | "reset" // headers and half the body, then a TCP reset
+  | "reset-once" // the first whole GET resets as "reset" does; every later GET (ranged or whole) is answered well
   | "no-length" // chunked transfer, no Content-Length
   | "redirect" // 302 to another path on the same upstream that serves the bytes
   | "slow" // the body in small pieces over about two seconds

@@ -91,6 +91,7 @@ export function parseConfig(vars: Vars): Config {
       patienceMs: c.check(() => integer(vars, "VERIFY_FIRST_PATIENCE_MS")),
       maxBytes: c.check(() => integer(vars, "VERIFY_FIRST_MAX_BYTES")),
     },
+    fillMaxResumptions: c.check(() => integer(vars, "FILL_MAX_RESUMPTIONS")),
     fillMaxAttempts: c.check(() => integer(vars, "FILL_MAX_ATTEMPTS")),
     fillBackoffSeconds: c.check(() => integer(vars, "FILL_BACKOFF_SECONDS")),
     verifyMaxEntries: c.check(() => integer(vars, "VERIFY_MAX_ENTRIES")),

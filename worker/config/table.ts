@@ -102,6 +102,15 @@ export const VARIABLES = {
     max: 1024 * GiB,
     doc: "larger cold tarballs stream at once (0: every one streams)",
   },
+  // A break halfway through costs the client its transfer (Pkg does not retry a package download);
+  // three ranged GETs cover a reset on each of two other upstreams and one on the same after a pause.
+  FILL_MAX_RESUMPTIONS: {
+    kind: "integer",
+    default: 3,
+    min: 0,
+    max: 20,
+    doc: "ranged GETs a fill may make to continue after an upstream's body broke (0: a break fails the fill)",
+  },
   FILL_MAX_ATTEMPTS: { kind: "integer", default: 5, min: 1, max: 100, doc: "failed fills of one key in a row before it is refused" },
   FILL_BACKOFF_SECONDS: { kind: "integer", default: 600, min: 1, max: 86400, doc: "how long such a key is refused" },
   // Kept equal to the verifier's own default (DEFAULT_MAX_ENTRIES) by the table test.

@@ -35,6 +35,8 @@ export interface Config {
    * streams from the running fill with its last bytes held back.
    */
   verifyFirst: { patienceMs: number; maxBytes: number };
+  /** Ranged GETs a fill may make to continue past an upstream's broken body (0: none). */
+  fillMaxResumptions: number;
   /** After this many failed fills in a row, a key is refused for `fillBackoffSeconds`. */
   fillMaxAttempts: number;
   fillBackoffSeconds: number;

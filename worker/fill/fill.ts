@@ -16,6 +16,7 @@ import { ChunkReader, Outlet } from "../streams/bytes";
 import type { FillTarget } from "./target";
 import type { Location } from "./locate";
 import type { RecentLookups } from "./recent";
+import { continuation } from "./continuation";
 import { log } from "../log";
 
 export interface FillDeps {
@@ -145,7 +146,13 @@ export async function fillFromUpstream(
     recent.remember(target.key, { kind: "unavailable", errors: got.errors }, config.failureTtlSeconds);
     return { kind: "upstream-failed", errors: got.errors };
   }
-  return fillFromBody(deps, target, got.response, options);
+  return fillFromBody(
+    deps,
+    target,
+    got.response,
+    options,
+    located.hits.map((h) => h.upstream),
+  );
 }
 
 /**
@@ -153,7 +160,14 @@ export async function fillFromUpstream(
  * fetched here; a body that is refused at once (too large, not the length its publisher lists) is
  * cancelled and reported as an upstream failure.
  */
-export function fillFromBody(deps: FillDeps, target: FillTarget, response: UpstreamBody, options: FillOptions): FillStart {
+export function fillFromBody(
+  deps: FillDeps,
+  target: FillTarget,
+  response: UpstreamBody,
+  options: FillOptions,
+  /** Upstreams known to have it, best first: where a broken body is continued (continuation.ts). */
+  candidates: readonly string[] = [],
+): FillStart {
   const { config, store, recent } = deps;
   const { upstream, length } = response;
   const misfit =
@@ -176,6 +190,7 @@ export function fillFromBody(deps: FillDeps, target: FillTarget, response: Upstr
   const check = target.check(config);
   if (check) checks.push(check);
   const gate = commitGate(checks, toBucket);
+  const continued = continuation(deps, target, response, candidates);
   const watched = watchBody(
     response.body,
     {
@@ -184,6 +199,9 @@ export function fillFromBody(deps: FillDeps, target: FillTarget, response: Upstr
       minBytesPerSecond: config.upstreamMinBytesPerSecond,
       rateWindowMs: config.upstreamMinRateWindowMs,
       deadlineMs: deadlineMs(config, length),
+      // With a continuation, the watched body checks the length itself: a short end is continued.
+      length: continued ? length : undefined,
+      resume: continued?.resume,
     },
     (err) => gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message)),
   );
@@ -193,10 +211,12 @@ export function fillFromBody(deps: FillDeps, target: FillTarget, response: Upstr
   // A write that fails before taking every byte must not leave the pump waiting on the outlet.
   write.catch((err) => bucket.abort(err));
   void pumpFill(watched.body, gate, bucket, tap);
-  const outcome = settleFill(target.key, upstream, write, gate.verdict).then((result) => {
+  const suppliers = () => continued?.suppliers() ?? [upstream];
+  const outcome = settleFill(target.key, upstream, write, gate.verdict, suppliers).then((result) => {
     if (!result.committed) {
       recent.forget(target.key);
-      if (result.blame === "upstream") recent.quarantine(target.key, upstream, QUARANTINE_SECONDS);
+      // The bytes do not say whose were wrong: every upstream that supplied some is passed over.
+      if (result.blame === "upstream") for (const u of suppliers()) recent.quarantine(target.key, u, QUARANTINE_SECONDS);
     }
     return result;
   });
@@ -205,7 +225,13 @@ export function fillFromBody(deps: FillDeps, target: FillTarget, response: Upstr
 }
 
 /** Combines the bucket write and the gate's verdict into one logged outcome. */
-async function settleFill(key: string, upstream: string, write: Promise<boolean>, verdict: Promise<Verdict>): Promise<FillOutcome> {
+async function settleFill(
+  key: string,
+  upstream: string,
+  write: Promise<boolean>,
+  verdict: Promise<Verdict>,
+  suppliers: () => string[],
+): Promise<FillOutcome> {
   let writeError: string | undefined;
   try {
     await write;
@@ -215,8 +241,10 @@ async function settleFill(key: string, upstream: string, write: Promise<boolean>
   // The write only finishes after the gate released the last chunk, so the verdict is in by now,
   // unless the write failed first; then the verdict may never come and the write error stands.
   const v = writeError === undefined ? await verdict : await Promise.race([verdict, Promise.resolve(undefined)]);
+  // A fill continued from other upstreams names them all.
+  const continuedFrom = suppliers().length > 1 ? { suppliers: suppliers() } : {};
   if (v?.ok && writeError === undefined) {
-    log("info", "fill_committed", { key, upstream, ...v.details });
+    log("info", "fill_committed", { key, upstream, ...continuedFrom, ...v.details });
     return { committed: true, upstream, bytes: Number(v.details?.bytes ?? 0) };
   }
   const rejected = v !== undefined && !v.ok ? v : undefined;
@@ -225,6 +253,7 @@ async function settleFill(key: string, upstream: string, write: Promise<boolean>
   log(blame === "store" ? "error" : blame === "abandoned" ? "info" : "warn", blame === "abandoned" ? "fill_abandoned" : "fill_rejected", {
     key,
     upstream,
+    ...continuedFrom,
     reason,
     ...rejected?.details,
     writeError,

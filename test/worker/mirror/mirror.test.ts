@@ -273,9 +273,9 @@ describe("what the publisher lists is checked before it is kept", () => {
     expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
   });
 
-  it("a body cut short of its Content-Length breaks the client's download and is never kept", async () => {
+  it("a body cut short of its Content-Length breaks the client's download and is never kept (FILL_MAX_RESUMPTIONS=0)", async () => {
     const p = await publishBinaries();
-    const m = mirrorOf(p);
+    const m = mirrorOf(p, { FILL_MAX_RESUMPTIONS: "0" });
     await (await m.fetch(at("bin/versions.json"))).arrayBuffer(); // whole, before the bucket turns bad
     await m.settle();
     await p.bucket.set({ truncate: true });
@@ -286,6 +286,33 @@ describe("what the publisher lists is checked before it is kept", () => {
     }
     await m.settle();
     expect(await bucketKeys()).toEqual([key("bin/versions.json")]);
+  });
+
+  it("a body cut short is continued with a ranged GET of the same version (If-Range), checked and kept", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    await (await m.fetch(at("bin/versions.json"))).arrayBuffer();
+    await m.settle();
+    await p.bucket.set({ truncate: true }); // whole GETs are cut short; ranged ones are answered
+    const res = await outcome(await m.fetch(at(RELEASE)));
+    expect(res.clean, "continued, not broken").toBe(true);
+    if (res.clean) expect(await sha256Hex(res.bytes)).toBe(await sha256Hex(p.files[RELEASE]!));
+    const asked = (await p.bucket.log()).filter((r) => r.method === "GET" && r.path === RELEASE);
+    expect(asked.map((r) => r.headers["if-range"] ?? null)).toEqual([null, expect.stringMatching(/^"/)]);
+    await m.settle();
+    expect((await storedInfo(key(RELEASE)))?.customMetadata.sha256).toBe(await sha256Hex(p.files[RELEASE]!));
+  });
+
+  it("a file that changed while its body was being continued is not spliced: the download breaks and nothing is kept", async () => {
+    const p = await publishBinaries();
+    const m = mirrorOf(p);
+    await p.bucket.set({ truncate: true });
+    const res = await m.fetch(at(UNLISTED));
+    await sleep(300); // the first half arrived and the connection broke; the ranged GET waits a second
+    await p.bucket.put(UNLISTED, randomBytes(p.files[UNLISTED]!.length), "application/octet-stream");
+    expect((await outcome(res)).clean).toBe(false);
+    await m.settle();
+    expect(await storedInfo(key(UNLISTED))).toBeNull();
   });
 
   it.each([404, 410] as const)("a mirror without versions.json (answered %i) keeps its files after the length check", async (status) => {
@@ -642,7 +669,7 @@ describe("freshness follows the content", () => {
 
   it("a changed file whose new body is cut short leaves the old copy in place", async () => {
     const p = await publishBinaries();
-    const m = mirrorOf(p, TTL);
+    const m = mirrorOf(p, { ...TTL, FILL_MAX_RESUMPTIONS: "0" }); // a new body that breaks for good
     await (await m.fetch(at(NIGHTLY))).arrayBuffer();
     await m.settle();
     await p.bucket.put(NIGHTLY, randomBytes(100 * 1024), "application/x-gzip");

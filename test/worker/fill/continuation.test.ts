@@ -1,0 +1,150 @@
+/**
+ * Resume instead of breaking: when an upstream's body breaks mid-transfer, the fill continues from
+ * the byte reached with a ranged GET (to another upstream, or the same one after a pause), and
+ * every requester's stream goes on. The final check still decides, and whoever supplied bytes of a
+ * fill that fails it is passed over.
+ */
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { auditBucket, bucketKeys, manifest, outcome, sha256, testWorker, upstream, type Fault } from "../harness";
+import { nextSource } from "../../../worker/fill/continuation";
+
+afterEach(() => vi.restoreAllMocks());
+
+const big = () => manifest.bigArtifact; // ~390 KB, incompressible: artifacts stream as they fill
+const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
+/** The good upstream answers its HEAD later, so the faulty one is chosen first. */
+const LATER = { headDelayMs: 200 };
+const FAST = { UPSTREAM_IDLE_TIMEOUT_MS: "300" };
+
+type Logged = { method: string; path: string; headers: Record<string, string> };
+const getsOf = async (up: { log(): Promise<Logged[]> }, path: string) =>
+  (await up.log()).filter((r) => r.method === "GET" && r.path === path);
+
+/** The log lines of one event, parsed. */
+function events(spy: { mock: { calls: unknown[][] } }, event: string): Record<string, unknown>[] {
+  return spy.mock.calls
+    .map((c) => String(c[0]))
+    .filter((line) => line.includes(`"event":"${event}"`))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe.each<Fault>(["reset", "truncate", "stall"])("the fastest upstream's body breaks halfway (%s)", (fault) => {
+  it("continues from the byte reached on the other upstream: the first GET ends cleanly with the right bytes", async () => {
+    const info = vi.spyOn(console, "log");
+    const bad = await upstream({ faults: { [big()]: fault } });
+    const good = await upstream(LATER);
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.status).toBe(200);
+    expect(first.clean, "the requester's stream went on").toBe(true);
+    if (first.clean) expect(await sha256(first.bytes)).toBe(manifest.objects[big()]!.sha256);
+    expect((await getsOf(bad, big())).length).toBe(1);
+    const fromGood = await getsOf(good, big());
+    expect(
+      fromGood.map((r) => r.headers.range),
+      "only the rest was asked of the good upstream",
+    ).toEqual([expect.stringMatching(/^bytes=[1-9]\d*-$/)]);
+    await m.settle();
+    expect(await auditBucket()).toEqual([big().slice(1)]);
+    const continued = events(info, "fill_continued");
+    expect(continued).toHaveLength(1);
+    expect(continued[0]).toMatchObject({ upstream: good.url });
+    expect(events(info, "fill_committed")[0]).toMatchObject({ suppliers: [bad.url, good.url] });
+  });
+});
+
+describe("continuing a broken body", () => {
+  it("asks the same upstream again after a pause when no other has it", async () => {
+    const flaky = await upstream({ faults: { [big()]: "reset-once" } });
+    const m = testWorker({ UPSTREAM_SERVERS: flaky.url });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.clean).toBe(true);
+    if (first.clean) expect(await sha256(first.bytes)).toBe(manifest.objects[big()]!.sha256);
+    const got = await getsOf(flaky, big());
+    expect(got.map((r) => r.headers.range ?? "whole")).toEqual(["whole", expect.stringMatching(/^bytes=\d+-$/)]);
+    await m.settle();
+    expect(await auditBucket()).toEqual([big().slice(1)]);
+  });
+
+  it("keeps every requester's stream going: a crowd, a late joiner and a range", async () => {
+    const bad = await upstream({ faults: { [big()]: "reset" } });
+    const good = await upstream(LATER);
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
+    const crowd = Array.from({ length: 10 }, () => m.fetch(big()).then(outcome));
+    const ranged = m.fetch(big(), { headers: { range: "bytes=300000-300099" } }).then(outcome);
+    const results = await Promise.all(crowd);
+    const late = await outcome(await m.fetch(big()));
+    for (const r of [...results, late]) {
+      expect(r.clean).toBe(true);
+      if (r.clean) expect(await sha256(r.bytes)).toBe(manifest.objects[big()]!.sha256);
+    }
+    const range = await ranged;
+    expect(range.status).toBe(206);
+    expect(range.clean).toBe(true);
+    expect([(await getsOf(bad, big())).length, (await getsOf(good, big())).length], "one GET each for the crowd").toEqual([1, 1]);
+    await m.settle();
+  });
+
+  it("ends in a broken transfer when the continued bytes fail the check, and passes every supplier over", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const bad = await upstream({ faults: { [big()]: "reset" } });
+    const badRanges = await upstream({ faults: { [big()]: "bad-ranges" }, ...LATER });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${badRanges.url}`, ...FAST });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.clean, "never a clean wrong body").toBe(false);
+    await m.settle();
+    expect(await bucketKeys()).toEqual([]);
+    expect(events(warn, "fill_rejected")[0]).toMatchObject({ suppliers: [bad.url, badRanges.url] });
+    // Both are passed over for the key: the next request asks neither.
+    const before = (await getsOf(bad, big())).length + (await getsOf(badRanges, big())).length;
+    expect((await m.fetch(big())).status).toBe(502);
+    expect((await getsOf(bad, big())).length + (await getsOf(badRanges, big())).length).toBe(before);
+  });
+
+  it("gives up after FILL_MAX_RESUMPTIONS ranged GETs, with a broken transfer", async () => {
+    const one = await upstream({ faults: { [big()]: "reset" } });
+    const two = await upstream({ faults: { [big()]: "reset" }, ...LATER });
+    const m = testWorker({ UPSTREAM_SERVERS: `${one.url},${two.url}`, FILL_MAX_RESUMPTIONS: "2" });
+    expect((await outcome(await m.fetch(big()))).clean).toBe(false);
+    await m.settle();
+    const asked = [...(await getsOf(one, big())), ...(await getsOf(two, big()))];
+    expect(asked.filter((r) => r.headers.range).length, "the budget of ranged GETs").toBe(2);
+    expect(await bucketKeys()).toEqual([]);
+  });
+
+  it("breaks as before with FILL_MAX_RESUMPTIONS=0", async () => {
+    const bad = await upstream({ faults: { [big()]: "reset" } });
+    const good = await upstream(LATER);
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, FILL_MAX_RESUMPTIONS: "0" });
+    expect((await outcome(await m.fetch(big()))).clean).toBe(false);
+    expect((await getsOf(good, big())).filter((r) => r.headers.range)).toEqual([]);
+    await m.settle();
+  });
+
+  it("continues a package fill that requesters wait for: the first GET is a verified 200 with one GET per upstream", async () => {
+    const bad = await upstream({ faults: { [pkg()]: "reset" } });
+    const good = await upstream(LATER);
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}` });
+    const first = await outcome(await m.fetch(pkg()));
+    expect(first.status).toBe(200);
+    expect(first.clean).toBe(true);
+    if (first.clean) expect(await sha256(first.bytes)).toBe(manifest.objects[pkg()]!.sha256);
+    expect(
+      (await getsOf(good, pkg())).map((r) => r.headers.range),
+      "the rest only, not a second fill",
+    ).toEqual([expect.stringMatching(/^bytes=\d+-$/)]);
+    await m.settle();
+  });
+});
+
+describe("the next source", () => {
+  const order = ["a", "b", "c"];
+  it("goes round the upstreams after the one that broke, skipping those passed over, and comes back to it last", () => {
+    expect(nextSource(order, "a", () => false)).toBe("b");
+    expect(nextSource(order, "c", () => false)).toBe("a");
+    expect(nextSource(order, "a", (u) => u === "b")).toBe("c");
+    expect(nextSource(order, "a", (u) => u !== "a")).toBe("a");
+    expect(nextSource(["a"], "a", () => false)).toBe("a");
+  });
+});
