@@ -67,6 +67,18 @@ describe("continuing a broken body", () => {
     expect(await auditBucket()).toEqual([big().slice(1)]);
   });
 
+  it("reads an upstream that ignores the range from its start, dropping the bytes already had", async () => {
+    const bad = await upstream({ faults: { [big()]: "reset" } });
+    const whole = await upstream({ faults: { [big()]: "no-ranges" }, ...LATER });
+    const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${whole.url}`, ...FAST });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.clean).toBe(true);
+    if (first.clean) expect(await sha256(first.bytes)).toBe(manifest.objects[big()]!.sha256);
+    expect((await getsOf(whole, big())).map((r) => r.headers.range)).toEqual([expect.stringMatching(/^bytes=\d+-$/)]);
+    await m.settle();
+    expect(await auditBucket()).toEqual([big().slice(1)]);
+  });
+
   it("keeps every requester's stream going: a crowd, a late joiner and a range", async () => {
     const bad = await upstream({ faults: { [big()]: "reset" } });
     const good = await upstream(LATER);
