@@ -83,7 +83,7 @@ describe("continuing a broken body", () => {
     const bad = await upstream({ faults: { [big()]: "reset" } });
     const good = await upstream(LATER);
     const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
-    const crowd = Array.from({ length: 10 }, () => m.fetch(big()).then(outcome));
+    const crowd = Array.from({ length: 20 }, () => m.fetch(big()).then(outcome));
     const ranged = m.fetch(big(), { headers: { range: "bytes=300000-300099" } }).then(outcome);
     const results = await Promise.all(crowd);
     const late = await outcome(await m.fetch(big()));
