@@ -5,10 +5,20 @@ import { ConfigError } from "./config";
 import { FLAVORS } from "./protocol/flavors";
 import { requestDepsFor, runtimeFor } from "./runtime";
 import type { PrefetchMessage } from "./prefetch/prefetch";
+import { log } from "./log";
 
 export { FillCoordinator } from "./fill/coordinator";
 export { PrefetchLedger } from "./prefetch/ledger";
 export { PrefetchBudget } from "./prefetch/budget";
+
+// A rejection nobody handled in pkgedge's isolate is pkgedge's own bug: it is logged in pkgedge's
+// format, and not left to the runtime's "Uncaught (in promise)" line, which then always names
+// another isolate (under wrangler dev, the local R2 simulator's: docs/operations.md).
+addEventListener("unhandledrejection", (event) => {
+  const reason = event.reason instanceof Error ? (event.reason.stack ?? event.reason.message) : String(event.reason);
+  log("error", "unhandled_rejection", { reason });
+  event.preventDefault();
+});
 
 // Say the configuration in effect, or everything wrong with it, as soon as the worker is loaded
 // (wrangler dev prints it at startup), not only at the first request. Nothing here does I/O.

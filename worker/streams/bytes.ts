@@ -167,6 +167,8 @@ export function deliver(
   body: ReadableStream<Uint8Array> | null,
   length: number | undefined,
   native: boolean,
+  /** Names the transfer in the error a broken one ends with ("GET /artifact/…"). */
+  what = "the response",
 ): { body: ReadableStream<Uint8Array> | null; delivered: Promise<Delivered> } {
   if (!body) return { body, delivered: Promise.resolve({ bytes: 0, complete: true }) };
   const outlet = outlets.get(body);
@@ -180,17 +182,33 @@ export function deliver(
     return { body: fixed.readable, delivered };
   }
   const out = new Outlet(length);
-  void pump(body, out);
+  void pump(body, out, (err) => new BrokenTransfer(what, err));
   return { body: out.readable, delivered: out.delivered };
 }
 
-async function pump(body: ReadableStream<Uint8Array>, outlet: Outlet): Promise<void> {
+/**
+ * The error a response body that pkgedge broke off ends with. The runtime prints it as an
+ * uncaught error (`wrangler dev`: "✘ [ERROR] Uncaught Error: …"): breaking the body is the only way
+ * a Worker can tell a client a transfer is not whole, so the line is unavoidable, and says so
+ * itself rather than carry the bare "Network connection lost." of the stream it came through.
+ */
+class BrokenTransfer extends Error {
+  constructor(what: string, cause: unknown) {
+    super(
+      `pkgedge broke off ${what} on purpose: its source failed (${errorText(cause)}); ` +
+        "pkgedge never ends a transfer cleanly with bytes it could not verify (see its fill_rejected line)",
+    );
+    this.name = "BrokenTransfer";
+  }
+}
+
+async function pump(body: ReadableStream<Uint8Array>, outlet: Outlet, broken: (err: unknown) => unknown = (err) => err): Promise<void> {
   const reader = new ChunkReader(body);
   try {
     for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await outlet.write(chunk);
     await outlet.close();
   } catch (err) {
-    outlet.abort(err);
+    outlet.abort(broken(err));
     void reader.cancel(err);
   }
 }
