@@ -67,7 +67,7 @@ export class FillCoordinator extends DurableObject<Env> {
 
   /** The resource's bytes (a `Range` header is evaluated against the length the fill really has). */
   async stream(config: Config, spec: FillSpec, rangeHeader: string | null): Promise<Streamed> {
-    const joined = (this.fill !== null && !this.fill.failed) || this.starting !== null;
+    const joined = this.running();
     const started = await this.ensureFill(config, targetFor(config, spec));
     // A revalidation that was starting found the bucket's copy current: the caller reads it there.
     if (started.kind === "not-modified") return { kind: "in-bucket" };
@@ -81,11 +81,9 @@ export class FillCoordinator extends DurableObject<Env> {
    */
   async streamVerified(config: Config, spec: FillSpec): Promise<Verified> {
     const target = targetFor(config, spec);
-    const joined = (this.fill !== null && !this.fill.failed) || this.starting !== null;
     return verifyFirst({
       policy: config.verifyFirst,
       upstreamCount: target.upstreams.length,
-      joined,
       ensureFill: () => this.nextFill(waitedFillConfig(config), target),
       stream: (fill, joinedNow) => requesterStream(fill, null, joinedNow, config.unattendedFillMaxBytes),
       outage: (reason) => ({ kind: "upstream-failed", ...outage(config, [reason]) }),
@@ -248,9 +246,15 @@ export class FillCoordinator extends DurableObject<Env> {
    * The running fill, or once the last one's bookkeeping is done (which upstream it passed over),
    * a new one. A running fill is joined at once: its own bookkeeping waits for its end.
    */
-  private async nextFill(config: Config, target: FillTarget): Promise<Started> {
+  private async nextFill(config: Config, target: FillTarget): Promise<{ started: Started; joined: boolean }> {
     if (!this.fill || this.fill.failed) await this.settling.catch(() => {});
-    return this.ensureFill(config, target);
+    const joined = this.running();
+    return { started: await this.ensureFill(config, target), joined };
+  }
+
+  /** A fill is running or being started here: a requester now joins it rather than starts one. */
+  private running(): boolean {
+    return (this.fill !== null && !this.fill.failed) || this.starting !== null;
   }
 
   private async startFill(config: Config, target: FillTarget, validators?: Validators): Promise<Started> {

@@ -26,10 +26,11 @@ export interface VerifyFirstContext {
   policy: VerifyFirstPolicy;
   /** How many upstreams a fill may be tried on: each failed fill passes its upstream over. */
   upstreamCount: number;
-  /** This requester found a fill running or starting. */
-  joined: boolean;
-  /** The running fill, or a new one from the next upstream that has the resource and is not passed over. */
-  ensureFill(): Promise<NoFill | { kind: "ok"; fill: SharedFill }>;
+  /**
+   * The running fill, or a new one from the next upstream that has the resource and is not passed
+   * over; `joined`: this requester found that fill running or starting (it did not start it).
+   */
+  ensureFill(): Promise<{ started: NoFill | { kind: "ok"; fill: SharedFill }; joined: boolean }>;
   /** The requester's stream from a running fill (the fallback). */
   stream(fill: SharedFill, joined: boolean): Streamed;
   /** The answer when a fill failed for a reason no other upstream can fix (the bucket write failed). */
@@ -75,10 +76,9 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof PATIENCE
 export async function verifyFirst(context: VerifyFirstContext): Promise<Verified> {
   const { policy } = context;
   const deadline = Date.now() + policy.patienceMs;
-  let joined = context.joined;
   // One fill per upstream, and one more start that finds none left (an outage) or the bucket's copy.
   for (let tries = 0; tries <= context.upstreamCount; tries++) {
-    const started = await context.ensureFill();
+    const { started, joined } = await context.ensureFill();
     if (started.kind === "not-modified") return { kind: "in-bucket" };
     if (started.kind !== "ok") return started;
     const { fill } = started;
@@ -95,7 +95,6 @@ export async function verifyFirst(context: VerifyFirstContext): Promise<Verified
     if (settled.committed) return { kind: "verified", upstream: settled.upstream, joined };
     if (settled.blame === "store") return context.outage(settled.reason);
     // The upstream's bytes or pace failed: it is passed over, and the next fill is another's.
-    joined = true;
   }
   return context.outage("every upstream that has it failed to deliver verified bytes");
 }
@@ -107,11 +106,11 @@ export async function verifyFirst(context: VerifyFirstContext): Promise<Verified
  */
 export async function commitTrying(
   upstreamCount: number,
-  begin: () => Promise<NoFill | { kind: "ok"; fill: SharedFill }>,
+  begin: () => Promise<{ started: NoFill | { kind: "ok"; fill: SharedFill } }>,
 ): Promise<Committed> {
   let failed: Committed = { committed: false, reason: "no upstream was tried", absent: false };
   for (let tries = 0; tries <= upstreamCount; tries++) {
-    const started = await begin();
+    const { started } = await begin();
     if (started.kind === "not-found") return { committed: false, reason: "no upstream has it", absent: true };
     if (started.kind === "not-modified") return { committed: true, bytes: 0 };
     if (started.kind !== "ok") return { committed: false, reason: started.detail, absent: false };

@@ -30,6 +30,7 @@ describe.each<Fault>(["wrong-bytes", "corrupt-gzip", "truncate", "reset", "stall
       const m = testWorker({ UPSTREAM_SERVERS: `${bad.url},${good.url}`, ...FAST });
       const res = await m.fetch(pkg());
       expect(res.headers.get("x-cache-miss"), "a miss, answered from the verified copy").toBe("miss");
+      expect(res.headers.get("x-cache"), "this request started both fills: a MISS, not JOINED").toBe("MISS");
       expect(res.headers.get("content-length")).toBe(String(manifest.objects[pkg()]!.size));
       const first = await outcome(res);
       expect(first.status).toBe(200);
