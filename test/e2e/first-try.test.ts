@@ -95,7 +95,7 @@ describe("a cold package whose fastest upstream goes bad, through wrangler dev",
       const first = await get(path);
       expectVerified(first, path);
       expect(first.headers.get("x-cache-miss"), "a cold miss").toBe("miss");
-      expect(await gets(fast, path), "the bad upstream was asked first").toBe(1);
+      expect(await gets(fast, path), "the bad upstream was asked first").toBeGreaterThanOrEqual(1);
       expect(await gets(slow, path), "then the good one").toBe(1);
       // The verified copy is in the bucket: the next GET is a hit.
       const again = await get(path);
@@ -108,6 +108,7 @@ describe("a cold package whose fastest upstream goes bad, through wrangler dev",
     for (const attempt of [1, 2]) {
       const got = await get(ALL_BAD);
       expect(got.status, `attempt ${attempt}: an error status`).toBeGreaterThanOrEqual(500);
+      expect(got.status, `attempt ${attempt}: an error status`).toBeLessThan(600);
       expect(got.headers.get("retry-after"), `attempt ${attempt}: Retry-After`).toMatch(/^\d+$/);
       if (got.clean) expect(got.sha256).not.toBe(manifest.objects[ALL_BAD]!.sha256);
     }
