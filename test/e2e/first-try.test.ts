@@ -4,7 +4,7 @@
  * verified 200 from another upstream, a crowd shares one GET per upstream, and when no upstream
  * has good bytes the answer is an error status, never a 200. Pkg downloads a package once from its
  * Pkg server and then goes to GitHub, so a real Julia client must install such a package on its
- * first `Pkg.add` with nothing else reachable.
+ * first `Pkg.add` with nothing else reachable (and the registry, whose fastest upstream is corrupt too).
  */
 
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -25,6 +25,9 @@ const ONE_BAD = ["wrong-bytes", "corrupt-gzip", "reset", "truncate", "stall"] as
 const badPath = (fault: (typeof ONE_BAD)[number]) => seedling(ONE_BAD.indexOf(fault));
 const ALL_BAD = seedling(ONE_BAD.length);
 const CROWDED = seedling(ONE_BAD.length + 1);
+const ALONE = seedling(ONE_BAD.length + 2);
+/** The registry snapshot Julia installs. */
+const REGISTRY = manifest.snapshots[1]!;
 /** What Julia installs with `Pkg.add("Example")`: the newest version in the listed snapshot. */
 const EXAMPLE = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
 
@@ -35,7 +38,7 @@ let persistTo: string;
 
 beforeAll(async () => {
   // Both flavors carry the snapshot that has Example 0.5.3: Julia 1.5 picks a flavor from its own CI detection.
-  const list = `${manifest.snapshots[1]}\n`;
+  const list = `${REGISTRY}\n`;
   const lists = { eager: list, conservative: list };
   // `fast` wins every HEAD race, so each cold fill starts there; `slow` has good bytes, except for ALL_BAD.
   fast = await createUpstream(manifest.controlUrl, {
@@ -44,7 +47,9 @@ beforeAll(async () => {
       ...Object.fromEntries(ONE_BAD.map((f) => [badPath(f), f])),
       [ALL_BAD]: "wrong-bytes",
       [CROWDED]: "reset",
+      [ALONE]: "corrupt-gzip",
       [EXAMPLE]: "corrupt-gzip",
+      [REGISTRY]: "corrupt-gzip",
     },
   });
   slow = await createUpstream(manifest.controlUrl, { lists, headDelayMs: 300, faults: { [ALL_BAD]: "corrupt-gzip" } });
@@ -104,6 +109,15 @@ describe("a cold package whose fastest upstream goes bad, through wrangler dev",
     });
   }
 
+  // Known wrong: verify-first marks a requester as joined once its first fill failed, so a lone
+  // requester, whose own wait started both fills, is told JOINED (and logged "joined") instead of MISS.
+  it.fails("tells a lone requester whose fill moved on to the next upstream that it was a MISS (X-Cache)", async () => {
+    const first = await get(ALONE);
+    expectVerified(first, ALONE);
+    expect(await gets(fast, ALONE), "the bad upstream was asked first").toBe(1);
+    expect(first.headers.get("x-cache"), "this request started the fill (protocol.md §4.1)").toBe("MISS");
+  });
+
   it("answers an error status with Retry-After, never a 200, when every upstream's bytes are bad", async () => {
     for (const attempt of [1, 2]) {
       const got = await get(ALL_BAD);
@@ -124,9 +138,10 @@ describe("a cold package whose fastest upstream goes bad, through wrangler dev",
   });
 });
 
-describe.skipIf(!haveJulia)("a real Julia client (Pkg) on a package whose fastest upstream is corrupt", () => {
-  it("installs it on its first Pkg.add, from pkgedge alone", async () => {
-    // Pkg asks its Pkg server once, then GitHub (unreachable here, and without the fixture's tree), then git.
+describe.skipIf(!haveJulia)("a real Julia client (Pkg) on a registry and a package whose fastest upstream is corrupt", () => {
+  it("installs both on its first Pkg.add, from pkgedge alone", async () => {
+    // Pkg asks its Pkg server once for a package, then GitHub (unreachable here, and without the
+    // fixture's tree), then git. The registry is stored, past the corrupt upstream, before its list is published.
     const { code, output } = await julia(
       dev.url,
       `
@@ -143,6 +158,7 @@ describe.skipIf(!haveJulia)("a real Julia client (Pkg) on a package whose fastes
     expect(output).not.toMatch(/Cloning|could not download|does not match expected hash|github\.com/i);
     expect(output).toContain("HELLO=Hello, pkgedge");
     expect(await gets(fast, EXAMPLE), "the corrupt upstream was asked for Example's tarball").toBe(1);
+    expect(await gets(fast, REGISTRY), "and for the registry's").toBe(1);
     // Julia asked pkgedge once for the tarball, and that one answer was a verified, complete miss.
     const version = /JULIA_VERSION=(\S+)/.exec(output)?.[1];
     await new Promise((r) => setTimeout(r, 500)); // the line is written once the body was delivered
