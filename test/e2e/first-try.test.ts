@@ -63,22 +63,21 @@ afterAll(async () => {
   if (persistTo) rmSync(persistTo, { recursive: true, force: true });
 });
 
-type Outcome = { status: number; headers: Headers } & ({ clean: true; sha256: string; length: number } | { clean: false; error: string });
+type Outcome = { status: number; headers: Headers; headersAfterMs: number } & (
+  | { clean: true; sha256: string; length: number }
+  | { clean: false; error: string }
+);
 
-/** A GET as Pkg sends it, read to its end: whether the body ended cleanly, and its digest. */
-async function get(path: string): Promise<Outcome> {
-  const res = await fetch(dev.url + path, { headers: pkgHeaders(dev.url, path) });
+/** A GET as Pkg sends it, read to its end: when its status line came, whether the body ended cleanly, and its digest. */
+async function get(path: string, server = dev.url): Promise<Outcome> {
+  const asked = Date.now();
+  const res = await fetch(server + path, { headers: pkgHeaders(server, path) });
+  const answered = { status: res.status, headers: res.headers, headersAfterMs: Date.now() - asked };
   try {
     const body = Buffer.from(await res.arrayBuffer());
-    return {
-      status: res.status,
-      headers: res.headers,
-      clean: true,
-      sha256: createHash("sha256").update(body).digest("hex"),
-      length: body.length,
-    };
+    return { ...answered, clean: true, sha256: createHash("sha256").update(body).digest("hex"), length: body.length };
   } catch (err) {
-    return { status: res.status, headers: res.headers, clean: false, error: String(err) };
+    return { ...answered, clean: false, error: String(err) };
   }
 }
 
@@ -135,6 +134,49 @@ describe("a cold package whose fastest upstream goes bad, through wrangler dev",
     const perUpstream = [await gets(fast, CROWDED), await gets(slow, CROWDED)];
     expect(perUpstream[0], "the resetting upstream was asked").toBeGreaterThanOrEqual(1);
     for (const n of perUpstream) expect(n, `GETs per upstream: ${perUpstream}`).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("a cold package slower than the client's patience, through wrangler dev", () => {
+  // "slow": the body in 20 pieces over about two seconds, past a patience of 800 ms.
+  const PATIENCE_MS = 800;
+  const SLOW_GOOD = seedling(ONE_BAD.length + 3);
+  /** Served slowly, and with another package's bytes (under that package's own length). */
+  const SLOW_WRONG = seedling(ONE_BAD.length + 4);
+  let lagging: Upstream;
+  let impatient: WranglerDev;
+  let impatientState: string;
+
+  beforeAll(async () => {
+    lagging = await createUpstream(manifest.controlUrl, {
+      faults: { [SLOW_GOOD]: "slow", [SLOW_WRONG]: "slow" },
+      aliases: { [SLOW_WRONG]: seedling(0) },
+    });
+    impatientState = mkdtempSync(join(tmpdir(), "pkgedge-first-try-"));
+    impatient = await startWranglerDev({
+      vars: { UPSTREAM_SERVERS: lagging.url, PREFETCH: "off", VERIFY_FIRST_PATIENCE_MS: String(PATIENCE_MS) },
+      persistTo: impatientState,
+    });
+  });
+
+  afterAll(async () => {
+    await impatient?.stop();
+    if (impatientState) rmSync(impatientState, { recursive: true, force: true });
+  });
+
+  it("sends the status line once the patience ran out, then streams the fill to a verified, clean end", async () => {
+    const got = await get(SLOW_GOOD, impatient.url);
+    expect(got.headersAfterMs, "the status line waited for the patience").toBeGreaterThanOrEqual(PATIENCE_MS - 100);
+    expect(got.headersAfterMs, "and not for the whole body").toBeLessThan(1900);
+    expectVerified(got, SLOW_GOOD);
+    expect(await gets(lagging, SLOW_GOOD), "one upstream GET").toBe(1);
+  });
+
+  it("past the patience, ends wrong bytes in a broken transfer, never a clean wrong body", async () => {
+    const got = await get(SLOW_WRONG, impatient.url);
+    expect(got.status).toBe(200);
+    expect(got.headersAfterMs, "the status line waited for the patience").toBeGreaterThanOrEqual(PATIENCE_MS - 100);
+    expect(got.clean, "the held-back end is never sent").toBe(false);
   });
 });
 
