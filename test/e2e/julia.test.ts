@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUpstream, type Upstream } from "../shared/control.ts";
 import "../shared/manifest.ts";
-import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
+import { requestLines, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
 import { haveJulia, julia } from "./julia-client.ts";
 
 const manifest = inject("manifest");
@@ -71,11 +71,7 @@ describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", ()
       const version = /JULIA_VERSION=(\S+)/.exec(output)?.[1];
       expect(version, "the script prints its VERSION").toBeTruthy();
       await new Promise((r) => setTimeout(r, 500)); // the line is written once the body was delivered
-      const lines = dev
-        .output()
-        .split("\n")
-        .filter((l) => l.includes('"event":"request"'))
-        .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Record<string, unknown>);
+      const lines = requestLines(dev.output());
       const examplePath = (l: Record<string, unknown>) => String(l.path).startsWith(`/package/${manifest.example.uuid}/`);
       const ours = lines.filter((l) => examplePath(l) && l.julia_version === version && l.status === 200 && l.broken === false);
       expect(ours.length, `a request line for Example with Julia-Version ${version}`).toBeGreaterThanOrEqual(phase === "cold" ? 1 : 2);
