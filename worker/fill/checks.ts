@@ -16,12 +16,12 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Why the verifier refused the bytes, with what it measured when it was a bound that refused them. */
-function refusal(err: unknown, expected: string): BodyRejected {
+/** Why the verifier refused the bytes, with how far it had read (or what a bound measured). */
+function refusal(err: unknown, expected: string, progress: { compressed: number; decompressed: number }): BodyRejected {
   if (err instanceof ExpansionRefused) {
     return new BodyRejected(`the archive ${err.message}`, { expected, compressed: err.compressed, decompressed: err.decompressed });
   }
-  return new BodyRejected(`not a valid gzipped tarball: ${message(err)}`, { expected });
+  return new BodyRejected(`not a valid gzipped tarball: ${message(err)}`, { expected, ...progress });
 }
 
 /** `limits`: the verifier's bounds (entries, expansion) from the configuration. */
@@ -31,7 +31,7 @@ export function treeHashCheck(resource: Resource, limits: Omit<HashOptions, "sha
   return {
     update(chunk) {
       const reject = (err: unknown): never => {
-        throw refusal(err, expected);
+        throw refusal(err, expected, hasher.progress());
       };
       try {
         return hasher.write(chunk)?.catch(reject);
@@ -44,7 +44,7 @@ export function treeHashCheck(resource: Resource, limits: Omit<HashOptions, "sha
       try {
         hashes = await hasher.finish();
       } catch (err) {
-        const refused = refusal(err, expected);
+        const refused = refusal(err, expected, hasher.progress());
         return { ok: false, reason: refused.reason, blame: "upstream", details: refused.details };
       }
       const details = { expected, noSkip: hashes.noSkip, skip: hashes.skip, entries: hashes.entries };

@@ -55,6 +55,10 @@ class ExpansionBound {
     this.options = options;
   }
 
+  get decompressedSoFar(): number {
+    return this.decompressed;
+  }
+
   decompress(bytes: number): void {
     this.decompressed += bytes;
     const maxBytes = this.options.maxDecompressedBytes ?? Infinity;
@@ -89,6 +93,8 @@ export interface TarGzHasher {
   finish(): Promise<TreeHashes>;
   /** Stops early, releasing everything. */
   abort(reason: unknown): void;
+  /** Bytes fed to the decompressor and come out of it so far (for a refusal's log line). */
+  progress(): { compressed: number; decompressed: number };
 }
 
 /**
@@ -189,6 +195,7 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
     abort(reason) {
       input.abort(reason).catch(() => {});
     },
+    progress: () => ({ compressed: bound.compressed, decompressed: bound.decompressedSoFar }),
   };
 }
 

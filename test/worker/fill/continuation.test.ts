@@ -86,10 +86,14 @@ describe("continuing a broken body", () => {
     const crowd = Array.from({ length: 20 }, () => m.fetch(big()).then(outcome));
     const ranged = m.fetch(big(), { headers: { range: "bytes=300000-300099" } }).then(outcome);
     const results = await Promise.all(crowd);
-    const late = await outcome(await m.fetch(big()));
-    for (const r of [...results, late]) {
-      expect(r.clean).toBe(true);
-      if (r.clean) expect(await sha256(r.bytes)).toBe(manifest.objects[big()]!.sha256);
+    const lateResponse = await m.fetch(big());
+    const lateHeaders = JSON.stringify(Object.fromEntries(lateResponse.headers));
+    const late = await outcome(lateResponse);
+    for (const [i, r] of [...results, late].entries()) {
+      const who = i < results.length ? `requester ${i}` : `the late joiner (${lateHeaders})`;
+      expect(r.clean, who).toBe(true);
+      expect(r.status, who).toBe(200);
+      if (r.clean) expect(await sha256(r.bytes), `${who}: ${r.bytes.length} bytes`).toBe(manifest.objects[big()]!.sha256);
     }
     const range = await ranged;
     expect(range.status).toBe(206);
