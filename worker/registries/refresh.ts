@@ -164,9 +164,13 @@ async function refreshRound(
     const report: RegistryReport = { refused: [], capped: null };
     update.registries![uuid] = report;
     const known: Known = { published: current, superseded: new Set(state?.superseded?.[uuid] ?? []) };
-    // The history is asked only about listed hashes that could be published (not replaced ones, not ones the origin denies).
-    const asked = [...obs.hashes].filter(([h, s]) => s.listers.size > 0 && !known.superseded.has(h) && !memory.saidNo(h)).map(([h]) => h);
-    const history = await historyFor(store, sources, registry, current === undefined ? asked : [current, ...asked], memory, now);
+    // The history is asked only when a listed hash could replace the published one (not a replaced
+    // one, not one the origin denies) and is not ordered yet: then about it and the published hash.
+    const asked = [...obs.hashes]
+      .filter(([h, s]) => h !== current && s.listers.size > 0 && !known.superseded.has(h) && !memory.saidNo(h))
+      .map(([h]) => h);
+    const ordering = current === undefined || asked.length === 0 ? asked : [current, ...asked];
+    const history = await historyFor(store, sources, registry, ordering, memory, now);
     const checking = { store, sources, flavor, registry, obs, state, memory, report, update, current, storeFailures };
     const choice = await choose(checking, known, history);
     if (choice.backwards) log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: choice.refused });

@@ -132,6 +132,24 @@ describe("reading the history", () => {
     await m.settle();
   });
 
+  it("is not read when no listed snapshot could replace the published one, even one the history lacks", async () => {
+    const history = await historyServer();
+    await history.server.reconfigure({ history: [hashOf(1), hashOf(2)] }); // snapshot 0 fell out of it
+    const up = await upstream({ lists: { conservative: list(0) } });
+    const vars = { UPSTREAM_SERVERS: up.url, REGISTRY_HISTORY: history.variable };
+    const first = testWorker(vars);
+    await first.scheduled(); // a first snapshot: published without proof
+    expect(await published()).toBe(list(0));
+    await first.settle();
+    const reads = await history.reads();
+    // Another isolate, with nothing cached: only the published snapshot is listed.
+    await bucket().delete(`_pkgedge/history.${UUID}.json`);
+    const other = testWorker(vars);
+    await other.scheduled();
+    expect(await history.reads()).toBe(reads);
+    await other.settle();
+  });
+
   it("never sends GITHUB_TOKEN to a history that is not api.github.com", async () => {
     const history = await historyServer();
     const up = await upstream({ lists: { conservative: list(0) } });
