@@ -79,6 +79,8 @@ interface World {
   honest: Honest[];
   hostile: { name: string; lists: string; down: boolean; fakes: Set<string> } | null;
   committed: Set<string>;
+  /** When a fill of each hash last failed (the refresh does not retry one for ten minutes). */
+  unstorableAt: Map<string, number>;
 }
 
 /** Storage servers keep every snapshot they synced; the hostile one has its own and all but the newest real one. */
@@ -139,7 +141,10 @@ function sourcesFor(world: World): RegistrySources {
       const served =
         world.honest.some((u) => !u.down && honestHas(world, u, ref.treeHash)) ||
         (world.hostile && !world.hostile.down && hostileHas(world, ref.treeHash));
-      if (!served) return "no upstream has it";
+      if (!served) {
+        world.unstorableAt.set(ref.treeHash, world.clock);
+        return "no upstream has it";
+      }
       world.committed.add(ref.treeHash);
       return null;
     },
@@ -221,6 +226,7 @@ function newWorld(random: () => number, hostile: boolean): World {
     honest: ["A", "B"].map((name) => ({ name, stored: 1, lists: 0, down: false })),
     hostile: hostile ? { name: "X", lists: "", down: false, fakes: new Set() } : null,
     committed: new Set(),
+    unstorableAt: new Map(),
   };
   if (world.hostile) world.hostile.lists = world.snapshots[0]!;
   return world;
@@ -396,9 +402,11 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
     if (current === undefined) continue;
 
     // Liveness: once every answering upstream (at least two) lists the newest snapshot, no hostile
-    // upstream answers, and the history can be read, it is published in that very round.
+    // upstream answers, and the history can be read, it is published in that very round (unless
+    // its fill failed in the last ten minutes, when no upstream had it yet: it is not retried sooner).
     const newest = world.snapshots[world.snapshots.length - 1]!;
-    if (everyoneListsNewest(world) && !movedMidRound && historyReadable(readableRounds) && current !== newest) {
+    const failedLately = world.clock - (world.unstorableAt.get(newest) ?? -Infinity) < 600_000;
+    if (everyoneListsNewest(world) && !movedMidRound && historyReadable(readableRounds) && !failedLately && current !== newest) {
       const state = await store.get(`_pkgedge/registries.${FLAVOR}.json`);
       const why = state ? JSON.stringify(JSON.parse(await new Response(state.body).text()).registries?.[UUID]) : "no state";
       expect(current, `${where}: every answering upstream lists ${newest}, the history orders it; the round said ${why}`).toBe(newest);
