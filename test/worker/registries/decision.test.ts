@@ -10,6 +10,7 @@ import { decide, type HistoryOrder, type Known, type Step, type Verdict } from "
 import { mergeWindow, MIN_READ_INTERVAL_MS, readIsDue } from "../../../worker/registries/history-cache";
 import { historyPageUrl, treesOfCommits } from "../../../worker/registries/history";
 import type { Observation } from "../../../worker/registries/order";
+import { RefreshMemory } from "../../../worker/registries/memory";
 
 const h = (c: string) => c.repeat(40);
 
@@ -133,6 +134,18 @@ describe("the history's window", () => {
     expect(mergeWindow(["d", "c", "b"], ["b", "a"])).toEqual(["d", "c", "b", "a"]);
     expect(mergeWindow(["f", "e"], ["b", "a"])).toEqual(["f", "e"]);
     expect(mergeWindow([], ["b", "a"])).toEqual([]);
+    const long = Array.from({ length: 1500 }, (_, i) => String(i));
+    expect(mergeWindow(long.slice(0, 100), long.slice(99))).toHaveLength(1000);
+  });
+
+  it("is not asked again about a hash a read did not hold for ten minutes (in that isolate)", () => {
+    let t = 0;
+    const memory = new RefreshMemory(() => t);
+    memory.rememberNotInHistory("x");
+    t = 600_000 - 1;
+    expect(memory.notInHistory("x")).toBe(true);
+    t = 600_000;
+    expect(memory.notInHistory("x")).toBe(false);
   });
 
   it("is read again only for a hash it lacks, at most once per interval, never before a rate limit's reset", () => {
