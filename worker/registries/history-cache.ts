@@ -90,6 +90,8 @@ export async function historyFor(
       cache = { trees: mergeWindow(read.trees, cache.trees), readAt: at, attemptAt: at, failures: 0, lastError: null };
       const inRead = new Set(cache.trees);
       for (const h of missing) if (!inRead.has(h)) memory.rememberNotInHistory(h);
+      // One line per request to the history: what the deployment spends of its GitHub budget.
+      log("info", "registry_history_read", { uuid: registry.uuid, commits: read.trees.length, kept: cache.trees.length });
     } else {
       cache = {
         ...cache,
