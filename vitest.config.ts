@@ -23,7 +23,7 @@ const worker = (storage: "r2" | "s3", extra: { bindings?: Record<string, string>
 // The queue's consumer runs with the worker's own environment, not a test's, so the prefetch
 // suites configure it here: one fixture upstream per backend (`/u/prefetch-r2`, `/u/prefetch-s3`,
 // set up by each test, so the two projects never share it), the
-// fixture registry's origin, everything prefetched, the gate on, retries a second apart (on S3
+// fixture registry's origin and history, everything prefetched, the gate on, retries a second apart (on S3
 // at once: the retry path is the same, and the six deliveries of a dead-lettered item take no time).
 const PREFETCH_TEST = "test/worker/prefetch/queue.test.ts";
 const prefetching = (storage: "r2" | "s3") =>
@@ -36,6 +36,7 @@ const prefetching = (storage: "r2" | "s3") =>
         bindings: {
           UPSTREAM_SERVERS: `${controlUrl}/u/prefetch-${storage}`,
           REGISTRIES: `${registryUuid}=${controlUrl}/origin/{hash}`,
+          REGISTRY_HISTORY: `${registryUuid}=${controlUrl}/history`,
           PREFETCH: "all",
           PREFETCH_GATE: "true",
           PREFETCH_PLATFORMS: "x86_64-linux-gnu",
@@ -115,6 +116,7 @@ export default defineConfig({
             "test/worker/fill/window.test.ts",
             "test/worker/fill/hostile.test.ts",
             "test/worker/registries/order.test.ts",
+            "test/worker/registries/decision.test.ts",
           ],
           testTimeout: 30_000,
           provide: { storage: "s3" },

@@ -42,4 +42,11 @@ export interface UpstreamConfig {
    * to `/origin/<hash>` whatever the hash (a renamed repository's answer).
    */
   origin?: string[] | "down";
+  /**
+   * As the registry's history, at `/history` (GitHub's commits API: newest first, each with
+   * `commit.tree.sha`): the tree hashes in the order they were committed (default: every fixture
+   * registry snapshot, in the manifest's order); "down" answers 503, "rate-limited" 403 with
+   * `x-ratelimit-remaining: 0` (GitHub's answer), "429" 429 with `retry-after: 60`.
+   */
+  history?: string[] | "down" | "rate-limited" | "429";
 }

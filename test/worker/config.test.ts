@@ -77,6 +77,18 @@ describe("configuration", () => {
     ],
     ["a registry that is not a UUID", { REGISTRIES: "General" }, "REGISTRIES"],
     ["an origin without {hash}", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106=https://git.example.org/tarball" }, "REGISTRIES"],
+    [
+      "a history for a registry not in REGISTRIES",
+      { REGISTRY_HISTORY: "0b1a5e5e-0000-4000-8000-000000000001=https://h.example/commits" },
+      "REGISTRY_HISTORY",
+    ],
+    ["a history that is not a URL", { REGISTRY_HISTORY: "23338594-aafe-5451-b93e-139f81909106=commits" }, "REGISTRY_HISTORY"],
+    ["a history entry without a URL", { REGISTRY_HISTORY: "23338594-aafe-5451-b93e-139f81909106" }, "REGISTRY_HISTORY"],
+    [
+      "a plain-http history that is not loopback",
+      { REGISTRY_HISTORY: "23338594-aafe-5451-b93e-139f81909106=http://h.example/commits" },
+      "REGISTRY_HISTORY",
+    ],
     ["a registry listed twice", { REGISTRIES: "23338594-aafe-5451-b93e-139f81909106,23338594-aafe-5451-b93e-139f81909106" }, "REGISTRIES"],
     ["an unclear insecure flag", { ALLOW_INSECURE_UPSTREAMS: "yes" }, "ALLOW_INSECURE_UPSTREAMS"],
     ["a negative cache over 60 s", { NEGATIVE_TTL_SECONDS: "3600" }, "NEGATIVE_TTL_SECONDS"],
@@ -123,8 +135,19 @@ describe("configuration", () => {
       {
         uuid: "23338594-aafe-5451-b93e-139f81909106",
         originTemplate: "https://api.github.com/repos/JuliaRegistries/General/tarball/{hash}",
+        historyUrl: "https://api.github.com/repos/JuliaRegistries/General/commits",
       },
     ]);
+  });
+
+  it("reads a registry's history where REGISTRY_HISTORY says, or nowhere (none)", () => {
+    const uuid = "23338594-aafe-5451-b93e-139f81909106";
+    expect(parseConfig({ REGISTRY_HISTORY: `${uuid}=http://127.0.0.1:9/history` }).registries[0]!.historyUrl).toBe(
+      "http://127.0.0.1:9/history",
+    );
+    expect(parseConfig({ REGISTRY_HISTORY: `${uuid}=none` }).registries[0]!.historyUrl).toBeUndefined();
+    // An origin that is not GitHub's tarball URL implies no history.
+    expect(parseConfig({ REGISTRIES: `${uuid}=https://o.example/{hash}` }).registries[0]!.historyUrl).toBeUndefined();
   });
 
   it("takes registries with and without an origin", () => {

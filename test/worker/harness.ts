@@ -127,12 +127,13 @@ export interface TestWorker {
   settle(): Promise<void>;
 }
 
-/** The fixture registry's origin: the fixture server knows every snapshot it serves. */
+/** The fixture registry's origin and history: the fixture server knows every snapshot it serves, in order. */
 const fixtureRegistries = () => `${manifest.registryUuid}=${manifest.controlUrl}/origin/{hash}`;
+const fixtureHistory = () => `${manifest.registryUuid}=${manifest.controlUrl}/history`;
 
 /** A worker under test with its own configuration; the same object keeps its in-memory state across requests. */
 export function testWorker(vars: Record<string, unknown>): TestWorker {
-  const workerEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), ...vars } as Env;
+  const workerEnv = { ...env, ...storageVars(), REGISTRIES: fixtureRegistries(), REGISTRY_HISTORY: fixtureHistory(), ...vars } as Env;
   const pending: ExecutionContext[] = [];
   const responses: Response[] = [];
   return {

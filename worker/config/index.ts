@@ -42,7 +42,7 @@ export function parseConfig(vars: Vars): Config {
   const pacing = upstreamPacing(vars, c);
   const sizes = fillSizes(vars, c);
   const upstreams = c.check(() => parseUpstreams(rawList(vars, "UPSTREAM_SERVERS")));
-  const registries = c.check(() => parseRegistries(text(vars, "REGISTRIES")));
+  const registries = c.check(() => parseRegistries(text(vars, "REGISTRIES"), text(vars, "REGISTRY_HISTORY")));
   const allowInsecureUpstreams = c.check(() => flag(vars, "ALLOW_INSECURE_UPSTREAMS"));
   const allowed = allowInsecureUpstreams ?? false;
   if (upstreams) c.check(() => refuseInsecure("UPSTREAM_SERVERS", upstreams, allowed));
@@ -51,6 +51,14 @@ export function parseConfig(vars: Vars): Config {
       refuseInsecure(
         "REGISTRIES",
         registries.flatMap((r) => (r.originTemplate ? [r.originTemplate] : [])),
+        allowed,
+      ),
+    );
+  if (registries)
+    c.check(() =>
+      refuseInsecure(
+        "REGISTRY_HISTORY",
+        registries.flatMap((r) => (r.historyUrl ? [r.historyUrl] : [])),
         allowed,
       ),
     );

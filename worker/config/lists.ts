@@ -19,6 +19,12 @@ export interface RegistryConfig {
    * hash (for GitHub: the tarball URL Pkg itself builds). Absent: new hashes need a quorum of upstreams.
    */
   originTemplate?: string;
+  /**
+   * The registry's history: a GitHub commits API URL (`https://api.github.com/repos/{owner}/{repo}/commits`,
+   * optionally `?sha=<branch>`) whose commits, newest first, carry each snapshot's tree hash. Absent:
+   * snapshots are ordered by their content alone.
+   */
+  historyUrl?: string;
 }
 
 /** A comma-separated list: absent means the default; set but empty is an error. */
@@ -49,8 +55,60 @@ export function refuseInsecure(name: VariableName, urls: string[], allowed: bool
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** `REGISTRIES`: comma-separated `uuid` or `uuid=originTemplate` entries, the template with `{hash}`. */
-export function parseRegistries(raw: string | undefined): RegistryConfig[] {
+/** GitHub's tarball URL for a tree hash names the repository whose commits API is the history. */
+const GITHUB_TARBALL = /^https:\/\/api\.github\.com\/repos\/([\w.-]+)\/([\w.-]+)\/tarball\/\{hash\}$/;
+
+/** The history a registry's origin implies: the commits of the same GitHub repository (default branch). */
+function historyFromOrigin(template: string | undefined): string | undefined {
+  const m = template === undefined ? null : GITHUB_TARBALL.exec(template);
+  return m ? `https://api.github.com/repos/${m[1]}/${m[2]}/commits` : undefined;
+}
+
+/**
+ * `REGISTRY_HISTORY`: comma-separated `uuid=URL` entries (`uuid=none`: no history), each naming a
+ * registry of REGISTRIES. A registry not named reads the history its GitHub origin implies.
+ */
+function parseHistories(raw: string | undefined, uuids: ReadonlySet<string>): Map<string, string | undefined> {
+  const name = "REGISTRY_HISTORY";
+  const out = new Map<string, string | undefined>();
+  for (const item of items(raw ?? "")) {
+    const eq = item.indexOf("=");
+    if (eq < 0) throw new ConfigError(name, `expected uuid=URL (or uuid=none), got ${JSON.stringify(item)}`);
+    const uuid = item.slice(0, eq).trim();
+    const value = item.slice(eq + 1).trim();
+    if (!uuids.has(uuid)) throw new ConfigError(name, `${JSON.stringify(uuid)} is not a registry of REGISTRIES`);
+    if (out.has(uuid)) throw new ConfigError(name, `${uuid} is listed twice`);
+    if (value === "none") {
+      out.set(uuid, undefined);
+      continue;
+    }
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(name, `the history of ${uuid} is not a URL: ${JSON.stringify(value)}`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new ConfigError(name, `the history of ${uuid} is not an http(s) URL: ${JSON.stringify(value)}`);
+    out.set(uuid, value);
+  }
+  return out;
+}
+
+/**
+ * `REGISTRIES`: comma-separated `uuid` or `uuid=originTemplate` entries, the template with `{hash}`;
+ * with `REGISTRY_HISTORY`, where each registry's history is read.
+ */
+export function parseRegistries(raw: string | undefined, historyRaw?: string): RegistryConfig[] {
+  const registries = parseRegistryOrigins(raw);
+  const histories = parseHistories(historyRaw, new Set(registries.map((r) => r.uuid)));
+  return registries.map((r) => {
+    const historyUrl = histories.has(r.uuid) ? histories.get(r.uuid) : historyFromOrigin(r.originTemplate);
+    return historyUrl === undefined ? r : { ...r, historyUrl };
+  });
+}
+
+function parseRegistryOrigins(raw: string | undefined): RegistryConfig[] {
   const name = "REGISTRIES";
   const seen = new Set<string>();
   return commaList(name, raw, DEFAULT_REGISTRIES, "registries").map((item) => {

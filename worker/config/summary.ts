@@ -12,7 +12,7 @@ export function configSummary(c: Config, secrets: Secrets, analyticsBound: boole
       c.storage.kind === "r2"
         ? { kind: "r2", binding: "BUCKET" }
         : { kind: "s3", endpoint: c.storage.endpoint, bucket: c.storage.bucket, region: c.storage.region },
-    registries: c.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null })),
+    registries: c.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null, history: r.historyUrl ?? null })),
     binary_mirrors: c.binaryMirrors.map((m) => `${m.name}=${m.base}`),
     path_prefix: c.pathPrefix || "/",
     ttl_seconds: {

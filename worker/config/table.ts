@@ -70,6 +70,10 @@ export const VARIABLES = {
   // A part of a body of unknown length is held in memory while it uploads: well below the 128 MB isolate limit.
   MULTIPART_PART_BYTES: { kind: "integer", default: 16 * MiB, min: 5 * MiB, max: 32 * MiB, doc: "multipart part size" },
   REGISTRIES: { kind: "list", default: DEFAULT_REGISTRIES, doc: "the registries published, each with the origin that confirms new hashes" },
+  REGISTRY_HISTORY: {
+    kind: "list",
+    doc: "where each registry's history (its commits, newest first) is read: uuid=URL entries; default: its GitHub origin's commits",
+  },
   ALLOW_INSECURE_UPSTREAMS: { kind: "flag", default: false, doc: "allow plain-http upstreams and origins beyond loopback" },
   PATH_PREFIX: { kind: "text", doc: "serve under a path, for JULIA_PKG_SERVER=https://host/julia" },
   FILL_WINDOW_BYTES: {

@@ -28,7 +28,12 @@ export interface FlavorReport {
       hash: string | null;
       published_at: string | null;
       confirmed_by: string | null;
+      proof: string | null;
+      position: number | null;
       refused: unknown[];
+      history_read_at: string | null;
+      history_failures: number;
+      last_history_error: string | null;
       origin_failures: number;
       last_origin_error: string | null;
       capped: string | null;
@@ -58,7 +63,7 @@ export async function registriesReport(rt: Runtime): Promise<Record<string, Flav
         last_attempt_at: state?.lastAttemptAt ?? null,
         last_error: stateError ?? state?.lastError ?? null,
         state_error: stateError,
-        // Per registry: the published hash, when and how it was trusted, what was refused and why.
+        // Per registry: the published hash, when and how it was trusted and proven newer, its place in the history, what was refused and why.
         by_registry: Object.fromEntries(
           Object.entries(state?.registries ?? {}).map(([uuid, r]) => [
             uuid,
@@ -66,7 +71,12 @@ export async function registriesReport(rt: Runtime): Promise<Record<string, Flav
               hash: r.hash ?? null,
               published_at: r.publishedAt ?? null,
               confirmed_by: r.confirmedBy ?? null,
+              proof: r.proof ?? null,
+              position: r.position ?? null,
               refused: r.refused ?? [],
+              history_read_at: r.historyReadAt ?? null,
+              history_failures: r.historyFailures ?? 0,
+              last_history_error: r.lastHistoryError ?? null,
               origin_failures: r.originFailures ?? 0,
               last_origin_error: r.lastOriginError ?? null,
               capped: r.capped ?? null,

@@ -1,21 +1,25 @@
 /**
- * The per-registry choice: given what pkgedge knows (the published hash and its history) and what
- * the upstreams offer this round, which snapshot to publish. A plain function with no fetch and no
- * bucket: a candidate's checks (its origin or a quorum, a verified fill, the prefetch gate) are
- * made by the caller, one candidate at a time when the choice asks for them, and passed back in as
- * verdicts, so a round costs only the checks the choice really needs. The order itself is order.ts.
+ * The per-registry decision: given the published hash, what the upstreams list this round and what
+ * the registry's history says, which snapshot to publish, and why. The list moves only to a
+ * snapshot proven newer than the published one: by the registry's history (an earlier position
+ * among its commits), else by content (it adds versions and removes none). Nothing is inferred
+ * from which upstreams hold what: observations of upstreams cannot tell an advance from a rollback.
+ *
+ * A plain function with no fetch and no bucket: a candidate's checks (its origin or a quorum, a
+ * verified fill, the content comparison when the history cannot order it, the prefetch gate) are
+ * made by the caller, one candidate at a time when the decision asks for them, and passed back in
+ * as verdicts, so a round costs only the checks the decision really needs.
  */
 
-import { olderThan, rankCandidates, type Observation, type Refusal } from "./order";
+import type { ContentOrder } from "./content-order";
+import type { Observation } from "./order";
 
 /** Per registry and round: candidates examined, and registry tarballs filled, at most. */
 export const MAX_CANDIDATES_PER_ROUND = 5;
 export const MAX_FILLS_PER_ROUND = 2;
-/**
- * How long every upstream must have moved on to a tied hash before it replaces the published one,
- * when several are configured: less than a cron period, so such a move lands on the next round.
- */
-const MOVED_ON_DWELL_MS = 45_000;
+
+/** How a published hash was shown not to go backwards: nothing was published before it (first). */
+export type Proof = "history" | "content" | "first";
 
 /** What pkgedge knows about one registry before the round. */
 export interface Known {
@@ -23,90 +27,122 @@ export interface Known {
   published: string | undefined;
   /** Hashes pkgedge published and replaced: never again. */
   superseded: ReadonlySet<string>;
-  /** Hashes known to be older than one adopted earlier. */
-  passed: ReadonlySet<string>;
-  /** The hash every upstream had moved on to in earlier rounds, and since when (ISO time). */
-  movedOn: { hash: string; since: string } | null | undefined;
-  /** The round's time (ms). */
-  now: number;
 }
 
-/** A checked candidate: taken (and how its trust was established), or why not. */
+/** What the registry's history says this round. */
+export interface HistoryOrder {
+  /** Each hash in the history read: its position, 0 the newest commit. */
+  positions: ReadonlyMap<string, number>;
+  /** Why a hash not in `positions` is not ordered (the history could not be read, or it is not in it). */
+  gap: string;
+}
+
+/** A checked candidate: its checks passed (how it is trusted, and its content order when asked), or why not. */
 export type Verdict =
-  | { taken: true; by: "origin" | "quorum" }
+  | { ok: true; by: "origin" | "quorum"; content?: ContentOrder }
   /** `filled`: its tarball was fetched (or tried), which counts against the round's fills. */
-  | { taken: false; reason: string; filled: boolean };
+  | { ok: false; reason: string; filled: boolean };
+
+interface Refusal {
+  hash: string;
+  reason: string;
+}
 
 export interface Choice {
   kind: "chosen";
   /** What to publish for the registry: the hash taken, else the published one (undefined: none). */
   hash: string | undefined;
-  /** Set when a new hash was taken. */
+  /** Set when a new hash was taken: how it is trusted, and how it is proven newer. */
   confirmedBy?: "origin" | "quorum";
+  proof?: Proof;
   /** Listed hashes not taken, and why, in the order they were considered. */
-  refused: { hash: string; reason: string }[];
+  refused: Refusal[];
   /** The round stopped at a cap (and how many candidates were left), or null. */
   capped: string | null;
   left: number;
-  /** The hash every upstream moves on to now, and since when (null: none). */
-  movedOn: { hash: string; since: string } | null;
-  /** Hashes the taken one shows to be older (never taken later on the upstreams moving on). */
-  passed: string[];
-  /** What the upstreams list points behind the published hash (a rollback upstream), and what was refused for order. */
+  /**
+   * What the upstreams list points behind the published hash (a rollback upstream): a listed hash is
+   * proven older, no answering upstream lists the published one, and nothing newer was taken.
+   */
   backwards: boolean;
-  orderRefused: Refusal[];
 }
 
-/** The next candidate to check, or the choice once no more checks are needed. */
-export type Step = { kind: "check"; hash: string } | Choice;
+/** The next candidate to check (`compare`: its content order is needed too), or the decision once no more checks are needed. */
+export type Step = { kind: "check"; hash: string; compare: boolean } | Choice;
 
-export function chooseSnapshot(offered: Observation, known: Known, verdicts: ReadonlyMap<string, Verdict>): Step {
-  const ranking = rankCandidates(offered, known.published, known.superseded, known.passed);
-  const refused = ranking.refused.map((r) => ({ hash: r.hash, reason: r.reason as string }));
-  // A move only "every upstream moved on" supports must hold across rounds: upstreams that all lag
-  // in what they list for a round look the same as upstreams that all advanced.
-  const movedOnNow = ranking.candidates.find((h) => ranking.movedOn.has(h));
-  const pending = known.movedOn;
-  const movedOn = movedOnNow
-    ? { hash: movedOnNow, since: pending?.hash === movedOnNow ? pending.since : new Date(known.now).toISOString() }
-    : null;
-  // (With one upstream configured there is nobody else to wait for: it decides, as configured.)
-  const held = (hash: string) =>
-    offered.configured < 2 || (pending?.hash === hash && known.now - Date.parse(pending.since) >= MOVED_ON_DWELL_MS);
+const OLDER_BY_HISTORY = "older than the published snapshot in the registry's history";
 
+/** Listed hashes that may replace the published one, in the order to try them, and those refused outright. */
+function candidatesOf(offered: Observation, known: Known, history: HistoryOrder) {
+  const { published } = known;
+  const at = published === undefined ? undefined : history.positions.get(published);
+  const proven: [string, number][] = [];
+  const open: [string, number][] = [];
+  const refused: Refusal[] = [];
+  for (const [hash, support] of offered.hashes) {
+    if (hash === published || support.listers.size === 0) continue;
+    const position = history.positions.get(hash);
+    if (known.superseded.has(hash)) refused.push({ hash, reason: "older: pkgedge published it and replaced it" });
+    else if (published === undefined) (position === undefined ? open : proven).push([hash, position ?? -support.listers.size]);
+    else if (at !== undefined && position !== undefined)
+      position < at ? proven.push([hash, position]) : refused.push({ hash, reason: OLDER_BY_HISTORY });
+    else open.push([hash, -support.listers.size]);
+  }
+  // Newest first in the history; the others by how many upstreams list them, then by hash (never by UPSTREAM_SERVERS' order).
+  const order = (a: [string, number], b: [string, number]) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  return { proven: new Set(proven.map(([h]) => h)), ordered: [...proven.sort(order), ...open.sort(order)].map(([h]) => h), refused };
+}
+
+function contentRefusal(content: ContentOrder | undefined, gap: string): string {
+  if (content === "older") return `older than the published snapshot by content (it removes versions and adds none); ${gap}`;
+  if (content === "same") return `unproven: it lists the same versions as the published snapshot; ${gap}`;
+  return `unproven: ${gap}, and its content neither only adds versions nor only removes them`;
+}
+
+export function decide(offered: Observation, known: Known, history: HistoryOrder, verdicts: ReadonlyMap<string, Verdict>): Step {
+  const { proven, ordered, refused } = candidatesOf(offered, known, history);
+  let backwards = refused.length > 0;
   let fills = 0;
   let capped: string | null = null;
   let left = 0;
-  let taken: { hash: string; by: "origin" | "quorum" } | undefined;
-  for (const [i, hash] of ranking.candidates.entries()) {
+  let taken: { hash: string; by: "origin" | "quorum"; proof: Proof } | undefined;
+  for (const [i, hash] of ordered.entries()) {
     if (i >= MAX_CANDIDATES_PER_ROUND || fills >= MAX_FILLS_PER_ROUND) {
       capped = i >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
-      left = ranking.candidates.length - i;
+      left = ordered.length - i;
       break;
     }
-    if (ranking.movedOn.has(hash) && !held(hash)) {
-      refused.push({ hash, reason: `every upstream moved on to it; waiting ${MOVED_ON_DWELL_MS / 1000} s for that to hold` });
+    const compare = known.published !== undefined && !proven.has(hash);
+    const verdict = verdicts.get(hash);
+    if (!verdict) return { kind: "check", hash, compare };
+    if (!verdict.ok) {
+      if (verdict.filled) fills++;
+      refused.push({ hash, reason: verdict.reason });
       continue;
     }
-    const verdict = verdicts.get(hash);
-    if (!verdict) return { kind: "check", hash };
-    if (verdict.taken) {
-      taken = { hash, by: verdict.by };
+    if (known.published === undefined) {
+      taken = { hash, by: verdict.by, proof: "first" };
       break;
     }
-    if (verdict.filled) fills++;
-    refused.push({ hash, reason: verdict.reason });
+    if (!compare) {
+      taken = { hash, by: verdict.by, proof: "history" };
+      break;
+    }
+    if (verdict.content === "newer") {
+      taken = { hash, by: verdict.by, proof: "content" };
+      break;
+    }
+    fills++; // it was stored to be compared
+    if (verdict.content === "older") backwards = true;
+    refused.push({ hash, reason: contentRefusal(verdict.content, history.gap) });
   }
   return {
     kind: "chosen",
     hash: taken?.hash ?? known.published,
-    ...(taken ? { confirmedBy: taken.by } : {}),
+    ...(taken ? { confirmedBy: taken.by, proof: taken.proof } : {}),
     refused,
     capped,
     left,
-    movedOn,
-    passed: taken ? olderThan(offered, taken.hash) : [],
-    backwards: ranking.backwards,
-    orderRefused: ranking.refused,
+    backwards: backwards && taken === undefined && (offered.hashes.get(known.published ?? "")?.listers.size ?? 0) === 0,
   };
 }

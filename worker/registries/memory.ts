@@ -1,40 +1,66 @@
 /** What the registry refresh remembers between rounds in one isolate (never in the bucket). */
 
+import type { ContentOrder } from "./content-order";
+
 /**
  * Per isolate: hashes an origin said it does not know (kept an hour, so a hostile listing costs one
- * check an hour), and registry tarballs that could not be stored (kept ten minutes, so a round's
- * fills go to candidates not yet tried rather than the same broken ones every minute).
+ * check an hour), registry tarballs that could not be stored (kept ten minutes, so a round's
+ * fills go to candidates not yet tried rather than the same broken ones every minute), hashes a
+ * fresh read of the history did not hold (ten minutes, so a listing no history knows costs one read
+ * in ten minutes), and how two snapshots compare by content (it never changes).
  */
 export class RefreshMemory {
   private readonly unknown = new Map<string, number>();
   private readonly unstorable = new Map<string, number>();
+  private readonly unhistoried = new Map<string, number>();
+  private readonly compared = new Map<string, ContentOrder>();
+
+  /** `now`: the clock (ms) the periods are counted on. */
+  constructor(private readonly now: () => number = Date.now) {}
+
+  notInHistory(hash: string): boolean {
+    return fresh(this.unhistoried, hash, this.now());
+  }
+
+  rememberNotInHistory(hash: string): void {
+    remember(this.unhistoried, hash, this.now() + 600_000);
+  }
+
+  contentOrder(published: string, candidate: string): ContentOrder | undefined {
+    return this.compared.get(`${published}:${candidate}`);
+  }
+
+  rememberContentOrder(published: string, candidate: string, order: ContentOrder): void {
+    this.compared.set(`${published}:${candidate}`, order);
+    while (this.compared.size > 1000) this.compared.delete(this.compared.keys().next().value as string);
+  }
 
   saidNo(hash: string): boolean {
-    return fresh(this.unknown, hash);
+    return fresh(this.unknown, hash, this.now());
   }
 
   rememberNo(hash: string): void {
-    remember(this.unknown, hash, 3600_000);
+    remember(this.unknown, hash, this.now() + 3600_000);
   }
 
   couldNotStore(hash: string): boolean {
-    return fresh(this.unstorable, hash);
+    return fresh(this.unstorable, hash, this.now());
   }
 
   rememberUnstorable(hash: string): void {
-    remember(this.unstorable, hash, 600_000);
+    remember(this.unstorable, hash, this.now() + 600_000);
   }
 }
 
-function fresh(map: Map<string, number>, key: string): boolean {
+function fresh(map: Map<string, number>, key: string, now: number): boolean {
   const until = map.get(key);
   if (until === undefined) return false;
-  if (until > Date.now()) return true;
+  if (until > now) return true;
   map.delete(key);
   return false;
 }
 
-function remember(map: Map<string, number>, key: string, ms: number): void {
-  map.set(key, Date.now() + ms);
+function remember(map: Map<string, number>, key: string, until: number): void {
+  map.set(key, until);
   while (map.size > 1000) map.delete(map.keys().next().value as string);
 }

@@ -49,7 +49,7 @@ export async function publish(store: ObjectStore, sources: RegistrySources, p: P
   const replaced = [...published].filter(([uuid, hash]) => chosen.get(uuid) !== hash);
   const superseded: Record<string, string[]> = {};
   for (const [uuid, hash] of replaced) superseded[uuid] = [...(superseded[uuid] ?? []), hash];
-  await updateState(store, flavor, { superseded, passed: update.passed, confirmed: update.confirmed });
+  await updateState(store, flavor, { superseded, confirmed: update.confirmed });
   // Compare-and-swap: if another refresh published since we read the list, decide again from its list.
   const written = await store.putSmall(listKey(flavor), p.body, {
     contentType: REGISTRY_LIST_CONTENT_TYPE,

@@ -1,12 +1,14 @@
 /**
  * Refreshing a flavor's registry list from upstream (protocol.md §5.2): read what every upstream lists,
- * cross-check who has which snapshot, and take the newest one that may replace the published one
- * (order.ts), that its origin confirms (or, when the origin cannot be asked, that a quorum of
- * upstreams has), and that pkgedge could fetch, verify and commit; then record what it replaces and
- * publish the new list in one compare-and-swap write. Only registries in REGISTRIES are published.
+ * and take the newest listed snapshot that is proven newer than the published one (by the registry's
+ * history, else by content), that its origin confirms (or, when the origin cannot be asked, that a
+ * quorum of upstreams has), and that pkgedge could fetch, verify and commit; then record what it
+ * replaces and publish the new list in one compare-and-swap write. Only registries in REGISTRIES are
+ * published.
  *
- * This file runs a round: the world is sources.ts, the decision choice.ts (with order.ts), whether
- * a candidate is trusted trust.ts, and the write publish.ts.
+ * This file runs a round. The seams: the world is sources.ts (with history-cache.ts for what the
+ * history taught earlier rounds), the decision choice.ts (pure, driven by tests directly), whether a
+ * candidate is trusted trust.ts, and the write publish.ts.
  */
 
 import type { Config, RegistryConfig } from "../config";
@@ -14,7 +16,9 @@ import type { Flavor } from "../protocol/flavors";
 import { formatRegistryList, parseRegistryList, registryPath, type RegistryRef } from "../protocol/paths";
 import type { ObjectStore } from "../store/store";
 import { observe, type Observation } from "./order";
-import { chooseSnapshot, type Choice, type Known, type Verdict } from "./choice";
+import { decide, type Choice, type HistoryOrder, type Known, type Verdict } from "./choice";
+import { historyFor, type HistoryView } from "./history-cache";
+import type { ContentOrder } from "./content-order";
 import type { RefreshMemory } from "./memory";
 import { publish, publishedElsewhere } from "./publish";
 import type { RegistrySources } from "./sources";
@@ -57,15 +61,18 @@ interface Checking {
   storeFailures: string[];
 }
 
-/** A candidate's checks, cheapest first: recent failures, trust, a verified fill, then the prefetch gate. */
-async function check(c: Checking, hash: string): Promise<Verdict> {
+/**
+ * A candidate's checks, cheapest first: recent failures, trust, a verified fill, the content order
+ * when the decision needs it (the history could not order the candidate), then the prefetch gate.
+ */
+async function check(c: Checking, hash: string, compare: boolean): Promise<Verdict> {
   const { flavor, registry, memory, update } = c;
   const { uuid } = registry;
-  if (memory.couldNotStore(hash)) return { taken: false, reason: "could not be stored in the last ten minutes", filled: false };
+  if (memory.couldNotStore(hash)) return { ok: false, reason: "could not be stored in the last ten minutes", filled: false };
   const trusted = await trust(c.sources, registry, c.obs, hash, c.state, memory, c.report);
   if (!trusted.ok) {
     log("warn", "registry_candidate_untrusted", { flavor, uuid, hash, reason: trusted.reason });
-    return { taken: false, reason: trusted.reason, filled: false };
+    return { ok: false, reason: trusted.reason, filled: false };
   }
   if (trusted.by === "origin") update.confirmed![uuid] = [...(update.confirmed![uuid] ?? []), hash];
   const failure = await c.sources.store({ uuid, treeHash: hash });
@@ -73,25 +80,46 @@ async function check(c: Checking, hash: string): Promise<Verdict> {
     memory.rememberUnstorable(hash);
     log("warn", "registry_candidate_unusable", { flavor, uuid, hash, reason: failure });
     c.storeFailures.push(`${registryPath({ uuid, treeHash: hash })}: ${failure}`);
-    return { taken: false, reason: `could not be stored: ${failure}`, filled: true };
+    return { ok: false, reason: `could not be stored: ${failure}`, filled: true };
+  }
+  let content: ContentOrder | undefined;
+  if (compare && c.current !== undefined) {
+    content = memory.contentOrder(c.current, hash);
+    if (content === undefined) {
+      content = await c.sources.contentOrder({ uuid, treeHash: c.current }, { uuid, treeHash: hash });
+      memory.rememberContentOrder(c.current, hash, content);
+    }
+    // Not an advance: the gate has nothing to wait for.
+    if (content !== "newer") return { ok: true, by: trusted.by, content };
   }
   // The gate (PREFETCH_GATE): conservative clients get a snapshot once all it adds is here.
   const waiting =
     flavor === "conservative" && c.sources.prefilled
       ? await c.sources.prefilled({ uuid, treeHash: hash }, c.current ?? (await publishedElsewhere(c.store, flavor, uuid, hash)))
       : null;
-  if (waiting !== null) return { taken: false, reason: waiting, filled: true };
-  return { taken: true, by: trusted.by };
+  if (waiting !== null) return { ok: false, reason: waiting, filled: true };
+  return { ok: true, by: trusted.by, ...(content !== undefined ? { content } : {}) };
 }
 
-/** The registry's choice, its candidates checked one at a time as it asks for them. */
-async function choose(c: Checking, known: Known): Promise<Choice> {
+/** The registry's decision, its candidates checked one at a time as it asks for them. */
+async function choose(c: Checking, known: Known, history: HistoryOrder): Promise<Choice> {
   const verdicts = new Map<string, Verdict>();
   for (;;) {
-    const step = chooseSnapshot(c.obs, known, verdicts);
+    const step = decide(c.obs, known, history, verdicts);
     if (step.kind === "chosen") return step;
-    verdicts.set(step.hash, await check(c, step.hash));
+    verdicts.set(step.hash, await check(c, step.hash, step.compare));
   }
+}
+
+/** What /meta says of the history and of the published hash's place in it. */
+function historyReport(view: HistoryView, hash: string | undefined): Partial<RegistryReport> {
+  const position = hash === undefined ? undefined : view.positions.get(hash);
+  return {
+    position: position ?? null,
+    historyReadAt: view.cache.readAt ?? null,
+    historyFailures: view.cache.failures ?? 0,
+    lastHistoryError: view.cache.lastError ?? null,
+  };
 }
 
 async function refreshRound(
@@ -135,26 +163,28 @@ async function refreshRound(
     await crossCheck(sources, uuid, obs);
     const report: RegistryReport = { refused: [], capped: null };
     update.registries![uuid] = report;
-    const known: Known = {
-      published: current,
-      superseded: new Set(state?.superseded?.[uuid] ?? []),
-      passed: new Set(state?.passed?.[uuid] ?? []),
-      movedOn: state?.movedOn?.[uuid],
-      now,
-    };
+    const known: Known = { published: current, superseded: new Set(state?.superseded?.[uuid] ?? []) };
+    // The history is asked only when a listed hash could replace the published one (not a replaced
+    // one, not one the origin denies) and is not ordered yet: then about it and the published hash.
+    const asked = [...obs.hashes]
+      .filter(([h, s]) => h !== current && s.listers.size > 0 && !known.superseded.has(h) && !memory.saidNo(h))
+      .map(([h]) => h);
+    const ordering = current === undefined || asked.length === 0 ? asked : [current, ...asked];
+    const history = await historyFor(store, sources, registry, ordering, memory, now);
     const checking = { store, sources, flavor, registry, obs, state, memory, report, update, current, storeFailures };
-    const choice = await choose(checking, known);
-    if (choice.backwards)
-      log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: choice.orderRefused });
+    const choice = await choose(checking, known, history);
+    if (choice.backwards) log("warn", "registry_upstream_backwards", { flavor, uuid, published: current ?? null, refused: choice.refused });
     if (choice.capped !== null) log("warn", "registry_round_capped", { flavor, uuid, cap: choice.capped, left: choice.left });
-    Object.assign(report, { refused: choice.refused, capped: choice.capped });
-    update.movedOn ??= {};
-    update.movedOn[uuid] = choice.movedOn;
+    if (choice.refused.length > 0) log("info", "registry_candidates_refused", { flavor, uuid, refused: choice.refused });
+    Object.assign(report, { refused: choice.refused, capped: choice.capped }, historyReport(history, choice.hash));
     if (choice.confirmedBy && choice.hash !== undefined) {
       chosen.set(uuid, choice.hash);
-      Object.assign(report, { hash: choice.hash, confirmedBy: choice.confirmedBy });
-      if (choice.passed.length > 0) update.passed = { ...update.passed, [uuid]: choice.passed };
-    } else if (current !== undefined) report.hash = current;
+      Object.assign(report, { hash: choice.hash, confirmedBy: choice.confirmedBy, proof: choice.proof });
+    } else if (current !== undefined) {
+      // Still the published hash: how it was trusted and proven stays what it was.
+      const before = state?.registries?.[uuid];
+      Object.assign(report, { hash: current }, before?.hash === current ? { confirmedBy: before.confirmedBy, proof: before.proof } : {});
+    }
   }
 
   const refs = [...chosen].map(([uuid, treeHash]) => ({ uuid, treeHash }));

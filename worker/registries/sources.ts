@@ -1,6 +1,6 @@
 /**
  * What a registry refresh reads from the world and tells it: upstream lists, who holds a snapshot,
- * origins, fills, and the prefetch hooks. The refresh sees only this interface, so the property
+ * origins and their histories, how two stored snapshots compare by content, fills, and the prefetch hooks. The refresh sees only this interface, so the property
  * test can stand a simulated world in for the real one.
  */
 
@@ -10,6 +10,8 @@ import { parseRegistryList, parseResourcePath, registryPath, type RegistryRef } 
 import { getText, probeUpstreams } from "../upstream/upstream";
 import type { RequestDeps } from "../runtime";
 import { askOrigin, type OriginAnswer } from "./origin";
+import { readHistory, type HistoryRead } from "./history";
+import { compareSnapshotsByContent, type ContentOrder } from "./content-order";
 
 /** What a refresh reads from the world: upstream lists, who holds a snapshot, origins, and fills. */
 export interface RegistrySources {
@@ -19,6 +21,10 @@ export interface RegistrySources {
   /** Which of `upstreams` have this registry tarball. */
   holders(upstreams: string[], ref: RegistryRef): Promise<string[]>;
   origin(registry: RegistryConfig & { originTemplate: string }, hash: string): Promise<OriginAnswer>;
+  /** The registry's recent history (tree hashes, newest first), or why it could not be read. */
+  history(registry: RegistryConfig & { historyUrl: string }): Promise<HistoryRead>;
+  /** How `candidate` relates to `published` by content; both are stored and verified. */
+  contentOrder(published: RegistryRef, candidate: RegistryRef): Promise<ContentOrder>;
   /** Makes sure the tarball is committed (fetched and verified if need be): null, or why not. */
   store(ref: RegistryRef): Promise<string | null>;
   /** With PREFETCH_GATE: null once everything `ref` adds over `base` is in the bucket, else why it waits. */
@@ -44,6 +50,16 @@ export function upstreamSources(deps: RequestDeps): RegistrySources {
       return probe.found ? (await probe.all).map((h) => h.upstream) : [];
     },
     origin: (registry, hash) => askOrigin(registry, hash, timeout, deps.secrets.githubToken),
+    history: (registry) => readHistory(registry.historyUrl, timeout, deps.secrets.githubToken),
+    async contentOrder(published, candidate) {
+      const key = (ref: RegistryRef) => parseResourcePath(registryPath(ref))!.key;
+      const [a, b] = await Promise.all([deps.store.get(key(published)), deps.store.get(key(candidate))]);
+      if (!a || !b) {
+        await Promise.all([a?.body.cancel(), b?.body.cancel()]);
+        return "unproven";
+      }
+      return compareSnapshotsByContent(a.body, b.body);
+    },
     async store(ref) {
       const resource = parseResourcePath(registryPath(ref))!;
       if (await deps.store.head(resource.key)) return null;

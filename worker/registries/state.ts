@@ -10,6 +10,7 @@
 
 import type { Flavor } from "../protocol/flavors";
 import type { ObjectStore } from "../store/store";
+import type { Proof } from "./choice";
 
 /** What /meta says about one registry of a flavor, from the latest round that looked at it. */
 export interface RegistryReport {
@@ -17,6 +18,14 @@ export interface RegistryReport {
   publishedAt?: string;
   /** How the published hash was trusted: its origin confirmed it, or a quorum of upstreams had it. */
   confirmedBy?: "origin" | "quorum";
+  /** How it was proven newer than the hash before it: by the registry's history, by content, or it was the first. */
+  proof?: Proof;
+  /** Its position in the registry's history as last read (0: the newest commit), null when not in it. */
+  position?: number | null;
+  /** When the history was last read, reads that failed since, and the latest failure. */
+  historyReadAt?: string | null;
+  historyFailures?: number;
+  lastHistoryError?: string | null;
   /** Listed hashes the latest round did not take, and why. */
   refused?: { hash: string; reason: string }[];
   /** Origin checks that could not be made in the latest round, and the last reason. */
@@ -36,10 +45,6 @@ export interface FlavorState {
    * oldest first. Never published again.
    */
   superseded?: Record<string, string[]>;
-  /** Per registry UUID: hashes listed, and held by more upstreams, when a published hash was adopted: older. */
-  passed?: Record<string, string[]>;
-  /** Per registry UUID: the hash every upstream moved on to, and since when (null: none). */
-  movedOn?: Record<string, { hash: string; since: string } | null>;
   /** Per registry UUID: hashes its origin confirmed (so it is asked once per hash). */
   confirmed?: Record<string, string[]>;
   registries?: Record<string, RegistryReport>;
@@ -101,17 +106,6 @@ function union(
   return out;
 }
 
-/** The same hash keeps its earliest `since` (however many refreshes saw it); otherwise the latest attempt wins. */
-function mergeMovedOn(stored: FlavorState["movedOn"], update: FlavorState["movedOn"], latest: boolean): FlavorState["movedOn"] {
-  const out = { ...(stored ?? {}) };
-  for (const [uuid, next] of Object.entries(update ?? {})) {
-    const prev = out[uuid];
-    if (next && prev && prev.hash === next.hash) out[uuid] = prev.since < next.since ? prev : next;
-    else if (latest || prev === undefined) out[uuid] = next;
-  }
-  return out;
-}
-
 /** Timestamps keep the later value; superseded hashes are a union (so concurrent writers lose nothing). */
 function merge(stored: FlavorState, update: FlavorState): FlavorState {
   const later = (a?: string, b?: string) => (a === undefined ? b : b === undefined ? a : a > b ? a : b);
@@ -126,8 +120,6 @@ function merge(stored: FlavorState, update: FlavorState): FlavorState {
     lastError: lastError ?? null,
     superseded: union(stored.superseded, update.superseded, MAX_SUPERSEDED),
     confirmed: union(stored.confirmed, update.confirmed, MAX_CONFIRMED),
-    passed: union(stored.passed, update.passed, MAX_SUPERSEDED),
-    movedOn: mergeMovedOn(stored.movedOn, update.movedOn, latest),
     registries: latest
       ? { ...(stored.registries ?? {}), ...(update.registries ?? {}) }
       : { ...(update.registries ?? {}), ...(stored.registries ?? {}) },

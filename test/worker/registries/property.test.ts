@@ -1,14 +1,16 @@
 /**
  * The registry refresh in a simulated world, thousands of rounds: honest upstreams that advance,
- * lag in what they list, tie, roll back and go down; a hostile upstream listing snapshots of its
- * own or old ones; an origin that is slow or down; several refreshes at once (isolates and the
- * cron). The refresh code and the bucket are the real ones; only the upstreams and the origin are
- * an in-memory double. After every round: the published list never revisits a hash it replaced,
- * never names a hash the origin does not know, names only what was stored and verified, and
- * reaches the newest snapshot within two rounds of every answering upstream listing it.
+ * lag in what they list, roll back and go down; a hostile upstream listing snapshots of its own or
+ * old ones; an origin that is slow or down; the origin's history (the ground truth: the order the
+ * snapshots were committed) slow, rate-limited (403 and 429, with a reset) or down, so that content
+ * order stands in; several refreshes at once (isolates and the cron). The refresh code and the
+ * bucket are the real ones; only the upstreams, the origin and its history are an in-memory double.
+ * After every list the bucket accepts: the published snapshot's position in the origin's history
+ * never decreases, it is one the origin knows, stored and verified; and once every answering
+ * upstream lists the newest snapshot while the history can be read, it is published that round.
  *
- * The per-registry choice (choice.ts) is also driven directly in the same world, with no bucket and
- * the checks it asks for answered from the world: many more rounds in a fraction of the time.
+ * The per-registry decision (choice.ts) is also driven directly in the same world, with no bucket
+ * and the checks it asks for answered from the world: many more rounds in a fraction of the time.
  *
  * Seeded and reproducible: a failure names its seed and round (PKGEDGE_PROPERTY_SEED=n reruns one).
  */
@@ -17,7 +19,16 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { backend, bucket, manifest } from "../harness";
 import { refreshFlavor } from "../../../worker/registries/refresh";
 import type { RegistrySources } from "../../../worker/registries/sources";
-import { chooseSnapshot, MAX_CANDIDATES_PER_ROUND, MAX_FILLS_PER_ROUND, type Known, type Verdict } from "../../../worker/registries/choice";
+import {
+  decide,
+  MAX_CANDIDATES_PER_ROUND,
+  MAX_FILLS_PER_ROUND,
+  type HistoryOrder,
+  type Known,
+  type Verdict,
+} from "../../../worker/registries/choice";
+import type { ContentOrder } from "../../../worker/registries/content-order";
+import type { HistoryRead } from "../../../worker/registries/history";
 import { observe, quorumHolds, type Observation } from "../../../worker/registries/order";
 import { RefreshMemory } from "../../../worker/registries/memory";
 import { parseRegistryList, type RegistryRef } from "../../../worker/protocol/paths";
@@ -54,13 +65,22 @@ interface Honest {
   down: boolean;
 }
 
+/** How the origin's history answers this round. */
+type HistoryMode = "ok" | "slow" | "rate-limited" | "429" | "down";
+
 interface World {
   random: () => number;
+  /** Every real snapshot, in the order it was committed: the origin's history. */
   snapshots: string[];
   originDown: boolean;
+  history: HistoryMode;
+  /** The simulated time (ms), for rate limits' resets. */
+  clock: number;
   honest: Honest[];
   hostile: { name: string; lists: string; down: boolean; fakes: Set<string> } | null;
   committed: Set<string>;
+  /** When a fill of each hash last failed (the refresh does not retry one for ten minutes). */
+  unstorableAt: Map<string, number>;
 }
 
 /** Storage servers keep every snapshot they synced; the hostile one has its own and all but the newest real one. */
@@ -106,6 +126,14 @@ function sourcesFor(world: World): RegistrySources {
       if (world.originDown) return { kind: "unavailable", error: "origin timed out" };
       return world.snapshots.includes(hash) ? { kind: "known" } : { kind: "unknown", status: 404 };
     },
+    async history() {
+      await yieldNow();
+      return historyIn(world);
+    },
+    async contentOrder(published, candidate) {
+      await yieldNow();
+      return contentOrderIn(world, published.treeHash, candidate.treeHash);
+    },
     async store(ref) {
       await yieldNow();
       // A fill succeeds from any answering upstream that has the tarball; a hostile upstream serves
@@ -113,11 +141,45 @@ function sourcesFor(world: World): RegistrySources {
       const served =
         world.honest.some((u) => !u.down && honestHas(world, u, ref.treeHash)) ||
         (world.hostile && !world.hostile.down && hostileHas(world, ref.treeHash));
-      if (!served) return "no upstream has it";
+      if (!served) {
+        world.unstorableAt.set(ref.treeHash, world.clock);
+        return "no upstream has it";
+      }
       world.committed.add(ref.treeHash);
       return null;
     },
   };
+}
+
+/** GitHub's page: the newest commits only (small here, so that old snapshots fall out of it). */
+const HISTORY_PAGE = 30;
+
+async function historyIn(world: World): Promise<HistoryRead> {
+  switch (world.history) {
+    case "down":
+      return { kind: "unavailable", error: "origin answered 503" };
+    case "rate-limited":
+      return { kind: "unavailable", error: "origin answered 403 (rate limited)", retryAt: world.clock + 90_000 };
+    case "429":
+      return { kind: "unavailable", error: "origin answered 429 (rate limited)", retryAt: world.clock + 30_000 };
+    case "slow":
+      await new Promise((r) => setTimeout(r, 1 + Math.floor(world.random() * 6)));
+  }
+  return { kind: "read", trees: world.snapshots.slice(-HISTORY_PAGE).reverse() };
+}
+
+/**
+ * Content order as a faithful comparison answers it: a real snapshot only adds to the ones before
+ * it, but some advances also remove something (unproven); a snapshot of the hostile upstream's own
+ * is unproven against anything. Fixed per pair, as real content is.
+ */
+function contentOrderIn(world: World, published: string, candidate: string): ContentOrder {
+  const i = world.snapshots.indexOf(published);
+  const j = world.snapshots.indexOf(candidate);
+  if (i < 0 || j < 0) return "unproven";
+  if (i === j) return "same";
+  if ((i + j) % 3 === 0) return "unproven";
+  return j > i ? "newer" : "older";
 }
 
 /** One round of the world changing: new snapshots, syncing, lagging lists, rollbacks, outages, a hostile move. */
@@ -126,6 +188,8 @@ function evolve(world: World): void {
   if (r() < 0.35) world.snapshots.push(hashFrom(r));
   const newest = world.snapshots.length;
   world.originDown = r() < 0.25;
+  const h = r();
+  world.history = h < 0.6 ? "ok" : h < 0.75 ? "slow" : h < 0.83 ? "rate-limited" : h < 0.9 ? "429" : "down";
   for (const u of world.honest) {
     u.down = r() < 0.1;
     if (r() < 0.5) u.stored = Math.min(newest, u.stored + 1 + Math.floor(r() * 2)); // syncs in order
@@ -157,9 +221,12 @@ function newWorld(random: () => number, hostile: boolean): World {
     random,
     snapshots: [hashFrom(random)],
     originDown: false,
+    history: "ok",
+    clock: Date.parse("2026-01-01T00:00:00Z"),
     honest: ["A", "B"].map((name) => ({ name, stored: 1, lists: 0, down: false })),
     hostile: hostile ? { name: "X", lists: "", down: false, fakes: new Set() } : null,
     committed: new Set(),
+    unstorableAt: new Map(),
   };
   if (world.hostile) world.hostile.lists = world.snapshots[0]!;
   return world;
@@ -190,74 +257,89 @@ function offeredIn(world: World, published: string | undefined): Observation | u
   return offered;
 }
 
-/** A candidate's checks as the world answers them: its origin (a quorum when the origin is down), then a fill. */
-function verdictIn(world: World, offered: Observation, hash: string): Verdict {
+/** A candidate's checks as the world answers them: its origin (a quorum when the origin is down), a fill, its content order when asked. */
+function verdictIn(world: World, offered: Observation, published: string | undefined, hash: string, compare: boolean): Verdict {
   const trusted = world.originDown ? quorumHolds(offered, hash) : world.snapshots.includes(hash);
-  if (!trusted) return { taken: false, reason: "untrusted", filled: false };
+  if (!trusted) return { ok: false, reason: "untrusted", filled: false };
   const served = [...offered.responders].some((name) => {
     const h = world.honest.find((u) => u.name === name);
     return h ? honestHas(world, h, hash) : hostileHas(world, hash);
   });
-  if (!served) return { taken: false, reason: "no upstream has it", filled: true };
-  return { taken: true, by: world.originDown ? "quorum" : "origin" };
+  if (!served) return { ok: false, reason: "no upstream has it", filled: true };
+  const by = world.originDown ? "quorum" : "origin";
+  return compare && published !== undefined ? { ok: true, by, content: contentOrderIn(world, published, hash) } : { ok: true, by };
+}
+
+/** What the history says in the world this round, as the decision is given it. */
+function historyOrderIn(world: World): HistoryOrder {
+  if (!readable(world.history)) return { positions: new Map(), gap: `the history could not be read (${world.history})` };
+  const trees = [...world.snapshots].reverse();
+  return { positions: new Map(trees.map((h, i) => [h, i])), gap: "not in the registry's history" };
+}
+
+/** The published snapshot's position in the origin's history (its index in commit order): must never decrease. */
+function positionIn(world: World, hash: string, where: string): number {
+  const at = world.snapshots.indexOf(hash);
+  expect(at, `${where}: published ${hash}, which its origin does not know`).toBeGreaterThanOrEqual(0);
+  return at;
+}
+
+const readable = (mode: HistoryMode) => mode === "ok" || mode === "slow";
+
+/**
+ * Whether the history could be read throughout this round and the one before (a rate limit's
+ * reset, at most 90 s away, has then passed): per round, whether every mode it went through was readable.
+ */
+function historyReadable(rounds: boolean[]): boolean {
+  return rounds.length >= 2 && rounds.slice(-2).every(Boolean);
 }
 
 /**
- * The per-registry choice itself, driven directly in the same world, many more rounds: the test
- * answers the checks the choice asks for, and keeps the bookkeeping the refresh keeps between
- * rounds (what was replaced, what is known older, what the upstreams moved on to).
+ * The per-registry decision itself, driven directly in the same world, many more rounds: the test
+ * answers the checks the decision asks for, and keeps the bookkeeping the refresh keeps between
+ * rounds (what was replaced).
  */
-function chooseInWorld(seed: number, rounds: number, hostile: boolean): void {
+function decideInWorld(seed: number, rounds: number, hostile: boolean): void {
   const random = rng(seed);
   const world = newWorld(random, hostile);
   let published: string | undefined;
+  let position = -1;
   const superseded = new Set<string>();
-  const passed = new Set<string>();
-  let movedOn: Known["movedOn"] = null;
-  let clock = Date.parse("2026-01-01T00:00:00Z");
-  let quorumSawAt: { hash: string; since: number } | null = null;
 
   for (let round = 0; round < rounds; round++) {
     const where = `seed ${seed}, round ${round}`;
     evolve(world);
-    clock += 60_000;
     const offered = offeredIn(world, published);
     if (!offered) continue;
-    const known: Known = { published, superseded, passed, movedOn, now: clock };
+    const known: Known = { published, superseded };
+    const history = historyOrderIn(world);
     const verdicts = new Map<string, Verdict>();
-    let step = chooseSnapshot(offered, known, verdicts);
+    let step = decide(offered, known, history, verdicts);
     while (step.kind === "check") {
       expect(verdicts.has(step.hash), `${where}: asked twice about ${step.hash}`).toBe(false);
-      verdicts.set(step.hash, verdictIn(world, offered, step.hash));
-      step = chooseSnapshot(offered, known, verdicts);
+      verdicts.set(step.hash, verdictIn(world, offered, published, step.hash, step.compare));
+      step = decide(offered, known, history, verdicts);
     }
     const choice = step;
-    expect(chooseSnapshot(offered, known, verdicts), `${where}: the same inputs, the same choice`).toEqual(choice);
+    expect(decide(offered, known, history, verdicts), `${where}: the same inputs, the same decision`).toEqual(choice);
     expect(verdicts.size, `${where}: candidates checked`).toBeLessThanOrEqual(MAX_CANDIDATES_PER_ROUND);
-    const fills = [...verdicts.values()].filter((v) => v.taken || v.filled).length;
+    const fills = [...verdicts.values()].filter((v) => v.ok || v.filled).length;
     expect(fills, `${where}: fills started`).toBeLessThanOrEqual(MAX_FILLS_PER_ROUND);
 
     if (choice.hash !== published) {
       const hash = choice.hash!;
-      expect(verdicts.get(hash)?.taken, `${where}: chose ${hash} without its checks passing`).toBe(true);
-      expect(world.snapshots.includes(hash), `${where}: chose ${hash}, which its origin does not know`).toBe(true);
-      expect(superseded.has(hash), `${where}: went back to ${hash}, which it had replaced`).toBe(false);
+      expect(verdicts.get(hash)?.ok, `${where}: chose ${hash} without its checks passing`).toBe(true);
+      const at = positionIn(world, hash, where);
+      expect(at, `${where}: went back from position ${position} to ${at} (proof: ${choice.proof})`).toBeGreaterThan(position);
       if (published !== undefined) superseded.add(published);
       published = hash;
+      position = at;
     }
-    for (const hash of choice.passed) passed.add(hash);
-    movedOn = choice.movedOn;
 
-    // Liveness, as for the refresh: the newest snapshot every answering upstream lists is chosen
-    // within two rounds, unless it was replaced before. Known gap of today's rule, seen here over
-    // many rounds (seed 1, round 33): with one upstream down, a published hash the one answering
-    // upstream lacks says nothing about order, so that upstream's older list is taken, and the
-    // newer hash it replaced is never published again.
+    // A proven advance is followed in the same round: every answering upstream lists the newest snapshot and the history can be read.
     const newest = world.snapshots[world.snapshots.length - 1]!;
-    if (!everyoneListsNewest(world) || superseded.has(newest)) quorumSawAt = null;
-    else if (quorumSawAt === null || quorumSawAt.hash !== newest) quorumSawAt = { hash: newest, since: round };
-    else if (round - quorumSawAt.since >= 1)
-      expect(published, `${where}: a quorum listed ${newest} since round ${quorumSawAt.since}`).toBe(newest);
+    if (everyoneListsNewest(world) && historyOrderIn(world).positions.size > 0)
+      expect(published, `${where}: every answering upstream lists ${newest}, the history orders it`).toBe(newest);
   }
 }
 
@@ -274,18 +356,19 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
       return written;
     },
   });
-  const config = { registries: [{ uuid: UUID, originTemplate: "https://origin.invalid/{hash}" }] };
-  const memory = new RefreshMemory();
-  const replaced = new Set<string>();
-  let previous: string | undefined;
-  let quorumSawAt: { hash: string; since: number } | null = null;
-  let clock = Date.parse("2026-01-01T00:00:00Z");
-  const now = () => clock;
+  const config = {
+    registries: [{ uuid: UUID, originTemplate: "https://origin.invalid/{hash}", historyUrl: "https://origin.invalid/commits" }],
+  };
+  const memory = new RefreshMemory(() => world.clock);
+  let position = -1;
+  const readableRounds: boolean[] = [];
+  const now = () => world.clock;
 
   for (let round = 0; round < rounds; round++) {
     const where = `seed ${seed}, round ${round}`;
     evolve(world);
-    clock += 60_000; // a cron period per round
+    world.clock += 60_000; // a cron period per round
+    let readableRound = readable(world.history);
     const sources = sourcesFor(world);
     const refreshes = options.concurrent ? 1 + Math.floor(random() * 3) : 1;
     const runs: Promise<unknown>[] = [];
@@ -296,10 +379,12 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
         // The world moves on while the first refresh is still at work.
         await new Promise((r) => setTimeout(r, 1 + Math.floor(random() * 8)));
         evolve(world);
+        readableRound &&= readable(world.history);
         movedMidRound = true;
       }
     }
     await Promise.all(runs);
+    readableRounds.push(readableRound);
 
     const obj = await store.get(`registries.${FLAVOR}`);
     const lines = obj ? parseRegistryList(await new Response(obj.body).text()) : [];
@@ -309,24 +394,23 @@ async function simulate(seed: number, rounds: number, options: { hostile: boolea
     ).toBe(true);
     const current = lines[0]?.treeHash;
     for (const hash of accepted.splice(0)) {
-      expect(world.snapshots.includes(hash), `${where}: published ${hash}, which its origin does not know`).toBe(true);
+      const at = positionIn(world, hash, where);
       expect(world.committed.has(hash), `${where}: published ${hash} without storing it`).toBe(true);
-      if (previous !== undefined && hash !== previous) {
-        expect(replaced.has(hash), `${where}: went back to ${hash}, which it had replaced`).toBe(false);
-        replaced.add(previous);
-      }
-      previous = hash;
+      expect(at, `${where}: the published snapshot went back from position ${position} to ${at}`).toBeGreaterThanOrEqual(position);
+      position = at;
     }
     if (current === undefined) continue;
 
-    // Liveness: once every answering upstream (at least two) lists the newest snapshot, and no
-    // hostile upstream answers, it is published within two rounds.
+    // Liveness: once every answering upstream (at least two) lists the newest snapshot, no hostile
+    // upstream answers, and the history can be read, it is published in that very round (unless
+    // its fill failed in the last ten minutes, when no upstream had it yet: it is not retried sooner).
     const newest = world.snapshots[world.snapshots.length - 1]!;
-    if (!everyoneListsNewest(world) || movedMidRound)
-      quorumSawAt = null; // (what the refreshes saw is then not what is checked)
-    else if (quorumSawAt === null || quorumSawAt.hash !== newest) quorumSawAt = { hash: newest, since: round };
-    else if (round - quorumSawAt.since >= 1)
-      expect(current, `${where}: a quorum listed ${newest} since round ${quorumSawAt.since}`).toBe(newest);
+    const failedLately = world.clock - (world.unstorableAt.get(newest) ?? -Infinity) < 600_000;
+    if (everyoneListsNewest(world) && !movedMidRound && historyReadable(readableRounds) && !failedLately && current !== newest) {
+      const state = await store.get(`_pkgedge/registries.${FLAVOR}.json`);
+      const why = state ? JSON.stringify(JSON.parse(await new Response(state.body).text()).registries?.[UUID]) : "no state";
+      expect(current, `${where}: every answering upstream lists ${newest}, the history orders it; the round said ${why}`).toBe(newest);
+    }
   }
 }
 
@@ -344,7 +428,7 @@ describe("the registry refresh in a simulated world", () => {
   });
 
   it.each(seeds)(
-    "seed %i: honest upstreams that lag, tie, roll back and fail",
+    "seed %i: honest upstreams that lag, roll back and fail; a history that is slow, rate-limited or down",
     async (seed) => {
       await simulate(seed, rounds, { hostile: false, concurrent: backend !== "s3" });
     },
@@ -360,14 +444,14 @@ describe("the registry refresh in a simulated world", () => {
   );
 });
 
-describe("the per-registry choice in a simulated world, driven directly", () => {
+describe("the per-registry decision in a simulated world, driven directly", () => {
   const directSeeds = Number.isNaN(only) ? Array.from({ length: 20 }, (_, i) => i + 1) : [only];
 
-  it.each(directSeeds)("seed %i: honest upstreams that lag, tie, roll back and fail", (seed) => {
-    chooseInWorld(seed, 1000, false);
+  it.each(directSeeds)("seed %i: honest upstreams that lag, roll back and fail; a history that is slow, rate-limited or down", (seed) => {
+    decideInWorld(seed, 1000, false);
   });
 
   it.each(directSeeds)("seed %i: with a hostile upstream beside them", (seed) => {
-    chooseInWorld(1000 + seed, 1000, true);
+    decideInWorld(1000 + seed, 1000, true);
   });
 });

@@ -1,0 +1,115 @@
+/**
+ * What pkgedge has learned of a registry's history, kept in the bucket beside the flavors'
+ * bookkeeping (`_pkgedge/history.<uuid>.json`), so both flavors, the cron trigger and every isolate
+ * share one read: the history is asked only when a listed snapshot is not in what was read, at most
+ * once every MIN_READ_INTERVAL_MS, and never before a rate limit's reset. It is a cache: a copy that
+ * cannot be read is read again from the origin, and a lost write costs one more read.
+ */
+
+import type { RegistryConfig } from "../config";
+import type { ObjectStore } from "../store/store";
+import type { RefreshMemory } from "./memory";
+import type { RegistrySources } from "./sources";
+import { log } from "../log";
+
+export interface HistoryCache {
+  /** Tree hashes, newest first: the latest read, extended by earlier reads it overlaps. */
+  trees: string[];
+  /** The latest successful read, and the latest attempt (ISO times). */
+  readAt?: string;
+  attemptAt?: string;
+  /** A rate limit: not asked before then (ISO time). */
+  notBefore?: string;
+  /** Reads that failed since the latest success, and the latest failure. */
+  failures?: number;
+  lastError?: string | null;
+}
+
+/** Below the cron period, so each round may read once; above it only request-driven rounds would. */
+export const MIN_READ_INTERVAL_MS = 50_000;
+/** Enough for days of General's commits (about 40 bytes each). */
+const MAX_TREES = 1000;
+
+/** What the history says this round: each known hash's position (0: the newest commit), and why not more. */
+export interface HistoryView {
+  positions: ReadonlyMap<string, number>;
+  /** Why a hash missing from `positions` is not ordered by the history (for the refusal's reason). */
+  gap: string;
+  cache: HistoryCache;
+}
+
+/** The newer read, extended by the older one when they overlap (the older commits below the newer's last). */
+export function mergeWindow(newer: readonly string[], older: readonly string[]): string[] {
+  const last = newer[newer.length - 1];
+  const at = last === undefined ? -1 : older.indexOf(last);
+  return (at < 0 ? [...newer] : [...newer, ...older.slice(at + 1)]).slice(0, MAX_TREES);
+}
+
+/** Whether to ask the history now: some hash is not in it, and neither the read interval nor a rate limit forbids it. */
+export function readIsDue(cache: HistoryCache, missing: readonly string[], now: number): boolean {
+  if (missing.length === 0) return false;
+  if (cache.notBefore && Date.parse(cache.notBefore) > now) return false;
+  return !cache.attemptAt || now - Date.parse(cache.attemptAt) >= MIN_READ_INTERVAL_MS;
+}
+
+function cacheKey(uuid: string): string {
+  return `_pkgedge/history.${uuid}.json`;
+}
+
+async function readCache(store: ObjectStore, uuid: string): Promise<HistoryCache> {
+  const obj = await store.get(cacheKey(uuid));
+  if (!obj) return { trees: [] };
+  try {
+    const parsed = JSON.parse(await new Response(obj.body).text()) as HistoryCache;
+    return Array.isArray(parsed?.trees) ? parsed : { trees: [] };
+  } catch {
+    return { trees: [] };
+  }
+}
+
+/**
+ * The registry's history as far as this round needs it: read again only when one of `hashes` is
+ * not in the cache (and the history was not asked about it in the last ten minutes, in this isolate).
+ */
+export async function historyFor(
+  store: ObjectStore,
+  sources: RegistrySources,
+  registry: RegistryConfig,
+  hashes: readonly string[],
+  memory: RefreshMemory,
+  now: number,
+): Promise<HistoryView> {
+  if (!registry.historyUrl) return { positions: new Map(), gap: "no history configured", cache: { trees: [] } };
+  let cache = await readCache(store, registry.uuid);
+  const known = new Set(cache.trees);
+  const missing = hashes.filter((h) => !known.has(h) && !memory.notInHistory(h));
+  if (readIsDue(cache, missing, now)) {
+    const at = new Date(now).toISOString();
+    const read = await sources.history({ ...registry, historyUrl: registry.historyUrl });
+    if (read.kind === "read") {
+      cache = { trees: mergeWindow(read.trees, cache.trees), readAt: at, attemptAt: at, failures: 0, lastError: null };
+      const inRead = new Set(cache.trees);
+      for (const h of missing) if (!inRead.has(h)) memory.rememberNotInHistory(h);
+      // One line per request to the history: what the deployment spends of its GitHub budget.
+      log("info", "registry_history_read", { uuid: registry.uuid, commits: read.trees.length, kept: cache.trees.length });
+    } else {
+      cache = {
+        ...cache,
+        attemptAt: at,
+        failures: (cache.failures ?? 0) + 1,
+        lastError: read.error,
+        ...(read.retryAt !== undefined ? { notBefore: new Date(read.retryAt).toISOString() } : {}),
+      };
+      log("warn", "registry_history_unavailable", { uuid: registry.uuid, error: read.error, not_before: cache.notBefore ?? null });
+    }
+    await store
+      .putSmall(cacheKey(registry.uuid), JSON.stringify(cache), { contentType: "application/json" })
+      .catch((err) => log("warn", "registry_history_cache_write_failed", { uuid: registry.uuid, error: String(err) }));
+  }
+  const positions = new Map(cache.trees.map((h, i) => [h, i] as const));
+  const limited = cache.notBefore && Date.parse(cache.notBefore) > now ? ` (not asked again before ${cache.notBefore})` : "";
+  const gap = cache.lastError
+    ? `the history could not be read: ${cache.lastError}${limited}`
+    : `not in the registry's history as read at ${cache.readAt ?? "never"}`;
+  return { positions, gap, cache };
+}
