@@ -34,10 +34,17 @@ export function packageUuid(text: string): string | null {
 
 /** The versions of a Versions.toml that can be installed: `["x.y.z"]` tables with a tree hash, not yanked. */
 export function packageVersions(text: string): { version: string; treeHash: string }[] {
-  const out: { version: string; treeHash: string }[] = [];
+  return versionEntries(text)
+    .filter((v) => !v.yanked)
+    .map(({ version, treeHash }) => ({ version, treeHash }));
+}
+
+/** Every `["x.y.z"]` table of a Versions.toml with a tree hash, yanked ones included (and marked). */
+function versionEntries(text: string): { version: string; treeHash: string; yanked: boolean }[] {
+  const out: { version: string; treeHash: string; yanked: boolean }[] = [];
   let current: { version: string; treeHash: string | null; yanked: boolean } | null = null;
   const flush = () => {
-    if (current?.treeHash && !current.yanked) out.push({ version: current.version, treeHash: current.treeHash });
+    if (current?.treeHash) out.push({ version: current.version, treeHash: current.treeHash, yanked: current.yanked });
   };
   for (const line of text.split("\n")) {
     const table = /^\s*\["([^"]+)"\]\s*$/.exec(line);
@@ -55,8 +62,15 @@ export function packageVersions(text: string): { version: string; treeHash: stri
   return out;
 }
 
-/** Calls `visit` for every installable package version the gzipped registry tarball lists. */
-async function readSnapshot(gzipped: ReadableStream<Uint8Array>, visit: (version: ListedVersion) => void): Promise<void> {
+/**
+ * Calls `visit` for every installable package version the gzipped registry tarball lists (with
+ * `yanked`, the yanked ones too).
+ */
+export async function readSnapshot(
+  gzipped: ReadableStream<Uint8Array>,
+  visit: (version: ListedVersion) => void,
+  { yanked = false }: { yanked?: boolean } = {},
+): Promise<void> {
   // A package directory is complete once both files are read (tar keeps a directory's entries together).
   const pending = new Map<string, { uuid?: string | null; versions?: { version: string; treeHash: string }[] }>();
   const sink = textFiles(
@@ -67,7 +81,7 @@ async function readSnapshot(gzipped: ReadableStream<Uint8Array>, visit: (version
       const dir = path.slice(0, slash);
       const seen = pending.get(dir) ?? {};
       if (path.endsWith("/Package.toml")) seen.uuid = packageUuid(text);
-      else seen.versions = packageVersions(text);
+      else seen.versions = yanked ? versionEntries(text) : packageVersions(text);
       if (seen.uuid === undefined || seen.versions === undefined) {
         pending.set(dir, seen);
         return;

@@ -76,7 +76,7 @@ describe("a complete advance", () => {
 
 describe("when the history cannot order a candidate", () => {
   it.each([["rate-limited (403)", "rate-limited"] as const, ["rate-limited (429)", "429"] as const, ["down", "down"] as const])(
-    "history %s: the candidate is reported unproven, never published, and the failure is in /meta",
+    "history %s: a candidate its content proves newer is followed in the same round, and the failure is in /meta",
     async (_, mode) => {
       const history = await historyServer(mode);
       const up = await upstream({ lists: { conservative: list(0) } });
@@ -85,30 +85,33 @@ describe("when the history cannot order a candidate", () => {
       expect(await published()).toBe(list(0));
       await up.reconfigure({ lists: { conservative: list(1) } });
       await m.scheduled();
-      expect(await published(), "no proof: content order is unavailable here").toBe(list(0));
+      expect(await published(), "it adds versions and removes none").toBe(list(1));
       const info = await report(m);
-      expect(info.refused).toHaveLength(1);
-      expect(info.refused[0].hash).toBe(hashOf(1));
-      expect(info.refused[0].reason).toMatch(/^unproven: the history could not be read/);
+      expect(info.proof).toBe("content");
       expect(info.history_failures).toBeGreaterThan(0);
       expect(info.last_history_error).toMatch(mode === "down" ? /503/ : /rate limited/);
+      // The upstream rolls back: the older snapshot is never published again.
+      await up.reconfigure({ lists: { conservative: list(0) } });
+      await m.scheduled();
+      expect(await published()).toBe(list(1));
       await m.settle();
     },
   );
 
-  it("follows once the history can be read again", async () => {
+  it("orders by the history again once it can be read", async () => {
     const history = await historyServer("down");
     const up = await upstream({ lists: { conservative: list(0) } });
     const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_HISTORY: history.variable });
     await m.scheduled();
     await up.reconfigure({ lists: { conservative: list(1) } });
     await m.scheduled();
-    expect(await published()).toBe(list(0));
+    expect((await report(m)).proof).toBe("content");
     await history.server.reconfigure({});
     // As if the read interval had passed: the cache says when it last asked.
     await bucket().delete(`_pkgedge/history.${UUID}.json`);
+    await up.reconfigure({ lists: { conservative: list(2) } });
     await m.scheduled();
-    expect(await published()).toBe(list(1));
+    expect(await published()).toBe(list(2));
     expect((await report(m)).proof).toBe("history");
     await m.settle();
   });
