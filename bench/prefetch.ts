@@ -118,6 +118,7 @@ export async function benchPrefetch(): Promise<void> {
     ]),
   );
   let workerd: { ms: number; rssGrowthMB: number; added: number };
+  let ordered: { ms: number; rssGrowthMB: number; order: string };
   try {
     workerd = await withBenchWorker(
       async (url, pgid) => {
@@ -127,6 +128,18 @@ export async function benchPrefetch(): Promise<void> {
         const ms = await median(RUNS, async () => (await fetch(diffUrl)).arrayBuffer());
         const { idle, peak } = rss.stop();
         return { ms, rssGrowthMB: (peak - idle) / 1e6, added: first.added };
+      },
+      { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" },
+    );
+    // The refresh's content order of the same two snapshots, in a fresh worker of its own.
+    ordered = await withBenchWorker(
+      async (url, pgid) => {
+        const orderUrl = `${url}/content-order?url=${encodeURIComponent(`${files.url}/base.tar.gz`)}&next=${encodeURIComponent(`${files.url}/next.tar.gz`)}`;
+        const first = (await (await fetch(orderUrl)).json()) as { order: string };
+        const rss = sampleRss(pgid);
+        const ms = await median(RUNS, async () => (await fetch(orderUrl)).arrayBuffer());
+        const { idle, peak } = rss.stop();
+        return { ms, rssGrowthMB: (peak - idle) / 1e6, order: first.order };
       },
       { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" },
     );
@@ -143,6 +156,13 @@ export async function benchPrefetch(): Promise<void> {
       "",
       `RSS +${workerd.rssGrowthMB.toFixed(1)} MB`,
       `${(workerd.ms / tarMs).toFixed(2)}×`,
+    ],
+    [
+      `content order in workerd (says ${ordered.order}; expected newer)`,
+      `${ordered.ms.toFixed(0)} ms`,
+      "",
+      `RSS +${ordered.rssGrowthMB.toFixed(1)} MB`,
+      `${(ordered.ms / tarMs).toFixed(2)}×`,
     ],
     [
       `pkgedge diff in Node (found ${mid.added} of ${ADDED})`,

@@ -13,11 +13,13 @@
  *   GET /pass-js?url=U            the same through a JS TransformStream that copies each chunk: what
  *                                 merely touching every chunk in JS costs
  *   GET /diff?url=BASE&next=NEXT  the prefetch diff of two registry snapshots (what the queue consumer runs)
+ *   GET /content-order?url=PUBLISHED&next=CANDIDATE  how the refresh orders two snapshots by content
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
 import { ChunkReader } from "../../worker/streams/bytes";
 import { addedVersions } from "../../worker/prefetch/snapshot";
+import { compareSnapshotsByContent } from "../../worker/registries/content-order";
 import { AwsClient } from "aws4fetch";
 
 interface BenchEnv {
@@ -77,6 +79,10 @@ export default {
       const next = await fetch(searchParams.get("next") ?? "");
       const { added, cost } = await addedVersions(upstream.body, next.body!);
       return Response.json({ added: added.length, baseVersions: cost.baseVersions, nextVersions: cost.nextVersions });
+    }
+    if (pathname === "/content-order") {
+      const next = await fetch(searchParams.get("next") ?? "");
+      return Response.json({ order: await compareSnapshotsByContent(upstream.body, next.body!) });
     }
     if (pathname === "/r2-put") return Response.json(await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)));
     const hashes = searchParams.get("form") === "piped" ? await treeHashOfTarGz(upstream.body) : await pushed(upstream.body);
