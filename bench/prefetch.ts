@@ -117,32 +117,25 @@ export async function benchPrefetch(): Promise<void> {
       ["/next.tar.gz", next],
     ]),
   );
+  /** One benchmark-worker route on the two archives, in a fresh worker: its first answer, median time and RSS growth. */
+  const inWorkerd = <T>(route: string) =>
+    withBenchWorker(
+      async (url, pgid) => {
+        const routeUrl = `${url}/${route}?url=${encodeURIComponent(`${files.url}/base.tar.gz`)}&next=${encodeURIComponent(`${files.url}/next.tar.gz`)}`;
+        const first = (await (await fetch(routeUrl)).json()) as T;
+        const rss = sampleRss(pgid);
+        const ms = await median(RUNS, async () => (await fetch(routeUrl)).arrayBuffer());
+        const { idle, peak } = rss.stop();
+        return { ms, rssGrowthMB: (peak - idle) / 1e6, ...first };
+      },
+      { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" },
+    );
   let workerd: { ms: number; rssGrowthMB: number; added: number };
   let ordered: { ms: number; rssGrowthMB: number; order: string };
   try {
-    workerd = await withBenchWorker(
-      async (url, pgid) => {
-        const diffUrl = `${url}/diff?url=${encodeURIComponent(`${files.url}/base.tar.gz`)}&next=${encodeURIComponent(`${files.url}/next.tar.gz`)}`;
-        const first = (await (await fetch(diffUrl)).json()) as { added: number };
-        const rss = sampleRss(pgid);
-        const ms = await median(RUNS, async () => (await fetch(diffUrl)).arrayBuffer());
-        const { idle, peak } = rss.stop();
-        return { ms, rssGrowthMB: (peak - idle) / 1e6, added: first.added };
-      },
-      { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" },
-    );
-    // The refresh's content order of the same two snapshots, in a fresh worker of its own.
-    ordered = await withBenchWorker(
-      async (url, pgid) => {
-        const orderUrl = `${url}/content-order?url=${encodeURIComponent(`${files.url}/base.tar.gz`)}&next=${encodeURIComponent(`${files.url}/next.tar.gz`)}`;
-        const first = (await (await fetch(orderUrl)).json()) as { order: string };
-        const rss = sampleRss(pgid);
-        const ms = await median(RUNS, async () => (await fetch(orderUrl)).arrayBuffer());
-        const { idle, peak } = rss.stop();
-        return { ms, rssGrowthMB: (peak - idle) / 1e6, order: first.order };
-      },
-      { MINIFLARE_WORKERD_V8_FLAGS: "--max-old-space-size=128" },
-    );
+    workerd = await inWorkerd<{ added: number }>("diff");
+    // The refresh's content order of the same two snapshots.
+    ordered = await inWorkerd<{ order: string }>("content-order");
   } finally {
     await files.close();
   }
