@@ -46,7 +46,8 @@ export interface UpstreamConfig {
    * As the registry's history, at `/history` (GitHub's commits API: newest first, each with
    * `commit.tree.sha`): the tree hashes in the order they were committed (default: every fixture
    * registry snapshot, in the manifest's order); "down" answers 503, "rate-limited" 403 with
-   * `x-ratelimit-remaining: 0` (GitHub's answer), "429" 429 with `retry-after: 60`.
+   * `x-ratelimit-remaining: 0` (GitHub's answer), "429" 429 with `retry-after: 60`, "endless" a
+   * chunked 200 (no Content-Length) of 64 MiB.
    */
-  history?: string[] | "down" | "rate-limited" | "429";
+  history?: string[] | "down" | "rate-limited" | "429" | "endless";
 }

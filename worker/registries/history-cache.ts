@@ -10,6 +10,7 @@ import type { RegistryConfig } from "../config";
 import type { ObjectStore } from "../store/store";
 import type { RefreshMemory } from "./memory";
 import type { RegistrySources } from "./sources";
+import { MAX_PAUSE_MS } from "./history";
 import { log } from "../log";
 
 export interface HistoryCache {
@@ -45,11 +46,28 @@ export function mergeWindow(newer: readonly string[], older: readonly string[]):
   return (at < 0 ? [...newer] : [...newer, ...older.slice(at + 1)]).slice(0, MAX_TREES);
 }
 
-/** Whether to ask the history now: some hash is not in it, and neither the read interval nor a rate limit forbids it. */
+/**
+ * Whether to ask the history now: some hash is not in it, and neither the read interval nor a rate
+ * limit forbids it. Times the cache cannot vouch for (not dates, an attempt in the future, a pause
+ * past the longest one pkgedge takes) forbid nothing: the cache must never stop the history being read.
+ */
 export function readIsDue(cache: HistoryCache, missing: readonly string[], now: number): boolean {
   if (missing.length === 0) return false;
-  if (cache.notBefore && Date.parse(cache.notBefore) > now) return false;
-  return !cache.attemptAt || now - Date.parse(cache.attemptAt) >= MIN_READ_INTERVAL_MS;
+  const notBefore = Date.parse(cache.notBefore ?? "");
+  if (notBefore > now && notBefore <= now + MAX_PAUSE_MS) return false;
+  const attempted = Date.parse(cache.attemptAt ?? "");
+  return !(attempted <= now && now - attempted < MIN_READ_INTERVAL_MS);
+}
+
+/**
+ * Each tree hash's position, 0 the newest commit. A tree can appear more than once (a revert
+ * restores an earlier commit's tree): its newest appearance is its position, so the commit it
+ * was reverted from never counts as newer than the revert.
+ */
+export function positionsOf(trees: readonly string[]): Map<string, number> {
+  const positions = new Map<string, number>();
+  for (const [i, tree] of trees.entries()) if (!positions.has(tree)) positions.set(tree, i);
+  return positions;
 }
 
 function cacheKey(uuid: string): string {
@@ -106,7 +124,7 @@ export async function historyFor(
       .putSmall(cacheKey(registry.uuid), JSON.stringify(cache), { contentType: "application/json" })
       .catch((err) => log("warn", "registry_history_cache_write_failed", { uuid: registry.uuid, error: String(err) }));
   }
-  const positions = new Map(cache.trees.map((h, i) => [h, i] as const));
+  const positions = positionsOf(cache.trees);
   const limited = cache.notBefore && Date.parse(cache.notBefore) > now ? ` (not asked again before ${cache.notBefore})` : "";
   const gap = cache.lastError
     ? `the history could not be read: ${cache.lastError}${limited}`

@@ -4,7 +4,7 @@
  * to 100 commits. Answers are values, never thrown: a rate limit or an outage says when to ask again.
  */
 
-import { describeFailure, UPSTREAM_HEADERS } from "../upstream/upstream";
+import { describeFailure, textUpTo, UPSTREAM_HEADERS } from "../upstream/upstream";
 import { originAuthorization } from "./origin";
 
 export type HistoryRead =
@@ -18,7 +18,7 @@ const PER_PAGE = 100;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** How long a rate limit without a stated reset keeps the history from being asked. */
 const RATE_LIMIT_PAUSE_MS = 10 * 60_000;
-const MAX_PAUSE_MS = 3600_000;
+export const MAX_PAUSE_MS = 3600_000;
 const TREE_HASH = /^[0-9a-f]{40}$/;
 
 /** The URL of the first page, newest first. */
@@ -78,8 +78,8 @@ export async function readHistory(historyUrl: string, timeoutMs: number, githubT
       await res.body?.cancel();
       return { kind: "unavailable", error: `${host} sent ${length} bytes of history (at most ${MAX_BODY_BYTES})` };
     }
-    const text = await res.text();
-    if (text.length > MAX_BODY_BYTES) return { kind: "unavailable", error: `${host} sent more than ${MAX_BODY_BYTES} bytes of history` };
+    const text = res.body ? await textUpTo(res.body, MAX_BODY_BYTES) : "";
+    if (text === null) return { kind: "unavailable", error: `${host} sent more than ${MAX_BODY_BYTES} bytes of history` };
     let json: unknown;
     try {
       json = JSON.parse(text);

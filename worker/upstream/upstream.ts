@@ -280,6 +280,21 @@ export async function getFrom(
   }
 }
 
+/**
+ * A small text body, read chunk by chunk and given up (cancelled) past `max` bytes, so a body
+ * without a Content-Length that goes on and on is never read into memory whole; null when larger.
+ */
+export async function textUpTo(body: ReadableStream<Uint8Array>, max: number): Promise<string | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > max) return null; // leaving the loop cancels the body
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
+}
+
 /** A registry list is a few lines; anything bigger is not one, and is not read into memory. */
 const MAX_TEXT_BYTES = 1024 * 1024;
 
@@ -295,14 +310,9 @@ export async function getText(
       await res.body?.cancel();
       return { status: res.status };
     }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      size += chunk.byteLength;
-      if (size > MAX_TEXT_BYTES) return { status: res.status, error: `${path} is larger than ${MAX_TEXT_BYTES} bytes` };
-      chunks.push(chunk);
-    }
-    return { status: 200, text: new TextDecoder().decode(await new Blob(chunks).arrayBuffer()) };
+    const text = await textUpTo(res.body, MAX_TEXT_BYTES);
+    if (text === null) return { status: res.status, error: `${path} is larger than ${MAX_TEXT_BYTES} bytes` };
+    return { status: 200, text };
   } catch (err) {
     return { status: 0, error: describeFailure(err, upstream, timeoutMs) };
   }

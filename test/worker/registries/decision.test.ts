@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from "vitest";
 import { decide, type HistoryOrder, type Known, type Step, type Verdict } from "../../../worker/registries/choice";
-import { mergeWindow, MIN_READ_INTERVAL_MS, readIsDue } from "../../../worker/registries/history-cache";
+import { mergeWindow, MIN_READ_INTERVAL_MS, positionsOf, readIsDue } from "../../../worker/registries/history-cache";
 import { historyPageUrl, treesOfCommits } from "../../../worker/registries/history";
 import type { Observation } from "../../../worker/registries/order";
 import { RefreshMemory } from "../../../worker/registries/memory";
@@ -132,6 +132,12 @@ describe("moving only on proof", () => {
 describe("the history's window", () => {
   it("extends a new read by the older one it overlaps, and replaces one it does not", () => {
     expect(mergeWindow(["d", "c", "b"], ["b", "a"])).toEqual(["d", "c", "b", "a"]);
+    // A tree restored by a revert appears twice: its newest appearance is its position.
+    expect([...positionsOf(["a", "b", "a", "c"])]).toEqual([
+      ["a", 0],
+      ["b", 1],
+      ["c", 3],
+    ]);
     expect(mergeWindow(["f", "e"], ["b", "a"])).toEqual(["f", "e"]);
     expect(mergeWindow([], ["b", "a"])).toEqual([]);
     const long = Array.from({ length: 1500 }, (_, i) => String(i));
@@ -156,6 +162,11 @@ describe("the history's window", () => {
     expect(readIsDue({ trees: [], attemptAt: iso(t - MIN_READ_INTERVAL_MS + 1000) }, ["x"], t)).toBe(false);
     expect(readIsDue({ trees: [], attemptAt: iso(t - MIN_READ_INTERVAL_MS) }, ["x"], t)).toBe(true);
     expect(readIsDue({ trees: [], attemptAt: iso(t - 3600_000), notBefore: iso(t + 1000) }, ["x"], t)).toBe(false);
+    // Times the cache cannot vouch for never stop a read (a corrupt or skewed copy in the bucket).
+    expect(readIsDue({ trees: [], attemptAt: "not a date" }, ["x"], t)).toBe(true);
+    expect(readIsDue({ trees: [], attemptAt: iso(t + 3600_000) }, ["x"], t)).toBe(true);
+    expect(readIsDue({ trees: [], notBefore: iso(t + 2 * 3600_000) }, ["x"], t)).toBe(true);
+    expect(readIsDue({ trees: [], notBefore: "garbage" }, ["x"], t)).toBe(true);
   });
 
   it("reads GitHub's commits answer: tree hashes, newest first; anything else is no history", () => {

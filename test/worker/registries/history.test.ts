@@ -21,7 +21,7 @@ async function report(m: TestWorker): Promise<any> {
 }
 
 /** A history served by its own fixture upstream (to count its reads, or make it fail). */
-async function historyServer(history?: "down" | "rate-limited" | "429") {
+async function historyServer(history?: "down" | "rate-limited" | "429" | "endless") {
   const server = await upstream(history ? { history } : {});
   const reads = async () => (await server.log()).filter((r) => r.path === "/history").length;
   return { server, reads, variable: `${UUID}=${server.url}/history` };
@@ -161,6 +161,55 @@ describe("reading the history", () => {
     const asked = (await history.server.log()).filter((r) => r.path === "/history");
     expect(asked.length).toBe(1);
     expect(asked[0]!.headers.authorization).toBeUndefined();
+    await m.settle();
+  });
+});
+
+describe("a history that is not a straight line, and a cache that cannot be trusted", () => {
+  it("never moves from the head's tree to that of the commit a revert undid (a tree twice in the history)", async () => {
+    // Oldest first: snapshot 0, snapshot 1, then a revert that restores snapshot 0's tree (the head).
+    const history = await upstream({ history: [hashOf(0), hashOf(1), hashOf(0)] });
+    const a = await upstream({ lists: { conservative: list(0) } });
+    const lagging = await upstream({ lists: { conservative: list(0) } });
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${lagging.url}`, REGISTRY_HISTORY: `${UUID}=${history.url}/history` });
+    await m.scheduled();
+    expect(await published()).toBe(list(0));
+    await lagging.reconfigure({ lists: { conservative: list(1) } }); // still lists the reverted commit's tree
+    await m.scheduled();
+    expect(await published(), "snapshot 1 is older than the head (position 1 against 0)").toBe(list(0));
+    await m.settle();
+  });
+
+  it.each([
+    ["an attempt time that is not a date", { trees: [], attemptAt: "not a date" }],
+    ["an attempt time in the far future", { trees: [], attemptAt: "2999-01-01T00:00:00.000Z" }],
+    ["a rate-limit pause past an hour", { trees: [], notBefore: "2999-01-01T00:00:00.000Z" }],
+  ])("reads the history again past a cached copy with %s", async (_, corrupt) => {
+    const history = await historyServer();
+    await bucket().putSmall(`_pkgedge/history.${UUID}.json`, JSON.stringify(corrupt), { contentType: "application/json" });
+    const up = await upstream({ lists: { conservative: list(0) } });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_HISTORY: history.variable });
+    await m.scheduled();
+    await up.reconfigure({ lists: { conservative: list(1) } });
+    await m.scheduled();
+    expect(await published()).toBe(list(1));
+    expect(await history.reads(), "the history was asked").toBeGreaterThan(0);
+    expect((await report(m)).proof).toBe("history");
+    await m.settle();
+  });
+
+  it("gives up on a history body without a length past its bound, and reports it", async () => {
+    const history = await historyServer("endless");
+    const up = await upstream({ lists: { conservative: list(0) } });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_HISTORY: history.variable });
+    await m.scheduled();
+    await up.reconfigure({ lists: { conservative: list(1) } });
+    await m.scheduled();
+    const info = await report(m);
+    expect(info.last_history_error).toMatch(/sent more than \d+ bytes of history/);
+    expect(await published(), "content proves the advance instead").toBe(list(1));
+    const sent = (await history.server.log()).filter((r) => r.path === "/history").map((r) => r.sent);
+    expect(Math.max(...sent), "the body was not read to its end (64 MiB)").toBeLessThan(32 * 1024 * 1024);
     await m.settle();
   });
 });
