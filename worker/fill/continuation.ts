@@ -11,7 +11,8 @@
  */
 
 import type { Config } from "../config";
-import { getFrom, type UpstreamBody } from "../upstream/upstream";
+import { getFrom } from "../upstream/ranged";
+import type { UpstreamBody } from "../upstream/upstream";
 import type { Continued } from "../streams/watchdog";
 import type { FillTarget } from "./target";
 import type { RecentLookups } from "./recent";

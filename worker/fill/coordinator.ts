@@ -14,7 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig, type Config } from "../config";
 import { resumedFill } from "./resume";
-import { nextExpiry, unexpired, type Checked, type Kept, type Pending } from "./records";
+import { tidyStorage, type Checked, type Pending } from "./records";
 import { begun, countAfter, NO_ATTEMPTS, settledAs, type Attempts } from "./attempts";
 import { RecentLookups } from "./recent";
 import type { FillDeps, FillOutcome } from "./fill";
@@ -188,24 +188,9 @@ export class FillCoordinator extends DurableObject<Env> {
     await this.tidy();
   }
 
-  /**
-   * Removes what has expired, and sets the alarm for the next expiry (records.ts); with nothing
-   * left, empties this object's storage. A running fill's record and keep-alive alarm are left alone.
-   */
-  private async tidy(): Promise<void> {
-    const stored = await this.ctx.storage.get(["pending", "attempts", "checked", "quarantine"]);
-    if (stored.has("pending")) return;
-    const kept = unexpired(Object.fromEntries(stored) as Kept, Date.now());
-    const next = nextExpiry(kept);
-    if (next === null) {
-      await this.ctx.storage.deleteAlarm();
-      return this.ctx.storage.deleteAll();
-    }
-    const gone = (["attempts", "checked", "quarantine"] as const).filter((name) => stored.has(name) && kept[name] === undefined);
-    if (gone.length > 0) await this.ctx.storage.delete(gone);
-    const quarantine = stored.get("quarantine") as Kept["quarantine"];
-    if (kept.quarantine && kept.quarantine.length !== quarantine?.length) await this.ctx.storage.put("quarantine", kept.quarantine);
-    await this.ctx.storage.setAlarm(next);
+  /** Removes what has expired and sets the alarm for the next expiry (records.ts). */
+  private tidy(): Promise<void> {
+    return tidyStorage(this.ctx.storage, Date.now());
   }
 
   /** The configuration deployed now: this object's own environment is the worker's. */

@@ -64,3 +64,23 @@ export function nextExpiry(kept: Kept): number | null {
   const at = expiriesOf(kept);
   return at.length > 0 ? Math.min(...at) : null;
 }
+
+/**
+ * Removes what has expired from a coordinator's storage and sets the alarm for the next expiry;
+ * with nothing left, empties it. A running fill's record and keep-alive alarm are left alone.
+ */
+export async function tidyStorage(storage: DurableObjectStorage, now: number): Promise<void> {
+  const stored = await storage.get(["pending", "attempts", "checked", "quarantine"]);
+  if (stored.has("pending")) return;
+  const kept = unexpired(Object.fromEntries(stored) as Kept, now);
+  const next = nextExpiry(kept);
+  if (next === null) {
+    await storage.deleteAlarm();
+    return storage.deleteAll();
+  }
+  const gone = (["attempts", "checked", "quarantine"] as const).filter((name) => stored.has(name) && kept[name] === undefined);
+  if (gone.length > 0) await storage.delete(gone);
+  const quarantine = stored.get("quarantine") as Kept["quarantine"];
+  if (kept.quarantine && kept.quarantine.length !== quarantine?.length) await storage.put("quarantine", kept.quarantine);
+  await storage.setAlarm(next);
+}

@@ -7,7 +7,7 @@
  * from the bucket once the object is committed.
  */
 
-import { getFrom } from "../../upstream/upstream";
+import { getFrom } from "../../upstream/ranged";
 import { watchBody } from "../../streams/watchdog";
 import { ChunkReader } from "../../streams/bytes";
 import type { BlockLedger } from "./block-ledger";
