@@ -46,7 +46,7 @@ export class ExpansionRefused extends Error {
  * bound, so a bomb costs the bound's CPU, not the whole expansion. The ratio is taken against the
  * compressed bytes received so far (never a length the sender announced).
  */
-class ExpansionBound {
+export class ExpansionBound {
   compressed = 0;
   private decompressed = 0;
   private readonly options: HashOptions;
@@ -112,15 +112,17 @@ function explain(err: unknown): unknown {
 /** Compressed bytes go to the gunzip stream in batches: workerd's 4 KiB pieces one by one cost more than the decompression. */
 const BATCH_BYTES = 64 * 1024;
 
-/** Reads decompressed bytes (into one reused buffer) through the tar reader to the end, then resolves to the hashes. */
-async function hashDecompressed(
-  decompressed: ReadableStream<Uint8Array>,
-  options: HashOptions,
-  bound: ExpansionBound,
-): Promise<TreeHashes> {
+/** Where decompressed bytes come from: a ChunkReader over a stream, or a codec's output. */
+export interface ChunkSource {
+  /** The next bytes, or null at the end. */
+  read(): Promise<Uint8Array | null>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** Reads decompressed bytes through the tar reader to the end, then resolves to the hashes. */
+export async function hashDecompressed(reader: ChunkSource, options: HashOptions, bound: ExpansionBound): Promise<TreeHashes> {
   const tree = new TreeBuilder(options.sha1, options.maxEntries);
   const tar = new TarReader(tree);
-  const reader = new ChunkReader(decompressed);
   try {
     for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
       bound.decompress(chunk.byteLength);
@@ -157,7 +159,7 @@ export function createTarGzHasher(options: HashOptions = {}): TarGzHasher {
   const input = gunzip.writable.getWriter();
   input.closed.catch(() => {});
   const bound = new ExpansionBound(options);
-  const consumed = hashDecompressed(gunzip.readable, options, bound);
+  const consumed = hashDecompressed(new ChunkReader(gunzip.readable), options, bound);
   // Surface a failure on the next write instead of waiting for finish().
   let failure: unknown = null;
   consumed.catch((err) => (failure = err));
@@ -217,6 +219,6 @@ export async function treeHashOfTarGz(body: ReadableStream<Uint8Array>, options:
     .pipeThrough(counted)
     .pipeTo(gunzip.writable)
     .catch((err) => Promise.reject(explain(err)));
-  const [hashes] = await Promise.all([hashDecompressed(gunzip.readable, options, bound), piped]);
+  const [hashes] = await Promise.all([hashDecompressed(new ChunkReader(gunzip.readable), options, bound), piped]);
   return hashes;
 }

@@ -1,0 +1,70 @@
+/**
+ * zstd as the runtime provides it (node:zlib, native in workerd and Node 22), as something JS
+ * writes into and reads from with backpressure: a write waits while the codec's buffer is full,
+ * and its output is read at the reader's pace.
+ */
+
+import { constants, createZstdCompress, createZstdDecompress, type ZstdStream } from "node:zlib";
+
+export interface Codec {
+  /** Resolves once the codec can take more (its own buffer drained); rejects once it failed. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** No more input. */
+  end(): void;
+  /** The output, in order; throws the codec's error. */
+  output: AsyncIterator<Uint8Array>;
+  destroy(reason: unknown): void;
+}
+
+function codecOf(stream: ZstdStream): Codec {
+  let failure: Error | null = null;
+  stream.once("error", (err) => (failure = err));
+  const output = stream[Symbol.asyncIterator]();
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (stream.write(chunk)) return;
+      await new Promise<void>((resolve, reject) => {
+        const drained = () => {
+          stream.off("error", failed);
+          resolve();
+        };
+        const failed = (err: Error) => {
+          stream.off("drain", drained);
+          reject(err);
+        };
+        stream.once("drain", drained);
+        stream.once("error", failed);
+      });
+    },
+    end: () => stream.end(),
+    output,
+    destroy: (reason) => stream.destroy(reason instanceof Error ? reason : new Error(String(reason))),
+  };
+}
+
+/** The largest window log (zstd's windows are powers of two, plus eighths) within `bytes`. */
+function windowLogWithin(bytes: number): number {
+  return Math.max(10, Math.floor(Math.log2(bytes)));
+}
+
+/** A zstd encoder at `level` whose frames need at most a `maxWindowBytes` window, with content checksums (`zstd -d` checks them). */
+export function zstdEncoder(level: number, maxWindowBytes: number): Codec {
+  return codecOf(
+    createZstdCompress({
+      params: {
+        [constants.ZSTD_c_compressionLevel]: level,
+        [constants.ZSTD_c_windowLog]: Math.min(windowLogWithin(maxWindowBytes), 23),
+        [constants.ZSTD_c_checksumFlag]: 1,
+      },
+    }),
+  );
+}
+
+/**
+ * A zstd decoder that refuses frames needing a window over `maxWindowBytes` (rounded up to the next
+ * power of two: the frame walker in front of it holds the exact bound).
+ */
+export function zstdDecoder(maxWindowBytes: number): Codec {
+  return codecOf(createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: Math.ceil(Math.log2(maxWindowBytes)) } }));
+}
