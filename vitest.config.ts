@@ -106,6 +106,7 @@ export default defineConfig({
             "test/worker/registries/**/*.test.ts",
             "test/worker/routes/protocol.test.ts",
             "test/worker/routes/tarball-hit.test.ts",
+            "test/worker/routes/zstd.test.ts",
             "test/worker/mirror/mirror.test.ts",
           ],
           // Pure cores, and the hostile-upstream suite: what it breaks is upstream behaviour; what a

@@ -18,6 +18,7 @@ import { parseConfig } from "../../worker/config";
 import { storeFor } from "../../worker/store/factory";
 import type { ObjectInfo, ObjectStore } from "../../worker/store/store";
 import worker from "../../worker/index";
+import { treeHashOfTarZst } from "../../worker/verify/zstd";
 import { treeHashOfTarGz } from "../../worker/verify/verify";
 import { acceptTreeHash } from "../../worker/verify/rule";
 import { parseResourcePath } from "../../worker/protocol/paths";
@@ -199,6 +200,14 @@ export async function outcome(res: Response): Promise<Outcome> {
 export async function auditBucket(): Promise<string[]> {
   const keys: string[] = [];
   for await (const obj of bucket().list("")) {
+    if (obj.key.endsWith(".tar.zst")) {
+      const resource = parseResourcePath("/" + obj.key.slice(0, -".tar.zst".length));
+      if (!resource) continue;
+      keys.push(obj.key);
+      const hashes = await treeHashOfTarZst(new Blob([(await storedBytes(obj.key))!]).stream(), { maxWindowBytes: 32 * 1024 * 1024 });
+      expect(acceptTreeHash(resource.kind, resource.treeHash, hashes).ok, `${obj.key} verifies`).toBe(true);
+      continue;
+    }
     const resource = parseResourcePath("/" + obj.key);
     if (!resource) continue;
     keys.push(obj.key);

@@ -109,6 +109,12 @@ export function parseConfig(vars: Vars): Config {
     s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS")),
     storage: c.check(() => storage(vars)),
     prefetch: c.check(() => prefetch(vars)),
+    zstd: {
+      mode: c.check(() => choice(vars, "ZSTD")),
+      level: c.check(() => integer(vars, "ZSTD_LEVEL")),
+      maxWindowBytes: c.check(() => integer(vars, "ZSTD_MAX_WINDOW_BYTES")),
+      maxTranscodeBytes: c.check(() => integer(vars, "ZSTD_MAX_TRANSCODE_BYTES")),
+    },
   };
   c.done();
   return config;

@@ -126,6 +126,27 @@ export const VARIABLES = {
   VERIFY_MAX_RATIO: { kind: "integer", default: 200, min: 2, max: 100_000, doc: "archives expanding more times (past 64 MiB) are refused" },
   // Default: twice FILL_MAX_BYTES (rules.ts).
   VERIFY_MAX_DECOMPRESSED_BYTES: { kind: "integer", min: 1, max: 4096 * GiB, doc: "archives expanding to more bytes are refused" },
+  ZSTD: {
+    kind: "choice",
+    default: "on",
+    choices: ["on", "serve", "off"],
+    doc: "zstd variants for clients that ask (Julia 1.13+): made and served, only served when in the bucket, or neither",
+  },
+  ZSTD_LEVEL: { kind: "integer", default: 9, min: 1, max: 19, doc: "the zstd level variants are made at" },
+  ZSTD_MAX_WINDOW_BYTES: {
+    kind: "integer",
+    default: 32 * MiB,
+    min: MiB,
+    max: 64 * MiB,
+    doc: "zstd frames needing a larger window (decoder memory) are refused",
+  },
+  ZSTD_MAX_TRANSCODE_BYTES: {
+    kind: "integer",
+    default: 2 * GiB,
+    min: 0,
+    max: 64 * GiB,
+    doc: "gzip tarballs larger than this get no zstd variant (CPU time)",
+  },
   S3_TIMEOUT_MS: { kind: "integer", default: 10_000, min: 100, max: 120_000, doc: "with STORAGE=s3: per-request timeout" },
   STORAGE: { kind: "choice", default: "r2", choices: ["r2", "s3"], doc: "the BUCKET binding (r2) or an S3-compatible bucket (s3)" },
   S3_ENDPOINT: { kind: "text", doc: "with STORAGE=s3: the endpoint URL" },

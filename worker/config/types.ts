@@ -70,6 +70,18 @@ export interface Config {
   analyticsSql: { account: string; url: string | null } | null;
   /** Filling what each new registry snapshot adds before clients ask (through the PREFETCH_QUEUE). */
   prefetch: PrefetchConfig;
+  /** zstd variants of tarballs, for clients whose Accept-Encoding names zstd. */
+  zstd: ZstdConfig;
+}
+
+interface ZstdConfig {
+  /** `on`: variants are made from verified gzip copies and served; `serve`: served when in the bucket; `off`: gzip only. */
+  mode: "on" | "serve" | "off";
+  level: number;
+  /** zstd frames needing a larger window are refused (the decoder holds the window in memory). */
+  maxWindowBytes: number;
+  /** Gzip tarballs larger than this are not transcoded. */
+  maxTranscodeBytes: number;
 }
 
 export interface PrefetchConfig {

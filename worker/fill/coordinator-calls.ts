@@ -9,6 +9,7 @@ import type { Config } from "../config";
 import type { FillCoordinator } from "./coordinator";
 import { tarballSpec, type FillSpec } from "./target";
 import type { UpstreamHeaders, Validators } from "../upstream/upstream";
+import type { Transcoded } from "../variants/zstd-variant";
 
 /** A binary-mirror copy the worker holds, as the worker found it in the bucket. */
 export interface HeldCopy {
@@ -78,6 +79,8 @@ export interface Fills {
   /** The whole object, once verified and stored where the requester can wait for that (VERIFY_FIRST_*). */
   streamVerified(resource: Resource): Promise<Verified>;
   commit(resource: Resource): Promise<Committed>;
+  /** Makes the tarball's zstd variant from its gzip copy, if it has none (ZSTD=on). */
+  transcode(resource: Resource): Promise<Transcoded>;
   /** A binary-mirror file the bucket lacks (spec.kind "mirror"). */
   streamFile(spec: FillSpec & { kind: "mirror" }, rangeHeader: string | null): Promise<Streamed>;
   /** A binary-mirror copy that is not what versions.json lists (`spec.published`): fetched again, checked, and replaced. */
@@ -102,6 +105,7 @@ export function coordinatedFills(namespace: DurableObjectNamespace<FillCoordinat
     stream: (resource, rangeHeader) => stub(resource).stream(config, tarballSpec(resource), rangeHeader ?? null),
     streamVerified: (resource) => stub(resource).streamVerified(config, tarballSpec(resource)),
     commit: (resource) => stub(resource).commit(config, tarballSpec(resource)),
+    transcode: (resource) => stub(resource).transcode(config, tarballSpec(resource)),
     streamFile: (spec, rangeHeader) => fileStub(spec).stream(config, spec, rangeHeader),
     refillFile: (spec, rangeHeader) => fileStub(spec).refill(config, spec, rangeHeader),
     revalidateFile: (spec, held, rangeHeader) => fileStub(spec).revalidate(config, spec, held, rangeHeader),

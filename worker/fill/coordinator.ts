@@ -30,6 +30,7 @@ import { lifetimeOf } from "./coordinator-calls";
 import type { Committed, HeldCopy, Located, Revalidated, Streamed, Verified } from "./coordinator-calls";
 import { commitTrying, verifyFirst, waitedFillConfig } from "./verify-first";
 import { log } from "../log";
+import { VariantMaker, type Transcoded } from "../variants/zstd-variant";
 
 const KEEPALIVE_MS = 30_000;
 
@@ -41,6 +42,7 @@ export class FillCoordinator extends DurableObject<Env> {
   private starting: Promise<Started> | null = null;
   private probing: Promise<Location> | null = null;
   private revalidating: Promise<Started | { kind: "fresh"; until: number }> | null = null;
+  private readonly variants = new VariantMaker();
   /** The bookkeeping of the last fill that settled (its storage records), so the next fill starts after it. */
   private settling: Promise<void> = Promise.resolve();
 
@@ -158,6 +160,12 @@ export class FillCoordinator extends DurableObject<Env> {
   async commit(config: Config, spec: FillSpec): Promise<Committed> {
     const target = targetFor(config, spec);
     return commitTrying(target.upstreams.length, () => this.nextFill(config, target));
+  }
+
+  /** Makes the resource's zstd variant from its gzip copy, once a running fill has ended (variants/). */
+  async transcode(config: Config, spec: FillSpec): Promise<Transcoded> {
+    await this.fill?.outcome.catch(() => {});
+    return this.variants.make(storeFor(this.env, config), config, spec);
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */

@@ -11,6 +11,9 @@ import type { Streamed } from "../fill/coordinator-calls";
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { RequestDeps } from "../runtime";
+import { acceptsZstd } from "../protocol/encoding";
+import { ZSTD_CONTENT_TYPE, zstdKey } from "../variants/zstd-variant";
+import { log } from "../log";
 
 function baseHeaders(): Headers {
   return new Headers({ "content-type": TARBALL_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": IMMUTABLE });
@@ -26,7 +29,45 @@ function storedHeaders(obj: ObjectInfo): Headers {
 /** Content-addressed: the bytes under a tarball's key never change. */
 const TARBALL: Presentation = { headers: storedHeaders, immutable: true };
 
+/** A tarball's zstd variant (protocol.md §4.4): its own type and ETag, the same immutability. */
+function variantHeaders(obj: ObjectInfo): Headers {
+  const h = storedHeaders(obj);
+  h.set("content-type", ZSTD_CONTENT_TYPE);
+  return h;
+}
+
+const VARIANT: Presentation = { headers: variantHeaders, immutable: true };
+
+/**
+ * A tarball, as gzip or, to a client whose Accept-Encoding names zstd, as its zstd variant when
+ * the bucket holds one. Neither is a content coding. With ZSTD on, a zstd client answered with
+ * gzip has the variant made in the background for the clients after it.
+ */
 export async function serveTarball(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
+  const mode = deps.config.zstd.mode;
+  const zstd = mode !== "off" && acceptsZstd(request.headers.get("accept-encoding"));
+  const answer = (zstd && (await serveVariant(deps, resource, request))) || (await serveGzip(deps, resource, request));
+  if (mode !== "off" && answer.status < 400) answer.headers.set("vary", "accept-encoding");
+  if (zstd && mode === "on" && answer.status < 400 && answer.headers.get("content-type") !== ZSTD_CONTENT_TYPE) {
+    deps.waitUntil(deps.fills.transcode(resource).catch((err) => log("warn", "zstd_failed", { key: resource.key, detail: String(err) })));
+  }
+  return answer;
+}
+
+/** The variant from the bucket, or null when it holds none. */
+async function serveVariant(deps: RequestDeps, resource: Resource, request: Request): Promise<Response | null> {
+  const asked = askedOf(request);
+  const key = zstdKey(resource.key);
+  if (asked.head || asked.rangeHeader !== null) {
+    const info = await deps.store.head(key);
+    const answer = info && (await answerFromInfo(deps.store, info, VARIANT, asked));
+    return answer ? hit(deps, info!, answer) : null;
+  }
+  const obj = await deps.store.get(key);
+  return obj && hit(deps, obj, await answerWhole(obj, variantHeaders(obj), obj.etag, asked.ifNoneMatch));
+}
+
+async function serveGzip(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const asked = askedOf(request);
   // Hit path. A plain GET is one bucket read; HEAD and ranged GETs read the metadata first.
   if (asked.head || asked.rangeHeader !== null) {
@@ -75,7 +116,7 @@ async function getOnMiss(deps: RequestDeps, resource: Resource, request: Request
 
 async function answerFill(deps: RequestDeps, resource: Resource, request: Request, fill: Streamed): Promise<Response> {
   if (fill.kind === "not-found") return absent(deps);
-  if (fill.kind === "in-bucket") return serveTarball(deps, resource, request);
+  if (fill.kind === "in-bucket") return serveGzip(deps, resource, request);
   if (fill.kind === "upstream-failed") return upstreamFailed(deps, resource.key, fill);
   return fillAnswer(deps, fill, baseHeaders());
 }
