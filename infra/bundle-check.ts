@@ -2,7 +2,7 @@
  * `npm run bundle:check`: bundles the worker for every environment with `wrangler deploy --dry-run`
  * (offline, no account needed) and fails if the gzipped upload exceeds the budget.
  *
- * Budget: 96 KiB gzipped. The worker is about 85 KiB (55 KiB before the binary mirror, the access
+ * Budget: 112 KiB gzipped. The worker is about 98 KiB (94 KiB before zstd variants, 55 KiB before the binary mirror, the access
  * log, analytics and the status page; 76 KiB before the bounds and checks that harden prefetching,
  * the binary mirror, ranges and statistics); what would blow it is a heavy dependency (the AWS SDK alone
  * adds ~140 KiB gzipped, hence aws4fetch in the worker), and a larger bundle means slower cold
@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { outputOf, spawnWrangler } from "./lib/tools.ts";
 
-export const BUDGET_GZIP_KIB = 96;
+export const BUDGET_GZIP_KIB = 112;
 const ENVIRONMENTS = ["", "staging", "production"];
 
 function dryRun(env: string, outdir: string): Promise<{ code: number; output: string }> {

@@ -5,14 +5,14 @@
  * no meaning on Workers (the Julia version it runs on, its tasks, its RSS) are null.
  */
 
-import pkg from "../../package.json";
+import { version } from "../../package.json";
 import { FLAVORS } from "../protocol/flavors";
 import { parseRegistryList, registryPath, type RegistryRef } from "../protocol/paths";
 import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
 import { ANALYTICS_DATASET, queryRollup, sqlApiUrl, TABLES } from "./rollups";
 
-export const PKGEDGE_VERSION: string = pkg.version;
+export const PKGEDGE_VERSION: string = version;
 
 /** What /meta says about one flavor's published list. */
 export interface FlavorReport {
