@@ -28,3 +28,13 @@ export function acceptsZstd(header: string | null | undefined): boolean {
   }
   return false;
 }
+
+/**
+ * The Accept-Encoding the client sent. Cloudflare's edge (and workerd under wrangler dev) replaces
+ * the header a worker sees with the encodings it compresses responses with itself ("br, gzip"),
+ * keeping the client's own value in `request.cf.clientAcceptEncoding` when it did.
+ */
+export function clientAcceptEncoding(request: Request): string | null {
+  const cf = (request as { cf?: { clientAcceptEncoding?: unknown } }).cf;
+  return typeof cf?.clientAcceptEncoding === "string" ? cf.clientAcceptEncoding : request.headers.get("accept-encoding");
+}

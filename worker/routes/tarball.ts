@@ -11,7 +11,7 @@ import type { Streamed } from "../fill/coordinator-calls";
 import type { ObjectInfo } from "../store/store";
 import { IMMUTABLE, TARBALL_CONTENT_TYPE } from "../protocol/media";
 import type { RequestDeps } from "../runtime";
-import { acceptsZstd } from "../protocol/encoding";
+import { acceptsZstd, clientAcceptEncoding } from "../protocol/encoding";
 import { ZSTD_CONTENT_TYPE, zstdKey } from "../variants/zstd-variant";
 import { log } from "../log";
 
@@ -45,7 +45,7 @@ const VARIANT: Presentation = { headers: variantHeaders, immutable: true };
  */
 export async function serveTarball(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const mode = deps.config.zstd.mode;
-  const zstd = mode !== "off" && acceptsZstd(request.headers.get("accept-encoding"));
+  const zstd = mode !== "off" && acceptsZstd(clientAcceptEncoding(request));
   const answer = (zstd && (await serveVariant(deps, resource, request))) || (await serveGzip(deps, resource, request));
   if (mode !== "off" && answer.status < 400) answer.headers.set("vary", "accept-encoding");
   if (zstd && mode === "on" && answer.status < 400 && answer.headers.get("content-type") !== ZSTD_CONTENT_TYPE) {

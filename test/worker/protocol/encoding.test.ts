@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { acceptsZstd } from "../../../worker/protocol/encoding";
+import { acceptsZstd, clientAcceptEncoding } from "../../../worker/protocol/encoding";
 
 describe("which clients are given zstd (protocol.md §4.4)", () => {
   it.each<[string, string | null, boolean]>([
@@ -20,5 +20,19 @@ describe("which clients are given zstd (protocol.md §4.4)", () => {
     ["a coding that only starts with zstd", "zstdx, gzip", false],
   ])("%s", (_, header, expected) => {
     expect(acceptsZstd(header)).toBe(expected);
+  });
+});
+
+describe("the Accept-Encoding the client sent", () => {
+  it("is the edge's record of it when the edge replaced the header (as Cloudflare and wrangler dev do)", () => {
+    const replaced = new Request("http://pkgedge.test/", { headers: { "accept-encoding": "br, gzip" } });
+    Object.defineProperty(replaced, "cf", { value: { clientAcceptEncoding: "zstd, gzip" } });
+    expect(clientAcceptEncoding(replaced)).toBe("zstd, gzip");
+    expect(acceptsZstd(clientAcceptEncoding(replaced))).toBe(true);
+  });
+
+  it("is the header when the edge left it alone", () => {
+    expect(clientAcceptEncoding(new Request("http://pkgedge.test/", { headers: { "accept-encoding": "zstd" } }))).toBe("zstd");
+    expect(clientAcceptEncoding(new Request("http://pkgedge.test/"))).toBeNull();
   });
 });
