@@ -18,7 +18,8 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { parseResourcePath, type Resource } from "../worker/protocol/paths.ts";
+import type { Resource } from "../worker/protocol/paths.ts";
+import { storedTarball } from "../worker/variants/keys.ts";
 import { parseCommand } from "./cli.ts";
 import { s3Client } from "./s3-client.ts";
 import { describeError, verifyTarball, workerVerifyLimits, type VerifyLimits } from "./lib/tarball.ts";
@@ -124,7 +125,7 @@ const progress = () => {
  * was checked (If-Match on its ETag), so a good copy written meanwhile stays; one that could not
  * be read whole or checked (a limit, a local failure) is kept.
  */
-async function checkDestination(key: string, resource: Resource): Promise<string> {
+async function checkDestination(key: string, resource: Resource, encoding: "gzip" | "zstd"): Promise<string> {
   const file = join(scratch, "destination");
   try {
     const got = await to.s3.send(new GetObjectCommand({ Bucket: to.bucket, Key: key })).catch((err: unknown) => {
@@ -136,7 +137,7 @@ async function checkDestination(key: string, resource: Resource): Promise<string
     const size = await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
     if (got.ContentLength !== undefined && size !== got.ContentLength)
       return `; the destination's own copy could not be read whole (${size} of ${got.ContentLength} bytes) and is kept`;
-    const checked = await verifyTarball(file, resource, limits);
+    const checked = await verifyTarball(file, resource, limits, encoding);
     if (checked.ok) return "; the destination's own copy verifies and is kept";
     if (!checked.refuted) return `; the destination's own copy could not be checked (${checked.reason}) and is kept`;
     if (!got.ETag) return `; the destination's own copy did not verify either (${checked.reason}) but has no ETag to remove it by: kept`;
@@ -157,7 +158,8 @@ async function checkDestination(key: string, resource: Resource): Promise<string
 /** One object: read into a temporary file, checked if it is a tarball, and only then uploaded. */
 async function copyOne(key: string): Promise<{ ok: true } | { ok: false; reason: string }> {
   const file = join(scratch, "object");
-  const resource = parseResourcePath("/" + key);
+  const stored = storedTarball(key);
+  const resource = stored?.resource ?? null;
   try {
     const got = await from.s3.send(new GetObjectCommand({ Bucket: from.bucket, Key: key }));
     await spool(got.Body!.transformToWebStream() as ReadableStream<Uint8Array>, file);
@@ -167,6 +169,7 @@ async function copyOne(key: string): Promise<{ ok: true } | { ok: false; reason:
       key,
       file,
       resource,
+      encoding: stored?.encoding,
       expectedBytes: got.ContentLength,
       contentType: got.ContentType,
       metadata: got.Metadata,
@@ -175,7 +178,7 @@ async function copyOne(key: string): Promise<{ ok: true } | { ok: false; reason:
       limits,
     });
     if (copied.ok || !copied.refuted || !resource) return copied;
-    return { ok: false, reason: copied.reason + (await checkDestination(key, resource)) };
+    return { ok: false, reason: copied.reason + (await checkDestination(key, resource, stored!.encoding)) };
   } catch (err) {
     return { ok: false, reason: `could not be read: ${describeError(err)}` };
   } finally {

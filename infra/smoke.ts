@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseRegistryList, parseResourcePath } from "../worker/protocol/paths.ts";
+import { parseRegistryList, parseResourcePath, type Resource } from "../worker/protocol/paths.ts";
 import { indexVersions } from "../worker/mirror/versions.ts";
 import { parseCommand } from "./cli.ts";
 import { describeError, verifyTarball, workerVerifyLimits } from "./lib/tarball.ts";
@@ -66,21 +66,47 @@ async function get(path: string, extra: Record<string, string> = {}): Promise<Re
   return res;
 }
 
-/** Downloads a tarball and checks what Pkg checks: gzip bytes, no Content-Encoding, the tree hash. */
+/** The encoding a tarball's magic bytes say it has, as Pkg 1.13 sniffs it. */
+function sniff(bytes: Uint8Array): "gzip" | "zstd" | null {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return "gzip";
+  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) return "zstd";
+  return null;
+}
+
+/** One download checked as Pkg checks it: no Content-Encoding, the whole length, an encoding it unpacks, the tree hash. */
+async function download(
+  path: string,
+  resource: Resource,
+  acceptEncoding: string | null,
+): Promise<{ bytes: Uint8Array; encoding: "gzip" | "zstd" }> {
+  const res = await get(path, acceptEncoding ? { "Accept-Encoding": acceptEncoding } : {});
+  const asked = acceptEncoding ? ` (Accept-Encoding: ${acceptEncoding})` : "";
+  if (res.headers.has("content-encoding"))
+    throw new Error(`${path}${asked} came with Content-Encoding ${res.headers.get("content-encoding")}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length)
+    throw new Error(`${path}${asked}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
+  const encoding = sniff(bytes);
+  if (!encoding || (encoding === "zstd" && !acceptEncoding))
+    throw new Error(`${path}${asked} is not gzip${acceptEncoding ? " or zstd" : ""}`);
+  const verdict = await verifyTarball(new Blob([bytes]).stream(), resource, limits, encoding);
+  if (!verdict.ok) {
+    const computed = verdict.hashes ? ` (no-skip ${verdict.hashes.noSkip}, skip ${verdict.hashes.skip})` : "";
+    throw new Error(`${path}${asked}: ${encoding}: ${verdict.reason}${computed}`);
+  }
+  return { bytes, encoding };
+}
+
+/**
+ * Downloads a tarball as Julia 1.12 and older do (gzip, no Accept-Encoding) and as 1.13 does
+ * (`zstd, gzip`: either, sniffed), checking each as Pkg would; returns the gzip bytes.
+ */
 async function tarball(path: string): Promise<Uint8Array> {
   const resource = parseResourcePath(path);
   if (!resource) throw new Error(`${path} is not a resource path`);
-  const res = await get(path, { "Accept-Encoding": "zstd, gzip" });
-  if (res.headers.has("content-encoding")) throw new Error(`${path} came with Content-Encoding ${res.headers.get("content-encoding")}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (res.headers.has("content-length") && Number(res.headers.get("content-length")) !== bytes.length)
-    throw new Error(`${path}: Content-Length says ${res.headers.get("content-length")}, got ${bytes.length}`);
-  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new Error(`${path} is not gzip`);
-  const verdict = await verifyTarball(new Blob([bytes]).stream(), resource, limits);
-  if (!verdict.ok) {
-    const computed = verdict.hashes ? ` (no-skip ${verdict.hashes.noSkip}, skip ${verdict.hashes.skip})` : "";
-    throw new Error(`${path}: ${verdict.reason}${computed}`);
-  }
+  const { bytes } = await download(path, resource, null);
+  const current = await download(path, resource, "zstd, gzip");
+  if (current.encoding === "zstd") console.log(`✓ ${path} as zstd verifies`);
   return bytes;
 }
 

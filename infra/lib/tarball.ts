@@ -19,6 +19,7 @@ import {
   type StreamingSha1,
   type TreeHashes,
 } from "../../worker/verify/verify.ts";
+import { treeHashOfTarZst, ZstdRefused } from "../../worker/verify/zstd.ts";
 
 /** Node's incremental SHA-1 for the verifier (workerd has crypto.DigestStream, Node does not). */
 export const nodeSha1 = (): StreamingSha1 => {
@@ -34,9 +35,12 @@ export function describeError(err: unknown): string {
   return typeof code === "string" && !words.includes(code) ? `${words} (${code})` : words;
 }
 
-export type VerifyLimits = Required<Pick<HashOptions, "maxEntries" | "maxRatio" | "maxDecompressedBytes">>;
+export type VerifyLimits = Required<Pick<HashOptions, "maxEntries" | "maxRatio" | "maxDecompressedBytes">> & {
+  /** zstd frames needing a larger window are not decoded (ZSTD_MAX_WINDOW_BYTES). */
+  maxWindowBytes: number;
+};
 
-type LimitName = "FILL_MAX_BYTES" | "VERIFY_MAX_ENTRIES" | "VERIFY_MAX_RATIO" | "VERIFY_MAX_DECOMPRESSED_BYTES";
+type LimitName = "FILL_MAX_BYTES" | "VERIFY_MAX_ENTRIES" | "VERIFY_MAX_RATIO" | "VERIFY_MAX_DECOMPRESSED_BYTES" | "ZSTD_MAX_WINDOW_BYTES";
 
 /** Read as the worker reads it: trimmed, blank meaning unset, a whole number within the table's bounds. */
 function limit(env: NodeJS.ProcessEnv, name: LimitName, fallback: number): number {
@@ -60,6 +64,7 @@ export function workerVerifyLimits(env: NodeJS.ProcessEnv = process.env): Verify
     maxEntries: limit(env, "VERIFY_MAX_ENTRIES", VARIABLES.VERIFY_MAX_ENTRIES.default),
     maxRatio: limit(env, "VERIFY_MAX_RATIO", VARIABLES.VERIFY_MAX_RATIO.default),
     maxDecompressedBytes: limit(env, "VERIFY_MAX_DECOMPRESSED_BYTES", 2 * fillMaxBytes),
+    maxWindowBytes: limit(env, "ZSTD_MAX_WINDOW_BYTES", VARIABLES.ZSTD_MAX_WINDOW_BYTES.default),
   };
 }
 
@@ -69,26 +74,36 @@ export function workerVerifyLimits(env: NodeJS.ProcessEnv = process.env): Verify
  */
 export type Verdict = { ok: true } | { ok: false; refuted: boolean; reason: string; hashes?: TreeHashes };
 
-/** Errors that are about the bytes themselves: a malformed tar stream or a malformed gzip stream. */
+/** Errors that are about the bytes themselves: a malformed tar stream, or a malformed gzip or zstd stream. */
 function refutes(err: unknown): boolean {
   if (err instanceof TooManyEntries || err instanceof ExpansionRefused) return false;
+  // A window over the bound is this check's limit, not a fault of the bytes.
+  if (err instanceof ZstdRefused) return err.reason !== "window";
   if (err instanceof TarError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (code === "Z_DATA_ERROR" || code === "Z_BUF_ERROR") return true;
+  if (typeof code === "string" && code.startsWith("ZSTD_error_")) return code !== "ZSTD_error_frameParameter_windowTooLarge";
   return err instanceof Error && /after the end of the gzip stream/.test(err.message);
 }
 
 /**
- * Checks a gzipped tarball (a stream, or a file on disk) against the name it is stored under, by
- * the rule pkgedge applies to a fill. Never rejects.
+ * Checks a gzipped tarball, or with `encoding` "zstd" a zstd variant (a stream, or a file on disk),
+ * against the name it is stored under, by the rule pkgedge applies to a fill. Never rejects.
  */
-export async function verifyTarball(body: ReadableStream<Uint8Array> | string, resource: Resource, limits: VerifyLimits): Promise<Verdict> {
+export async function verifyTarball(
+  body: ReadableStream<Uint8Array> | string,
+  resource: Resource,
+  limits: VerifyLimits,
+  encoding: "gzip" | "zstd" = "gzip",
+): Promise<Verdict> {
   let hashes: TreeHashes;
   try {
     const stream = typeof body === "string" ? (await openAsBlob(body)).stream() : body;
-    hashes = await treeHashOfTarGz(stream, { sha1: nodeSha1, ...limits });
+    const options = { sha1: nodeSha1, ...limits };
+    hashes = encoding === "zstd" ? await treeHashOfTarZst(stream, options) : await treeHashOfTarGz(stream, options);
   } catch (err) {
-    if (refutes(err)) return { ok: false, refuted: true, reason: `not a valid gzipped tarball: ${describeError(err)}` };
+    if (refutes(err))
+      return { ok: false, refuted: true, reason: `not a valid ${encoding === "zstd" ? "zstd" : "gzipped"} tarball: ${describeError(err)}` };
     return { ok: false, refuted: false, reason: `could not be verified here: ${describeError(err)}` };
   }
   const verdict = acceptTreeHash(resource.kind, resource.treeHash, hashes);

@@ -43,6 +43,8 @@ export interface Upload {
   file: string;
   /** Checked as a tarball of this name before anything is sent; null for lists and bookkeeping. */
   resource: Resource | null;
+  /** How the tarball is compressed: gzip, or a zstd variant (`<key>.tar.zst`). */
+  encoding?: "gzip" | "zstd";
   /** How many bytes the source said it has, when it said (a short body is refused). */
   expectedBytes?: number;
   contentType?: string;
@@ -70,7 +72,7 @@ export async function uploadVerified(upload: Upload): Promise<Uploaded> {
       return { ok: false, refused: true, refuted: true, reason: `sha256 ${actual} is not the ${upload.sha256} it was stored with` };
   }
   if (upload.resource) {
-    const checked = await verifyTarball(upload.file, upload.resource, upload.limits);
+    const checked = await verifyTarball(upload.file, upload.resource, upload.limits, upload.encoding);
     if (!checked.ok) return { ok: false, refused: true, refuted: checked.refuted, reason: checked.reason };
   }
   try {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync, zstdCompressSync } from "node:zlib";
 import "../shared/manifest.ts";
 import { fixtureBytes } from "../shared/control.ts";
 import { gitTreeHash, tarGz, writeTree } from "../fixtures/tarballs.ts";
@@ -104,6 +105,36 @@ describe("npm run infra:export", () => {
 
     const again = await run("export.ts", [...args, "--skip-existing"], creds);
     expect(again.output).toMatch(/skipped 6 already there, 1 failed/);
+  });
+
+  it("copies zstd variants that decode to their resource's tree and refuses the rest: another tree, gzip bytes, a 2 GiB window", async () => {
+    const source = `src-zstd-${Date.now().toString(36)}`;
+    const target = `dst-zstd-${Date.now().toString(36)}`;
+    await createBucket(source);
+    await createBucket(target);
+    const zstdOf = async (path: string) => new Uint8Array(zstdCompressSync(gunzipSync(await fixtureBytes(manifest.controlUrl, path))));
+    const pkg = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
+    const good = `${manifest.artifact.slice(1)}.tar.zst`;
+    const variants: Record<string, Uint8Array> = {
+      [good]: await zstdOf(manifest.artifact),
+      [`${pkg.slice(1)}.tar.zst`]: await zstdOf(pkg),
+      [`${manifest.bigArtifact.slice(1)}.tar.zst`]: await zstdOf(manifest.artifact), // another tree
+      [`${manifest.largeArtifact.slice(1)}.tar.zst`]: await fixtureBytes(manifest.controlUrl, manifest.largeArtifact), // gzip
+      [`${manifest.snapshots[0]!.slice(1)}.tar.zst`]: Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x01, 0, 0]),
+    };
+    for (const [key, body] of Object.entries(variants)) await put(source, key, body);
+
+    const r = await exportBucket(source, target);
+    expect(r.code, r.output).toBe(1);
+    expect(r.output).toMatch(/copied 2 objects .* 3 failed/);
+    expect(await get(target, good)).toEqual(variants[good]);
+    expect(await get(target, `${pkg.slice(1)}.tar.zst`)).toEqual(variants[`${pkg.slice(1)}.tar.zst`]);
+    expect(r.output).toContain(`✗ ${manifest.bigArtifact.slice(1)}.tar.zst: tree hash mismatch`);
+    expect(r.output).toMatch(new RegExp(`✗ ${manifest.largeArtifact.slice(1)}.tar.zst: not a valid zstd tarball: .*magic`));
+    expect(r.output).toMatch(
+      new RegExp(`✗ ${manifest.snapshots[0]!.slice(1)}.tar.zst: could not be verified here: .*ZSTD_MAX_WINDOW_BYTES`),
+    );
+    for (const key of Object.keys(variants).slice(2)) expect(await get(target, key), key).toBeNull();
   });
 
   it("refuses what is not a gzipped tarball under a tarball's name (empty, text, an HTML error page): never written, a bad copy already in the destination removed", async () => {

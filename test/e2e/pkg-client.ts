@@ -7,6 +7,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
+import { fixtureBytes } from "../shared/control.ts";
 
 /** Headers a current Pkg (Julia 1.13 era) sends to its server. */
 export function pkgHeaders(server: string, path: string): Record<string, string> {
@@ -24,12 +26,29 @@ export function pkgHeaders(server: string, path: string): Record<string, string>
   return headers;
 }
 
-/** Unpacks a gzipped tarball into a new temporary directory (with the system's tar, as 7z would). */
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** Whether a tarball's bytes are zstd, by its magic (as Pkg 1.13 tells: it ignores the headers). */
+export function isZstd(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.subarray(0, 4)).equals(ZSTD_MAGIC);
+}
+
+/**
+ * Whether `body`, a tarball pkgedge served for `path`, holds the fixture's tarball: its very bytes
+ * when gzip, or exactly the tar they hold when zstd (what a Julia 1.13 client may be given).
+ */
+export async function holdsFixture(controlUrl: string, path: string, body: Uint8Array): Promise<boolean> {
+  const fixture = Buffer.from(await fixtureBytes(controlUrl, path));
+  if (!isZstd(body)) return fixture.equals(Buffer.from(body));
+  return zstdDecompressSync(body).equals(gunzipSync(fixture));
+}
+
+/** Unpacks a tarball, gzip or zstd (sniffed), into a new temporary directory (with the system's tar, as 7z would). */
 export function unpack(bytes: Uint8Array): { dir: string; read(path: string): string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "pkgedge-unpack-"));
-  const file = join(dir, "..", `${dir.split("/").pop()}.tar.gz`);
-  writeFileSync(file, bytes);
-  execFileSync("tar", ["-xzf", file, "-C", dir]);
+  const file = join(dir, "..", `${dir.split("/").pop()}.tar`);
+  writeFileSync(file, isZstd(bytes) ? zstdDecompressSync(bytes) : gunzipSync(bytes));
+  execFileSync("tar", ["-xf", file, "-C", dir]);
   rmSync(file);
   return {
     dir,

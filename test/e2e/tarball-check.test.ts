@@ -49,13 +49,15 @@ describe("verifyTarball", () => {
 
 describe("workerVerifyLimits", () => {
   it("is the worker's defaults, each replaced by the variable of the same name", () => {
-    expect(workerVerifyLimits({})).toEqual({ maxEntries: 250_000, maxRatio: 200, maxDecompressedBytes: 24 * 1024 ** 3 });
-    expect(workerVerifyLimits({ FILL_MAX_BYTES: "1000" }).maxDecompressedBytes).toBe(2000);
-    expect(workerVerifyLimits({ VERIFY_MAX_ENTRIES: "7", VERIFY_MAX_RATIO: "9", VERIFY_MAX_DECOMPRESSED_BYTES: "11" })).toEqual({
-      maxEntries: 7,
-      maxRatio: 9,
-      maxDecompressedBytes: 11,
+    expect(workerVerifyLimits({})).toEqual({
+      maxEntries: 250_000,
+      maxRatio: 200,
+      maxDecompressedBytes: 24 * 1024 ** 3,
+      maxWindowBytes: 32 * 1024 ** 2,
     });
+    expect(workerVerifyLimits({ FILL_MAX_BYTES: "1000" }).maxDecompressedBytes).toBe(2000);
+    const set = { VERIFY_MAX_ENTRIES: "7", VERIFY_MAX_RATIO: "9", VERIFY_MAX_DECOMPRESSED_BYTES: "11", ZSTD_MAX_WINDOW_BYTES: "2097152" };
+    expect(workerVerifyLimits(set)).toEqual({ maxEntries: 7, maxRatio: 9, maxDecompressedBytes: 11, maxWindowBytes: 2 * 1024 ** 2 });
     expect(() => workerVerifyLimits({ VERIFY_MAX_RATIO: "lots" })).toThrow(/VERIFY_MAX_RATIO/);
   });
 

@@ -7,6 +7,9 @@
  */
 
 import { parseResourcePath, type Resource } from "../protocol/paths";
+import { zstdKey } from "./keys";
+
+export { zstdKey };
 import type { Config } from "../config";
 import type { ObjectStore } from "../store/store";
 import { acceptTreeHash } from "../verify/rule";
@@ -16,11 +19,6 @@ import { Batch, Outlet } from "../streams/bytes";
 import { log } from "../log";
 
 export const ZSTD_CONTENT_TYPE = "application/zstd";
-
-/** Where a tarball's zstd variant is kept: beside it, named for what it holds. */
-export function zstdKey(key: string): string {
-  return `${key}.tar.zst`;
-}
 
 const VARIANT_META = {
   /** The ETag of the gzip copy it was made from. */

@@ -4,7 +4,17 @@
  * and its output is read at the reader's pace.
  */
 
-import { constants, createZstdCompress, createZstdDecompress, type ZstdStream } from "node:zlib";
+import { constants, createZstdCompress, createZstdDecompress } from "node:zlib";
+
+/** What this module uses of a Node zstd stream (workerd's and Node's alike). */
+interface ZstdStream {
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+  destroy(error?: Error): void;
+  once(event: string, listener: (err: Error) => void): unknown;
+  off(event: string, listener: (err: Error) => void): unknown;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+}
 
 export interface Codec {
   /** Resolves once the codec can take more (its own buffer drained); rejects once it failed. */

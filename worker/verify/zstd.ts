@@ -5,11 +5,11 @@
  * expansion bound as gzip (verify.ts). The tree hash is the tar's, whatever compressed it.
  */
 
-import { ExpansionBound, hashDecompressed, type ChunkSource, type HashOptions, type TarGzHasher, type TreeHashes } from "./verify";
-import { ZstdFrameGuard } from "./zstd-frames";
-import { zstdDecoder } from "./zstd-codec";
+import { ExpansionBound, hashDecompressed, type ChunkSource, type HashOptions, type TarGzHasher, type TreeHashes } from "./verify.ts";
+import { ZstdFrameGuard } from "./zstd-frames.ts";
+import { zstdDecoder } from "./zstd-codec.ts";
 
-export { ZstdRefused } from "./zstd-frames";
+export { ZstdRefused } from "./zstd-frames.ts";
 
 export interface ZstdHashOptions extends HashOptions {
   /** Frames needing a larger window are refused (ZSTD_MAX_WINDOW_BYTES). */
