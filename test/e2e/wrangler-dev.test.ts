@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createUpstream, fixtureBytes, type Upstream } from "../shared/control.ts";
+import { createUpstream, type Upstream } from "../shared/control.ts";
 import "../shared/manifest.ts";
 import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
 import { runScript } from "./run-script.ts";
