@@ -28,6 +28,7 @@ function record(over: Partial<AccessRecord>): AccessRecord {
     method: "GET",
     path: `/package/${EXAMPLE}/${"a".repeat(40)}`,
     status: 200,
+    encoding: null,
     bytes: 1000,
     broken: false,
     duration_ms: 5,

@@ -57,6 +57,7 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
 
   it("renders without console errors, fresh, then stale once the upstream stops answering", async () => {
     await (await fetch(`${dev.url}/registries.eager`)).text(); // published now
+    await (await fetch(dev.url + manifest.snapshots[0]!)).arrayBuffer(); // one tarball, as gzip
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
@@ -71,6 +72,9 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
     expect(await page.textContent('tr[data-flavor="eager"] .badge')).toBe("fresh");
     expect(await page.textContent('tr[data-flavor="eager"]')).toContain(manifest.snapshots[0]!.slice(-40));
     expect(await page.isVisible("#outcomes")).toBe(true);
+    expect(await page.textContent("#encodings")).toMatch(
+      /as gzip: 1; as zstd: 0 \(zstd variants: made for and served to clients that ask\)/,
+    );
 
     await up.reconfigure({ lists: {} }); // the upstream no longer has any list
     await new Promise((r) => setTimeout(r, 3500)); // past three 1-second TTLs

@@ -27,6 +27,8 @@ export class RequestNote {
   kind: string | null = null;
   /** The package or registry UUID, when the path names one. */
   uuid: string | null = null;
+  /** How a tarball answer was compressed: gzip, or its zstd variant. */
+  encoding: "gzip" | "zstd" | null = null;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:+=/-]{1,128}$/;
@@ -50,6 +52,8 @@ export interface AccessRecord {
   upstream: string | null;
   kind: string | null;
   uuid: string | null;
+  /** A tarball's compression as served (gzip, or the zstd variant for clients that asked). */
+  encoding: "gzip" | "zstd" | null;
   julia_version: string | null;
   julia_system: string | null;
   julia_ci_variables: string | null;
@@ -96,6 +100,7 @@ export function accessRecord(
     upstream: note.upstream,
     kind: note.kind,
     uuid: note.uuid,
+    encoding: note.encoding,
     julia_version: header("julia_version", "julia-version"),
     julia_system: header("julia_system", "julia-system"),
     julia_ci_variables: header("julia_ci_variables", "julia-ci-variables"),

@@ -12,6 +12,7 @@
  *   blob8    Julia-Interactive       blob9  Julia-CI-Variables
  *   blob10   country (request.cf)    blob11 colo (request.cf)
  *   blob12   upstream used           blob13 keyed client hash ("" without CLIENT_HASH_KEY)
+ *   blob14   tarball compression served (gzip, zstd; "" for other answers)
  *   double1  status                  double2 bytes sent
  *   double3  duration in ms          double4 1 if the body broke, else 0
  *
@@ -61,6 +62,7 @@ export function dataPoint(record: AccessRecord): DataPoint {
     record.colo ?? "",
     record.upstream ?? "",
     record.client ?? "",
+    record.encoding ?? "",
   ];
   return {
     indexes: [truncateUtf8(kind, INDEX_LIMIT_BYTES)],

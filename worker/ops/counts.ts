@@ -13,6 +13,8 @@ export class RequestCounts {
   bytesSent = 0;
   /** Bytes of the misses that started a fill: what came from upstream to this isolate's requesters. */
   bytesFilled = 0;
+  /** Tarballs answered (200, 206) by how they were compressed. */
+  readonly encodings = { gzip: 0, zstd: 0 };
 
   add(record: AccessRecord): void {
     this.requests++;
@@ -20,5 +22,6 @@ export class RequestCounts {
     if (record.cache) this.outcomes[record.cache]++;
     this.bytesSent += record.bytes ?? 0;
     if (record.cache === "miss") this.bytesFilled += record.bytes ?? 0;
+    if (record.encoding && (record.status === 200 || record.status === 206)) this.encodings[record.encoding]++;
   }
 }

@@ -150,6 +150,13 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
         path: `${rt.config.pathPrefix}/mirror/${m.name}/`,
       })),
       binary_mirror_ttl_seconds: rt.config.binaryMirrorTtlSeconds,
+      // zstd variants of tarballs, for clients whose Accept-Encoding names zstd (Julia 1.13+).
+      zstd: {
+        mode: rt.config.zstd.mode,
+        level: rt.config.zstd.level,
+        max_window_bytes: rt.config.zstd.maxWindowBytes,
+        max_transcode_bytes: rt.config.zstd.maxTranscodeBytes,
+      },
       // The latest upstream failures requests to this isolate ran into, each with its cause in words.
       upstream_failures: rt.upstreamFailures,
       isolate_started_at: rt.startedAt.toISOString(),
@@ -189,6 +196,8 @@ export async function metaStats(rt: Runtime, waitUntil: (p: Promise<unknown>) =>
     requests: c.requests,
     broken: c.broken,
     outcomes: c.outcomes,
+    // Tarballs answered by compression: zstd variants go to clients that ask for them (ZSTD).
+    encodings: c.encodings,
     analytics: await analyticsTotals(rt, waitUntil),
   });
 }

@@ -127,7 +127,14 @@ ${prefetchLine}
 <h2>Answers</h2>
 <p>This isolate's, since ${esc(c.since.toISOString())} (${c.requests} requests, ${c.broken} broken). Cloudflare runs many isolates, so these are a sample, not totals${rt.analytics ? "; Analytics Engine has every request (<code>npm run stats</code>)" : ""}.</p>
 <table id="outcomes"><tr>${outcomes}</tr></table>
+<p id="encodings">Tarballs answered as gzip: ${c.encodings.gzip}; as zstd: ${c.encodings.zstd} (zstd variants: ${esc(zstdMode(rt.config.zstd.mode))}).</p>
 <p><a href="${esc(rt.config.pathPrefix)}/meta">/meta</a> · <a href="${esc(rt.config.pathPrefix)}/meta/stats">/meta/stats</a></p>
 </body></html>`;
   return new Response(html, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+}
+
+/** What ZSTD does, in a few words for the status page. */
+function zstdMode(mode: "on" | "serve" | "off"): string {
+  if (mode === "on") return "made for and served to clients that ask";
+  return mode === "serve" ? "served when in the bucket, none made" : "off";
 }

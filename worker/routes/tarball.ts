@@ -48,7 +48,9 @@ export async function serveTarball(deps: RequestDeps, resource: Resource, reques
   const zstd = mode !== "off" && acceptsZstd(clientAcceptEncoding(request));
   const answer = (zstd && (await serveVariant(deps, resource, request))) || (await serveGzip(deps, resource, request));
   if (mode !== "off" && answer.status < 400) answer.headers.set("vary", "accept-encoding");
-  if (zstd && mode === "on" && answer.status < 400 && answer.headers.get("content-type") !== ZSTD_CONTENT_TYPE) {
+  const served = answer.headers.get("content-type");
+  if (answer.status < 400) deps.note.encoding = served === ZSTD_CONTENT_TYPE ? "zstd" : "gzip";
+  if (zstd && mode === "on" && answer.status < 400 && served !== ZSTD_CONTENT_TYPE) {
     deps.waitUntil(deps.fills.transcode(resource).catch((err) => log("warn", "zstd_failed", { key: resource.key, detail: String(err) })));
   }
   return answer;

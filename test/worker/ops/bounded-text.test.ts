@@ -28,6 +28,7 @@ describe("dataPoint", () => {
       time: "",
       method: "GET",
       path: `/package/${huge}`,
+      encoding: "zstd",
       status: 200,
       bytes: 1,
       broken: false,

@@ -86,6 +86,11 @@ describe("zstd variants for Julia 1.13 clients (protocol.md §4.4)", () => {
     expect(await auditBucket()).toContain(`${path.slice(1)}.tar.zst`);
     // One upstream download in all: the variant was made from the bucket's copy.
     expect((await up.log()).filter((r) => r.method === "GET")).toHaveLength(1);
+    await m.settle();
+    const stats = (await (await m.fetch("/meta/stats")).json()) as { encodings: Record<string, number> };
+    expect(stats.encodings).toEqual({ gzip: 1, zstd: 1 });
+    const meta = (await (await m.fetch("/meta")).json()) as { zstd: { mode: string } };
+    expect(meta.zstd.mode).toBe("on");
   });
 
   it("gives clients that do not ask for zstd exactly the gzip answer, variant or not", async () => {
