@@ -13,7 +13,7 @@
 import type { Config } from "../config";
 import type { ObjectStore } from "../store/store";
 import type { Fills } from "../fill/coordinator-calls";
-import { parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
+import { parseResourcePath, registryPath, type RegistryRef, type Resource } from "../protocol/paths";
 import type { PrefetchLedger, Progress } from "./ledger";
 import type { DaySpent, PrefetchBudget } from "./budget";
 import { heldBack } from "./gate";
@@ -180,6 +180,22 @@ export class Prefetcher {
     if (body.kind === "package" && this.config.prefetch.mode === "all") await this.queueArtifacts(body, store);
     await ledger.settle(body.key, "done");
     message.ack();
+    await this.makeVariant(resource, fills);
+  }
+
+  /**
+   * With ZSTD on, the item's zstd variant too, once it is stored (and settled: the gate does not
+   * wait for variants, which clients are never made to wait for either). Its gzip bytes count
+   * against the day's PREFETCH_DAILY_BYTES, as the CPU it costs is the fill's order of magnitude.
+   */
+  private async makeVariant(resource: Resource, fills: Fills): Promise<void> {
+    if (this.config.zstd.mode !== "on") return;
+    try {
+      const made = await fills.transcode(resource);
+      if (made.made) await this.budget().filled(utcDay(), made.gzipBytes);
+    } catch (err) {
+      log("warn", "zstd_failed", { key: resource.key, detail: String(err) });
+    }
   }
 
   /** Reads a stored package's Artifacts.toml and queues the artifacts it names (up to the caps). */

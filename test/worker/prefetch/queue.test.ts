@@ -99,6 +99,12 @@ describe("prefetching a new snapshot", () => {
     expect(report).toMatchObject({ total: wanted.length, done: wanted.length, failed: 0, base: hashOf(prefetch.base) });
     console.log(JSON.stringify({ event: "prefetch_measured", items: wanted.length, seconds }));
 
+    // With ZSTD on (the default), each item's zstd variant is made too, after it settled.
+    await until(
+      "their zstd variants in the bucket",
+      () => inBucket(wanted.map((p) => `${p}.tar.zst`)),
+      (got) => got.length === wanted.length,
+    );
     // Not the macOS artifact (PREFETCH_PLATFORMS) nor the lazy one (PREFETCH_LAZY=false).
     expect(await inBucket([prefetch.artifacts["aarch64-apple-darwin"], prefetch.artifacts.lazy])).toEqual([]);
     // What was stored is what the registry names: its tree hash checks out.
