@@ -5,8 +5,8 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { gitTreeHash, tarGz } from "../test/fixtures/tarballs.ts";
 import { REPO } from "../test/fixtures/wrangler-dev.ts";
 
@@ -87,3 +87,51 @@ export const artifact1GiB = () => benchTarball("artifact-1gib", 1024, { compress
 /** Package-sized tarballs (about 1 MB and 8 MB gzipped): the same shape, served under /package/. */
 export const package1MB = () => benchTarball("package-1mb", 1.8);
 export const package8MB = () => benchTarball("package-8mb", 15);
+
+/**
+ * A tarball made to resemble a real JLL artifact: this machine's own shared libraries (real
+ * machine code, as a JLL's lib/ holds) and documentation text, about `payloadMiB` of them, in the
+ * lib/, share/doc/ layout JLLs have. The files depend on the machine's packages, so sizes are
+ * comparable within a run, not across machines.
+ */
+export function jllLike(payloadMiB = 120): BenchTarball {
+  const name = `jll-like-${payloadMiB}`;
+  mkdirSync(OUT, { recursive: true });
+  const meta = join(OUT, `${name}.json`);
+  if (existsSync(meta)) {
+    const known = JSON.parse(readFileSync(meta, "utf8")) as BenchTarball;
+    if (existsSync(known.file) && statSync(known.file).size === known.size) return known;
+  }
+  const dir = join(OUT, `${name}-tree`);
+  rmSync(dir, { recursive: true, force: true });
+  let payload = 0;
+  let entries = 0;
+  const take = (from: string, to: string, budget: number, accept: (file: string) => boolean) => {
+    let taken = 0;
+    const walk = (at: string) => {
+      for (const entry of readdirSync(at, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (taken >= budget) return;
+        const full = join(at, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.isFile() && accept(entry.name)) {
+          const target = join(to, relative(from, full));
+          mkdirSync(dirname(target), { recursive: true });
+          copyFileSync(full, target);
+          taken += statSync(full).size;
+          entries++;
+        }
+      }
+    };
+    walk(from);
+    payload += taken;
+  };
+  take("/usr/lib/x86_64-linux-gnu", join(dir, "lib"), payloadMiB * 0.85 * MiB, (f) => /\.so(\.|$)/.test(f));
+  take("/usr/share/doc", join(dir, "share", "doc"), payloadMiB * 0.15 * MiB, (f) => !f.endsWith(".gz"));
+  const file = join(OUT, `${name}.tar.gz`);
+  console.log(`  building ${file} (${(payload / MiB).toFixed(0)} MiB of this machine's libraries and docs; once, then reused)…`);
+  tarGz(dir, file, { format: "gnu", level: 6 });
+  const result: BenchTarball = { file, size: statSync(file).size, payload, treeHash: gitTreeHash(dir), entries };
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(meta, JSON.stringify(result));
+  return result;
+}

@@ -10,6 +10,7 @@
  *   memory  workerd RSS during cold 300 MB and 1 GiB fills, bucket outside workerd, heap capped (bench/memory.ts)
  *   binaries  a 150 MB release through the binary mirror, cold and warm, vs a direct download (bench/binaries.ts)
  *   prefetch  diffing two General-sized registry snapshots (heap capped at 128 MB) vs tar -tz (bench/prefetch.ts)
+ *   zstd    variants: sizes and unpack times vs gzip, making them in workerd, warm zstd vs gzip hits (bench/zstd.ts)
  *
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
@@ -23,6 +24,7 @@ import { benchTreeMemory } from "./tree-memory.ts";
 import { benchMemory } from "./memory.ts";
 import { benchBinaries } from "./binaries.ts";
 import { benchPrefetch } from "./prefetch.ts";
+import { benchZstd } from "./zstd.ts";
 
 const sections = process.argv.slice(2);
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
@@ -36,3 +38,4 @@ if (wanted("tree")) await benchTreeMemory();
 if (wanted("memory")) await benchMemory();
 if (wanted("binaries")) await benchBinaries();
 if (wanted("prefetch")) await benchPrefetch();
+if (wanted("zstd")) await benchZstd();
