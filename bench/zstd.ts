@@ -35,7 +35,7 @@ function madeLine(output: string, key: string): Made | null {
 }
 
 export async function benchZstd(): Promise<void> {
-  console.log("\n## zstd: variants for Julia 1.13 clients (ZSTD_LEVEL default), beside the gzip tarballs");
+  console.log(`\n## zstd: variants for Julia 1.13 clients (ZSTD_LEVEL ${process.env.ZSTD_LEVEL ?? "default"}), beside the gzip tarballs`);
   if (!have("zstd")) {
     console.log("  skipped: no zstd command on this machine");
     return;
@@ -49,7 +49,10 @@ export async function benchZstd(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "pkgedge-bench-zstd-"));
   const files = new Map(data.map(([, t]) => [`/artifact/${t.treeHash}`, t.file]));
   const fixture = await startFixtureServer({ files });
-  const dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: fixture.configure("zstd", {}), PREFETCH: "off" }, persistTo: join(work, "state") });
+  // ZSTD_LEVEL from the environment, to compare levels (`ZSTD_LEVEL=3 npm run bench -- zstd`).
+  const level: Record<string, string> = process.env.ZSTD_LEVEL ? { ZSTD_LEVEL: process.env.ZSTD_LEVEL } : {};
+  const vars = { UPSTREAM_SERVERS: fixture.configure("zstd", {}), PREFETCH: "off", ...level };
+  const dev = await startWranglerDev({ vars, persistTo: join(work, "state") });
   try {
     const sizes = [["tarball", "tar", "gzip", "zstd", "zstd / gzip", "gzip -dc", "zstd -dc", "unpack speed-up"]];
     const costs = [["tarball", "made in workerd", "s per GB of tar", "warm gzip hit", "warm zstd hit", "zstd hit vs gzip hit"]];
