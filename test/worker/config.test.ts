@@ -318,3 +318,31 @@ describe("secrets", () => {
     });
   });
 });
+
+describe("zstd variants (ZSTD*)", () => {
+  it("are made and served at level 9 by default, each setting read from its variable", () => {
+    expect(parseConfig({}).zstd).toEqual({ mode: "on", level: 9, maxWindowBytes: 32 * 1024 ** 2, maxTranscodeBytes: 1024 ** 3 });
+    expect(parseConfig({ ZSTD: "Serve", ZSTD_LEVEL: "3", ZSTD_MAX_WINDOW_BYTES: "1048576", ZSTD_MAX_TRANSCODE_BYTES: "0" }).zstd).toEqual({
+      mode: "serve",
+      level: 3,
+      maxWindowBytes: 1024 ** 2,
+      maxTranscodeBytes: 0,
+    });
+  });
+
+  it.each([
+    ["an unknown mode", { ZSTD: "yes" }, "ZSTD", /on, serve or off/],
+    ["a level past 19", { ZSTD_LEVEL: "22" }, "ZSTD_LEVEL", /1 to 19/],
+    [
+      "a window past what an isolate holds",
+      { ZSTD_MAX_WINDOW_BYTES: String(128 * 1024 ** 2) },
+      "ZSTD_MAX_WINDOW_BYTES",
+      /1048576 to 67108864/,
+    ],
+    ["a size that is not a number", { ZSTD_MAX_TRANSCODE_BYTES: "1G" }, "ZSTD_MAX_TRANSCODE_BYTES", /whole number/],
+  ])("refuses %s, naming the variable", (_what, vars, variable, message) => {
+    const err = errorOf(vars);
+    expect(err.variable).toBe(variable);
+    expect(String(err)).toMatch(message);
+  });
+});
