@@ -98,7 +98,9 @@ export async function benchZstd(): Promise<void> {
     table(sizes);
     console.log("  (each variant checked byte for byte: `zstd -dc` gives the tar `gzip -dc` gives)");
     table(costs);
-    console.log("  made in workerd: wall time from the start of making the variant to its store, one worker on this machine (an upper bound for its CPU time)");
+    console.log(
+      "  made in workerd: wall time from the start of making the variant to its store, one worker on this machine (an upper bound for its CPU time)",
+    );
   } finally {
     await dev.stop();
     await fixture.close();
