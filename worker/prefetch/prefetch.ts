@@ -185,14 +185,16 @@ export class Prefetcher {
 
   /**
    * With ZSTD on, the item's zstd variant too, once it is stored (and settled: the gate does not
-   * wait for variants, which clients are never made to wait for either). Its gzip bytes count
-   * against the day's PREFETCH_DAILY_BYTES, as the CPU it costs is the fill's order of magnitude.
+   * wait for variants, which clients are never made to wait for either). It rides on the item's
+   * share of the day's budget: none is made once PREFETCH_DAILY_BYTES is spent (the first client
+   * that asks has it made then), and it adds no bytes of its own (it downloads nothing).
    */
   private async makeVariant(resource: Resource, fills: Fills): Promise<void> {
     if (this.config.zstd.mode !== "on") return;
     try {
-      const made = await fills.transcode(resource);
-      if (made.made) await this.budget().filled(utcDay(), made.gzipBytes);
+      const spent = await this.budget().spent(utcDay());
+      if (spent.bytes >= this.config.prefetch.dailyBytes) return;
+      await fills.transcode(resource);
     } catch (err) {
       log("warn", "zstd_failed", { key: resource.key, detail: String(err) });
     }

@@ -136,6 +136,8 @@ async function makeZstdVariant(store: ObjectStore, config: Config, resource: Res
     }
     return { made: true, bytes, gzipBytes: gzip.size, tarBytes };
   } catch (err) {
+    // Whichever side failed, the other stops too: the tar feed, the encoder, the check, the upload.
+    encoder.destroy(err);
     hasher.abort(err);
     large?.outlet.abort(err);
     await large?.write.catch(() => {});

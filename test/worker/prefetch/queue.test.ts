@@ -660,6 +660,8 @@ describe("what an Artifacts.toml can make prefetching do", () => {
       expect(result.explicitAcks).toEqual(["m0"]);
     }
     expect(await inBucket(paths)).toEqual([paths[0]]);
+    // Its fill spent the day's bytes: no zstd variant is made for it either (clients have it made).
+    expect(await inBucket([`${paths[0]}.tar.zst`])).toEqual([]);
     const now = await budgetSpent();
     expect(now.bytes).toBe(spent.bytes + manifest.objects[paths[0]!]!.size);
     expect((await meta(testWorker({}))).prefetch).toMatchObject({ spent_today: now.fills, spent_bytes_today: now.bytes });
