@@ -50,14 +50,19 @@ function contentBytes(size: number, compressible: boolean): Buffer {
   return out;
 }
 
+/** A tarball an earlier run built (its record, and the file still of the size recorded), or null. */
+function builtBefore(meta: string): BenchTarball | null {
+  mkdirSync(OUT, { recursive: true });
+  if (!existsSync(meta)) return null;
+  const known = JSON.parse(readFileSync(meta, "utf8")) as BenchTarball;
+  return existsSync(known.file) && statSync(known.file).size === known.size ? known : null;
+}
+
 function benchTarball(name: string, payloadMiB: number, options: { compressible?: boolean } = {}): BenchTarball {
   const compressible = options.compressible ?? true;
-  mkdirSync(OUT, { recursive: true });
   const meta = join(OUT, `${name}.json`);
-  if (existsSync(meta)) {
-    const known = JSON.parse(readFileSync(meta, "utf8")) as BenchTarball;
-    if (existsSync(known.file) && statSync(known.file).size === known.size) return known;
-  }
+  const known = builtBefore(meta);
+  if (known) return known;
   const dir = join(OUT, `${name}-tree`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, "lib"), { recursive: true });
@@ -107,12 +112,9 @@ export const package8MB = () => benchTarball("package-8mb", 15);
  */
 export function jllLike(payloadMiB = 120): BenchTarball {
   const name = `jll-like-${payloadMiB}`;
-  mkdirSync(OUT, { recursive: true });
   const meta = join(OUT, `${name}.json`);
-  if (existsSync(meta)) {
-    const known = JSON.parse(readFileSync(meta, "utf8")) as BenchTarball;
-    if (existsSync(known.file) && statSync(known.file).size === known.size) return known;
-  }
+  const known = builtBefore(meta);
+  if (known) return known;
   const dir = join(OUT, `${name}-tree`);
   rmSync(dir, { recursive: true, force: true });
   let payload = 0;
