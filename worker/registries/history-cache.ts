@@ -14,6 +14,8 @@ import { MAX_PAUSE_MS } from "./history";
 import { log } from "../log";
 
 export interface HistoryCache {
+  /** The history URL the trees were read from: a copy read from another (REGISTRY_HISTORY changed) is not this registry's history. */
+  source?: string;
   /** Tree hashes, newest first: the latest read, extended by earlier reads it overlaps. */
   trees: string[];
   /** The latest successful read, and the latest attempt (ISO times). */
@@ -74,12 +76,19 @@ function cacheKey(uuid: string): string {
   return `_pkgedge/history.${uuid}.json`;
 }
 
-async function readCache(store: ObjectStore, uuid: string): Promise<HistoryCache> {
+const TREE_HASH = /^[0-9a-f]{40}$/;
+
+/**
+ * The cached copy, if it was read from `source` and its trees are tree hashes; otherwise none (the
+ * history is read again), so a changed REGISTRY_HISTORY never orders by the old one's window.
+ */
+async function readCache(store: ObjectStore, uuid: string, source: string): Promise<HistoryCache> {
   const obj = await store.get(cacheKey(uuid));
   if (!obj) return { trees: [] };
   try {
     const parsed = JSON.parse(await new Response(obj.body).text()) as HistoryCache;
-    return Array.isArray(parsed?.trees) ? parsed : { trees: [] };
+    const trusted = parsed?.source === source && Array.isArray(parsed.trees) && parsed.trees.every((t) => TREE_HASH.test(String(t)));
+    return trusted ? parsed : { trees: [] };
   } catch {
     return { trees: [] };
   }
@@ -98,14 +107,21 @@ export async function historyFor(
   now: number,
 ): Promise<HistoryView> {
   if (!registry.historyUrl) return { positions: new Map(), gap: "no history configured", cache: { trees: [] } };
-  let cache = await readCache(store, registry.uuid);
+  let cache = await readCache(store, registry.uuid, registry.historyUrl);
   const known = new Set(cache.trees);
   const missing = hashes.filter((h) => !known.has(h) && !memory.notInHistory(h));
   if (readIsDue(cache, missing, now)) {
     const at = new Date(now).toISOString();
     const read = await sources.history({ ...registry, historyUrl: registry.historyUrl });
     if (read.kind === "read") {
-      cache = { trees: mergeWindow(read.trees, cache.trees), readAt: at, attemptAt: at, failures: 0, lastError: null };
+      cache = {
+        source: registry.historyUrl,
+        trees: mergeWindow(read.trees, cache.trees),
+        readAt: at,
+        attemptAt: at,
+        failures: 0,
+        lastError: null,
+      };
       const inRead = new Set(cache.trees);
       for (const h of missing) if (!inRead.has(h)) memory.rememberNotInHistory(h);
       // One line per request to the history: what the deployment spends of its GitHub budget.
@@ -113,6 +129,7 @@ export async function historyFor(
     } else {
       cache = {
         ...cache,
+        source: registry.historyUrl,
         attemptAt: at,
         failures: (cache.failures ?? 0) + 1,
         lastError: read.error,

@@ -181,6 +181,29 @@ describe("a history that is not a straight line, and a cache that cannot be trus
   });
 
   it.each([
+    ["another history URL (REGISTRY_HISTORY changed)", "https://other.example/history", () => [hashOf(0), hashOf(1)]],
+    ["this URL but trees that are not tree hashes", undefined, () => [hashOf(0), "x"]],
+  ])("never orders by a cached window read from %s", async (_, source, trees) => {
+    const history = await historyServer();
+    // The cached window says snapshot 1 is older than 0; the history the worker is given says newer.
+    const cached = {
+      source: source ?? `${history.server.url}/history`,
+      trees: trees(),
+      readAt: new Date().toISOString(),
+      attemptAt: new Date().toISOString(),
+    };
+    await bucket().putSmall(`_pkgedge/history.${UUID}.json`, JSON.stringify(cached), { contentType: "application/json" });
+    const up = await upstream({ lists: { conservative: list(0) } });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, REGISTRY_HISTORY: history.variable });
+    await m.scheduled();
+    await up.reconfigure({ lists: { conservative: list(1) } });
+    await m.scheduled();
+    expect(await published()).toBe(list(1));
+    expect(await history.reads(), "the configured history was asked").toBeGreaterThan(0);
+    await m.settle();
+  });
+
+  it.each([
     ["an attempt time that is not a date", { trees: [], attemptAt: "not a date" }],
     ["an attempt time in the far future", { trees: [], attemptAt: "2999-01-01T00:00:00.000Z" }],
     ["a rate-limit pause past an hour", { trees: [], notBefore: "2999-01-01T00:00:00.000Z" }],
