@@ -22,12 +22,19 @@ export interface Observation {
   hashes: Map<string, Support>;
 }
 
-/** Collects, per registry UUID, who lists which hash (holders are completed by the cross-check). */
+/**
+ * Collects, per registry UUID, who lists which hash (holders are completed by the cross-check).
+ * An upstream speaks once per registry: lines after its first for the same UUID are ignored, so
+ * one upstream listing many hashes cannot fill a round's candidates and crowd out a real advance.
+ */
 export function observe(lists: ReadonlyMap<string, readonly RegistryRef[]>, configured: number): Map<string, Observation> {
   const byUuid = new Map<string, Observation>();
   const responders = new Set(lists.keys());
   for (const [upstream, refs] of lists) {
+    const spoken = new Set<string>();
     for (const ref of refs) {
+      if (spoken.has(ref.uuid)) continue;
+      spoken.add(ref.uuid);
       let obs = byUuid.get(ref.uuid);
       if (!obs) {
         obs = { responders, configured, hashes: new Map() };

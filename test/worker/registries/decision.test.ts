@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { decide, type HistoryOrder, type Known, type Step, type Verdict } from "../../../worker/registries/choice";
 import { mergeWindow, MIN_READ_INTERVAL_MS, positionsOf, readIsDue } from "../../../worker/registries/history-cache";
 import { historyPageUrl, treesOfCommits } from "../../../worker/registries/history";
-import type { Observation } from "../../../worker/registries/order";
+import { observe, type Observation } from "../../../worker/registries/order";
 import { RefreshMemory } from "../../../worker/registries/memory";
 
 const h = (c: string) => c.repeat(40);
@@ -50,6 +50,20 @@ function run(
 }
 
 describe("moving only on proof", () => {
+  it("follows another upstream's advance while the history is down, however many hashes one upstream lists for the registry", () => {
+    const U = "23338594-aafe-5451-b93e-139f81909106";
+    // X lists six junk hashes for General (all sorting before the real one); B lists the real advance.
+    const lists = new Map([
+      ["X", ["2", "3", "4", "5", "6", "7"].map((c) => ({ uuid: U, treeHash: h(c) }))],
+      ["B", [{ uuid: U, treeHash: h("9") }]],
+    ]);
+    const junk: Verdict = { ok: false, reason: "untrusted: its origin does not have it", filled: false };
+    const { step } = run(observe(lists, 2).get(U)!, known(h("1")), unreadable, (hash) =>
+      hash === h("9") ? { ok: true, by: "origin", content: "newer" } : junk,
+    );
+    expect(step).toMatchObject({ hash: h("9"), proof: "content" });
+  });
+
   it("follows a complete advance at once: every upstream lists only the next snapshot (no dwell)", () => {
     const { step } = run(listed({ [h("2")]: ["A", "B"] }), known(h("1")), history([h("1"), h("2")]));
     expect(step).toMatchObject({ hash: h("2"), proof: "history", confirmedBy: "origin", refused: [] });

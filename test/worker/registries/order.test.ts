@@ -31,6 +31,18 @@ describe("observing what upstreams list", () => {
   });
 });
 
+describe("an upstream that lists one registry many times", () => {
+  it("is heard once per registry (its first line), so its extra hashes cannot crowd out another upstream's advance", () => {
+    const junk = ["1", "2", "3", "4", "5", "6"].map((c) => ({ uuid: U, treeHash: h(c) }));
+    const lists = new Map([
+      ["X", junk],
+      ["B", [{ uuid: U, treeHash: h("9") }]],
+    ]);
+    const obs = observe(lists, 2).get(U)!;
+    expect([...obs.hashes.keys()].sort()).toEqual([h("1"), h("9")]);
+  });
+});
+
 describe("the quorum", () => {
   it("needs every answering upstream, and at least two of them when two or more are configured", () => {
     expect(quorumHolds(world({ [h("1")]: [["A"], ["B"]] }, ["A", "B"]), h("1"))).toBe(true);
