@@ -50,7 +50,8 @@ export async function serveTarball(deps: RequestDeps, resource: Resource, reques
   if (mode !== "off" && answer.status < 400) answer.headers.set("vary", "accept-encoding");
   const served = answer.headers.get("content-type");
   if (answer.status < 400) deps.note.encoding = served === ZSTD_CONTENT_TYPE ? "zstd" : "gzip";
-  if (zstd && mode === "on" && answer.status < 400 && served !== ZSTD_CONTENT_TYPE) {
+  // A GET answered with gzip: a HEAD (a cold one fills nothing) does not start the work.
+  if (zstd && mode === "on" && request.method === "GET" && answer.status < 400 && served !== ZSTD_CONTENT_TYPE) {
     deps.waitUntil(deps.fills.transcode(resource).catch((err) => log("warn", "zstd_failed", { key: resource.key, detail: String(err) })));
   }
   return answer;

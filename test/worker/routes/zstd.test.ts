@@ -188,6 +188,15 @@ describe("zstd variants for Julia 1.13 clients (protocol.md §4.4)", () => {
     expect(res.headers.has("vary")).toBe(false);
   });
 
+  it("makes no variant for a HEAD (the GET that follows does)", async () => {
+    const path = manifest.artifact;
+    await putObject(path.slice(1), await fixtureBytes(path));
+    const head = await m.fetch(path, { method: "HEAD", headers: JULIA_113 });
+    expect(head.headers.get("content-type")).toBe("application/x-gzip");
+    await m.settle();
+    expect(await storedInfo(`${path.slice(1)}.tar.zst`)).toBeNull();
+  });
+
   it("cuts a cold range from the gzip fill, as before", async () => {
     const path = manifest.bigArtifact;
     const res = await m.fetch(path, { headers: { ...JULIA_113, range: "bytes=0-1" } });
