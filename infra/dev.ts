@@ -1,0 +1,28 @@
+/**
+ * `npm run dev [-- FLAGS]`: the mirror under `wrangler dev`, on 127.0.0.1 port 8787 (wrangler.toml
+ * `[dev]`), its local bucket under .wrangler/state. Any `wrangler dev` flag passes through and wins
+ * over these defaults (`npm run dev -- --port 8796`); `PORT=8796 npm run dev` works too.
+ */
+
+import { spawnWrangler } from "./lib/tools.ts";
+
+/** `flag VALUE` added unless the caller gave the flag (as `--flag V` or `--flag=V`). */
+function withDefault(args: string[], flag: string, value: string): string[] {
+  return args.some((a) => a === flag || a.startsWith(`${flag}=`)) ? args : [...args, flag, value];
+}
+
+let args = process.argv.slice(2);
+const port = process.env.PORT?.trim();
+if (port) {
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    console.error(`PORT: expected a port number from 1 to 65535, got ${JSON.stringify(process.env.PORT)}`);
+    process.exit(2);
+  }
+  args = withDefault(args, "--port", port);
+}
+args = withDefault(args, "--persist-to", ".wrangler/state");
+args = withDefault(args, "--show-interactive-dev-session", "false");
+
+const child = spawnWrangler(["dev", ...args], { stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
