@@ -11,7 +11,7 @@ import { zstdKey } from "./keys";
 
 export { zstdKey };
 import type { Config } from "../config";
-import type { ObjectStore } from "../store/store";
+import { StorageError, type ObjectStore } from "../store/store";
 import { acceptTreeHash } from "../verify/rule";
 import { createTarZstHasher } from "../verify/zstd";
 import { zstdEncoder, type Codec } from "../verify/zstd-codec";
@@ -141,8 +141,14 @@ async function makeZstdVariant(store: ObjectStore, config: Config, resource: Res
     hasher.abort(err);
     large?.outlet.abort(err);
     await large?.write.catch(() => {});
-    if (err instanceof VariantRefused) return { made: false, why: "refused", detail: err.message };
-    throw err;
+    // The bucket failing is worth another try later; anything else (the copy's gzip, the variant's
+    // check, a bound) would fail the same way again: refused, and remembered by the VariantMaker.
+    if (err instanceof StorageError) throw err;
+    const detail =
+      err instanceof VariantRefused || !(err instanceof Error)
+        ? String(err instanceof Error ? err.message : err)
+        : `${err.name}: ${err.message}`;
+    return { made: false, why: "refused", detail };
   }
 }
 

@@ -16,11 +16,16 @@ export interface ZstdHashOptions extends HashOptions {
   maxWindowBytes: number;
 }
 
-/** A zstd tarball's bytes in, as `createTarGzHasher` takes a gzip one's: hashes at the end, or the first refusal. */
+/**
+ * A zstd tarball's bytes in, as `createTarGzHasher` takes a gzip one's: hashes at the end, or the
+ * first refusal. The decompressed-size bound applies; the ratio bound does not: with its 8 MiB
+ * window and long matches, zstd compresses real tarballs (repeated libraries, repeated data) far
+ * past any ratio that tells a gzip bomb, so a tarball whose gzip passed would be refused as zstd.
+ */
 export function createTarZstHasher(options: ZstdHashOptions): TarGzHasher {
   const guard = new ZstdFrameGuard(options.maxWindowBytes);
   const decoder = zstdDecoder(options.maxWindowBytes);
-  const bound = new ExpansionBound(options);
+  const bound = new ExpansionBound({ ...options, maxRatio: Number.POSITIVE_INFINITY });
   const decoded: ChunkSource = {
     read: async () => {
       const next = await decoder.output.next();

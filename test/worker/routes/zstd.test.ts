@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   auditBucket,
   bucket,
@@ -151,6 +151,22 @@ describe("zstd variants for Julia 1.13 clients (protocol.md §4.4)", () => {
     expect(magic(await bytesOf(res), 2)).toEqual(GZIP_MAGIC);
     await m.settle();
     expect(await storedInfo(`${path.slice(1)}.tar.zst`)).toBeNull();
+  });
+
+  it("tries a variant whose gzip copy cannot be read (corrupt in the bucket) once, not on every request", async () => {
+    const spies = (["log", "warn", "error"] as const).map((level) => vi.spyOn(console, level));
+    const lines = () => spies.flatMap((spy) => spy.mock.calls.map((c) => String(c[0])));
+    const path = manifest.artifact;
+    const gz = await fixtureBytes(path);
+    await putObject(path.slice(1), gz.slice(0, gz.length - 40)); // cut short: gunzip fails
+    for (let i = 0; i < 3; i++) {
+      await (await m.fetch(path, { headers: JULIA_113 })).arrayBuffer();
+      await m.settle();
+    }
+    expect(lines().filter((l) => l.includes('"zstd_refused"'))).toHaveLength(1);
+    expect(lines().filter((l) => l.includes('"zstd_failed"'))).toEqual([]);
+    expect(await storedInfo(`${path.slice(1)}.tar.zst`)).toBeNull();
+    for (const spy of spies) spy.mockRestore();
   });
 
   it("does not make a variant of a tarball over ZSTD_MAX_TRANSCODE_BYTES", async () => {

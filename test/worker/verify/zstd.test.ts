@@ -74,6 +74,17 @@ describe("a zstd tarball is verified like a gzip one (protocol.md §4.4)", () =>
     await expect(treeHashOfTarZst(chunked(await zstd(tar.subarray(0, 1000))), options)).rejects.toThrow();
   });
 
+  it("passes a tarball whose gzip passes the ratio bound, though zstd compresses it far better (long matches)", async () => {
+    // 400 copies of one 64 KiB random file: beyond gzip's 32 KiB window, within zstd's 8 MiB one.
+    const block = new Uint8Array(64 * 1024);
+    crypto.getRandomValues(block);
+    const copies: RawEntry[] = Array.from({ length: 400 }, (_, i) => ({ name: `lib/copy${i}.so`, data: block as unknown as string }));
+    const tar = tarBytes(copies);
+    const bounds = { maxRatio: 200, ratioFloorBytes: MiB };
+    const expected = await treeHashOfTarGz(chunked(await gzip(tar), 1, 65536), bounds);
+    expect(await treeHashOfTarZst(chunked(await zstd(tar), 1, 65536), { ...options, ...bounds })).toEqual(expected);
+  });
+
   it("applies the decompressed-size bound of the gzip path", async () => {
     const zeros = await zstd(tarBytes([{ name: "zeros", data: "\0".repeat(4 * MiB) }]));
     await expect(treeHashOfTarZst(chunked(zeros), { ...options, maxDecompressedBytes: MiB })).rejects.toBeInstanceOf(ExpansionRefused);
