@@ -36,7 +36,13 @@ function variantHeaders(obj: ObjectInfo): Headers {
   return h;
 }
 
-const VARIANT: Presentation = { headers: variantHeaders, immutable: true };
+/**
+ * With zstd variants a tarball has two representations that usually share a Last-Modified second
+ * (the variant is made right after the gzip copy), so a date says nothing about which one a client
+ * holds: If-Range is then judged by the ETag alone, or a gzip prefix would be completed with zstd.
+ */
+const NEGOTIATED_TARBALL: Presentation = { headers: storedHeaders, immutable: false };
+const VARIANT: Presentation = { headers: variantHeaders, immutable: false };
 
 /**
  * A tarball, as gzip or, to a client whose Accept-Encoding names zstd, as its zstd variant when
@@ -75,7 +81,8 @@ async function serveGzip(deps: RequestDeps, resource: Resource, request: Request
   // Hit path. A plain GET is one bucket read; HEAD and ranged GETs read the metadata first.
   if (asked.head || asked.rangeHeader !== null) {
     const info = await deps.store.head(resource.key);
-    const answer = info && (await answerFromInfo(deps.store, info, TARBALL, asked));
+    const shown = deps.config.zstd.mode === "off" ? TARBALL : NEGOTIATED_TARBALL;
+    const answer = info && (await answerFromInfo(deps.store, info, shown, asked));
     if (answer) return hit(deps, info!, answer); // null: deleted between head and get
   } else {
     const obj = await deps.store.get(resource.key);

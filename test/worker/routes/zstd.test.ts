@@ -132,6 +132,28 @@ describe("zstd variants for Julia 1.13 clients (protocol.md §4.4)", () => {
     expect(magic(await bytesOf(gzip), 2)).toEqual(GZIP_MAGIC);
   });
 
+  it("never completes one representation's prefix with the other's bytes: a date If-Range holds for neither", async () => {
+    const path = packagePath();
+    await (await m.fetch(path, { headers: JULIA_113 })).arrayBuffer();
+    await m.settle();
+    const gzipHead = await m.fetch(path, { method: "HEAD" });
+    const zstdHead = await m.fetch(path, { method: "HEAD", headers: JULIA_113 });
+    expect(zstdHead.headers.get("content-type")).toBe("application/zstd");
+    // A client holding the start of one resumes with the date it saw, now asking the other way.
+    for (const [date, headers] of [
+      [gzipHead.headers.get("last-modified")!, JULIA_113],
+      [zstdHead.headers.get("last-modified")!, {}],
+    ] as const) {
+      const resumed = await m.fetch(path, { headers: { ...headers, range: "bytes=10-", "if-range": date } });
+      await resumed.arrayBuffer();
+      expect(resumed.status, `If-Range ${date} asking ${JSON.stringify(headers)}`).toBe(200);
+    }
+    // Its own ETag still resumes it.
+    const own = await m.fetch(path, { headers: { ...JULIA_113, range: "bytes=10-", "if-range": zstdHead.headers.get("etag")! } });
+    await own.arrayBuffer();
+    expect(own.status).toBe(206);
+  });
+
   it("makes a variant of a multi-part size as a verified multipart upload", async () => {
     const path = manifest.largeArtifact;
     await (await m.fetch(path, { headers: JULIA_113 })).arrayBuffer();
