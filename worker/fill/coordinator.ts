@@ -165,7 +165,9 @@ export class FillCoordinator extends DurableObject<Env> {
   /** Makes the resource's zstd variant from its gzip copy, once a running fill has ended (variants/). */
   async transcode(config: Config, spec: FillSpec): Promise<Transcoded> {
     await this.fill?.outcome.catch(() => {});
-    return this.variants.make(storeFor(this.env, config), config, spec);
+    const made = await this.variants.make(storeFor(this.env, config), config, spec, this.ctx.storage);
+    await this.tidy(); // a record of giving up expires (records.ts)
+    return made;
   }
 
   /** Resolves once no fill is being started or running here (for tests and orderly shutdowns). */

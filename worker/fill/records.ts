@@ -26,11 +26,24 @@ export interface Checked {
 /** `${key} ${upstream}` → when that upstream stops being passed over for the key. */
 type Quarantine = [string, number][];
 
+/**
+ * The zstd variant's making: when the latest attempt started, and, once it gave up (too large,
+ * refused, or an attempt that never finished: the CPU limit reset the object), why.
+ */
+export interface VariantRecord {
+  startedAt: number;
+  gaveUp?: string;
+}
+
 export interface Kept {
   attempts?: Attempts;
   checked?: Checked;
   quarantine?: Quarantine;
+  variant?: VariantRecord;
 }
+
+/** A variant given up on is not tried again for a week (its tarball never changes; a new deploy's limits might). */
+const VARIANT_KEPT_MS = 7 * 86_400_000;
 
 /**
  * A failed-attempt count is forgotten a day after the last failure: no backoff is longer
@@ -45,13 +58,15 @@ function expiriesOf(kept: Kept): number[] {
   if (kept.attempts) at.push(kept.attempts.lastAt + ATTEMPTS_KEPT_MS);
   if (kept.checked) at.push(kept.checked.expires ?? kept.checked.at + CHECKED_KEPT_MS);
   for (const [, expires] of kept.quarantine ?? []) at.push(expires);
+  if (kept.variant) at.push(kept.variant.startedAt + VARIANT_KEPT_MS);
   return at;
 }
 
 /** What is still worth keeping at `now`: expired records, a zero count and an empty quarantine are left out. */
 export function unexpired(kept: Kept, now: number): Kept {
   const out: Kept = {};
-  const { attempts, checked, quarantine } = kept;
+  const { attempts, checked, quarantine, variant } = kept;
+  if (variant && variant.startedAt + VARIANT_KEPT_MS > now) out.variant = variant;
   if (attempts && attempts.count > 0 && attempts.lastAt + ATTEMPTS_KEPT_MS > now) out.attempts = attempts;
   if (checked && (checked.expires ?? checked.at + CHECKED_KEPT_MS) > now) out.checked = checked;
   const live = (quarantine ?? []).filter(([, expires]) => expires > now);
@@ -70,7 +85,7 @@ export function nextExpiry(kept: Kept): number | null {
  * with nothing left, empties it. A running fill's record and keep-alive alarm are left alone.
  */
 export async function tidyStorage(storage: DurableObjectStorage, now: number): Promise<void> {
-  const stored = await storage.get(["pending", "attempts", "checked", "quarantine"]);
+  const stored = await storage.get(["pending", "attempts", "checked", "quarantine", "variant"]);
   if (stored.has("pending")) return;
   const kept = unexpired(Object.fromEntries(stored) as Kept, now);
   const next = nextExpiry(kept);
@@ -78,7 +93,7 @@ export async function tidyStorage(storage: DurableObjectStorage, now: number): P
     await storage.deleteAlarm();
     return storage.deleteAll();
   }
-  const gone = (["attempts", "checked", "quarantine"] as const).filter((name) => stored.has(name) && kept[name] === undefined);
+  const gone = (["attempts", "checked", "quarantine", "variant"] as const).filter((name) => stored.has(name) && kept[name] === undefined);
   if (gone.length > 0) await storage.delete(gone);
   const quarantine = stored.get("quarantine") as Kept["quarantine"];
   if (kept.quarantine && kept.quarantine.length !== quarantine?.length) await storage.put("quarantine", kept.quarantine);

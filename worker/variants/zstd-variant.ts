@@ -17,6 +17,7 @@ import { createTarZstHasher } from "../verify/zstd";
 import { zstdEncoder, type Codec } from "../verify/zstd-codec";
 import { Batch, Outlet } from "../streams/bytes";
 import { log } from "../log";
+import type { VariantRecord } from "../fill/records";
 
 export const ZSTD_CONTENT_TYPE = "application/zstd";
 
@@ -82,15 +83,19 @@ async function feedTar(gzipped: ReadableStream<Uint8Array>, encoder: Codec): Pro
 async function makeZstdVariant(store: ObjectStore, config: Config, resource: Resource): Promise<Transcoded> {
   const key = zstdKey(resource.key);
   if (await store.head(key)) return { made: false, why: "present", detail: key };
-  const gzip = await store.get(resource.key);
-  if (!gzip) return { made: false, why: "no-gzip-copy", detail: resource.key };
-  if (gzip.size > config.zstd.maxTranscodeBytes) {
-    await gzip.body.cancel();
+  // Its size first: a copy too large to transcode is never opened.
+  const info = await store.head(resource.key);
+  if (info && info.size > config.zstd.maxTranscodeBytes) {
     return {
       made: false,
       why: "too-large",
-      detail: `${gzip.size} bytes, over ZSTD_MAX_TRANSCODE_BYTES (${config.zstd.maxTranscodeBytes})`,
+      detail: `${info.size} bytes, over ZSTD_MAX_TRANSCODE_BYTES (${config.zstd.maxTranscodeBytes})`,
     };
+  }
+  const gzip = info && (await store.get(resource.key));
+  if (!gzip || gzip.size > config.zstd.maxTranscodeBytes) {
+    await gzip?.body.cancel();
+    return { made: false, why: "no-gzip-copy", detail: resource.key };
   }
   const encoder = zstdEncoder(config.zstd.level, config.zstd.maxWindowBytes);
   const hasher = createTarZstHasher({
@@ -179,15 +184,39 @@ async function makeZstdVariantLogged(store: ObjectStore, config: Config, resourc
  */
 export class VariantMaker {
   private making: Promise<Transcoded> | null = null;
-  private given: Transcoded | null = null;
 
-  async make(store: ObjectStore, config: Config, spec: { kind: string; key?: string }): Promise<Transcoded> {
+  /**
+   * `kept` is the coordinator's storage: an attempt is recorded before it starts, so one the CPU
+   * limit cut short (the object is reset, its memory lost) is found unfinished by the next and given
+   * up on, instead of burning the limit again on every zstd request.
+   */
+  async make(store: ObjectStore, config: Config, spec: { kind: string; key?: string }, kept: DurableObjectStorage): Promise<Transcoded> {
     const resource = spec.kind === "tarball" && spec.key ? parseResourcePath("/" + spec.key) : null;
     if (!resource || config.zstd.mode !== "on") return { made: false, why: "off", detail: "not a tarball, or ZSTD is not on" };
-    if (this.given) return this.given;
-    this.making ??= makeZstdVariantLogged(store, config, resource).finally(() => (this.making = null));
-    const result = await this.making;
-    if (!result.made && (result.why === "too-large" || result.why === "refused")) this.given = result;
+    this.making ??= this.attempt(store, config, resource, kept).finally(() => (this.making = null));
+    return this.making;
+  }
+
+  private async attempt(store: ObjectStore, config: Config, resource: Resource, kept: DurableObjectStorage): Promise<Transcoded> {
+    const record = await kept.get<VariantRecord>("variant");
+    if (record?.gaveUp) return { made: false, why: "refused", detail: record.gaveUp };
+    if (record) {
+      const gaveUp = `an earlier attempt (started ${new Date(record.startedAt).toISOString()}) never finished: the CPU limit?`;
+      await kept.put("variant", { ...record, gaveUp } satisfies VariantRecord);
+      log("info", "zstd_skipped", { key: zstdKey(resource.key), detail: gaveUp });
+      return { made: false, why: "too-large", detail: gaveUp };
+    }
+    await kept.put("variant", { startedAt: Date.now() } satisfies VariantRecord);
+    let result: Transcoded;
+    try {
+      result = await makeZstdVariantLogged(store, config, resource);
+    } catch (err) {
+      await kept.delete("variant"); // the bucket failed: worth another try
+      throw err;
+    }
+    if (!result.made && (result.why === "too-large" || result.why === "refused")) {
+      await kept.put("variant", { startedAt: Date.now(), gaveUp: result.detail } satisfies VariantRecord);
+    } else await kept.delete("variant");
     return result;
   }
 }

@@ -1,3 +1,5 @@
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   auditBucket,
@@ -188,6 +190,24 @@ describe("zstd variants for Julia 1.13 clients (protocol.md §4.4)", () => {
     expect(lines().filter((l) => l.includes('"zstd_refused"'))).toHaveLength(1);
     expect(lines().filter((l) => l.includes('"zstd_failed"'))).toEqual([]);
     expect(await storedInfo(`${path.slice(1)}.tar.zst`)).toBeNull();
+    for (const spy of spies) spy.mockRestore();
+  });
+
+  it("gives up on a variant whose earlier attempt never finished (the CPU limit reset its coordinator), and says so once", async () => {
+    const spies = (["log", "warn", "error"] as const).map((level) => vi.spyOn(console, level));
+    const lines = () => spies.flatMap((spy) => spy.mock.calls.map((c) => String(c[0])));
+    const path = manifest.artifact;
+    await putObject(path.slice(1), await fixtureBytes(path));
+    // What an attempt cut short leaves: its start recorded, no outcome.
+    const stub = env.FILLS.get(env.FILLS.idFromName(`${up.url} ${path.slice(1)}`));
+    await runInDurableObject(stub, (_, state) => state.storage.put("variant", { startedAt: Date.now() - 60_000 }));
+    for (let i = 0; i < 3; i++) {
+      await (await m.fetch(path, { headers: JULIA_113 })).arrayBuffer();
+      await m.settle();
+    }
+    expect(await storedInfo(`${path.slice(1)}.tar.zst`)).toBeNull();
+    expect(lines().filter((l) => l.includes('"zstd_skipped"') && l.includes("never finished"))).toHaveLength(1);
+    expect(lines().filter((l) => l.includes('"zstd_made"'))).toEqual([]);
     for (const spy of spies) spy.mockRestore();
   });
 
