@@ -78,7 +78,7 @@ export type Verdict = { ok: true } | { ok: false; refuted: boolean; reason: stri
 function refutes(err: unknown): boolean {
   if (err instanceof TooManyEntries || err instanceof ExpansionRefused) return false;
   // A window over the bound is this check's limit, not a fault of the bytes.
-  if (err instanceof ZstdRefused) return err.reason !== "window";
+  if (err instanceof ZstdRefused) return err.reason !== "window" && err.reason !== "unsupported";
   if (err instanceof TarError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (code === "Z_DATA_ERROR" || code === "Z_BUF_ERROR") return true;

@@ -8,8 +8,10 @@
  * costs a few comparisons per 128 KiB block and holds nothing.
  *
  * Layout (RFC 8878 §3.1): a frame is a 4-byte magic, a 2–14 byte header, blocks each with a 3-byte
- * header, and an optional 4-byte checksum. Skippable frames (another magic, a 4-byte length) hold
- * user data and are stepped over. Frames follow one another until the stream ends.
+ * header, and an optional 4-byte checksum. RFC 8878 lets frames (and skippable frames of user data)
+ * follow one another, but the runtime's decoder stops after the first frame and drops the rest
+ * unread, so anything after it could never be verified: a stream is one frame, as pkgedge's own
+ * encoder makes, and a second frame is refused as `unsupported`.
  */
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -20,9 +22,10 @@ const MAX_BLOCK_BYTES = 128 * 1024;
 
 /** Why a zstd stream was refused before decoding: a typed value, so callers never read the message. */
 export class ZstdRefused extends Error {
-  readonly reason: "window" | "dictionary" | "format";
+  /** `unsupported`: valid zstd pkgedge does not verify (several frames): not proof the bytes are wrong. */
+  readonly reason: "window" | "dictionary" | "format" | "unsupported";
 
-  constructor(message: string, reason: "window" | "dictionary" | "format") {
+  constructor(message: string, reason: "window" | "dictionary" | "format" | "unsupported") {
     super(message);
     this.name = "ZstdRefused";
     this.reason = reason;
@@ -138,8 +141,13 @@ export class ZstdFrameGuard {
     switch (state.at) {
       case "magic": {
         const magic = littleEndian(bytes, 0, 4);
+        // The runtime's decoder stops after the first frame and drops the rest unread, so what follows
+        // one could never be verified: one frame only, as pkgedge's own encoder makes.
+        if (this.frames > 0 && (magic === ZSTD_MAGIC || (magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC))
+          throw new ZstdRefused("a second zstd frame (pkgedge verifies single-frame variants only)", "unsupported");
         if (magic === ZSTD_MAGIC) return { at: "descriptor" };
-        if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) return { at: "skippable-size" };
+        if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC)
+          throw new ZstdRefused("a skippable zstd frame (pkgedge verifies single-frame variants only)", "unsupported");
         throw new ZstdRefused(`not a zstd frame (magic ${magic.toString(16).padStart(8, "0")})`, "format");
       }
       case "skippable-size": {

@@ -66,6 +66,19 @@ describe("a zstd tarball is verified like a gzip one (protocol.md §4.4)", () =>
     }
   });
 
+  it("refuses a whole tar followed by another frame (the decoder would drop it unread; zstd -d would not)", async () => {
+    const tar = tarBytes(entries);
+    const whole = await zstd(tar);
+    const more = await zstd(new TextEncoder().encode("anything"));
+    more[more.length - 1] = more[more.length - 1]! ^ 0xff; // its checksum is wrong: zstd -d refuses it
+    const both = new Uint8Array(whole.length + more.length);
+    both.set(whole);
+    both.set(more, whole.length);
+    const refused = await treeHashOfTarZst(chunked(both), options).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ZstdRefused);
+    expect((refused as ZstdRefused).reason).toBe("unsupported");
+  });
+
   it("refuses a stream cut short, gzip bytes, and a tar that is not whole", async () => {
     const tar = tarBytes(entries);
     const good = await zstd(tar);
