@@ -85,7 +85,7 @@ async function makeZstdVariant(store: ObjectStore, config: Config, resource: Res
   if (await store.head(key)) return { made: false, why: "present", detail: key };
   // Its size first: a copy too large to transcode is never opened.
   const info = await store.head(resource.key);
-  if (info && info.size > config.zstd.maxTranscodeBytes) {
+  if (info && (config.zstd.maxTranscodeBytes === 0 || info.size > config.zstd.maxTranscodeBytes)) {
     return {
       made: false,
       why: "too-large",
