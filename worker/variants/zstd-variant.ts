@@ -179,8 +179,8 @@ async function makeZstdVariantLogged(store: ObjectStore, config: Config, resourc
 
 /**
  * One resource's variant, made once however many requests ask (a fill coordinator holds one). A
- * tarball too large to transcode, or whose variant did not verify, is not tried again while its
- * holder lives.
+ * tarball too large to transcode, whose variant could not be made or verified, or whose attempt
+ * never finished, is not tried again for a week (records.ts).
  */
 export class VariantMaker {
   private making: Promise<Transcoded> | null = null;
