@@ -1,7 +1,8 @@
 /**
  * Responses for content-addressed tarballs (protocol.md §3.1, §4): from the bucket on a hit, streamed
- * from upstream on a miss. The body is the gzip tarball itself, never an HTTP content coding, so
- * there is never a Content-Encoding, and `no-transform` keeps intermediaries from adding one.
+ * from upstream on a miss. The body is the gzip tarball itself, or for a client that asks for zstd
+ * its zstd variant (§4.4), never an HTTP content coding, so there is never a Content-Encoding, and
+ * `no-transform` keeps intermediaries from adding one.
  */
 
 import type { Resource } from "../protocol/paths";
