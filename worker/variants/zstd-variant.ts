@@ -101,7 +101,6 @@ async function makeZstdVariant(store: ObjectStore, config: Config, resource: Res
   const hasher = createTarZstHasher({
     maxWindowBytes: config.zstd.maxWindowBytes,
     maxEntries: config.verifyMaxEntries,
-    maxRatio: config.verifyMaxRatio,
     maxDecompressedBytes: config.verifyMaxDecompressedBytes,
   });
   const small = new Batch(SINGLE_PUT_BYTES);

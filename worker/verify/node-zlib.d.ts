@@ -8,6 +8,7 @@ declare module "node:zlib" {
     write(chunk: Uint8Array): boolean;
     end(): void;
     destroy(error?: Error): void;
+    on(event: "error", listener: (err: Error) => void): void;
     once(event: "drain" | "end", listener: () => void): void;
     once(event: "error", listener: (err: Error) => void): void;
     off(event: "drain" | "end", listener: () => void): void;

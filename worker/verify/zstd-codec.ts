@@ -11,6 +11,7 @@ interface ZstdStream {
   write(chunk: Uint8Array): boolean;
   end(): void;
   destroy(error?: Error): void;
+  on(event: string, listener: (err: Error) => void): unknown;
   once(event: string, listener: (err: Error) => void): unknown;
   off(event: string, listener: (err: Error) => void): unknown;
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
@@ -28,7 +29,8 @@ export interface Codec {
 
 function codecOf(stream: ZstdStream): Codec {
   let failure: Error | null = null;
-  stream.once("error", (err) => (failure = err));
+  // Kept for good: an "error" with no listener would be thrown by the stream's emitter.
+  stream.on("error", (err) => (failure ??= err));
   const output = stream[Symbol.asyncIterator]();
   return {
     async write(chunk) {
