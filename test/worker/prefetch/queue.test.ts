@@ -44,12 +44,12 @@ async function meta(m: TestWorker): Promise<any> {
 }
 
 /** Polls until `check` holds (the queue delivers in its own time), or fails saying what was last seen. */
-async function until<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, seconds = 90): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T>, check: (value: T) => boolean, seconds = 90, everyMs = 500): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   let last = await probe();
   while (!check(last)) {
     if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${seconds} s`);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, everyMs));
     last = await probe();
   }
   return last;
@@ -140,11 +140,13 @@ describe("prefetching a new snapshot", () => {
       await m.scheduled();
       const failures = () =>
         warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"prefetch_failed"') && l.includes(key(broken)));
+      // Looked for often: the time it is seen must be close to the time it was logged.
       await until(
         "a first failed delivery",
         async () => failures().length,
         (n) => n >= 1,
         30,
+        10,
       );
       const firstAt = Date.now();
       expect(JSON.parse(failures()[0]!).retry_in).toBe(retryDelaySeconds(RETRY_BASE_SECONDS, 1));
