@@ -8,6 +8,8 @@ export interface BucketSettings {
   down?: boolean;
   bytesPerSecond?: number;
   truncate?: boolean;
+  /** Ranges are answered whatever If-Range says (as a server that does not implement If-Range). */
+  ignoreIfRange?: boolean;
   /** Paths answered with this status and body whatever the bucket holds (`{}` ends them). */
   answers?: Record<string, { status: number; contentType?: string; body?: string }>;
 }

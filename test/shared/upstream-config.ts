@@ -12,10 +12,12 @@ export type Fault =
   | "status-500" // HEAD and GET answer 500
   | "status-503" // HEAD and GET answer 503
   | "get-503" // HEAD 200, GET 503
+  | "get-hang" // HEAD 200, GET never answered (no status line)
   | "stall" // headers and half the body, then silence
   | "reset" // headers and half the body, then a TCP reset
   | "reset-once" // the first whole GET resets as "reset" does; every later GET (ranged or whole) is answered well
   | "no-length" // chunked transfer, no Content-Length
+  | "overlong-no-length" // chunked transfer, no Content-Length, the whole body and then 1024 bytes more
   | "redirect" // 302 to another path on the same upstream that serves the bytes
   | "slow" // the body in small pieces over about two seconds
   | "dribble" // HEAD at once; GET headers at once, then 20 bytes a second
@@ -33,6 +35,8 @@ export interface UpstreamConfig {
   aliases?: Record<string, string>;
   /** Serve bodies at about this many bytes per second (a realistic internet download). */
   rate?: number;
+  /** Serve ranged (206) bodies at about this many bytes per second. */
+  rangedRate?: number;
   faults?: Record<string, Fault>;
   /** Answer every HEAD only after this many milliseconds (so another upstream wins the race). */
   headDelayMs?: number;

@@ -175,9 +175,8 @@ export async function getOnce(upstream: string, path: string, timeoutMs: number,
     const res = await fetch(upstream + path, { headers, signal: abort.signal, redirect: "follow" });
     clearTimeout(timer);
     if (res.status === 200 && res.body) {
-      const encoding = res.headers.get("content-encoding");
-      if (encoding !== null && encoding !== "identity") {
-        // Bytes re-encoded in transit are not the stored object; never pass them on.
+      const encoding = reencoded(res);
+      if (encoding) {
         await res.body.cancel();
         return { kind: "failed", error: `${upstream}: GET answered with Content-Encoding ${encoding}` };
       }
@@ -193,6 +192,15 @@ export async function getOnce(upstream: string, path: string, timeoutMs: number,
 }
 
 /** GETs `path` from each candidate in turn until one answers 200 with a body. */
+/**
+ * The Content-Encoding an answer was re-encoded with in transit, or null. Such bytes are not the
+ * stored object (fetch would hand over the decoded ones); they are never passed on.
+ */
+export function reencoded(res: Response): string | null {
+  const encoding = res.headers.get("content-encoding");
+  return encoding !== null && encoding !== "identity" ? encoding : null;
+}
+
 export async function getFromUpstreams(
   candidates: readonly string[],
   path: string,
