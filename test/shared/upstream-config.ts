@@ -22,6 +22,7 @@ export type Fault =
   | "slow" // the body in small pieces over about two seconds
   | "dribble" // HEAD at once; GET headers at once, then 20 bytes a second
   | "bad-ranges" // whole GETs are right; ranged GETs answer 206 with bytes flipped
+  | "encoded-ranges" // whole GETs are right; ranged GETs answer 206 with Content-Encoding: gzip (the range's bytes, gzipped in transit)
   | "no-ranges" // ignores Range: every GET answers 200 with the whole body
   | "head-length-mismatch" // HEAD announces 1000 bytes more than GET sends (GET itself is consistent)
   | "gzip-bomb"; // HEAD and GET announce and send a gzipped tar of 128 MiB of zeros (about 130 KB: 1000:1) instead

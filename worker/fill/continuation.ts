@@ -7,7 +7,7 @@
  * carries on with the new source and nobody downstream sees the break.
  *
  * The final check still decides. The bytes do not say whose were wrong, so when the check fails
- * every upstream that supplied some is passed over for the key.
+ * the key's next fill is not continued (pass-over.ts): one upstream's whole body then says whose were.
  */
 
 import type { Config } from "../config";
@@ -26,46 +26,62 @@ export interface Continuation {
   resume(offset: number, why: Error): Promise<Continued | null>;
   /** Every upstream that supplied bytes of this fill, the first included. */
   suppliers(): string[];
+  /** The upstream the body comes from now. */
+  source(): string;
+  /** The upstream asked last: the one whose transfer broke when the continuation gave up. */
+  lastAsked(): string;
+  /** Whether the continuation stopped because the object changed under its name (a binary-mirror file replaced). */
+  changed(): boolean;
 }
 
 /**
  * How a fill from `first` continues, or undefined when it cannot: its length is unknown (nothing
  * to say a body ended short, nor to check a range against), resumption is off, or it is a
  * binary-mirror file without a strong ETag (it may change under its name: only the same version
- * may continue it, If-Range). `candidates`: the upstreams that have it, best first.
+ * may continue it, If-Range), or the key's last continued fill failed its check (recent.ts
+ * `fillWhole`). `candidates`: the upstreams whose HEAD said they have it, best first, once every
+ * HEAD answered; without them (a binary-mirror file, found by a GET) the target's upstreams.
  */
 export function continuation(
   deps: { config: Config; recent: RecentLookups },
   target: FillTarget,
   first: UpstreamBody,
-  candidates: readonly string[],
+  candidates?: Promise<readonly string[]>,
 ): Continuation | undefined {
   const { config, recent } = deps;
   const length = first.length;
-  if (length === undefined || config.fillMaxResumptions === 0) return undefined;
+  if (length === undefined || config.fillMaxResumptions === 0 || !recent.mayContinue(target.key)) return undefined;
   const ifRange = target.spec.kind === "mirror" ? strongEtag(first.headers.etag) : undefined;
   if (target.spec.kind === "mirror" && ifRange === undefined) return undefined;
-  const order = [...new Set([first.upstream, ...candidates, ...target.upstreams])];
+  // Upstreams whose HEAD said 404 are not asked: each ranged GET spends the budget.
+  const order = (candidates ?? Promise.resolve(target.upstreams)).then((known) => [...new Set([first.upstream, ...known])]);
   const suppliers = new Set([first.upstream]);
+  let source = first.upstream;
   let current = first.upstream;
+  let changed = false;
   let asked = 0;
 
   return {
     suppliers: () => [...suppliers],
+    source: () => source,
+    lastAsked: () => current,
+    changed: () => changed,
     async resume(offset, why) {
-      while (asked < config.fillMaxResumptions) {
+      while (asked < config.fillMaxResumptions && !changed) {
         asked++;
-        const upstream = nextSource(order, current, (u) => recent.isQuarantined(target.key, u));
+        const upstream = nextSource(await order, current, (u) => recent.isQuarantined(target.key, u));
         if (upstream === current) await new Promise((r) => setTimeout(r, RESUME_PAUSE_MS));
         const got = await getFrom(upstream, target.path, offset, config.upstreamTimeoutMs, { length, ifRange });
+        current = upstream;
         if (got.ok) {
           log("info", "fill_continued", { key: target.key, upstream, offset, length, after: why.message });
           suppliers.add(upstream);
-          current = upstream;
+          source = upstream;
           return { body: got.body, skip: got.skip, what: `upstream ${upstream}` };
         }
         log("warn", "fill_continue_failed", { key: target.key, upstream, offset, error: got.error });
-        current = upstream;
+        // Another version cannot continue this one, from any upstream.
+        if (got.changed) changed = true;
       }
       return null;
     },

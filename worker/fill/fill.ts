@@ -17,6 +17,7 @@ import type { FillTarget } from "./target";
 import type { Location } from "./locate";
 import type { RecentLookups } from "./recent";
 import { continuation } from "./continuation";
+import { passOver } from "./pass-over";
 import { log } from "../log";
 
 export interface FillDeps {
@@ -43,7 +44,7 @@ export type FillStart =
       outcome: Promise<FillOutcome>;
     };
 
-/** How long an upstream that served bad bytes (or dribbled) for a key is passed over for that key. */
+/** How long an upstream that served bad bytes (or broke off, where another has the key) is passed over for that key. */
 export const QUARANTINE_SECONDS = 600;
 
 /** What a fill's tap is told when the body starts. */
@@ -54,6 +55,8 @@ export interface TapStart {
   headers: UpstreamBody["headers"];
   /** Lets the fill go on purpose (nobody wants it any more): nothing is stored, nobody is blamed. */
   abandon(reason: string): void;
+  /** The upstream the bytes come from now (a continued fill moves to another): where a catch-up asks. */
+  source(): string;
 }
 
 /** Sees every byte of a fill that passed the gate's checks so far (a shared fill's window). */
@@ -146,13 +149,12 @@ export async function fillFromUpstream(
     recent.remember(target.key, { kind: "unavailable", errors: got.errors }, config.failureTtlSeconds);
     return { kind: "upstream-failed", errors: got.errors };
   }
-  return fillFromBody(
-    deps,
-    target,
-    got.response,
-    options,
-    located.hits.map((h) => h.upstream),
+  const hits = located.hits.map((h) => h.upstream);
+  const candidates = located.more.then(
+    (more) => more.map((h) => h.upstream),
+    () => hits,
   );
+  return fillFromBody(deps, target, got.response, options, candidates);
 }
 
 /**
@@ -166,7 +168,7 @@ export function fillFromBody(
   response: UpstreamBody,
   options: FillOptions,
   /** Upstreams known to have it, best first: where a broken body is continued (continuation.ts). */
-  candidates: readonly string[] = [],
+  candidates?: Promise<readonly string[]>,
 ): FillStart {
   const { config, store, recent } = deps;
   const { upstream, length } = response;
@@ -203,10 +205,13 @@ export function fillFromBody(
       length: continued ? length : undefined,
       resume: continued?.resume,
     },
-    (err) => gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message)),
+    // A body that broke off is not a body whose bytes were wrong (pass-over.ts).
+    (err) =>
+      gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message, {}, continued?.changed() ? "changed" : "broke")),
   );
   const abandon = (reason: string) => watched.abort(new BodyRejected(reason, {}, "abandoned"));
-  const tap = options.tap?.({ upstream, length, headers: response.headers, abandon });
+  const source = () => continued?.source() ?? upstream;
+  const tap = options.tap?.({ upstream, length, headers: response.headers, abandon, source });
   const write = store.putStream(target.key, bucket.readable, length, target.putOptions(response));
   // A write that fails before taking every byte must not leave the pump waiting on the outlet.
   write.catch((err) => bucket.abort(err));
@@ -215,8 +220,10 @@ export function fillFromBody(
   const outcome = settleFill(target.key, upstream, write, gate.verdict, suppliers).then((result) => {
     if (!result.committed) {
       recent.forget(target.key);
-      // The bytes do not say whose were wrong: every upstream that supplied some is passed over.
-      if (result.blame === "upstream") for (const u of suppliers()) recent.quarantine(target.key, u, QUARANTINE_SECONDS);
+      const brokeLast = continued?.lastAsked() ?? upstream;
+      const verdict = passOver({ blame: result.blame, suppliers: suppliers(), brokeLast, sources: target.upstreams.length });
+      for (const u of verdict.quarantine) recent.quarantine(target.key, u, QUARANTINE_SECONDS);
+      if (verdict.wholeOnly) recent.fillWhole(target.key, QUARANTINE_SECONDS);
     }
     return result;
   });

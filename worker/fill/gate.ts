@@ -5,8 +5,13 @@
  * the fill's requesters, whose last bytes also wait for the verdict, see a broken transfer).
  */
 
-/** Who a failed body is put down to: the upstream's bytes or pace, the bucket write, or nobody (the fill was let go on purpose). */
-export type Blame = "upstream" | "store" | "abandoned";
+/**
+ * Who a failed body is put down to: the upstream's bytes ("upstream": a check refused them), its
+ * transfer ("broke": it reset, ended short, stalled or dribbled, and no other source gave the
+ * rest), the object itself ("changed": a binary-mirror file replaced while it was being read), the
+ * bucket write ("store"), or nobody ("abandoned": the fill was let go on purpose).
+ */
+export type Blame = "upstream" | "broke" | "changed" | "store" | "abandoned";
 
 export type Verdict =
   | { ok: true; details?: Record<string, unknown> }
@@ -49,7 +54,7 @@ export function lengthCheck(expected: number | undefined, max = Infinity): BodyC
     },
     async finish() {
       if (expected !== undefined && received !== expected) {
-        return { ok: false, reason: "body shorter than its Content-Length", blame: "upstream", details: { expected, received } };
+        return { ok: false, reason: "body shorter than its Content-Length", blame: "broke", details: { expected, received } };
       }
       return { ok: true, details: { bytes: received } };
     },

@@ -47,9 +47,9 @@ export async function locate(deps: FillDeps, target: FillTarget): Promise<Locati
   // The first to answer may be one we pass over: then wait for the others before giving up.
   if (probe.found && hits.length === 0) hits = usable(await probe.all);
   if (!probe.found || hits.length === 0) {
-    // Upstreams that have it but are passed over for bad bytes make an outage, not an absence.
+    // Upstreams that have it but are passed over (bad bytes, a break) make an outage, not an absence.
     const errors = probe.found
-      ? [`every upstream that has it served bytes that failed verification (passed over for ${QUARANTINE_SECONDS} s)`]
+      ? [`every upstream that has it served bytes that failed verification or broke off (passed over for ${QUARANTINE_SECONDS} s)`]
       : probe.errors;
     if (!probe.found && !probe.unavailable) {
       log("info", "upstream_miss", { key, errors });

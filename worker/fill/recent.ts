@@ -23,6 +23,7 @@ interface Entry {
 export class RecentLookups {
   private readonly probes = new Map<string, Entry>();
   private readonly quarantined = new Map<string, number>(); // `${key} ${upstream}` → expiry
+  private readonly wholeOnly = new Map<string, number>(); // key → expiry
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -57,6 +58,23 @@ export class RecentLookups {
     if (expires > this.now()) return true;
     this.quarantined.delete(`${key} ${upstream}`);
     return false;
+  }
+
+  /**
+   * The key's next fills come whole from one upstream, not continued from another: a continued
+   * fill failed its check, and only a whole body can say whose bytes were wrong. Kept in memory
+   * only: forgetting it costs at most one more continued attempt.
+   */
+  fillWhole(key: string, ttlSeconds: number): void {
+    this.wholeOnly.set(key, this.now() + ttlSeconds * 1000);
+  }
+
+  mayContinue(key: string): boolean {
+    const expires = this.wholeOnly.get(key);
+    if (expires === undefined) return true;
+    if (expires > this.now()) return false;
+    this.wholeOnly.delete(key);
+    return true;
   }
 
   /** The quarantine, to be kept where it outlives this memory (a coordinator's storage). */

@@ -43,19 +43,28 @@ function waitsFor(policy: VerifyFirstPolicy, length: number | undefined): boolea
 }
 
 /**
- * The configuration of a fill started for requesters that wait for its verdict: an upstream silent
- * for a third of the patience is given up (and passed over) in time for the next to be tried
- * within it, when UPSTREAM_IDLE_TIMEOUT_MS is longer. Only time spent waiting for the upstream
- * counts (watchdog.ts), so a slow bucket or verifier never puts the blame on it.
+ * The configuration of a fill started for requesters that wait for its verdict: each upstream is
+ * given a third of the patience to answer (HEAD and GET), to send its next bytes, and to show its
+ * pace against the throughput floor, where UPSTREAM_TIMEOUT_MS, UPSTREAM_IDLE_TIMEOUT_MS or
+ * UPSTREAM_MIN_RATE_WINDOW_MS are longer; so an upstream that hangs, stalls or dribbles is given
+ * up (and passed over) in time for the next to be tried within the patience. Only time spent
+ * waiting for the upstream counts (watchdog.ts), so a slow bucket or verifier never puts the blame on it.
  */
 export function waitedFillConfig(config: Config): Config {
-  const idleMs = Math.max(MIN_WAITED_IDLE_MS, Math.floor(config.verifyFirst.patienceMs / 3));
-  if (!waitsFor(config.verifyFirst, 0) || idleMs >= config.upstreamIdleTimeoutMs) return config;
-  return { ...config, upstreamIdleTimeoutMs: idleMs };
+  if (!waitsFor(config.verifyFirst, 0)) return config;
+  const third = Math.floor(config.verifyFirst.patienceMs / 3);
+  return {
+    ...config,
+    upstreamTimeoutMs: Math.min(config.upstreamTimeoutMs, Math.max(MIN_WAITED_MS, third)),
+    upstreamIdleTimeoutMs: Math.min(config.upstreamIdleTimeoutMs, Math.max(MIN_WAITED_MS, third)),
+    upstreamMinRateWindowMs: Math.min(config.upstreamMinRateWindowMs, Math.max(MIN_WAITED_RATE_WINDOW_MS, third)),
+  };
 }
 
-/** UPSTREAM_IDLE_TIMEOUT_MS's own lower bound. */
-const MIN_WAITED_IDLE_MS = 100;
+/** UPSTREAM_TIMEOUT_MS's and UPSTREAM_IDLE_TIMEOUT_MS's own lower bound. */
+const MIN_WAITED_MS = 100;
+/** UPSTREAM_MIN_RATE_WINDOW_MS's own lower bound. */
+const MIN_WAITED_RATE_WINDOW_MS = 1000;
 
 const PATIENCE_OUT = Symbol("patience out");
 

@@ -1,6 +1,6 @@
 /**
- * Hostile review of the continuation of a broken fill: what a requester gets, and what is passed
- * over, when the upstream asked for the rest is the one at fault, or the break was transient.
+ * The continuation of a broken fill under attack: what a requester gets, where the rest is asked
+ * for, and what is passed over, when the upstream asked for the rest is the one at fault, or the break was transient.
  */
 
 import { describe, expect, it } from "vitest";

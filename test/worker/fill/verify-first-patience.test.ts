@@ -1,6 +1,7 @@
 /**
- * Hostile review of verify-first: a crowd, a range and a client that leaves, joining while the
- * fill is being verified and after the first upstream's bytes failed.
+ * Verify-first under attack: a crowd, a range and a client that leaves, joining while the fill is
+ * being verified and after the first upstream's bytes failed; an upstream that dribbles or never
+ * answers, which the patience must still bound.
  */
 
 import { describe, expect, it } from "vitest";

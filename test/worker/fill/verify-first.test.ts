@@ -50,6 +50,12 @@ describe("a fill requesters wait on", () => {
     expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_PATIENCE_MS: "150" })).upstreamIdleTimeoutMs).toBe(100);
     expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_MAX_BYTES: "0" })).upstreamIdleTimeoutMs).toBe(10_000);
     expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_PATIENCE_MS: "0" })).upstreamIdleTimeoutMs).toBe(10_000);
+    // The header wait and the throughput floor's window are scaled the same way (a hanging or dribbling upstream).
+    expect(waitedFillConfig(parseConfig({})).upstreamTimeoutMs).toBe(3333);
+    expect(waitedFillConfig(parseConfig({ UPSTREAM_TIMEOUT_MS: "2000" })).upstreamTimeoutMs).toBe(2000);
+    expect(waitedFillConfig(parseConfig({})).upstreamMinRateWindowMs).toBe(3333);
+    expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_PATIENCE_MS: "1500" })).upstreamMinRateWindowMs).toBe(1000);
+    expect(waitedFillConfig(parseConfig({ VERIFY_FIRST_MAX_BYTES: "0" })).upstreamMinRateWindowMs).toBe(20_000);
   });
 
   it("moves on from a stalled upstream within the patience, under the default idle timeout", async () => {
@@ -110,7 +116,8 @@ describe("verify before the first byte", () => {
   it("waits no longer than VERIFY_FIRST_PATIENCE_MS, then streams the running fill with its end held back", async () => {
     // "slow": the body over about two seconds; the patience runs out before it is done.
     const slow = await upstream({ faults: { [pkg()]: "slow" } });
-    const m = testWorker({ UPSTREAM_SERVERS: slow.url, VERIFY_FIRST_PATIENCE_MS: "800" });
+    // No throughput floor: a body that slow would be given up as a dribble after a third of the patience.
+    const m = testWorker({ UPSTREAM_SERVERS: slow.url, VERIFY_FIRST_PATIENCE_MS: "800", UPSTREAM_MIN_BYTES_PER_SECOND: "0" });
     const asked = Date.now();
     const res = await m.fetch(pkg());
     const waited = Date.now() - asked;

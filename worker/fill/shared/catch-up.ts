@@ -25,7 +25,8 @@ export interface CatchUpOptions {
   key: string;
   /** Asked of the upstream after its base URL. */
   path: string;
-  upstream: string;
+  /** The upstream the fill's bytes come from now (a continued fill moves away from one that broke). */
+  upstream: () => string;
   length: number;
   blockBytes: number;
   windowBytes: number;
@@ -39,6 +40,8 @@ export class CatchUp {
   /** Set once the feed stopped (done, failed, or nobody left to read it). */
   finished = false;
   error: string | null = null;
+  /** The upstream the feed asked. */
+  private source: string | undefined;
   private cancel: ((reason: Error) => void) | null = null;
 
   constructor(
@@ -59,7 +62,7 @@ export class CatchUp {
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
       if (!(err instanceof NobodyReads))
-        log("warn", "catch_up_failed", { key: this.options.key, upstream: this.options.upstream, origin: this.origin, reason: this.error });
+        log("warn", "catch_up_failed", { key: this.options.key, upstream: this.source, origin: this.origin, reason: this.error });
     } finally {
       this.finished = true;
       this.paced.notify();
@@ -78,7 +81,9 @@ export class CatchUp {
   }
 
   private async feed(): Promise<void> {
-    const { path, upstream, length, blockBytes, timeoutMs, idleMs } = this.options;
+    const { path, length, blockBytes, timeoutMs, idleMs } = this.options;
+    const upstream = this.options.upstream();
+    this.source = upstream;
     const got = await getFrom(upstream, path, this.origin, timeoutMs);
     if (!got.ok) throw new Error(got.error);
     const watched = watchBody(got.body, { what: `upstream ${upstream} (ranged)`, idleMs });

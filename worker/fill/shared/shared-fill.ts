@@ -83,7 +83,7 @@ export class SharedFill {
             {
               key: options.key,
               path: options.path,
-              upstream: start.upstream,
+              upstream: start.source,
               length: start.length,
               blockBytes: this.block,
               windowBytes: options.windowBytes,
