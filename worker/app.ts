@@ -11,6 +11,7 @@ import { serveTarball } from "./routes/tarball";
 import { notFound } from "./routes/answers";
 import { serveRegistryList } from "./registries/serve";
 import { serveMirrorFile } from "./mirror/serve";
+import { mirrorFolder } from "./mirror/folder";
 import { meta, metaJson, metaStats, robots } from "./ops/meta";
 import { statusPage } from "./ops/status";
 import { deps, mirrorFileOf, rawPath, type AppEnv } from "./middleware/context";
@@ -45,9 +46,10 @@ app.get("/meta/siblings", (c) => metaJson(c.get("rt").config.siblings));
 app.get("/meta/stats", (c) => metaStats(c.get("rt"), (p) => c.executionCtx.waitUntil(p)));
 app.get("/robots.txt", () => robots());
 
-app.get("/mirror/*", (c) => {
+app.get("/mirror/*", async (c) => {
   const file = mirrorFileOf(c);
-  return file ? serveMirrorFile(deps(c), c.get("rt").binaries, file, c.req.raw) : notFound();
+  if (file) return serveMirrorFile(deps(c), c.get("rt").binaries, file, c.req.raw);
+  return (await mirrorFolder(c.get("rt").config.binaryMirrors, c.req.path)) ?? notFound();
 });
 
 app.get("*", (c) => {

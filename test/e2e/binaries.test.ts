@@ -4,6 +4,9 @@
  * version database it names for the host triple, then the UrlPath of the channel's version), and
  * jill's and setup-julia's (bin/versions.json, then the path of the chosen file's url, checked
  * against its sha256 and size). Cold, warm, and after a restart on the same persisted bucket.
+ * juliaup's nightly channel with JULIAUP_NIGHTLY_SERVER=<pkgedge>/mirror/julialangnightlies: the
+ * server check (`HEAD bin/` must carry an ETag), the nightly tarball, and `juliaup update`'s HEAD
+ * of it, whose ETag must be the one the download had.
  * juliaup and jill themselves are not installed here; these are their requests, made the same way.
  */
 
@@ -13,14 +16,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import "../shared/manifest.ts";
-import { publishBinaries, type Published } from "../shared/binaries.ts";
+import { NIGHTLY, publishBinaries, type Published } from "../shared/binaries.ts";
 import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
 
 let published: Published;
 let dev: WranglerDev;
 let persistTo: string;
 
-const start = () => startWranglerDev({ vars: { BINARY_MIRRORS: `julialang2=${published.bucket.url}` }, persistTo });
+const start = () =>
+  startWranglerDev({
+    vars: { BINARY_MIRRORS: `julialang2=${published.bucket.url},julialangnightlies=${published.bucket.url}` },
+    persistTo,
+  });
 
 beforeAll(async () => {
   published = await publishBinaries(inject("binaryBucketUrl"), {}, 2 * 1024 * 1024);
@@ -45,8 +52,8 @@ async function get(url: string): Promise<Got> {
   return { url, status: res.status, miss: res.headers.get("x-cache-miss") === "miss", bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
-/** juliaup update + add release, as src/operations.rs does it (Url::join on a base ending in /). */
-async function juliaup(server: string): Promise<Got[]> {
+/** juliaup update + add of a channel (release, lts), as src/operations.rs does it (Url::join on a base ending in /). */
+async function juliaup(server: string, channel = "release"): Promise<Got[]> {
   const base = new URL(server.endsWith("/") ? server : `${server}/`);
   const pointer = await get(new URL("juliaup/RELEASECHANNELDBVERSION", base).href);
   expect(pointer.status).toBe(200);
@@ -58,11 +65,31 @@ async function juliaup(server: string): Promise<Got[]> {
     AvailableVersions: Record<string, { UrlPath: string }>;
     AvailableChannels: Record<string, { Version: string }>;
   };
-  const release = versions.AvailableVersions[versions.AvailableChannels.release!.Version]!;
+  const release = versions.AvailableVersions[versions.AvailableChannels[channel]!.Version]!;
   const tarball = await get(new URL(release.UrlPath, base).href);
   expect(tarball.status).toBe(200);
   expect(tarball.bytes.equals(Buffer.from(published.files[release.UrlPath]!)), "juliaup's tarball is the bucket's").toBe(true);
   return [pointer, db, tarball];
+}
+
+/**
+ * juliaup add nightly with a custom nightly server (src/utils.rs check_server_supports_nightlies,
+ * then the nightly's tarball), and `juliaup update`'s check of it (a HEAD whose ETag is compared
+ * with the one the download had).
+ */
+async function juliaupNightly(server: string): Promise<void> {
+  const base = new URL(`${server}/`);
+  const check = await fetch(new URL("bin/", base), { method: "HEAD" });
+  expect(check.headers.get("etag"), "juliaup installs nightlies only when this HEAD carries an ETag").toBeTruthy();
+  expect(check.status).toBe(200);
+  const download = await get(new URL(NIGHTLY, base).href);
+  expect(download.status).toBe(200);
+  expect(download.bytes.equals(Buffer.from(published.files[NIGHTLY]!))).toBe(true);
+  const downloaded = (await fetch(new URL(NIGHTLY, base), { method: "HEAD" })).headers.get("etag");
+  const update = await fetch(new URL(NIGHTLY, base), { method: "HEAD" });
+  expect(update.status).toBe(200);
+  expect(update.headers.get("etag"), "an unchanged nightly is not offered as an update").toBe(downloaded);
+  expect(update.headers.get("etag")).toBeTruthy();
 }
 
 /** jill / setup-julia: versions.json, the newest stable linux x86_64 archive, checked as they check it. */
@@ -106,6 +133,11 @@ describe("installers through wrangler dev", () => {
     expect(warm.map((g) => g.miss)).toEqual([false, false, false]);
   });
 
+  it("juliaup's lts channel and its nightly channel through JULIAUP_NIGHTLY_SERVER are served", async () => {
+    await juliaup(`${dev.url}/mirror/julialang2`, "lts");
+    await juliaupNightly(`${dev.url}/mirror/julialangnightlies`);
+  });
+
   it("jill's and setup-julia's flow is served and the tarball matches versions.json", async () => {
     const server = `${dev.url}/mirror/julialang2`;
     await committed((await jill(server)).map((g) => g.url));
@@ -123,6 +155,7 @@ describe("installers through wrangler dev", () => {
   });
 
   it("only configured mirrors answer", async () => {
-    expect((await get(`${dev.url}/mirror/julialangnightlies/bin/versions.json`)).status).toBe(404);
+    expect((await get(`${dev.url}/mirror/unconfigured/bin/versions.json`)).status).toBe(404);
+    expect((await fetch(`${dev.url}/mirror/unconfigured/bin/`, { method: "HEAD" })).status).toBe(404);
   });
 });

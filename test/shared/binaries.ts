@@ -71,7 +71,7 @@ export async function publishBinaries(controlUrl: string, settings: BucketSettin
     JSON.stringify({
       Version: "1.0.17",
       AvailableVersions: { "1.10.4+0.x64.linux.gnu": { UrlPath: RELEASE } },
-      AvailableChannels: { release: { Version: "1.10.4+0.x64.linux.gnu" } },
+      AvailableChannels: { release: { Version: "1.10.4+0.x64.linux.gnu" }, lts: { Version: "1.10.4+0.x64.linux.gnu" } },
     }),
   );
   for (const [path, bytes] of Object.entries(files)) {
