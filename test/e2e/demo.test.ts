@@ -51,6 +51,16 @@ describe("npm run demo", () => {
       const meta = (await (await fetch(`http://127.0.0.1:${port}/meta`)).json()) as { run_id: string };
       expect(meta.run_id).toBe(runId);
       expect(d.output()).toMatch(/JULIA_DEPOT_PATH=\$\(mktemp -d\) JULIA_PKG_SERVER=http:\/\/127\.0\.0\.1:\d+ julia/);
+      // The printed miss-then-hit command shows a miss, then a hit.
+      const line = d
+        .output()
+        .split("\n")
+        .find((l) => l.includes("x-cache"))!;
+      const command = line.slice(0, line.indexOf("#")).trim();
+      const run = () => execFileSync("bash", ["-c", command], { encoding: "utf8" }).trim();
+      expect(run()).toMatch(/^x-cache: MISS$/i);
+      // The first answer goes out once the object is stored, so the second is a hit.
+      expect(run()).toMatch(/^x-cache: HIT$/i);
       const state = /State is under (\S+),/.exec(d.output())![1]!;
       expect(existsSync(state)).toBe(true);
       d.child.kill("SIGHUP");
