@@ -14,6 +14,8 @@ const worker = (storage: "r2" | "s3", extra: { bindings?: Record<string, string>
     miniflare: {
       bindings: {
         PREFETCH: "off",
+        // The tests read log lines as JSON (wrangler.toml's local configuration prints text).
+        LOG_FORMAT: "json",
         UPSTREAM_SERVERS: [1, 2, 3].map((i) => `${inject("manifest").controlUrl}/u/resumable-${storage}-${i}`).join(","),
         ...extra.bindings,
       },
@@ -34,6 +36,7 @@ const prefetching = (storage: "r2" | "s3") =>
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: {
+          LOG_FORMAT: "json",
           UPSTREAM_SERVERS: `${controlUrl}/u/prefetch-${storage}`,
           REGISTRIES: `${registryUuid}=${controlUrl}/origin/{hash}`,
           REGISTRY_HISTORY: `${registryUuid}=${controlUrl}/history`,

@@ -1,9 +1,13 @@
 /**
  * `npm run dev [-- FLAGS]`: the mirror under `wrangler dev`, on 127.0.0.1 port 8787 (wrangler.toml
  * `[dev]`), its local bucket under .wrangler/state. Any `wrangler dev` flag passes through and wins
- * over these defaults (`npm run dev -- --port 8796`); `PORT=8796 npm run dev` works too.
+ * over these defaults (`npm run dev -- --port 8796`); `PORT=8796 npm run dev` works too. Each
+ * request is logged once, by pkgedge (LOG_FORMAT=text in the local configuration).
  */
 
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { stripVTControlCharacters } from "node:util";
 import { spawnWrangler } from "./lib/tools.ts";
 
 /** `flag VALUE` added unless the caller gave the flag (as `--flag V` or `--flag=V`). */
@@ -23,6 +27,19 @@ if (port) {
 args = withDefault(args, "--persist-to", ".wrangler/state");
 args = withDefault(args, "--show-interactive-dev-session", "false");
 
-const child = spawnWrangler(["dev", ...args], { stdio: "inherit" });
+// wrangler prints its own line per request ("[wrangler:info] GET /meta 200 OK (3ms)") beside
+// pkgedge's access-log line, which says more (the cache outcome, the size, the upstream): one line
+// per request is easier to read, so wrangler's is left out. Everything else passes through.
+const WRANGLER_REQUEST_LINE = /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \S+ \d{3} /;
+
+function passThrough(from: Readable, to: NodeJS.WriteStream): void {
+  createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => {
+    if (!WRANGLER_REQUEST_LINE.test(stripVTControlCharacters(line))) to.write(`${line}\n`);
+  });
+}
+
+const child = spawnWrangler(["dev", ...args], { stdio: ["inherit", "pipe", "pipe"] });
+passThrough(child.stdout!, process.stdout);
+passThrough(child.stderr!, process.stderr);
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -15,7 +15,7 @@ import { RequestCounts } from "./ops/counts";
 import { ANALYTICS_TOTALS_TTL_MS, type AnalyticsTotals } from "./ops/meta";
 import { SharedAnswer } from "./ops/shared-answer";
 import { Prefetcher, type PrefetchBindings } from "./prefetch/prefetch";
-import { log } from "./log";
+import { log, useLogFormat } from "./log";
 
 export interface Runtime {
   config: Config;
@@ -134,6 +134,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
   const config = parsed(parseConfig);
   const secrets = parsed(parseSecrets);
   if (problems.length > 0 || !config || !secrets) return ConfigError.all(problems);
+  useLogFormat(config.logFormat);
   try {
     return {
       config,

@@ -7,15 +7,28 @@ import { join } from "node:path";
 import { outputOf, spawnNode } from "../../infra/lib/tools.ts";
 import { freePort } from "../fixtures/wrangler-dev.ts";
 
-/** Starts infra/dev.ts (what `npm run dev` runs) and waits until the mirror answers /meta on `port`. */
-async function answersOn(port: number, args: string[], env: Record<string, string> = {}): Promise<boolean> {
+/**
+ * Starts infra/dev.ts (what `npm run dev` runs) and waits until the mirror answers /meta on `port`;
+ * `printed` gets what it printed, once it has stopped.
+ */
+async function answersOn(
+  port: number,
+  args: string[],
+  env: Record<string, string> = {},
+  printed?: (output: string) => void,
+): Promise<boolean> {
   const state = mkdtempSync(join(tmpdir(), "pkgedge-dev-"));
   const child = spawnNode("infra/dev.ts", [...args, "--persist-to", state], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const output = outputOf(child);
   try {
     for (let waited = 0; waited < 60_000; waited += 250) {
       const res = await fetch(`http://127.0.0.1:${port}/meta`).catch(() => null);
-      if (res?.status === 200) return true;
+      if (res?.status === 200) {
+        await res.arrayBuffer();
+        // The access-log line is written once the answer has been delivered.
+        await new Promise((r) => setTimeout(r, 500));
+        return true;
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
     console.log((await Promise.race([output, new Promise((r) => setTimeout(r, 100))])) ?? "");
@@ -24,15 +37,21 @@ async function answersOn(port: number, args: string[], env: Record<string, strin
     try {
       process.kill(-child.pid!, "SIGTERM");
     } catch {}
-    await output;
+    printed?.((await output).output);
     rmSync(state, { recursive: true, force: true });
   }
 }
 
 describe("npm run dev", () => {
-  it("takes the usual --port flag (wrangler.toml's [dev] port is only the default)", async () => {
+  it("takes the usual --port flag (wrangler.toml's [dev] port is only the default), and logs one text line per request", async () => {
     const port = await freePort();
-    expect(await answersOn(port, ["--port", String(port)])).toBe(true);
+    let output = "";
+    expect(await answersOn(port, ["--port", String(port)], {}, (o) => (output = o))).toBe(true);
+    // LOG_FORMAT=text in wrangler.toml's local configuration: `GET /meta 200 - 1.2 KiB 3 ms`, not JSON.
+    expect(output).toMatch(/^GET \/meta 200 - [\d.]+ (B|KiB) \d+ ms$/m);
+    expect(output).not.toContain('"event":"request"');
+    expect(output, "wrangler's own request line is left out").not.toMatch(/\[wrangler:info\].* GET \/meta 200/);
+    expect(output, "wrangler's other lines pass through").toContain("Ready on http://127.0.0.1:");
   });
 
   it("takes PORT from the environment", async () => {

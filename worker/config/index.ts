@@ -80,6 +80,7 @@ export function parseConfig(vars: Vars): Config {
     siblings: c.check(() => parseSiblings(text(vars, "SIBLINGS"))),
     analyticsSql: c.check(() => analyticsSql(vars)),
     accessLog: c.check(() => choice(vars, "ACCESS_LOG")),
+    logFormat: c.check(() => choice(vars, "LOG_FORMAT")),
     runId: text(vars, "PKGEDGE_RUN_ID") ?? null,
     binaryMirrorTtlSeconds: c.check(() => integer(vars, "BINARY_MIRROR_TTL_SECONDS")),
     registryTtlSeconds: c.check(() => integer(vars, "REGISTRY_TTL_SECONDS")),

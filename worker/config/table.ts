@@ -169,6 +169,12 @@ export const VARIABLES = {
   },
   SIBLINGS: { kind: "list", doc: "other servers of the deployment, for /meta/siblings" },
   ACCESS_LOG: { kind: "choice", default: "all", choices: ["all", "errors", "off"], doc: "which requests get an access-log line" },
+  LOG_FORMAT: {
+    kind: "choice",
+    default: "json",
+    choices: ["json", "text"],
+    doc: "log lines as JSON objects, or compact text for a terminal",
+  },
   GITHUB_TOKEN: { kind: "secret", field: "githubToken", doc: "authenticates origin checks on api.github.com" },
   CLIENT_HASH_KEY: { kind: "secret", field: "clientHashKey", doc: "logs a keyed hash of each client address" },
   ANALYTICS_ACCOUNT_ID: { kind: "text", doc: "the account /meta/stats asks Analytics Engine about" },

@@ -66,6 +66,8 @@ export interface Config {
   runId: string | null;
   /** Which requests get an access-log line: every one, only failed or broken ones, or none. */
   accessLog: "all" | "errors" | "off";
+  /** Log lines as JSON objects (for wrangler tail, Logpush, Workers Logs), or one compact text line each (`wrangler dev`). */
+  logFormat: "json" | "text";
   /** Where /meta/stats asks Analytics Engine for totals (with the secret ANALYTICS_API_TOKEN), if anywhere. */
   analyticsSql: { account: string; url: string | null } | null;
   /** Filling what each new registry snapshot adds before clients ask (through the PREFETCH_QUEUE). */

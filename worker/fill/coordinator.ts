@@ -29,7 +29,7 @@ import { copyKept, removeCopy } from "./revalidation";
 import { lifetimeOf } from "./coordinator-calls";
 import type { Committed, HeldCopy, Located, Revalidated, Streamed, Verified } from "./coordinator-calls";
 import { commitTrying, verifyFirst, waitedFillConfig } from "./verify-first";
-import { log } from "../log";
+import { log, useLogFormat } from "../log";
 import { VariantMaker, type Transcoded } from "../variants/zstd-variant";
 
 const KEEPALIVE_MS = 30_000;
@@ -205,7 +205,9 @@ export class FillCoordinator extends DurableObject<Env> {
 
   /** The configuration deployed now: this object's own environment is the worker's. */
   private currentConfig(): Config {
-    return parseConfig({ ...this.env } as Record<string, unknown>);
+    const config = parseConfig({ ...this.env } as Record<string, unknown>);
+    useLogFormat(config.logFormat);
+    return config;
   }
 
   private deps(config: Config): FillDeps {

@@ -251,8 +251,10 @@ async function settleFill(
   // A fill continued from other upstreams names them all.
   const continuedFrom = suppliers().length > 1 ? { suppliers: suppliers() } : {};
   if (v?.ok && writeError === undefined) {
-    log("info", "fill_committed", { key, upstream, ...continuedFrom, ...v.details });
-    return { committed: true, upstream, bytes: Number(v.details?.bytes ?? 0) };
+    // What was stored, not how it was checked (the hashes a rejection logs are for diagnosing it).
+    const bytes = Number(v.details?.bytes ?? 0);
+    log("info", "fill_committed", { key, upstream, ...continuedFrom, bytes });
+    return { committed: true, upstream, bytes };
   }
   const rejected = v !== undefined && !v.ok ? v : undefined;
   const reason = rejected ? rejected.reason : (writeError ?? "unknown");

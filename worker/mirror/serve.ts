@@ -124,7 +124,7 @@ export async function serveMirrorFile(
       served.stale = result.detail;
       const info = (await deps.store.head(file.key)) ?? copy;
       const answer = await answerFromInfo(deps.store, info, presented(file, "no-cache, no-transform"), asked);
-      if (answer) return hit(deps, info, answer);
+      if (answer) return hit(deps, answer);
       served.failure = result.detail;
       return upstreamFailed(deps, file.key, { detail: result.detail, retryAfterSeconds: deps.config.failureTtlSeconds });
     }
@@ -157,7 +157,7 @@ async function answerCopy(deps: RequestDeps, copy: ObjectInfo | ObjectBody, show
     "body" in copy
       ? await answerWhole(copy as ObjectBody, shown.headers(copy), copyHeaders(copy).etag, asked.ifNoneMatch)
       : await answerFromInfo(deps.store, copy, shown, asked);
-  return answer && hit(deps, copy, answer);
+  return answer && hit(deps, answer);
 }
 
 /** A response from the file's fill: its bytes as they pass the checks (a range of them, when asked). */

@@ -110,9 +110,17 @@ export function accessRecord(
     request_id: requestId,
   };
   if (truncated.length > 0) record.truncated = truncated;
-  if (typeof cf?.country === "string") record.country = cf.country;
-  if (typeof cf?.colo === "string") record.colo = cf.colo;
+  // A request from this machine (wrangler dev) has no location: the local runtime's cf values are made up.
+  if (!fromLoopback(request)) {
+    if (typeof cf?.country === "string") record.country = cf.country;
+    if (typeof cf?.colo === "string") record.colo = cf.colo;
+  }
   return record;
+}
+
+function fromLoopback(request: Request): boolean {
+  const address = request.headers.get("cf-connecting-ip");
+  return address === null || /^(127\.|::1$|::ffff:127\.)/.test(address);
 }
 
 /** HMAC-SHA256 of the client address under the operator's key, first 16 hex digits. */

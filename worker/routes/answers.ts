@@ -29,9 +29,9 @@ export function notFound(status = 404): Response {
   return new Response(null, { status, headers: { "cache-control": NO_STORE } });
 }
 
-/** Notes a hit (and the upstream the object was filled from) for the access log. */
-export function hit(deps: RequestDeps, info: ObjectInfo, answer: Response): Response {
-  noteCache(deps, "hit", info.customMetadata.upstream ?? null);
+/** Notes a hit for the access log: no upstream was asked, so none is named. */
+export function hit(deps: RequestDeps, answer: Response): Response {
+  noteCache(deps, "hit", null);
   return answer;
 }
 

@@ -71,10 +71,10 @@ async function serveVariant(deps: RequestDeps, resource: Resource, request: Requ
   if (asked.head || asked.rangeHeader !== null) {
     const info = await deps.store.head(key);
     const answer = info && (await answerFromInfo(deps.store, info, VARIANT, asked));
-    return answer ? hit(deps, info!, answer) : null;
+    return answer ? hit(deps, answer) : null;
   }
   const obj = await deps.store.get(key);
-  return obj && hit(deps, obj, await answerWhole(obj, variantHeaders(obj), obj.etag, asked.ifNoneMatch));
+  return obj && hit(deps, await answerWhole(obj, variantHeaders(obj), obj.etag, asked.ifNoneMatch));
 }
 
 async function serveGzip(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
@@ -84,10 +84,10 @@ async function serveGzip(deps: RequestDeps, resource: Resource, request: Request
     const info = await deps.store.head(resource.key);
     const shown = deps.config.zstd.mode === "off" ? TARBALL : NEGOTIATED_TARBALL;
     const answer = info && (await answerFromInfo(deps.store, info, shown, asked));
-    if (answer) return hit(deps, info!, answer); // null: deleted between head and get
+    if (answer) return hit(deps, answer); // null: deleted between head and get
   } else {
     const obj = await deps.store.get(resource.key);
-    if (obj) return hit(deps, obj, await answerWhole(obj, storedHeaders(obj), obj.etag, asked.ifNoneMatch));
+    if (obj) return hit(deps, await answerWhole(obj, storedHeaders(obj), obj.etag, asked.ifNoneMatch));
   }
   return asked.head ? headOnMiss(deps, resource) : getOnMiss(deps, resource, request);
 }
