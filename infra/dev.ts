@@ -32,9 +32,20 @@ args = withDefault(args, "--show-interactive-dev-session", "false");
 // per request is easier to read, so wrangler's is left out. Everything else passes through.
 const WRANGLER_REQUEST_LINE = /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \S+ \d{3} /;
 
+// Offline, every request for an upstream prints the local runtime's own red block for its failed DNS
+// lookup ("✘ [ERROR] e = rust/worker/ffi.rs:…: failed to lookup address information", then a
+// stack of addresses), which reads as a crash. pkgedge's own line says the same in words
+// ("DNS lookup failed for …"), so the block is left out: its first line and the lines after it up
+// to the next one that is neither blank nor part of the stack.
+const RUNTIME_DNS_BLOCK = /^✘ \[ERROR\] e = \S+: failed: failed to lookup address information/;
+
 function passThrough(from: Readable, to: NodeJS.WriteStream): void {
+  let inBlock = false;
   createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => {
-    if (!WRANGLER_REQUEST_LINE.test(stripVTControlCharacters(line))) to.write(`${line}\n`);
+    const plain = stripVTControlCharacters(line);
+    if (inBlock && (plain.trim() === "" || plain.startsWith("  stack: "))) return;
+    inBlock = RUNTIME_DNS_BLOCK.test(plain);
+    if (!inBlock && !WRANGLER_REQUEST_LINE.test(plain)) to.write(`${line}\n`);
   });
 }
 

@@ -14,7 +14,10 @@ export function useLogFormat(chosen: "json" | "text"): void {
 }
 
 export function log(level: Level, event: string, fields: Record<string, unknown> = {}): void {
-  const line = format === "text" ? textLine(level, event, fields) : JSON.stringify({ level, event, ...fields });
+  // Text goes to console.log whatever its level (the line says it): wrangler dev would wrap a
+  // warning or an error in a block of its own, several lines for one event.
+  if (format === "text") return console.log(textLine(level, event, fields));
+  const line = JSON.stringify({ level, event, ...fields });
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

@@ -16,6 +16,7 @@ async function answersOn(
   args: string[],
   env: Record<string, string> = {},
   printed?: (output: string) => void,
+  then?: () => Promise<void>,
 ): Promise<boolean> {
   const state = mkdtempSync(join(tmpdir(), "pkgedge-dev-"));
   const child = spawnNode("infra/dev.ts", [...args, "--persist-to", state], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -25,6 +26,7 @@ async function answersOn(
       const res = await fetch(`http://127.0.0.1:${port}/meta`).catch(() => null);
       if (res?.status === 200) {
         await res.arrayBuffer();
+        await then?.();
         // The access-log line is written once the answer has been delivered.
         await new Promise((r) => setTimeout(r, 500));
         return true;
@@ -52,6 +54,20 @@ describe("npm run dev", () => {
     expect(output).not.toContain('"event":"request"');
     expect(output, "wrangler's own request line is left out").not.toMatch(/\[wrangler:info\].* GET \/meta 200/);
     expect(output, "wrangler's other lines pass through").toContain("Ready on http://127.0.0.1:");
+  });
+
+  it("offline, a DNS failure is pkgedge's one line in words, not the local runtime's red block", async () => {
+    const port = await freePort();
+    let output = "";
+    const pkg = "/package/7876af07-990d-54b4-ab0e-23690620f79a/e606edb53e34e1efc0b989ad85cc876d5ae22e91";
+    const asked = async () => {
+      expect((await fetch(`http://127.0.0.1:${port}${pkg}`)).status).toBe(502);
+    };
+    const args = ["--port", String(port), "--var", "UPSTREAM_SERVERS:https://upstream.invalid"];
+    expect(await answersOn(port, args, {}, (o) => (output = o), asked)).toBe(true);
+    expect(output).toContain("DNS lookup failed for upstream.invalid");
+    expect(output).toMatch(new RegExp(`^GET ${pkg} 502 ERROR`, "m"));
+    expect(output).not.toContain("failed to lookup address information");
   });
 
   it("takes PORT from the environment", async () => {

@@ -46,16 +46,15 @@ describe("text log lines", () => {
     expect(textLine("info", "fill_committed", { key: "k", suppliers: ["a", "b"] })).toBe('fill_committed key=k suppliers=["a","b"]');
   });
 
-  it("log() writes the chosen format to the console method of its level", () => {
+  it("log() writes JSON to the console method of its level, and text to console.log (the line names its level)", () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const info = vi.spyOn(console, "log").mockImplementation(() => {});
     useLogFormat("text");
     log("warn", "upstream_failed", { key: "k" });
     useLogFormat("json");
     log("warn", "upstream_failed", { key: "k" });
-    expect(warn.mock.calls.map((c) => c[0])).toEqual([
-      "warn upstream_failed key=k",
-      '{"level":"warn","event":"upstream_failed","key":"k"}',
-    ]);
+    expect(info.mock.calls.map((c) => c[0])).toEqual(["warn upstream_failed key=k"]);
+    expect(warn.mock.calls.map((c) => c[0])).toEqual(['{"level":"warn","event":"upstream_failed","key":"k"}']);
   });
 });
 
