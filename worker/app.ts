@@ -11,6 +11,7 @@ import { serveTarball } from "./routes/tarball";
 import { notFound } from "./routes/answers";
 import { serveRegistryList } from "./registries/serve";
 import { serveMirrorFile } from "./mirror/serve";
+import { metrics } from "./ops/metrics";
 import { mirrorFolder } from "./mirror/folder";
 import { meta, metaJson, metaStats, robots } from "./ops/meta";
 import { statusPage } from "./ops/status";
@@ -44,6 +45,7 @@ app.get("/meta/parents", (c) => metaJson(c.get("rt").config.upstreams));
 app.get("/meta/children", () => metaJson([]));
 app.get("/meta/siblings", (c) => metaJson(c.get("rt").config.siblings));
 app.get("/meta/stats", (c) => metaStats(c.get("rt"), (p) => c.executionCtx.waitUntil(p)));
+app.get("/metrics", (c) => metrics(c.get("rt"), c.req.raw, (p) => c.executionCtx.waitUntil(p)));
 app.get("/robots.txt", () => robots());
 
 app.get("/mirror/*", async (c) => {

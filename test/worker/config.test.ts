@@ -315,6 +315,7 @@ describe("secrets", () => {
       analytics_api_token: true,
       s3_access_key_id: false,
       s3_secret_access_key: true,
+      metrics_token: false,
     });
   });
 });

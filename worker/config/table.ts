@@ -179,6 +179,11 @@ export const VARIABLES = {
   CLIENT_HASH_KEY: { kind: "secret", field: "clientHashKey", doc: "logs a keyed hash of each client address" },
   ANALYTICS_ACCOUNT_ID: { kind: "text", doc: "the account /meta/stats asks Analytics Engine about" },
   ANALYTICS_API_TOKEN: { kind: "secret", field: "analyticsToken", doc: "lets /meta/stats read Analytics Engine" },
+  METRICS_TOKEN: {
+    kind: "secret",
+    field: "metricsToken",
+    doc: "turns on /metrics (Prometheus), for scrapers that send it as a bearer token",
+  },
   // Default: the Cloudflare API for ANALYTICS_ACCOUNT_ID (rules.ts).
   ANALYTICS_SQL_URL: { kind: "text", doc: "another address of the SQL API (https unless loopback)" },
   PKGEDGE_RUN_ID: { kind: "text", doc: "an identity for this run, shown in /meta as run_id" },

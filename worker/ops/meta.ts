@@ -212,7 +212,7 @@ export type AnalyticsTotals = Record<string, unknown>;
  * public, so the totals are shared: one query in flight per isolate, its answer (or its error)
  * kept for ANALYTICS_TOTALS_TTL_MS.
  */
-async function analyticsTotals(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<AnalyticsTotals | string | null> {
+export async function analyticsTotals(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<AnalyticsTotals | string | null> {
   if (!rt.analytics) return null;
   const sql = rt.config.analyticsSql;
   const token = rt.secrets.analyticsToken;
