@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import "../shared/manifest.ts";
-import { NIGHTLY, publishBinaries, type Published } from "../shared/binaries.ts";
+import { NIGHTLY, publishBinaries, RELEASE, type Published } from "../shared/binaries.ts";
 import { startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
 
 let published: Published;
@@ -136,6 +136,20 @@ describe("installers through wrangler dev", () => {
   it("juliaup's lts channel and its nightly channel through JULIAUP_NIGHTLY_SERVER are served", async () => {
     await juliaup(`${dev.url}/mirror/julialang2`, "lts");
     await juliaupNightly(`${dev.url}/mirror/julialangnightlies`);
+  });
+
+  it("jill with a sources.json naming the mirror: the URL its template makes for a release is served", async () => {
+    // jill builds download URLs from its source's template, not from versions.json's url (jill.py
+    // jill/config/sources.json: "urls": [".../bin/$sys/$arch/$minor_version/$filename"]).
+    const template = `${dev.url}/mirror/julialang2/bin/$sys/$arch/$minor_version/$filename`;
+    const url = template
+      .replace("$sys", "linux")
+      .replace("$arch", "x64")
+      .replace("$minor_version", "1.10")
+      .replace("$filename", "julia-1.10.4-linux-x86_64.tar.gz");
+    const got = await get(url);
+    expect(got.status).toBe(200);
+    expect(got.bytes.equals(Buffer.from(published.files[RELEASE]!))).toBe(true);
   });
 
   it("jill's and setup-julia's flow is served and the tarball matches versions.json", async () => {
