@@ -28,8 +28,6 @@ export interface Continuation {
   suppliers(): string[];
   /** The upstream the body comes from now. */
   source(): string;
-  /** The upstream asked last: the one whose transfer broke when the continuation gave up. */
-  lastAsked(): string;
   /** Whether the continuation stopped because the object changed under its name (a binary-mirror file replaced). */
   changed(): boolean;
 }
@@ -64,7 +62,6 @@ export function continuation(
   return {
     suppliers: () => [...suppliers],
     source: () => source,
-    lastAsked: () => current,
     changed: () => changed,
     async resume(offset, why) {
       while (asked < config.fillMaxResumptions && !changed) {

@@ -10,13 +10,13 @@
 import type { ObjectStore } from "../store/store";
 import type { Config } from "../config";
 import { getFromUpstreams, type UpstreamBody } from "../upstream/upstream";
-import { watchBody } from "../streams/watchdog";
+import { BodyOverrun, watchBody } from "../streams/watchdog";
 import { BodyRejected, commitGate, lengthCheck, type Blame, type BodyCheck, type CommitGate, type Verdict } from "./gate";
 import { ChunkReader, Outlet } from "../streams/bytes";
 import type { FillTarget } from "./target";
 import type { Location } from "./locate";
 import type { RecentLookups } from "./recent";
-import { continuation } from "./continuation";
+import { continuation, type Continuation } from "./continuation";
 import { passOver } from "./pass-over";
 import { log } from "../log";
 
@@ -206,8 +206,7 @@ export function fillFromBody(
       resume: continued?.resume,
     },
     // A body that broke off is not a body whose bytes were wrong (pass-over.ts).
-    (err) =>
-      gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message, {}, continued?.changed() ? "changed" : "broke")),
+    (err) => gate.abandon(err instanceof BodyRejected ? err : new BodyRejected(err.message, {}, blameOf(err, continued))),
   );
   const abandon = (reason: string) => watched.abort(new BodyRejected(reason, {}, "abandoned"));
   const source = () => continued?.source() ?? upstream;
@@ -217,11 +216,16 @@ export function fillFromBody(
   write.catch((err) => bucket.abort(err));
   void pumpFill(watched.body, gate, bucket, tap);
   const suppliers = () => continued?.suppliers() ?? [upstream];
-  const outcome = settleFill(target.key, upstream, write, gate.verdict, suppliers).then((result) => {
+  const outcome = settleFill(target.key, upstream, write, gate.verdict, suppliers).then(async (result) => {
     if (!result.committed) {
       recent.forget(target.key);
-      const brokeLast = continued?.lastAsked() ?? upstream;
-      const verdict = passOver({ blame: result.blame, suppliers: suppliers(), brokeLast, sources: target.upstreams.length });
+      // Blamed for a break: the upstream whose transfer broke last, not one that only refused a ranged GET.
+      const brokeLast = continued?.source() ?? upstream;
+      // Another source means another upstream that has the key (configured is not enough), not passed over.
+      const holders = (await (candidates ?? Promise.resolve(target.upstreams))).filter(
+        (u) => u !== brokeLast && !recent.isQuarantined(target.key, u),
+      );
+      const verdict = passOver({ blame: result.blame, suppliers: suppliers(), brokeLast, othersHaveIt: holders.length > 0 });
       for (const u of verdict.quarantine) recent.quarantine(target.key, u, QUARANTINE_SECONDS);
       if (verdict.wholeOnly) recent.fillWhole(target.key, QUARANTINE_SECONDS);
     }
@@ -229,6 +233,12 @@ export function fillFromBody(
   });
   deps.waitUntil(outcome);
   return { kind: "streaming", upstream, length, headers: response.headers, outcome };
+}
+
+/** What a body that failed in the watchdog is put down to (pass-over.ts). */
+function blameOf(err: Error, continued: Continuation | undefined): Blame {
+  if (err instanceof BodyOverrun) return "upstream";
+  return continued?.changed() ? "changed" : "broke";
 }
 
 /** Combines the bucket write and the gate's verdict into one logged outcome. */

@@ -11,10 +11,10 @@ export interface FailedFill {
   blame: Blame;
   /** Every upstream that supplied bytes of the fill, the first included. */
   suppliers: readonly string[];
-  /** The upstream whose transfer broke last (the one a continued fill was reading, or asking). */
+  /** The upstream whose transfer broke last (the one a continued fill was reading). */
   brokeLast: string;
-  /** How many upstreams the key may be filled from. */
-  sources: number;
+  /** Whether another upstream that has the key (and is not passed over) is left. */
+  othersHaveIt: boolean;
 }
 
 export interface PassOver {
@@ -24,12 +24,12 @@ export interface PassOver {
 }
 
 export function passOver(failed: FailedFill): PassOver {
-  const { blame, suppliers, brokeLast, sources } = failed;
+  const { blame, suppliers, brokeLast, othersHaveIt } = failed;
   if (blame === "upstream") {
     // Bytes of one upstream failed the check: it served them. Bytes of several: the check cannot
     // say whose were wrong, so the next fill takes one upstream's whole body, which can.
     return suppliers.length === 1 ? { quarantine: [...suppliers], wholeOnly: false } : { quarantine: [], wholeOnly: true };
   }
-  if (blame === "broke") return { quarantine: sources > 1 ? [brokeLast] : [], wholeOnly: false };
+  if (blame === "broke") return { quarantine: othersHaveIt ? [brokeLast] : [], wholeOnly: false };
   return { quarantine: [], wholeOnly: false };
 }

@@ -44,10 +44,11 @@ function waitsFor(policy: VerifyFirstPolicy, length: number | undefined): boolea
 
 /**
  * The configuration of a fill started for requesters that wait for its verdict: each upstream is
- * given a third of the patience to answer (HEAD and GET), to send its next bytes, and to show its
- * pace against the throughput floor, where UPSTREAM_TIMEOUT_MS, UPSTREAM_IDLE_TIMEOUT_MS or
- * UPSTREAM_MIN_RATE_WINDOW_MS are longer; so an upstream that hangs, stalls or dribbles is given
- * up (and passed over) in time for the next to be tried within the patience. Only time spent
+ * given a third of the patience to send its next bytes and to show its pace against the
+ * throughput floor, where UPSTREAM_IDLE_TIMEOUT_MS or UPSTREAM_MIN_RATE_WINDOW_MS are longer; so
+ * an upstream that stalls or dribbles is given up (and passed over) in time for the next to be
+ * tried within the patience. The wait for an answer (UPSTREAM_TIMEOUT_MS) is not shortened: when
+ * every upstream is slow to answer, a shorter wait would only turn a late 200 into a 502. Only time spent
  * waiting for the upstream counts (watchdog.ts), so a slow bucket or verifier never puts the blame on it.
  */
 export function waitedFillConfig(config: Config): Config {
@@ -55,13 +56,12 @@ export function waitedFillConfig(config: Config): Config {
   const third = Math.floor(config.verifyFirst.patienceMs / 3);
   return {
     ...config,
-    upstreamTimeoutMs: Math.min(config.upstreamTimeoutMs, Math.max(MIN_WAITED_MS, third)),
     upstreamIdleTimeoutMs: Math.min(config.upstreamIdleTimeoutMs, Math.max(MIN_WAITED_MS, third)),
     upstreamMinRateWindowMs: Math.min(config.upstreamMinRateWindowMs, Math.max(MIN_WAITED_RATE_WINDOW_MS, third)),
   };
 }
 
-/** UPSTREAM_TIMEOUT_MS's and UPSTREAM_IDLE_TIMEOUT_MS's own lower bound. */
+/** UPSTREAM_IDLE_TIMEOUT_MS's own lower bound. */
 const MIN_WAITED_MS = 100;
 /** UPSTREAM_MIN_RATE_WINDOW_MS's own lower bound. */
 const MIN_WAITED_RATE_WINDOW_MS = 1000;

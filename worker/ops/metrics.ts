@@ -30,7 +30,7 @@ export async function metrics(rt: Runtime, request: Request, waitUntil: (p: Prom
 }
 
 /** The exposition: build info, whether deployment-wide figures were available, and those figures. */
-export function render(totals: Awaited<ReturnType<typeof analyticsTotals>>): string {
+function render(totals: Awaited<ReturnType<typeof analyticsTotals>>): string {
   const lines = [
     "# HELP pkgedge_build_info The pkgedge version serving this scrape.",
     "# TYPE pkgedge_build_info gauge",

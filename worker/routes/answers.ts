@@ -8,7 +8,7 @@
 import type { Streamed, Unavailable } from "../fill/coordinator-calls";
 import { NO_STORE } from "../protocol/media";
 import type { CacheOutcome } from "../ops/access-log";
-import type { ObjectInfo } from "../store/store";
+
 import type { RequestDeps } from "../runtime";
 import { log } from "../log";
 

@@ -18,6 +18,9 @@
 
 import { ChunkReader, Outlet } from "./bytes";
 
+/** A source sent more bytes than the body's length: its bytes are wrong, not cut off. */
+export class BodyOverrun extends Error {}
+
 export class BodyStalled extends Error {
   constructor(message: string) {
     super(message);
@@ -192,6 +195,10 @@ export function watchBody(source: ReadableStream<Uint8Array>, limits: BodyLimits
         if (chunk.byteLength === 0) continue;
       }
       received += chunk.byteLength;
+      // More bytes than the object has: this source is wrong, not broken (nothing to continue).
+      if (limits.length !== undefined && received > limits.length) {
+        return fail(new BodyOverrun(`${what} sent more than the object's ${limits.length} bytes`));
+      }
       try {
         await outlet.write(chunk);
       } catch (err) {

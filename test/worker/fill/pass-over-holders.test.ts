@@ -1,0 +1,76 @@
+/**
+ * Who a failed fill passes over (pass-over.ts): a break passes over the upstream that broke only
+ * where another upstream has the key (configured is not enough); and a waited fill does not
+ * shorten the wait for an honest upstream that answers slowly.
+ */
+
+import { describe, expect, it } from "vitest";
+import { manifest, outcome, sha256, testWorker, upstream } from "../harness";
+
+const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
+const big = () => manifest.bigArtifact;
+
+describe("a break of the only upstream that has the key, with another configured", () => {
+  it("does not pass the holder over: the next request of an artifact is a 200 from it", async () => {
+    const holder = await upstream({ faults: { [big()]: "reset-once" } }); // one transient break, then healthy
+    const without = await upstream({ only: [] }); // 404 for everything
+    const m = testWorker({ UPSTREAM_SERVERS: `${holder.url},${without.url}`, FILL_MAX_RESUMPTIONS: "0" });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.clean, "the first transfer broke (no resumption)").toBe(false);
+    await m.settle();
+    const next = await m.fetch(big());
+    const detail = next.status === 200 ? "" : await next.clone().text();
+    const got = await outcome(next);
+    expect(got.status, `next request: ${detail}`).toBe(200);
+    if (got.clean) expect(await sha256(got.bytes)).toBe(manifest.objects[big()]!.sha256);
+  });
+
+  it("a cold package whose holder breaks once is a verified 200 on the first GET (as with that upstream alone)", async () => {
+    const holder = await upstream({ faults: { [pkg()]: "reset-once" } });
+    const without = await upstream({ only: [] });
+    const m = testWorker({ UPSTREAM_SERVERS: `${holder.url},${without.url}`, FILL_MAX_RESUMPTIONS: "0" });
+    const res = await m.fetch(pkg());
+    const got = await outcome(res);
+    expect(got.status, "the holder's second whole GET would have been good").toBe(200);
+    expect(got.clean).toBe(true);
+    await m.settle();
+  });
+
+  it("control: the same with the holder alone configured is a verified 200", async () => {
+    const holder = await upstream({ faults: { [pkg()]: "reset-once" } });
+    const m = testWorker({ UPSTREAM_SERVERS: holder.url, FILL_MAX_RESUMPTIONS: "0" });
+    const got = await outcome(await m.fetch(pkg()));
+    expect(got.status).toBe(200);
+    expect(got.clean).toBe(true);
+    await m.settle();
+  });
+});
+
+describe("a fill requesters wait for does not shorten the wait for an answer", () => {
+  it("an honest upstream that answers HEAD in 4 s (under UPSTREAM_TIMEOUT_MS=5000) serves a cold package", async () => {
+    const slow = await upstream({ headDelayMs: 4000 });
+    const m = testWorker({ UPSTREAM_SERVERS: slow.url });
+    const res = await m.fetch(pkg());
+    const got = await outcome(res);
+    expect(got.status, "a package GET with default VERIFY_FIRST_PATIENCE_MS=10000").toBe(200);
+    if (got.clean) expect(await sha256(got.bytes)).toBe(manifest.objects[pkg()]!.sha256);
+    await m.settle();
+  }, 30_000);
+
+  it("a package over VERIFY_FIRST_MAX_BYTES (streamed at once, not waited for) from the same upstream is a 200", async () => {
+    const slow = await upstream({ headDelayMs: 4000 });
+    const m = testWorker({ UPSTREAM_SERVERS: slow.url, VERIFY_FIRST_MAX_BYTES: "100" });
+    const res = await m.fetch(pkg());
+    const got = await outcome(res);
+    expect(got.status, "the package is larger than 100 bytes: nobody waits for it").toBe(200);
+    await m.settle();
+  }, 30_000);
+
+  it("control: the same upstream serves an artifact (not waited for)", async () => {
+    const slow = await upstream({ headDelayMs: 4000 });
+    const m = testWorker({ UPSTREAM_SERVERS: slow.url });
+    const got = await outcome(await m.fetch(big()));
+    expect(got.status).toBe(200);
+    await m.settle();
+  }, 30_000);
+});
