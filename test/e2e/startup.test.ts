@@ -36,7 +36,8 @@ async function startOnce(vars: Record<string, string>, event: string): Promise<s
     state,
     "--show-interactive-dev-session=false",
   ];
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  // The lines are read as JSON (the local configuration prints text).
+  for (const [k, v] of Object.entries({ LOG_FORMAT: "json", ...vars })) args.push("--var", `${k}:${v}`);
   const child = spawnWrangler(args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
   try {

@@ -15,6 +15,7 @@ export type Fault =
   | "get-hang" // HEAD 200, GET never answered (no status line)
   | "stall" // headers and half the body, then silence
   | "reset" // headers and half the body, then a TCP reset
+  | "corrupt-reset" // headers, then all but the last 16 bytes with bytes flipped in the middle, then a TCP reset (ranged GETs too)
   | "reset-once" // the first whole GET resets as "reset" does; every later GET (ranged or whole) is answered well
   | "no-length" // chunked transfer, no Content-Length
   | "overlong-no-length" // chunked transfer, no Content-Length, the whole body and then 1024 bytes more

@@ -128,7 +128,7 @@ export function commitGate(checks: readonly BodyCheck[], sink: ByteSink): Commit
         return fail(err);
       }
       const failed = verdicts.find((v) => !v.ok);
-      if (failed && !failed.ok) return fail(new BodyRejected(failed.reason, failed.details));
+      if (failed && !failed.ok) return fail(new BodyRejected(failed.reason, failed.details, failed.blame));
       if (heldBytes > 0) await sink.write(held.subarray(0, heldBytes));
       heldBytes = 0;
       settled = true;

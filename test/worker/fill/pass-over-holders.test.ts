@@ -1,7 +1,7 @@
 /**
  * Who a failed fill passes over (pass-over.ts): a break passes over the upstream that broke only
- * where another upstream has the key (configured is not enough); and a waited fill does not
- * shorten the wait for an honest upstream that answers slowly.
+ * where another upstream has the key (configured is not enough); and a fill requesters wait for
+ * does not shorten the wait for an honest upstream that answers slowly.
  */
 
 import { describe, expect, it } from "vitest";
@@ -36,6 +36,32 @@ describe("a break of the only upstream that has the key, with another configured
     await m.settle();
   });
 
+  it("the other configured upstream is down (503): a blip of the holder does not make the key a 502 for 600 s", async () => {
+    const holder = await upstream({ faults: { [big()]: "reset-once" } });
+    const down = await upstream({ faults: { [big()]: "status-503" } });
+    const m = testWorker({ UPSTREAM_SERVERS: `${holder.url},${down.url}`, FILL_MAX_RESUMPTIONS: "0", UPSTREAM_FAILURE_TTL_SECONDS: "0" });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.clean).toBe(false);
+    await m.settle();
+    const next = await m.fetch(big());
+    const detail = next.status === 200 ? "" : await next.clone().text();
+    expect((await outcome(next)).status, detail).toBe(200);
+  });
+
+  it("with default FILL_MAX_RESUMPTIONS: a blip of the holder lasting through its ranged GETs, the other down: the key is served once the blip is over", async () => {
+    const name = `blip-${Math.random().toString(36).slice(2, 8)}`;
+    const holder = await upstream({ faults: { [big()]: "reset" } }, name); // breaks every body while the blip lasts
+    const down = await upstream({ faults: { [big()]: "status-503" } });
+    const m = testWorker({ UPSTREAM_SERVERS: `${holder.url},${down.url}`, UPSTREAM_FAILURE_TTL_SECONDS: "0" });
+    const first = await outcome(await m.fetch(big()));
+    expect(first.clean).toBe(false);
+    await m.settle();
+    await upstream({}, name); // the blip is over: the holder serves every GET well
+    const next = await m.fetch(big());
+    const detail = next.status === 200 ? "" : await next.clone().text();
+    expect((await outcome(next)).status, detail).toBe(200);
+  }, 30_000);
+
   it("control: the same with the holder alone configured is a verified 200", async () => {
     const holder = await upstream({ faults: { [pkg()]: "reset-once" } });
     const m = testWorker({ UPSTREAM_SERVERS: holder.url, FILL_MAX_RESUMPTIONS: "0" });
@@ -63,6 +89,16 @@ describe("a fill requesters wait for does not shorten the wait for an answer", (
     const res = await m.fetch(pkg());
     const got = await outcome(res);
     expect(got.status, "the package is larger than 100 bytes: nobody waits for it").toBe(200);
+    await m.settle();
+  }, 30_000);
+
+  it("a short VERIFY_FIRST_PATIENCE_MS (600 ms) means streaming sooner, not a 502 from an upstream 300 ms away", async () => {
+    const away = await upstream({ headDelayMs: 300 });
+    const m = testWorker({ UPSTREAM_SERVERS: away.url, VERIFY_FIRST_PATIENCE_MS: "600" });
+    const res = await m.fetch(pkg());
+    const detail = res.status === 200 ? "" : await res.clone().text();
+    const got = await outcome(res);
+    expect(got.status, detail).toBe(200);
     await m.settle();
   }, 30_000);
 
