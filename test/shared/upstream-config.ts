@@ -53,7 +53,7 @@ export interface UpstreamConfig {
    * `commit.tree.sha`): the tree hashes in the order they were committed (default: every fixture
    * registry snapshot, in the manifest's order); "down" answers 503, "rate-limited" 403 with
    * `x-ratelimit-remaining: 0` (GitHub's answer), "429" 429 with `retry-after: 60`, "endless" a
-   * chunked 200 (no Content-Length) of 64 MiB.
+   * chunked 200 (no Content-Length) of 64 MiB, "dribble" a 200 whose body comes a byte every half second for a minute.
    */
-  history?: string[] | "down" | "rate-limited" | "429" | "endless";
+  history?: string[] | "down" | "rate-limited" | "429" | "endless" | "dribble";
 }
