@@ -35,13 +35,23 @@ export interface HistoryOrder {
   positions: ReadonlyMap<string, number>;
   /** Why a hash not in `positions` is not ordered (the history could not be read, or it is not in it). */
   gap: string;
+  /**
+   * The latest read of the history succeeded: it is the registry's word on what its recent
+   * snapshots are. A listed hash it does not hold is then not proven newer by anything (content
+   * cannot stand in: a tree on another branch or a fork can add versions the registry never had).
+   */
+  readable?: boolean;
 }
 
 /** A checked candidate: its checks passed (how it is trusted, and its content order when asked), or why not. */
 export type Verdict =
-  | { ok: true; by: "origin" | "quorum"; content?: ContentOrder }
-  /** `filled`: its tarball was fetched (or tried), which counts against the round's fills. */
-  | { ok: false; reason: string; filled: boolean };
+  /** `recalled`: its content order came from memory (no fill this round). */
+  | { ok: true; by: "origin" | "quorum"; content?: ContentOrder; recalled?: boolean }
+  /**
+   * `filled`: its tarball was fetched (or tried), which counts against the round's fills;
+   * `recalled`: the answer came from memory at no cost, so it does not count against the candidates.
+   */
+  | { ok: false; reason: string; filled: boolean; recalled?: boolean };
 
 interface Refusal {
   hash: string;
@@ -67,12 +77,24 @@ export interface Choice {
   backwards: boolean;
 }
 
-/** The next candidate to check (`compare`: its content order is needed too), or the decision once no more checks are needed. */
-export type Step = { kind: "check"; hash: string; compare: boolean } | Choice;
+/**
+ * The next candidate to check (`compare`: its content order against the published hash is needed
+ * too, or against `against` when set), or the decision once no more checks are needed.
+ */
+export type Step = { kind: "check"; hash: string; compare: boolean; against?: string } | Choice;
 
 const OLDER_BY_HISTORY = "older than the published snapshot in the registry's history";
 
-/** Listed hashes that may replace the published one, in the order to try them, and those refused outright. */
+const NOT_IN_READABLE_HISTORY =
+  "unproven: not in the registry's history, which was read and holds its recent snapshots (a tree on another branch or a fork, or older than what was read)";
+
+/**
+ * Listed hashes that may replace the published one, in the order to try them, and those refused outright.
+ * With a readable history: a hash it holds is newer when it is at an earlier position than the
+ * published one, or when the published one is not in it (older than the window read, or not the
+ * registry's); a hash it does not hold is refused, unless nothing is published yet. Without one,
+ * content decides (decide below).
+ */
 function candidatesOf(offered: Observation, known: Known, history: HistoryOrder) {
   const { published } = known;
   const at = published === undefined ? undefined : history.positions.get(published);
@@ -82,10 +104,16 @@ function candidatesOf(offered: Observation, known: Known, history: HistoryOrder)
   for (const [hash, support] of offered.hashes) {
     if (hash === published || support.listers.size === 0) continue;
     const position = history.positions.get(hash);
-    if (known.superseded.has(hash)) refused.push({ hash, reason: "older: pkgedge published it and replaced it" });
+    // A tree pkgedge replaced is taken again only when the history shows the registry restored it (a revert).
+    const restored = history.readable && at !== undefined && position !== undefined && position < at;
+    if (known.superseded.has(hash) && !restored) refused.push({ hash, reason: "older: pkgedge published it and replaced it" });
+    // A first snapshot has nothing to go backwards from: one the history lacks (upstreams that lag
+    // behind the window read) may still be taken, after any it holds; the registry's next snapshot,
+    // which the history holds, then replaces it.
+    else if (history.readable && position === undefined && published !== undefined) refused.push({ hash, reason: NOT_IN_READABLE_HISTORY });
     else if (published === undefined) (position === undefined ? open : proven).push([hash, position ?? -support.listers.size]);
-    else if (at !== undefined && position !== undefined)
-      position < at ? proven.push([hash, position]) : refused.push({ hash, reason: OLDER_BY_HISTORY });
+    else if (position !== undefined && (at !== undefined || history.readable))
+      at === undefined || position < at ? proven.push([hash, position]) : refused.push({ hash, reason: OLDER_BY_HISTORY });
     else open.push([hash, -support.listers.size]);
   }
   // Newest first in the history; the others by how many upstreams list them, then by hash (never by UPSTREAM_SERVERS' order).
@@ -102,27 +130,40 @@ function contentRefusal(content: ContentOrder | undefined, gap: string): string 
 export function decide(offered: Observation, known: Known, history: HistoryOrder, verdicts: ReadonlyMap<string, Verdict>): Step {
   const { proven, ordered, refused } = candidatesOf(offered, known, history);
   let backwards = refused.length > 0;
+  let examined = 0;
   let fills = 0;
   let capped: string | null = null;
   let left = 0;
   let taken: { hash: string; by: "origin" | "quorum"; proof: Proof } | undefined;
   for (const [i, hash] of ordered.entries()) {
-    if (i >= MAX_CANDIDATES_PER_ROUND || fills >= MAX_FILLS_PER_ROUND) {
-      capped = i >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
+    if (examined >= MAX_CANDIDATES_PER_ROUND || fills >= MAX_FILLS_PER_ROUND) {
+      capped =
+        examined >= MAX_CANDIDATES_PER_ROUND ? `tried ${MAX_CANDIDATES_PER_ROUND} candidates` : `started ${MAX_FILLS_PER_ROUND} fills`;
       left = ordered.length - i;
       break;
     }
-    const compare = known.published !== undefined && !proven.has(hash);
+    // A first snapshot the history cannot order: a later candidate replaces it only if its content is newer.
+    const provisional = known.published === undefined && taken !== undefined ? taken.hash : undefined;
+    const compare = (known.published !== undefined || provisional !== undefined) && !proven.has(hash);
     const verdict = verdicts.get(hash);
-    if (!verdict) return { kind: "check", hash, compare };
+    if (!verdict) return { kind: "check", hash, compare, ...(provisional !== undefined ? { against: provisional } : {}) };
+    if (verdict.ok || !verdict.recalled) examined++;
     if (!verdict.ok) {
       if (verdict.filled) fills++;
       refused.push({ hash, reason: verdict.reason });
       continue;
     }
+    if (verdict.content !== undefined && !verdict.recalled) fills++; // its tarball was stored to be compared
+    if (provisional !== undefined) {
+      if (verdict.content === "newer") taken = { hash, by: verdict.by, proof: "first" };
+      else refused.push({ hash, reason: `not newer by content than ${provisional}, taken first` });
+      continue;
+    }
     if (known.published === undefined) {
       taken = { hash, by: verdict.by, proof: "first" };
-      break;
+      // Proven by the history: the newest is first in the order, nothing else to compare.
+      if (proven.has(hash)) break;
+      continue;
     }
     if (!compare) {
       taken = { hash, by: verdict.by, proof: "history" };
@@ -132,7 +173,6 @@ export function decide(offered: Observation, known: Known, history: HistoryOrder
       taken = { hash, by: verdict.by, proof: "content" };
       break;
     }
-    fills++; // it was stored to be compared
     if (verdict.content === "older") backwards = true;
     refused.push({ hash, reason: contentRefusal(verdict.content, history.gap) });
   }

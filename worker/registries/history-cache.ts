@@ -10,7 +10,7 @@ import type { RegistryConfig } from "../config";
 import type { ObjectStore } from "../store/store";
 import type { RefreshMemory } from "./memory";
 import type { RegistrySources } from "./sources";
-import { MAX_PAUSE_MS } from "./history";
+import { MAX_PAUSE_MS, MIN_READ_INTERVAL_MS } from "./history";
 import { log } from "../log";
 
 export interface HistoryCache {
@@ -28,8 +28,6 @@ export interface HistoryCache {
   lastError?: string | null;
 }
 
-/** Below the cron period, so each round may read once; above it only request-driven rounds would. */
-export const MIN_READ_INTERVAL_MS = 50_000;
 /** Enough for days of General's commits (about 40 bytes each). */
 const MAX_TREES = 1000;
 
@@ -38,14 +36,22 @@ export interface HistoryView {
   positions: ReadonlyMap<string, number>;
   /** Why a hash missing from `positions` is not ordered by the history (for the refusal's reason). */
   gap: string;
+  /** The latest read succeeded (choice.ts: a hash it does not hold is then not proven newer). */
+  readable: boolean;
   cache: HistoryCache;
 }
 
-/** The newer read, extended by the older one when they overlap (the older commits below the newer's last). */
+/**
+ * The newer read, extended by the older one below it. Where they overlap, the older commits below
+ * the newer's last. Where they do not (more commits came since the older read than one page
+ * holds), the whole older window still goes below: every commit in it is older than every commit
+ * of the newer page, so no order across the gap is wrong, and the published snapshot keeps its
+ * place. An empty read changes nothing.
+ */
 export function mergeWindow(newer: readonly string[], older: readonly string[]): string[] {
-  const last = newer[newer.length - 1];
-  const at = last === undefined ? -1 : older.indexOf(last);
-  return (at < 0 ? [...newer] : [...newer, ...older.slice(at + 1)]).slice(0, MAX_TREES);
+  if (newer.length === 0) return [...older].slice(0, MAX_TREES);
+  const at = older.indexOf(newer[newer.length - 1]!);
+  return (at < 0 ? [...newer, ...older] : [...newer, ...older.slice(at + 1)]).slice(0, MAX_TREES);
 }
 
 /**
@@ -106,21 +112,27 @@ export async function historyFor(
   memory: RefreshMemory,
   now: number,
 ): Promise<HistoryView> {
-  if (!registry.historyUrl) return { positions: new Map(), gap: "no history configured", cache: { trees: [] } };
+  if (!registry.historyUrl) return { positions: new Map(), gap: "no history configured", readable: false, cache: { trees: [] } };
   let cache = await readCache(store, registry.uuid, registry.historyUrl);
   const known = new Set(cache.trees);
   const missing = hashes.filter((h) => !known.has(h) && !memory.notInHistory(h));
   if (readIsDue(cache, missing, now)) {
     const at = new Date(now).toISOString();
-    const read = await sources.history({ ...registry, historyUrl: registry.historyUrl });
+    // One read for both flavors' refreshes in this isolate (the cron refreshes them at once).
+    const read = await memory.historyRead(registry.uuid, () => sources.history({ ...registry, historyUrl: registry.historyUrl! }));
+    // Another isolate may have written since this one read the cache: build on the latest copy, so
+    // its newer trees and its rate limit are not lost to this write.
+    const latest = await readCache(store, registry.uuid, registry.historyUrl);
+    const pause = Date.parse(latest.notBefore ?? "") > now ? { notBefore: latest.notBefore } : {};
     if (read.kind === "read") {
       cache = {
         source: registry.historyUrl,
-        trees: mergeWindow(read.trees, cache.trees),
+        trees: mergeWindow(read.trees, mergeWindow(latest.trees, cache.trees)),
         readAt: at,
         attemptAt: at,
         failures: 0,
         lastError: null,
+        ...pause,
       };
       const inRead = new Set(cache.trees);
       for (const h of missing) if (!inRead.has(h)) memory.rememberNotInHistory(h);
@@ -146,5 +158,5 @@ export async function historyFor(
   const gap = cache.lastError
     ? `the history could not be read: ${cache.lastError}${limited}`
     : `not in the registry's history as read at ${cache.readAt ?? "never"}`;
-  return { positions, gap, cache };
+  return { positions, gap, readable: cache.readAt !== undefined && !cache.lastError, cache };
 }

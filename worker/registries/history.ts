@@ -19,6 +19,8 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** How long a rate limit without a stated reset keeps the history from being asked. */
 const RATE_LIMIT_PAUSE_MS = 10 * 60_000;
 export const MAX_PAUSE_MS = 3600_000;
+/** Below the cron period, so each round may read once; above it only request-driven rounds would. */
+export const MIN_READ_INTERVAL_MS = 50_000;
 const TREE_HASH = /^[0-9a-f]{40}$/;
 
 /** The URL of the first page, newest first. */

@@ -1,6 +1,7 @@
 /** What the registry refresh remembers between rounds in one isolate (never in the bucket). */
 
 import type { ContentOrder } from "./content-order";
+import type { HistoryRead } from "./history";
 
 /**
  * Per isolate: hashes an origin said it does not know (kept an hour, so a hostile listing costs one
@@ -14,6 +15,7 @@ export class RefreshMemory {
   private readonly unstorable = new Map<string, number>();
   private readonly unhistoried = new Map<string, number>();
   private readonly compared = new Map<string, ContentOrder>();
+  private readonly historyReads = new Map<string, Promise<HistoryRead>>();
 
   /** `now`: the clock (ms) the periods are counted on. */
   constructor(private readonly now: () => number = Date.now) {}
@@ -24,6 +26,18 @@ export class RefreshMemory {
 
   rememberNotInHistory(hash: string): void {
     remember(this.unhistoried, hash, this.now() + 600_000);
+  }
+
+  /**
+   * A registry's history read, shared by the refreshes of both flavors in this isolate (the cron
+   * refreshes them at once): while one is in flight, the other waits for it instead of asking too.
+   */
+  historyRead(uuid: string, read: () => Promise<HistoryRead>): Promise<HistoryRead> {
+    const running = this.historyReads.get(uuid);
+    if (running) return running;
+    const started = read().finally(() => this.historyReads.delete(uuid));
+    this.historyReads.set(uuid, started);
+    return started;
   }
 
   contentOrder(published: string, candidate: string): ContentOrder | undefined {

@@ -65,10 +65,14 @@ interface Checking {
  * A candidate's checks, cheapest first: recent failures, trust, a verified fill, the content order
  * when the decision needs it (the history could not order the candidate), then the prefetch gate.
  */
-async function check(c: Checking, hash: string, compare: boolean): Promise<Verdict> {
+async function check(c: Checking, hash: string, compare: boolean, against = c.current): Promise<Verdict> {
   const { flavor, registry, memory, update } = c;
   const { uuid } = registry;
-  if (memory.couldNotStore(hash)) return { ok: false, reason: "could not be stored in the last ten minutes", filled: false };
+  // Answers from memory cost nothing, and do not count against the round's candidates.
+  if (memory.couldNotStore(hash))
+    return { ok: false, reason: "could not be stored in the last ten minutes", filled: false, recalled: true };
+  if (memory.saidNo(hash))
+    return { ok: false, reason: "its origin does not know it (asked within the hour)", filled: false, recalled: true };
   const trusted = await trust(c.sources, registry, c.obs, hash, c.state, memory, c.report);
   if (!trusted.ok) {
     log("warn", "registry_candidate_untrusted", { flavor, uuid, hash, reason: trusted.reason });
@@ -83,14 +87,16 @@ async function check(c: Checking, hash: string, compare: boolean): Promise<Verdi
     return { ok: false, reason: `could not be stored: ${failure}`, filled: true };
   }
   let content: ContentOrder | undefined;
-  if (compare && c.current !== undefined) {
-    content = memory.contentOrder(c.current, hash);
+  let recalled = false;
+  if (compare && against !== undefined) {
+    content = memory.contentOrder(against, hash);
+    recalled = content !== undefined;
     if (content === undefined) {
-      content = await c.sources.contentOrder({ uuid, treeHash: c.current }, { uuid, treeHash: hash });
-      memory.rememberContentOrder(c.current, hash, content);
+      content = await c.sources.contentOrder({ uuid, treeHash: against }, { uuid, treeHash: hash });
+      memory.rememberContentOrder(against, hash, content);
     }
     // Not an advance: the gate has nothing to wait for.
-    if (content !== "newer") return { ok: true, by: trusted.by, content };
+    if (content !== "newer") return { ok: true, by: trusted.by, content, recalled };
   }
   // The gate (PREFETCH_GATE): conservative clients get a snapshot once all it adds is here.
   const waiting =
@@ -98,7 +104,7 @@ async function check(c: Checking, hash: string, compare: boolean): Promise<Verdi
       ? await c.sources.prefilled({ uuid, treeHash: hash }, c.current ?? (await publishedElsewhere(c.store, flavor, uuid, hash)))
       : null;
   if (waiting !== null) return { ok: false, reason: waiting, filled: true };
-  return { ok: true, by: trusted.by, ...(content !== undefined ? { content } : {}) };
+  return { ok: true, by: trusted.by, ...(content !== undefined ? { content, recalled } : {}) };
 }
 
 /** The registry's decision, its candidates checked one at a time as it asks for them. */
@@ -107,7 +113,7 @@ async function choose(c: Checking, known: Known, history: HistoryOrder): Promise
   for (;;) {
     const step = decide(c.obs, known, history, verdicts);
     if (step.kind === "chosen") return step;
-    verdicts.set(step.hash, await check(c, step.hash, step.compare));
+    verdicts.set(step.hash, await check(c, step.hash, step.compare, step.against ?? c.current));
   }
 }
 
@@ -164,11 +170,10 @@ async function refreshRound(
     const report: RegistryReport = { refused: [], capped: null };
     update.registries![uuid] = report;
     const known: Known = { published: current, superseded: new Set(state?.superseded?.[uuid] ?? []) };
-    // The history is asked only when a listed hash could replace the published one (not a replaced
-    // one, not one the origin denies) and is not ordered yet: then about it and the published hash.
-    const asked = [...obs.hashes]
-      .filter(([h, s]) => h !== current && s.listers.size > 0 && !known.superseded.has(h) && !memory.saidNo(h))
-      .map(([h]) => h);
+    // The history is asked only when a listed hash could replace the published one (not one the
+    // origin denies; a replaced one too, which the registry may have restored by a revert) and is
+    // not ordered yet: then about it and the published hash.
+    const asked = [...obs.hashes].filter(([h, s]) => h !== current && s.listers.size > 0 && !memory.saidNo(h)).map(([h]) => h);
     const ordering = current === undefined || asked.length === 0 ? asked : [current, ...asked];
     const history = await historyFor(store, sources, registry, ordering, memory, now);
     const checking = { store, sources, flavor, registry, obs, state, memory, report, update, current, storeFailures };

@@ -7,7 +7,8 @@
 
 import { describe, expect, it } from "vitest";
 import { decide, type HistoryOrder, type Known, type Step, type Verdict } from "../../../worker/registries/choice";
-import { mergeWindow, MIN_READ_INTERVAL_MS, positionsOf, readIsDue } from "../../../worker/registries/history-cache";
+import { mergeWindow, positionsOf, readIsDue } from "../../../worker/registries/history-cache";
+import { MIN_READ_INTERVAL_MS } from "../../../worker/registries/history";
 import { historyPageUrl, treesOfCommits } from "../../../worker/registries/history";
 import { observe, type Observation } from "../../../worker/registries/order";
 import { RefreshMemory } from "../../../worker/registries/memory";
@@ -144,7 +145,7 @@ describe("moving only on proof", () => {
 });
 
 describe("the history's window", () => {
-  it("extends a new read by the older one it overlaps, and replaces one it does not", () => {
+  it("extends a new read by the older one: below the overlap, or whole below a read that does not reach it; an empty read changes nothing", () => {
     expect(mergeWindow(["d", "c", "b"], ["b", "a"])).toEqual(["d", "c", "b", "a"]);
     // A tree restored by a revert appears twice: its newest appearance is its position.
     expect([...positionsOf(["a", "b", "a", "c"])]).toEqual([
@@ -152,8 +153,9 @@ describe("the history's window", () => {
       ["b", 1],
       ["c", 3],
     ]);
-    expect(mergeWindow(["f", "e"], ["b", "a"])).toEqual(["f", "e"]);
-    expect(mergeWindow([], ["b", "a"])).toEqual([]);
+    // More commits than a page since the older read: everything in it is still older than the page.
+    expect(mergeWindow(["f", "e"], ["b", "a"])).toEqual(["f", "e", "b", "a"]);
+    expect(mergeWindow([], ["b", "a"])).toEqual(["b", "a"]);
     const long = Array.from({ length: 1500 }, (_, i) => String(i));
     expect(mergeWindow(long.slice(0, 100), long.slice(99))).toHaveLength(1000);
   });

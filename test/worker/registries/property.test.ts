@@ -274,7 +274,7 @@ function verdictIn(world: World, offered: Observation, published: string | undef
 function historyOrderIn(world: World): HistoryOrder {
   if (!readable(world.history)) return { positions: new Map(), gap: `the history could not be read (${world.history})` };
   const trees = [...world.snapshots].reverse();
-  return { positions: new Map(trees.map((h, i) => [h, i])), gap: "not in the registry's history" };
+  return { positions: new Map(trees.map((h, i) => [h, i])), gap: "not in the registry's history", readable: true };
 }
 
 /** The published snapshot's position in the origin's history (its index in commit order): must never decrease. */
@@ -317,7 +317,7 @@ function decideInWorld(seed: number, rounds: number, hostile: boolean): void {
     let step = decide(offered, known, history, verdicts);
     while (step.kind === "check") {
       expect(verdicts.has(step.hash), `${where}: asked twice about ${step.hash}`).toBe(false);
-      verdicts.set(step.hash, verdictIn(world, offered, published, step.hash, step.compare));
+      verdicts.set(step.hash, verdictIn(world, offered, step.against ?? published, step.hash, step.compare));
       step = decide(offered, known, history, verdicts);
     }
     const choice = step;

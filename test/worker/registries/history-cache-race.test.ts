@@ -1,5 +1,6 @@
 /**
- * Hostile review: two isolates writing the history cache at once (the last writer wins).
+ * Two isolates writing the history cache at once: a write builds on the latest copy, so a rate
+ * limit one of them was told about is kept whichever write lands last.
  */
 
 import { describe, expect, it } from "vitest";

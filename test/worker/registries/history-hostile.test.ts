@@ -1,6 +1,8 @@
 /**
- * Hostile review of the history ordering: scenarios where the list moves to a snapshot the
- * registry's history never had, or stays frozen behind a real advance.
+ * The history ordering under attack: a snapshot the registry's history never had (a tree on
+ * another branch the origin still serves), a history read that does not reach the published
+ * snapshot, a revert, a first snapshot while the history is rate-limited, and the budgets a
+ * hostile upstream could spend (candidates, fills, HEAD probes, history reads).
  */
 
 import { afterEach, describe, expect, it, vi } from "vitest";
