@@ -19,6 +19,8 @@ import {
   type LifecycleRule,
 } from "@aws-sdk/client-s3";
 import { parseCommand } from "./cli.ts";
+import { describeFailure } from "./lib/failure.ts";
+import { bucketNameOf, endpointOf } from "./lib/validate.ts";
 import { s3Client } from "./s3-client.ts";
 
 const RULE_ID = "pkgedge-abort-incomplete-multipart";
@@ -26,11 +28,6 @@ const RULE_ID = "pkgedge-abort-incomplete-multipart";
 function fail(message: string): never {
   console.error(`✗ ${message}`);
   process.exit(1);
-}
-
-function errorName(err: unknown): string {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return `${e.name ?? "error"}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ""}`;
 }
 
 const { values } = parseCommand({
@@ -60,9 +57,9 @@ const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
 if (!accessKeyId) fail("S3_ACCESS_KEY_ID is not set");
 if (!secretAccessKey) fail("S3_SECRET_ACCESS_KEY is not set");
 
-const Bucket = values.bucket;
+const Bucket = bucketNameOf("--bucket", values.bucket);
 const s3 = s3Client({
-  endpoint: values.endpoint,
+  endpoint: endpointOf("--endpoint", values.endpoint),
   bucket: Bucket,
   region: values.region,
   virtualHost: values["virtual-host"],
@@ -70,19 +67,27 @@ const s3 = s3Client({
   secretAccessKey,
 });
 
+let caveats = 0;
+/** Something that works, but not as well as it should: said, and counted in the last line. */
+function caveat(what: string): void {
+  caveats++;
+  console.log(`! ${what}`);
+}
+
 // 1. The bucket exists (or is created).
 try {
   await s3.send(new HeadBucketCommand({ Bucket }));
   console.log(`✓ bucket ${Bucket} exists`);
 } catch (err) {
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status === 403) fail(`the bucket refused these credentials (${errorName(err)}): check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
-  if (status !== 404) fail(`could not reach bucket ${Bucket}: ${errorName(err)}`);
+  if (status === 403)
+    fail(`the bucket refused these credentials (${describeFailure(err, Bucket)}): check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`);
+  if (status !== 404) fail(`could not reach bucket ${Bucket}: ${describeFailure(err, Bucket)}`);
   if (!values.create) fail(`bucket ${Bucket} does not exist (run again with --create to create it)`);
   try {
     await s3.send(new CreateBucketCommand({ Bucket }));
   } catch (createErr) {
-    fail(`could not create bucket ${Bucket}: ${errorName(createErr)}`);
+    fail(`could not create bucket ${Bucket}: ${describeFailure(createErr, Bucket)}`);
   }
   console.log(`✓ bucket ${Bucket} created`);
 }
@@ -96,7 +101,7 @@ try {
   const text = await got.Body?.transformToString();
   if (text !== probe) fail(`read back ${JSON.stringify(text)} instead of what was written`);
 } catch (err) {
-  fail(`the write/read probe failed: ${errorName(err)}`);
+  fail(`the write/read probe failed: ${describeFailure(err, Bucket)}`);
 }
 
 // 3. Conditional writes: a second "only if absent" write of the same key must be refused.
@@ -106,10 +111,12 @@ try {
 } catch (err) {
   conditional = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
 }
-await s3.send(new DeleteObjectCommand({ Bucket, Key: probeKey })).catch((err) => fail(`could not delete the probe: ${errorName(err)}`));
+await s3
+  .send(new DeleteObjectCommand({ Bucket, Key: probeKey }))
+  .catch((err) => fail(`could not delete the probe: ${describeFailure(err, Bucket)}`));
 console.log("✓ write, read and delete work");
 if (conditional) console.log("✓ conditional writes are honoured (registry lists are published in order)");
-else console.log("! conditional writes are NOT honoured: concurrent registry refreshes may publish out of order on this server");
+else caveat("conditional writes are NOT honoured: concurrent registry refreshes may publish out of order on this server");
 
 // 4. A lifecycle rule that aborts multipart uploads left incomplete (abandoned fills).
 try {
@@ -132,8 +139,12 @@ try {
     console.log("✓ added a lifecycle rule that aborts multipart uploads left incomplete for a day");
   }
 } catch (err) {
-  console.log(
-    `! could not set the abort-incomplete-multipart lifecycle rule (${errorName(err)}): set one by hand if this server supports it`,
+  caveat(
+    `could not set the abort-incomplete-multipart lifecycle rule (${describeFailure(err, Bucket)}): set one by hand if this server supports it`,
   );
 }
-console.log(`bucket ${Bucket} is ready for pkgedge`);
+console.log(
+  caveats === 0
+    ? `bucket ${Bucket} is ready for pkgedge`
+    : `bucket ${Bucket} is ready for pkgedge, with ${caveats} caveat${caveats > 1 ? "s" : ""} (! above)`,
+);

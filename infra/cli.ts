@@ -1,10 +1,12 @@
 /**
  * Command-line parsing for the operator commands: `--help` prints what the command does, its
  * options, its environment and an example; an unknown or malformed option is refused in one line
- * (exit 2), never with a stack trace.
+ * (exit 2), never with a stack trace; and a failure that ends the command is one line in words
+ * (lib/failure.ts).
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { installFailureHandler } from "./lib/failure.ts";
 
 export interface Command<O extends NonNullable<ParseArgsConfig["options"]>> {
   /** e.g. `npm run smoke -- URL` */
@@ -25,6 +27,7 @@ function helpText(command: Command<NonNullable<ParseArgsConfig["options"]>>): st
 }
 
 export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(command: Command<O>, args = process.argv.slice(2)) {
+  installFailureHandler();
   const name = command.usage.split(" -- ")[0];
   const config = {
     args,
@@ -36,9 +39,14 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(
   try {
     parsed = parseArgs(config);
   } catch (err) {
-    console.error(
-      `✗ ${err instanceof Error ? err.message.split("\n")[0]!.split(". To specify")[0] : String(err)} (${name} -- --help lists the options)`,
-    );
+    const message = err instanceof Error ? err.message.split("\n")[0]!.split(". To specify")[0]! : String(err);
+    // parseArgs reads a value that starts with a dash ("--packages -3") as another option.
+    const flag = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+    const value = flag ? args[args.indexOf(flag) + 1] : undefined;
+    const said = flag
+      ? `${flag} needs a value, and ${JSON.stringify(value)} is not one (write ${flag}=${value} to pass it anyway)`
+      : message;
+    console.error(`✗ ${said} (${name} -- --help lists the options)`);
     process.exit(2);
   }
   if ((parsed.values as { help?: boolean }).help) {

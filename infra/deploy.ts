@@ -5,8 +5,8 @@
  */
 
 import { parseCommand } from "./cli.ts";
-import { runWranglerSync } from "./lib/tools.ts";
-import { wranglerEnvironments } from "./lib/wrangler-config.ts";
+import { passThrough, spawnWrangler } from "./lib/tools.ts";
+import { reachOf, unknownEnvironment, wranglerEnvironments } from "./lib/wrangler-config.ts";
 
 const environments = wranglerEnvironments();
 
@@ -21,12 +21,23 @@ const { values } = parseCommand({
   example: "CLOUDFLARE_API_TOKEN=… CLOUDFLARE_ACCOUNT_ID=… npm run deploy -- --env staging",
 });
 if (!values.env || !environments.includes(values.env)) {
-  console.error(
-    `✗ --env must name an environment of wrangler.toml (${environments.join(", ")}); the top level is the local configuration and is never deployed`,
-  );
+  console.error(`✗ ${unknownEnvironment(values.env).message}`);
   process.exit(2);
 }
+// A worker deployed with neither a route nor workers.dev answers nobody.
+if (reachOf(values.env).length === 0) {
+  const why = `[env.${values.env}] in wrangler.toml has neither routes (e.g. routes = [{ pattern = "pkg.example.org", custom_domain = true }]) nor workers_dev = true: the worker would be deployed where nobody can reach it (docs/operations.md, "Deploy it for your organisation")`;
+  if (!values["dry-run"]) {
+    console.error(`✗ ${why}`);
+    process.exit(2);
+  }
+  console.error(`⚠ ${why}`);
+}
 const args = ["deploy", "--env", values.env, ...(values["dry-run"] ? ["--dry-run"] : [])];
-// A deploy talks to Cloudflare: wrangler is not kept offline here.
-const run = runWranglerSync(args, { stdio: "inherit", offline: false });
-process.exit(run.status ?? 1);
+// A deploy talks to Cloudflare: wrangler is not kept offline here, but stays quiet, and its hint
+// to deploy to a temporary account (which is not how pkgedge is deployed) is left out.
+const child = spawnWrangler(args, { stdio: ["inherit", "pipe", "pipe"], offline: false });
+const hint = (plain: string) => /--temporary|temporary preview account/.test(plain);
+passThrough(child.stdout!, process.stdout, hint);
+passThrough(child.stderr!, process.stderr, hint);
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -5,10 +5,7 @@
  * request is logged once, by pkgedge (LOG_FORMAT=text in the local configuration).
  */
 
-import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
-import { stripVTControlCharacters } from "node:util";
-import { spawnWrangler } from "./lib/tools.ts";
+import { passThrough, spawnWrangler } from "./lib/tools.ts";
 
 /** `flag VALUE` added unless the caller gave the flag (as `--flag V` or `--flag=V`). */
 function withDefault(args: string[], flag: string, value: string): string[] {
@@ -39,18 +36,18 @@ const WRANGLER_REQUEST_LINE = /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELET
 // to the next one that is neither blank nor part of the stack.
 const RUNTIME_DNS_BLOCK = /^✘ \[ERROR\] e = \S+: failed: failed to lookup address information/;
 
-function passThrough(from: Readable, to: NodeJS.WriteStream): void {
+/** Lines of wrangler's output left out: its request line, and the runtime's DNS blocks (above). */
+function dropper(): (plain: string) => boolean {
   let inBlock = false;
-  createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => {
-    const plain = stripVTControlCharacters(line);
-    if (inBlock && (plain.trim() === "" || plain.startsWith("  stack: "))) return;
+  return (plain) => {
+    if (inBlock && (plain.trim() === "" || plain.startsWith("  stack: "))) return true;
     inBlock = RUNTIME_DNS_BLOCK.test(plain);
-    if (!inBlock && !WRANGLER_REQUEST_LINE.test(plain)) to.write(`${line}\n`);
-  });
+    return inBlock || WRANGLER_REQUEST_LINE.test(plain);
+  };
 }
 
 const child = spawnWrangler(["dev", ...args], { stdio: ["inherit", "pipe", "pipe"] });
-passThrough(child.stdout!, process.stdout);
-passThrough(child.stderr!, process.stderr);
+passThrough(child.stdout!, process.stdout, dropper());
+passThrough(child.stderr!, process.stderr, dropper());
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

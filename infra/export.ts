@@ -15,14 +15,16 @@
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY). Exits non-zero if any object failed.
  */
 
+import { describeFailure } from "./lib/failure.ts";
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Resource } from "../worker/protocol/paths.ts";
 import { storedTarball } from "../worker/variants/keys.ts";
 import { parseCommand } from "./cli.ts";
+import { bucketNameOf, endpointOf } from "./lib/validate.ts";
 import { s3Client } from "./s3-client.ts";
-import { describeError, verifyTarball, workerVerifyLimits, type VerifyLimits } from "./lib/tarball.ts";
+import { verifyTarball, workerVerifyLimits, type VerifyLimits } from "./lib/tarball.ts";
 import { scratchDirectory, spool, uploadVerified } from "./lib/verified-upload.ts";
 
 function fail(message: string): never {
@@ -69,6 +71,8 @@ function client(side: "from" | "to"): { s3: S3Client; bucket: string; endpoint: 
   const secretAccessKey = process.env[`${prefix}_S3_SECRET_ACCESS_KEY`] ?? process.env.S3_SECRET_ACCESS_KEY;
   if (!accessKeyId) fail(`${prefix}_S3_ACCESS_KEY_ID (or S3_ACCESS_KEY_ID) is not set`);
   if (!secretAccessKey) fail(`${prefix}_S3_SECRET_ACCESS_KEY (or S3_SECRET_ACCESS_KEY) is not set`);
+  endpointOf(`--${side}-endpoint`, endpoint);
+  bucketNameOf(`--${side}-bucket`, bucket);
   const s3 = s3Client({ endpoint, bucket, region: values.region, virtualHost: values["virtual-host"], accessKeyId, secretAccessKey });
   return { s3, bucket, endpoint };
 }
@@ -94,7 +98,7 @@ let limits: VerifyLimits;
 try {
   limits = workerVerifyLimits();
 } catch (err) {
-  fail(describeError(err));
+  fail(describeFailure(err));
 }
 
 const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -145,11 +149,11 @@ async function checkDestination(key: string, resource: Resource, encoding: "gzip
       await to.s3.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: key, IfMatch: got.ETag }));
     } catch (err) {
       if (statusOf(err) === 412) return `; the destination's own copy did not verify either (${checked.reason}) but changed since: kept`;
-      return `; the destination's own copy did not verify either (${checked.reason}) and could not be removed: ${describeError(err)}`;
+      return `; the destination's own copy did not verify either (${checked.reason}) and could not be removed: ${describeFailure(err)}`;
     }
     return `; the destination's own copy did not verify either (${checked.reason}) and was removed`;
   } catch (err) {
-    return `; the destination's own copy could not be checked: ${describeError(err)}`;
+    return `; the destination's own copy could not be checked: ${describeFailure(err)}`;
   } finally {
     rmSync(file, { force: true });
   }
@@ -180,7 +184,7 @@ async function copyOne(key: string): Promise<{ ok: true } | { ok: false; reason:
     if (copied.ok || !copied.refuted || !resource) return copied;
     return { ok: false, reason: copied.reason + (await checkDestination(key, resource, stored!.encoding)) };
   } catch (err) {
-    return { ok: false, reason: `could not be read: ${describeError(err)}` };
+    return { ok: false, reason: `could not be read: ${describeFailure(err)}` };
   } finally {
     rmSync(file, { force: true });
   }

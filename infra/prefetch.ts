@@ -12,6 +12,7 @@
  * file, its git tree hash checked as pkgedge checks a fill, and only then uploaded.
  */
 
+import { describeFailure } from "./lib/failure.ts";
 import { existsSync, openAsBlob, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -19,8 +20,9 @@ import { parseRegistryList, parseResourcePath, registryPath } from "../worker/pr
 import { addedVersions, type ListedVersion } from "../worker/prefetch/snapshot.ts";
 import { artifactsOf, chooseArtifacts } from "../worker/prefetch/artifacts.ts";
 import { parseCommand } from "./cli.ts";
+import { bucketNameOf, endpointOf } from "./lib/validate.ts";
 import { s3Client } from "./s3-client.ts";
-import { describeError, workerVerifyLimits } from "./lib/tarball.ts";
+import { workerVerifyLimits } from "./lib/tarball.ts";
 import { scratchDirectory, spool, uploadVerified } from "./lib/verified-upload.ts";
 
 const { values } = parseCommand({
@@ -82,7 +84,7 @@ const limits = (() => {
   try {
     return workerVerifyLimits();
   } catch (err) {
-    return fail(describeError(err));
+    return fail(describeFailure(err));
   }
 })();
 if (!values.registry) fail("--registry is required: a tree hash, or latest (npm run infra:prefetch -- --help)");
@@ -244,9 +246,9 @@ function bucketTarget(): Target {
   const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
   if (!values["to-endpoint"] || !values["to-bucket"]) fail("--to-endpoint and --to-bucket go together");
   if (!accessKeyId || !secretAccessKey) fail("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for --to-bucket");
-  const bucket = values["to-bucket"];
+  const bucket = bucketNameOf("--to-bucket", values["to-bucket"]);
   const s3 = s3Client({
-    endpoint: values["to-endpoint"],
+    endpoint: endpointOf("--to-endpoint", values["to-endpoint"]),
     bucket,
     region: values.region,
     virtualHost: values["virtual-host"],
@@ -304,7 +306,7 @@ async function worker(): Promise<void> {
       done.add(item.path);
     } catch (err) {
       summary.failed++;
-      state.failed[item.path] = `${item.label}: ${describeError(err)}`;
+      state.failed[item.path] = `${item.label}: ${describeFailure(err)}`;
     }
     finished++;
     progress();

@@ -2,7 +2,8 @@
  * `npm run provision -- [--env staging|production ...] [--dry-run]`
  *
  * What a new Cloudflare account needs before the first deploy, done idempotently with wrangler
- * (CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID in the environment): the R2 bucket each
+ * (logged in with `wrangler login`, or CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID in the
+ * environment): the R2 bucket each
  * environment binds as BUCKET and the prefetch queue and its dead-letter queue (read from
  * wrangler.toml; each created only if missing) and, when
  * S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY are set here, those secrets on each environment. The
@@ -12,7 +13,8 @@
 
 import { parseCommand } from "./cli.ts";
 import { runWranglerSync } from "./lib/tools.ts";
-import { bucketOf, queuesOf } from "./lib/wrangler-config.ts";
+import { bucketOf, queuesOf, unknownEnvironment, wranglerEnvironments } from "./lib/wrangler-config.ts";
+import { stripVTControlCharacters } from "node:util";
 
 const { values } = parseCommand({
   usage: "npm run provision -- [--env staging|production ...] [--dry-run]",
@@ -22,12 +24,18 @@ const { values } = parseCommand({
     "--dry-run        print what would run, run nothing",
   ],
   environment: [
-    "CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID   the account (wrangler reads them)",
+    "CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID   the account (wrangler reads them); not needed after `npx wrangler login`",
     "S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY        with STORAGE=s3: set as secrets on each environment",
   ],
-  example: "CLOUDFLARE_API_TOKEN=… CLOUDFLARE_ACCOUNT_ID=… npm run provision -- --env staging --dry-run",
+  example: "npx wrangler login && npm run provision -- --env staging --dry-run",
 });
-const environments = values.env?.length ? values.env : ["staging", "production"];
+const environments = values.env?.length ? values.env : wranglerEnvironments();
+for (const env of environments) {
+  if (!wranglerEnvironments().includes(env)) {
+    console.error(`✗ ${unknownEnvironment(env).message}`);
+    process.exit(2);
+  }
+}
 const dryRun = values["dry-run"];
 
 function wrangler(args: string[], input?: string): { code: number; out: string } {
@@ -36,13 +44,28 @@ function wrangler(args: string[], input?: string): { code: number; out: string }
     console.log(`would run: ${shown}`);
     return { code: 0, out: "" };
   }
-  const r = runWranglerSync(args, { input });
+  const r = runWranglerSync(args, { input, offline: false });
   return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
 }
 
-if (!dryRun && (!process.env.CLOUDFLARE_API_TOKEN || !process.env.CLOUDFLARE_ACCOUNT_ID)) {
-  console.error("✗ CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID must be set (or use --dry-run)");
-  process.exit(1);
+/** What wrangler said went wrong, in one line: its error line, else its last line. */
+function wranglerSaid(out: string): string {
+  const lines = stripVTControlCharacters(out)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const error = lines.find((l) => /^✘|\[ERROR\]|^Error/.test(l));
+  const last = lines.filter((l) => !/--temporary/.test(l)).at(-1);
+  return (error ?? last ?? "no output").replace(/^✘\s*\[ERROR\]\s*/, "");
+}
+
+// Either credential works: an API token in the environment, or `wrangler login`'s.
+if (!dryRun && !process.env.CLOUDFLARE_API_TOKEN) {
+  const who = wrangler(["whoami"]);
+  if (who.code !== 0 || /not authenticated|You are not logged in/i.test(who.out)) {
+    console.error("✗ not logged in to Cloudflare: run `npx wrangler login`, or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID");
+    process.exit(1);
+  }
 }
 
 let failed = false;
@@ -50,7 +73,7 @@ for (const env of environments) {
   const bucket = bucketOf(env);
   const listed = wrangler(["r2", "bucket", "list"]);
   if (!dryRun && listed.code !== 0) {
-    console.error(`✗ ${env}: could not list R2 buckets:\n${listed.out}`);
+    console.error(`✗ ${env}: could not list R2 buckets: ${wranglerSaid(listed.out)}`);
     failed = true;
     continue;
   }
@@ -59,7 +82,7 @@ for (const env of environments) {
   } else {
     const created = wrangler(["r2", "bucket", "create", bucket]);
     if (created.code !== 0 && !/already exists/i.test(created.out)) {
-      console.error(`✗ ${env}: could not create bucket ${bucket}:\n${created.out}`);
+      console.error(`✗ ${env}: could not create bucket ${bucket}: ${wranglerSaid(created.out)}`);
       failed = true;
       continue;
     }
@@ -73,7 +96,7 @@ for (const env of environments) {
     }
     const created = wrangler(["queues", "create", queue]);
     if (created.code !== 0 && !/already (exists|taken)/i.test(created.out)) {
-      console.error(`✗ ${env}: could not create queue ${queue}:\n${created.out}`);
+      console.error(`✗ ${env}: could not create queue ${queue}: ${wranglerSaid(created.out)}`);
       failed = true;
     } else if (!dryRun) console.log(`✓ ${env}: queue ${queue} created`);
   }
@@ -82,7 +105,7 @@ for (const env of environments) {
     if (!value) continue;
     const put = wrangler(["secret", "put", secret, "--env", env], value);
     if (put.code !== 0) {
-      console.error(`✗ ${env}: could not set ${secret}:\n${put.out}`);
+      console.error(`✗ ${env}: could not set ${secret}: ${wranglerSaid(put.out)}`);
       failed = true;
     } else if (!dryRun) console.log(`✓ ${env}: secret ${secret} set`);
   }

@@ -6,6 +6,7 @@
  * report timings. Exits non-zero, with the reason, on any failure.
  */
 
+import { describeFailure } from "./lib/failure.ts";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { join } from "node:path";
 import { parseRegistryList, parseResourcePath, type Resource } from "../worker/protocol/paths.ts";
 import { indexVersions } from "../worker/mirror/versions.ts";
 import { parseCommand } from "./cli.ts";
-import { describeError, verifyTarball, workerVerifyLimits } from "./lib/tarball.ts";
+import { verifyTarball, workerVerifyLimits } from "./lib/tarball.ts";
 
 const { positionals } = parseCommand({
   usage: "npm run smoke -- URL",
@@ -33,7 +34,7 @@ const limits = (() => {
   try {
     return workerVerifyLimits();
   } catch (err) {
-    console.error(`✗ ${describeError(err)}`);
+    console.error(`✗ ${describeFailure(err)}`);
     return process.exit(2);
   }
 })();
@@ -55,7 +56,7 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefine
     return value;
   } catch (err) {
     failed = true;
-    console.error(`✗ ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`✗ ${name}: ${describeFailure(err)}`);
     return undefined;
   }
 }

@@ -14,6 +14,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCommand } from "./cli.ts";
+import { describeFailure } from "./lib/failure.ts";
+import { accountIdOf } from "./lib/validate.ts";
 import { ANALYTICS_DATASET, CSV_FILES, queryRollup, sqlApiUrl, TABLES, type Rollup, type RollupRow } from "../worker/ops/rollups.ts";
 import { isLoopback } from "../worker/protocol/loopback.ts";
 import { csvCell, printable } from "./untrusted-text.ts";
@@ -45,6 +47,7 @@ const account = process.env.CLOUDFLARE_ACCOUNT_ID;
 const token = process.env.CLOUDFLARE_API_TOKEN;
 if (!account) fail("CLOUDFLARE_ACCOUNT_ID is not set (your 32-character account ID)");
 if (!token) fail("CLOUDFLARE_API_TOKEN is not set (a token with Account Analytics: Read)");
+accountIdOf("CLOUDFLARE_ACCOUNT_ID", account);
 const endpoint = process.env.ANALYTICS_SQL_URL ?? sqlApiUrl(account);
 // The request carries the API token: never in the clear past this machine (the worker's rule for ANALYTICS_SQL_URL too).
 let endpointUrl: URL;
@@ -62,7 +65,7 @@ async function query(rollup: Rollup): Promise<Row[]> {
   try {
     return await queryRollup(endpoint, token!, rollup, values.dataset!, days);
   } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
+    return fail(describeFailure(err));
   }
 }
 

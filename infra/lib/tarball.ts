@@ -5,6 +5,7 @@
  * was reached, or reading failed here): only the first is grounds to remove a stored copy.
  */
 
+import { describeFailure } from "./failure.ts";
 import { createHash } from "node:crypto";
 import { openAsBlob } from "node:fs";
 import { VARIABLES } from "../../worker/config/table.ts";
@@ -26,14 +27,6 @@ export const nodeSha1 = (): StreamingSha1 => {
   const h = createHash("sha1");
   return { update: (b: Uint8Array) => void h.update(b), digest: async () => new Uint8Array(h.digest()) };
 };
-
-/** An error in words that are never empty: Node's DecompressionStream rejects with an empty message and only a code. */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err) || "failed (no reason given)";
-  const code = (err as { code?: unknown }).code;
-  const words = err.message || err.name || "Error";
-  return typeof code === "string" && !words.includes(code) ? `${words} (${code})` : words;
-}
 
 export type VerifyLimits = Required<Pick<HashOptions, "maxEntries" | "maxRatio" | "maxDecompressedBytes">> & {
   /** zstd frames needing a larger window are not decoded (ZSTD_MAX_WINDOW_BYTES). */
@@ -103,8 +96,12 @@ export async function verifyTarball(
     hashes = encoding === "zstd" ? await treeHashOfTarZst(stream, options) : await treeHashOfTarGz(stream, options);
   } catch (err) {
     if (refutes(err))
-      return { ok: false, refuted: true, reason: `not a valid ${encoding === "zstd" ? "zstd" : "gzipped"} tarball: ${describeError(err)}` };
-    return { ok: false, refuted: false, reason: `could not be verified here: ${describeError(err)}` };
+      return {
+        ok: false,
+        refuted: true,
+        reason: `not a valid ${encoding === "zstd" ? "zstd" : "gzipped"} tarball: ${describeFailure(err)}`,
+      };
+    return { ok: false, refuted: false, reason: `could not be verified here: ${describeFailure(err)}` };
   }
   const verdict = acceptTreeHash(resource.kind, resource.treeHash, hashes);
   if (verdict.ok) return { ok: true };

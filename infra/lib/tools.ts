@@ -7,6 +7,9 @@
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncOptionsWithStringEncoding } from "node:child_process";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { stripVTControlCharacters } from "node:util";
 import { OFFLINE_ENV, REPO } from "../repo.ts";
 
 const BIN = join(REPO, "node_modules", ".bin");
@@ -18,8 +21,21 @@ export interface ToolOptions {
   offline?: boolean;
 }
 
+/** Quiet even when wrangler may use the network (a deploy): no telemetry, no banner. */
+const QUIET_ENV = { WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" };
+
 function environment(options: ToolOptions): NodeJS.ProcessEnv {
-  return { ...process.env, ...(options.offline === false ? {} : OFFLINE_ENV), ...options.env, PATH: `${BIN}:${process.env.PATH}` };
+  return { ...process.env, ...(options.offline === false ? QUIET_ENV : OFFLINE_ENV), ...options.env, PATH: `${BIN}:${process.env.PATH}` };
+}
+
+/**
+ * Copies a child's output line by line to ours, leaving out the lines `drop` picks (compared
+ * without colour codes): wrangler's hints that do not apply, the local runtime's noise.
+ */
+export function passThrough(from: Readable, to: NodeJS.WriteStream, drop: (plain: string) => boolean): void {
+  createInterface({ input: from, crlfDelay: Infinity }).on("line", (line) => {
+    if (!drop(stripVTControlCharacters(line))) to.write(`${line}\n`);
+  });
 }
 
 /** Starts `wrangler ARGS` in the repository (asynchronously: a caller's servers keep answering). */

@@ -6,6 +6,7 @@
  * nothing has to be deleted afterwards (and nothing the bucket held before is touched).
  */
 
+import { describeFailure } from "./failure.ts";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Resource } from "../../worker/protocol/paths.ts";
-import { describeError, verifyTarball, type VerifyLimits } from "./tarball.ts";
+import { verifyTarball, type VerifyLimits } from "./tarball.ts";
 
 /** A private temporary directory, removed when the process exits. */
 export function scratchDirectory(prefix: string): string {
@@ -87,7 +88,7 @@ export async function uploadVerified(upload: Upload): Promise<Uploaded> {
       }),
     );
   } catch (err) {
-    return { ok: false, refused: false, refuted: false, reason: `upload failed: ${describeError(err)}` };
+    return { ok: false, refused: false, refuted: false, reason: `upload failed: ${describeFailure(err)}` };
   }
   return { ok: true };
 }

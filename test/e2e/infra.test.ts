@@ -142,10 +142,13 @@ describe("npm run provision", () => {
     expect(s3.output).not.toContain("pkgedge-staging");
   });
 
-  it("refuses to run for real without Cloudflare credentials", async () => {
-    const r = await run("provision.ts", [], { CLOUDFLARE_API_TOKEN: "", CLOUDFLARE_ACCOUNT_ID: "" });
+  it("refuses to run for real without Cloudflare credentials (no API token, no wrangler login)", async () => {
+    const home = mkdtempSync(join(tmpdir(), "pkgedge-home-"));
+    const r = await run("provision.ts", [], { CLOUDFLARE_API_TOKEN: "", CLOUDFLARE_ACCOUNT_ID: "", HOME: home });
     expect(r.code).toBe(1);
-    expect(r.output).toMatch(/CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID must be set/);
+    expect(r.output).toMatch(
+      /not logged in to Cloudflare: run `npx wrangler login`, or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID/,
+    );
   });
 });
 
