@@ -68,7 +68,8 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
     expect(res?.status()).toBe(200);
     expect(await page.title()).toBe("pkgedge: a Julia package server");
     expect(await page.textContent("h1")).toBe("pkgedge");
-    expect(await page.textContent("pre")).toContain(`JULIA_PKG_SERVER=${dev.url}`);
+    expect(await page.textContent("#configure")).toContain(`JULIA_PKG_SERVER=${dev.url}`);
+    expect(await page.textContent("#configure")).toContain(`$env:JULIA_PKG_SERVER = "${dev.url}"`);
     expect(await page.textContent('tr[data-flavor="eager"] .badge')).toBe("fresh");
     expect(await page.textContent('tr[data-flavor="eager"]')).toContain(manifest.snapshots[0]!.slice(-40));
     expect(await page.isVisible("#outcomes")).toBe(true);
@@ -89,6 +90,19 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
       (el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor,
     );
     expect(color).toBe("rgb(255, 217, 168)");
+
+    // At phone width and at desktop width nothing runs off the side (long hashes and URLs wrap).
+    const shots = mkdtempSync(join(tmpdir(), "pkgedge-status-shots-"));
+    for (const width of [420, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.reload();
+      await page.screenshot({ path: join(shots, `status-${width}.png`), fullPage: true });
+      const widths = await page.evaluate(() => {
+        const doc = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+        return { scroll: doc.document.documentElement.scrollWidth, inner: doc.innerWidth };
+      });
+      expect(widths.scroll, `${width} px: page ${widths.scroll} px wide (screenshot in ${shots})`).toBeLessThanOrEqual(widths.inner);
+    }
     expect(problems).toEqual([]);
   });
 });

@@ -8,13 +8,16 @@
 import type { Runtime, UpstreamFailure } from "../runtime";
 import { PKGEDGE_VERSION, prefetchReport, registriesReport, type FlavorReport } from "./meta";
 import type { Progress } from "../prefetch/ledger";
+import { esc } from "./html";
+
+/** Registries pkgedge can name; any other is shown by its UUID. */
+const REGISTRY_NAMES: Record<string, string> = { "23338594-aafe-5451-b93e-139f81909106": "General" };
+
+/** A mirror whose bucket copy of this file exists has juliaup's version database (a release bucket). */
+const JULIAUP_DB_POINTER = "juliaup/RELEASECHANNELDBVERSION";
 
 /** A list not confirmed against upstream for this many registry TTLs is shown as stale. */
 export const STALE_AFTER_TTLS = 3;
-
-export function esc(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
 
 function age(iso: string | null, now = Date.now()): string {
   if (iso === null) return "never";
@@ -30,13 +33,16 @@ export function freshness(
   report: FlavorReport,
   ttlSeconds: number,
   now = Date.now(),
+  flavor = "conservative",
 ): { state: "fresh" | "stale" | "unpublished"; why: string } {
   if (report.registries.length === 0)
     return {
       state: "unpublished",
       why: report.last_error
         ? `nothing published: ${report.last_error}`
-        : "nothing published yet (the first request for /registries fetches it)",
+        : flavor === "eager"
+          ? "nothing published yet: the eager flavor is fetched by the first client that asks for it (Julia-Registry-Preference: eager) or by the next cron round"
+          : "nothing published yet (the first request for /registries, or the next cron round, fetches it)",
     };
   const checked = report.last_check_at ?? report.published_at;
   const limit = STALE_AFTER_TTLS * ttlSeconds * 1000;
@@ -68,11 +74,17 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
   const c = rt.counts;
   const rows: string[] = [];
   for (const [flavor, report] of Object.entries(reports)) {
-    const f = freshness(report, rt.config.registryTtlSeconds);
-    const hashes = report.registries.map((r) => `<code>${esc(r.uuid)}</code><br><code>${esc(r.treeHash)}</code>`).join("<br>") || "—";
+    const f = freshness(report, rt.config.registryTtlSeconds, Date.now(), flavor);
+    const hashes =
+      report.registries
+        .map(
+          (r) =>
+            `${REGISTRY_NAMES[r.uuid] ? `<b>${esc(REGISTRY_NAMES[r.uuid])}</b><br>` : ""}<code>${esc(r.uuid)}</code><br><code>${esc(r.treeHash)}</code>`,
+        )
+        .join("<br>") || "—";
     rows.push(
       `<tr class="${f.state}" data-flavor="${esc(flavor)}"><td>${esc(flavor)}</td><td>${hashes}</td><td>${esc(age(report.published_at))}</td>` +
-        `<td><span class="badge ${f.state}">${f.state}</span> ${esc(f.why)}</td><td>${esc(age(report.last_attempt_at))}${report.last_error ? `<br><span class="error">${esc(report.last_error)}</span>` : ""}</td></tr>`,
+        `<td><span class="badge ${f.state}">${f.state}</span> ${esc(f.why)}</td><td>${esc(age(report.last_attempt_at))}${report.last_error && f.state === "fresh" ? `<br><span class="error">${esc(report.last_error)}</span>` : ""}</td></tr>`, // a stale or unpublished row's reason already quotes the error
     );
   }
   const prefetch = await prefetchReport(rt, reports);
@@ -94,12 +106,28 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
   const upstreams = rt.config.upstreams
     .map((up) => {
       const f = failures.get(up);
-      return `<li><code>${esc(up)}</code>: ${f ? `<span class="error">failed ${esc(age(f.at))}: ${esc(f.detail)}</span>` : "no failure seen by this isolate"}</li>`;
+      // A failure's detail names every upstream that failed for that key: show each its own part.
+      const own = f?.detail.split("; ").find((part) => part.startsWith(`${up}: `));
+      const said = own ? own.slice(up.length + 2) : f?.detail;
+      return `<li><code>${esc(up)}</code>: ${f ? `<span class="error">failed ${esc(age(f.at))}: ${esc(said)}</span>` : "no failure seen by this isolate"}</li>`;
     })
     .join("");
-  const mirrors = rt.config.binaryMirrors
-    .map((m) => `<li><code>JULIAUP_SERVER=${esc(server)}/mirror/${esc(m.name)}</code> (${esc(m.base)})</li>`)
-    .join("");
+  const mirrors = (
+    await Promise.all(
+      rt.config.binaryMirrors.map(async (m) => {
+        const url = `${esc(server)}/mirror/${esc(m.name)}`;
+        // Only a mirror that has served juliaup's version database can be JULIAUP_SERVER.
+        const hasDb = await rt.store.head(`mirror/${m.name}/${JULIAUP_DB_POINTER}`).then(
+          (info) => info !== null,
+          () => false,
+        );
+        const use = hasDb
+          ? `<code>JULIAUP_SERVER=${url}</code> (juliaup's releases: its version database is here)`
+          : `<code>JULIAUP_NIGHTLY_SERVER=${url}</code> (juliaup's nightly channels; no juliaup version database has been served from it yet, so not for <code>JULIAUP_SERVER</code> until one is)`;
+        return `<li>${use}; mirrors <code>${esc(m.base)}</code></li>`;
+      }),
+    )
+  ).join("");
   const outcomes = Object.entries(c.outcomes)
     .map(([k, v]) => `<td>${esc(k)}</td><td>${v}</td>`)
     .join("</tr><tr>");
@@ -108,7 +136,9 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
 <title>pkgedge: a Julia package server</title><link rel="icon" href="data:,">
 <style>
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-code{font:13px ui-monospace,monospace;background:#f4f4f4;padding:0 .2em}
+code{font:13px ui-monospace,monospace;background:#f4f4f4;padding:0 .2em;overflow-wrap:anywhere}
+td,li,p{overflow-wrap:anywhere}td:first-child{overflow-wrap:normal;font-weight:600}
+@media (max-width:40rem){#registries tr,#registries td{display:block}#registries th{display:none}#registries td{border:0;padding:.1em .4em}#registries tr{border-bottom:1px solid #ddd;padding:.4em 0}}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}
 .badge{font-weight:600;padding:0 .4em;border-radius:.3em}.badge.fresh{background:#d9f2d9}.badge.stale{background:#ffd9a8}.badge.unpublished{background:#eee}
 .error{color:#a40000}
@@ -116,7 +146,11 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 <body>
 <h1>pkgedge</h1>
 <p>A Julia package server (pkgedge ${esc(PKGEDGE_VERSION)}). Point Julia at it:</p>
-<pre><code>export JULIA_PKG_SERVER=${esc(server)}</code></pre>
+<ul id="configure">
+<li>POSIX shells (bash, zsh): <code>export JULIA_PKG_SERVER=${esc(server)}</code></li>
+<li>PowerShell: <code>$env:JULIA_PKG_SERVER = "${esc(server)}"</code></li>
+<li>Julia's <code>~/.julia/config/startup.jl</code>: <code>ENV["JULIA_PKG_SERVER"] = "${esc(server)}"</code></li>
+</ul>
 ${mirrors ? `<p>The Julia binaries are mirrored too:</p><ul>${mirrors}</ul>` : ""}
 <h2>Registries</h2>
 <table id="registries"><tr><th>flavor</th><th>published</th><th>since</th><th>freshness</th><th>last refresh</th></tr>${rows.join("")}</table>

@@ -1,8 +1,9 @@
 /** The status page at `/`: what it says about registries (fresh, stale, unpublished), upstreams and counts. */
 
 import { describe, expect, it } from "vitest";
-import { manifest, testWorker, upstream } from "../harness";
-import { esc, freshness, lastFailures, STALE_AFTER_TTLS } from "../../../worker/ops/status";
+import { manifest, putObject, testWorker, upstream } from "../harness";
+import { freshness, lastFailures, STALE_AFTER_TTLS } from "../../../worker/ops/status";
+import { esc } from "../../../worker/ops/html";
 import type { FlavorReport } from "../../../worker/ops/meta";
 
 const snap = () => manifest.snapshots[0]!;
@@ -43,12 +44,21 @@ describe("the status page", () => {
     const m = testWorker({ UPSTREAM_SERVERS: up.url, BINARY_MIRRORS: "julialang2=https://julialang2.s3.amazonaws.com" });
     const before = await m.fetch("/");
     expect(before.headers.get("content-type")).toBe("text/html; charset=utf-8");
-    expect(await before.text()).toContain('class="badge unpublished"');
+    const unpublished = await before.text();
+    expect(unpublished).toContain('class="badge unpublished"');
+    expect(unpublished).toContain("the eager flavor is fetched by the first client that asks for it");
     await (await m.fetch("/registries.eager")).text();
     await m.settle();
     const html = await (await m.fetch("/")).text();
     expect(html).toContain("export JULIA_PKG_SERVER=http://pkgedge.test");
-    expect(html).toContain("JULIAUP_SERVER=http://pkgedge.test/mirror/julialang2");
+    expect(html).toContain('$env:JULIA_PKG_SERVER = "http://pkgedge.test"');
+    expect(html).toContain('ENV["JULIA_PKG_SERVER"] = "http://pkgedge.test"');
+    expect(html).toContain("<b>General</b><br><code>23338594-aafe-5451-b93e-139f81909106</code>");
+    // No juliaup version database served from the mirror yet: offered for nightlies only.
+    expect(html).toContain("JULIAUP_NIGHTLY_SERVER=http://pkgedge.test/mirror/julialang2");
+    expect(html).not.toContain("<code>JULIAUP_SERVER=");
+    await putObject("mirror/julialang2/juliaup/RELEASECHANNELDBVERSION", new TextEncoder().encode("1.0.17\n"), "text/plain");
+    expect(await (await m.fetch("/")).text()).toContain("<code>JULIAUP_SERVER=http://pkgedge.test/mirror/julialang2</code>");
     expect(html).toContain(snap().slice(-40));
     expect(html).toMatch(/data-flavor="eager"[\s\S]*badge fresh/);
     expect(html).toContain(`<code>${up.url}</code>: no failure seen by this isolate`);
@@ -66,6 +76,32 @@ describe("the status page", () => {
     const last = lastFailures(failures, ["http://a", "http://a:8080", "http://b"]);
     expect([...last.keys()].sort()).toEqual(["http://a:8080", "http://b"]);
     expect(last.get("http://a:8080")!.key).toBe("k2");
+  });
+
+  it("shows each upstream its own part of a failure that named several", async () => {
+    const m = testWorker({ UPSTREAM_SERVERS: "http://127.0.0.1:9,http://127.0.0.1:10" });
+    await m.fetch(`/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`);
+    const html = await (await m.fetch("/")).text();
+    const items = [...html.matchAll(/<li><code>(http:\/\/127\.0\.0\.1:\d+)<\/code>: <span class="error">failed [^:]*: ([^<]*)<\/span>/g)];
+    expect(items.map((i) => i[1])).toEqual(["http://127.0.0.1:9", "http://127.0.0.1:10"]);
+    for (const [, up, said] of items) {
+      expect(said ?? "", up).not.toContain("http://127.0.0.1:"); // its own part only, not every upstream's
+      expect((said ?? "").length).toBeGreaterThan(0);
+    }
+  });
+
+  it("shows a misconfigured server's problems as a list to a browser, and as JSON to a client", async () => {
+    const m = testWorker({ REGISTRY_TTL_SECONDS: "-5", UPSTREAM_TIMEOUT_MS: "x" });
+    const page = await m.fetch("/", { headers: { accept: "text/html,application/xhtml+xml,*/*;q=0.8" } });
+    expect(page.status).toBe(500);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toMatch(/<li><code>REGISTRY_TTL_SECONDS<\/code>: /);
+    expect(html).toMatch(/<li><code>UPSTREAM_TIMEOUT_MS<\/code>: /);
+    const json = await m.fetch("/registries", { headers: { accept: "application/json" } });
+    expect(json.status).toBe(500);
+    expect(((await json.json()) as { problems: unknown[] }).problems).toHaveLength(2);
+    expect((await (await m.fetch("/meta")).json()) as object).toHaveProperty("problems");
   });
 
   it("escapes what it shows", () => {
