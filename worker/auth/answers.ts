@@ -3,10 +3,8 @@
  * file Pkg reads it from, with this server's own host (Pkg keeps tokens per server).
  */
 
-import type { TokenCheck } from "./token";
-
 /** Why a request was refused, for the access log and the 401: a token's own problem, or none sent. */
-export type AuthRefusal = "missing" | Extract<TokenCheck, { ok: false }>["reason"];
+export type AuthRefusal = "missing" | "malformed" | "signature" | "expired" | "wrong-type" | "revoked";
 
 const WHY: Record<AuthRefusal, string> = {
   missing: "no token was sent",
@@ -20,7 +18,7 @@ const WHY: Record<AuthRefusal, string> = {
 const DEFAULT_HELP = "ask the operator of this server";
 
 /** Pkg's directory for a server: its host and port, ":" written as "_". */
-function serverDirName(url: string): string {
+export function serverDirName(url: string): string {
   return new URL(url).host.replace(/:/g, "_");
 }
 
