@@ -5,7 +5,7 @@
  */
 
 import { writeFileSync } from "node:fs";
-import { authToml, serverDirName } from "../worker/auth/answers.ts";
+import { authFilePlace, authToml } from "../worker/auth/answers.ts";
 import { issueToken, MIN_SIGNING_KEY_LENGTH, parseLifetime } from "../worker/auth/token.ts";
 import { parseCommand } from "./cli.ts";
 
@@ -68,7 +68,7 @@ if (values.user !== undefined) {
     refresh_token: refresh.token,
     refresh_url: `${url}/auth/refresh`,
   });
-  const where = `~/.julia/servers/${serverDirName(url)}/auth.toml`;
+  const where = authFilePlace(url);
   if (values.out) writeFileSync(values.out, file, { mode: 0o600 });
   else process.stdout.write(file);
   console.error(

@@ -17,18 +17,24 @@ const WHY: Record<AuthRefusal, string> = {
 
 const DEFAULT_HELP = "ask the operator of this server";
 
-/** Pkg's directory for a server: its host and port, ":" written as "_". */
-export function serverDirName(url: string): string {
+/** Pkg's directory for a server: its host and port, ":" written as "_" (Julia 1.5's Pkg keeps the ":"). */
+function serverDirName(url: string): string {
   return new URL(url).host.replace(/:/g, "_");
+}
+
+/** Where auth.toml goes, in words: with a port, Julia 1.5 names the directory host:port. */
+export function authFilePlace(url: string): string {
+  const host = new URL(url).host;
+  const place = `~/.julia/servers/${serverDirName(url)}/auth.toml`;
+  return host.includes(":") ? `${place} (Julia 1.5: ~/.julia/servers/${host}/auth.toml)` : place;
 }
 
 export function unauthorized(reason: AuthRefusal, request: Request, help: string | null, prefix: string): Response {
   const url = new URL(request.url);
-  const dir = serverDirName(request.url);
   const body = [
     `401 Unauthorized: this Pkg server (${url.origin}${prefix}) needs a token, and ${WHY[reason]}.`,
     `Get a token: ${help ?? DEFAULT_HELP}.`,
-    `Put the auth.toml you are given in ~/.julia/servers/${dir}/auth.toml (in the first depot of JULIA_DEPOT_PATH), with JULIA_PKG_SERVER=${url.origin}${prefix}.`,
+    `Put the auth.toml you are given in ${authFilePlace(request.url)} (in the first depot of JULIA_DEPOT_PATH), with JULIA_PKG_SERVER=${url.origin}${prefix}.`,
     "",
   ].join("\n");
   return new Response(body, {
