@@ -60,6 +60,18 @@ describe("/auth/refresh", () => {
     await m.settle();
   });
 
+  it("under PATH_PREFIX: the refresh URL and the 401 name the mounted address", async () => {
+    const m = testWorker(await vars({ PATH_PREFIX: "/julia" }));
+    const answer = toml(
+      await (await m.fetch("/julia/auth/refresh", bearer((await issueToken(KEY, "alice", "refresh", 3600)).token))).text(),
+    );
+    expect(answer.refresh_url).toBe("http://pkgedge.test/julia/auth/refresh");
+    const refused = await m.fetch(`/julia${pkgPath()}`);
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toContain("JULIA_PKG_SERVER=http://pkgedge.test/julia");
+    expect((await m.fetch(pkgPath())).status).toBe(404);
+  });
+
   it("never hands out an access token that outlives its grant", async () => {
     const m = testWorker(await vars());
     const answer = toml(await (await m.fetch("/auth/refresh", bearer((await issueToken(KEY, "alice", "refresh", 300)).token))).text());
