@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../worker/config";
+import { ConfigError, configSummary, parseConfig, parseSecrets } from "../../../worker/config";
 import { bearerToken, constantTimeEqual, issueToken, parseLifetime, sign, verifyToken } from "../../../worker/auth/token";
 
 const KEY = "k".repeat(32);
@@ -112,6 +112,14 @@ describe("AUTH configuration", () => {
       mode: "protocol",
       help: "mail ops@example.org",
     });
+  });
+
+  it("shows the mode in the startup summary, and whether the key is set, never the key", () => {
+    const vars = { AUTH: "all", AUTH_SIGNING_KEY: KEY };
+    const summary = configSummary(parseConfig(vars), parseSecrets(vars), false);
+    expect(summary.auth).toBe("all");
+    expect((summary.secrets_set as Record<string, boolean>).auth_signing_key).toBe(true);
+    expect(JSON.stringify(summary)).not.toContain(KEY);
   });
 
   it("names AUTH and the TTLs when they are out of bounds", () => {
