@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { REVOCATION_KEY } from "../../../worker/auth/revocation";
 import { issueToken, verifyToken } from "../../../worker/auth/token";
 import { privately } from "../../../worker/middleware/auth";
-import { bucketKeys, manifest, storedText, testWorker, upstream } from "../harness";
+import { bucketKeys, manifest, putObject, storedText, testWorker, upstream } from "../harness";
 
 const KEY = "signing-key-for-tests-0123456789abcdef";
 const pkgPath = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.3"]}`;
@@ -144,6 +144,18 @@ describe("/auth/revoke", () => {
     expect(Object.keys(list.tokens)).toEqual([a.payload.jti]);
     expect(Object.keys(list.users)).toEqual(["mallory"]);
     await m.settle();
+  });
+});
+
+describe("the revocation list", () => {
+  it("when it cannot be read and no copy was read before, a valid token is not let through unchecked", async () => {
+    await putObject(REVOCATION_KEY, new TextEncoder().encode("not json"), "application/json");
+    const up = await upstream();
+    const m = testWorker({ ...(await vars()), UPSTREAM_SERVERS: up.url });
+    const res = await m.fetch(pkgPath(), bearer((await issueToken(KEY, "alice", "access", 3600)).token));
+    expect(res.status).toBe(500);
+    await m.settle();
+    expect(await up.log()).toEqual([]);
   });
 });
 
