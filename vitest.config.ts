@@ -111,6 +111,8 @@ export default defineConfig({
             "test/worker/routes/tarball-hit.test.ts",
             "test/worker/routes/zstd.test.ts",
             "test/worker/mirror/mirror.test.ts",
+            "test/worker/auth/routes.test.ts",
+            "test/worker/auth/endpoints.test.ts",
           ],
           // Pure cores, and the hostile-upstream suite: what it breaks is upstream behaviour; what a
           // broken fill leaves in an S3 bucket (an aborted multipart upload, nothing stored) is the

@@ -20,11 +20,13 @@ import { accessLog } from "./middleware/access-log";
 import { withRuntime } from "./middleware/runtime";
 import { getAndHeadOnly } from "./middleware/methods";
 import { errorAnswer } from "./middleware/errors";
+import { clientAuth } from "./middleware/auth";
 
 export const app = new Hono<AppEnv>({ getPath: rawPath });
 
 app.use("*", accessLog);
 app.use("*", withRuntime);
+app.use("*", clientAuth);
 app.use("*", getAndHeadOnly);
 
 app.get("/registries", (c) => {

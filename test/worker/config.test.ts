@@ -316,6 +316,7 @@ describe("secrets", () => {
       s3_access_key_id: false,
       s3_secret_access_key: true,
       metrics_token: false,
+      auth_signing_key: false,
     });
   });
 });

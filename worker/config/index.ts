@@ -12,6 +12,7 @@ import { flag, integer, text, choice, type Vars } from "./kinds";
 import { parseBinaryMirrors, parseRegistries, parseSiblings, parseUpstreams, refuseInsecure } from "./lists";
 import { analyticsSql, fillSizes, multipart, prefetch, storage, upstreamPacing } from "./rules";
 import type { Config } from "./types";
+import { auth } from "./auth";
 
 export { ConfigError } from "./error";
 export { parseBinaryMirrors, type BinaryMirror, type RegistryConfig } from "./lists";
@@ -110,6 +111,7 @@ export function parseConfig(vars: Vars): Config {
     s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS")),
     storage: c.check(() => storage(vars)),
     prefetch: c.check(() => prefetch(vars)),
+    auth: c.check(() => auth(vars)),
     zstd: {
       mode: c.check(() => choice(vars, "ZSTD")),
       level: c.check(() => integer(vars, "ZSTD_LEVEL")),

@@ -23,6 +23,7 @@ export function configSummary(c: Config, secrets: Secrets, analyticsBound: boole
     },
     analytics: analyticsBound,
     prefetch: c.prefetch.offBecause ? `off: ${c.prefetch.offBecause}` : c.prefetch.mode,
+    auth: c.auth.mode,
     secrets_set: secretsSet(secrets),
   };
 }

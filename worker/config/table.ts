@@ -184,6 +184,33 @@ export const VARIABLES = {
     field: "metricsToken",
     doc: "turns on /metrics (Prometheus), for scrapers that send it as a bearer token",
   },
+  AUTH: {
+    kind: "choice",
+    default: "off",
+    choices: ["off", "protocol", "all"],
+    doc: "which routes need a bearer token: none, the protocol routes and /mirror/, or all but /robots.txt",
+  },
+  AUTH_SIGNING_KEY: {
+    kind: "secret",
+    field: "authSigningKey",
+    doc: "signs and checks tokens (at least 32 characters); needed when AUTH is on",
+  },
+  AUTH_ACCESS_TTL_SECONDS: {
+    kind: "integer",
+    default: 86400,
+    min: 60,
+    max: 30 * 86400,
+    doc: "how long an access token from /auth/refresh lives",
+  },
+  AUTH_REVOCATION_TTL_SECONDS: {
+    kind: "integer",
+    default: 60,
+    min: 1,
+    max: 3600,
+    doc: "how old an isolate's copy of the revocation list may get (a revocation takes effect within it)",
+  },
+  // Default: a sentence saying to ask the server's operator (worker/auth/answers.ts).
+  AUTH_HELP: { kind: "text", doc: "where users get a token (a URL or an address), shown in every 401" },
   // Default: the Cloudflare API for ANALYTICS_ACCOUNT_ID (rules.ts).
   ANALYTICS_SQL_URL: { kind: "text", doc: "another address of the SQL API (https unless loopback)" },
   PKGEDGE_RUN_ID: { kind: "text", doc: "an identity for this run, shown in /meta as run_id" },

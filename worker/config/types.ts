@@ -74,6 +74,19 @@ export interface Config {
   prefetch: PrefetchConfig;
   /** zstd variants of tarballs, for clients whose Accept-Encoding names zstd. */
   zstd: ZstdConfig;
+  /** Which routes need a bearer token, and how tokens are checked (worker/auth/). */
+  auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** `off`: every route public; `protocol`: the protocol routes and /mirror/; `all`: all but /robots.txt and /metrics. */
+  mode: "off" | "protocol" | "all";
+  /** Lifetime of an access token /auth/refresh hands out (never past its refresh token's expiry). */
+  accessTtlSeconds: number;
+  /** How old an isolate's copy of the revocation list may get. */
+  revocationTtlSeconds: number;
+  /** Where users get a token, as the operator wrote it (null: a generic sentence). */
+  help: string | null;
 }
 
 interface ZstdConfig {

@@ -29,6 +29,9 @@ export class RequestNote {
   uuid: string | null = null;
   /** How a tarball answer was compressed: gzip, or its zstd variant. */
   encoding: "gzip" | "zstd" | null = null;
+  /** With AUTH on: the token's subject, or why the request was refused (never the token). */
+  authUser: string | null = null;
+  authRefusal: string | null = null;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:+=/-]{1,128}$/;
@@ -62,6 +65,9 @@ export interface AccessRecord {
   user_agent: string | null;
   request_id: string;
   client?: string;
+  /** With AUTH on: who the token was for, or why there was none that held (missing, expired, …). */
+  auth_user?: string;
+  auth?: string;
   country?: string;
   colo?: string;
   /** The fields cut to MAX_LOGGED_VALUE_BYTES, when any was. */
@@ -110,6 +116,8 @@ export function accessRecord(
     request_id: requestId,
   };
   if (truncated.length > 0) record.truncated = truncated;
+  if (note.authUser !== null) record.auth_user = note.authUser;
+  if (note.authRefusal !== null) record.auth = note.authRefusal;
   // A request from this machine (wrangler dev) has no location: the local runtime's cf values are made up.
   if (!fromLoopback(request)) {
     if (typeof cf?.country === "string") record.country = cf.country;

@@ -1,0 +1,57 @@
+/** `npm run token`: the auth.toml a user installs, from the signing key in the environment, or a one-line refusal. */
+
+import { describe, expect, it } from "vitest";
+import { verifyToken } from "../../worker/auth/token.ts";
+import { runScript } from "./run-script.ts";
+
+const KEY = "tool-test-signing-key-0123456789abcdef";
+
+describe("npm run token", () => {
+  it("refuses in one line without AUTH_SIGNING_KEY", async () => {
+    const { code, output } = await runScript("infra/token.ts", ["--user", "alice", "--url", "https://pkg.example.org"], {
+      AUTH_SIGNING_KEY: "",
+    });
+    expect(code).toBe(2);
+    expect(output.trim().split("\n")).toHaveLength(1);
+    expect(output).toContain("AUTH_SIGNING_KEY");
+  });
+
+  it("prints the auth.toml for a user and says where it goes", async () => {
+    const { code, output } = await runScript(
+      "infra/token.ts",
+      ["--user", "alice", "--expires", "90d", "--url", "https://pkg.example.org:8443/julia/"],
+      { AUTH_SIGNING_KEY: KEY },
+    );
+    expect(code, output).toBe(0);
+    const field = (name: string) => new RegExp(`^${name} = "?([^"\\n]+)"?$`, "m").exec(output)?.[1];
+    const access = await verifyToken(KEY, field("access_token")!, "access");
+    const refresh = await verifyToken(KEY, field("refresh_token")!, "refresh");
+    expect(access.ok && access.payload.sub).toBe("alice");
+    expect(refresh.ok && refresh.payload.exp - refresh.payload.iat).toBe(90 * 86400);
+    expect(Number(field("expires_at"))).toBe(access.ok ? access.payload.exp : -1);
+    expect(field("refresh_url")).toBe("https://pkg.example.org:8443/julia/auth/refresh");
+    expect(output).toContain("~/.julia/servers/pkg.example.org_8443/auth.toml");
+    expect((await verifyToken("another-key-0123456789abcdef0123456789", field("access_token")!, "access")).ok).toBe(false);
+  });
+
+  it("answers --help, and refuses an unknown option in one line", async () => {
+    const help = await runScript("infra/token.ts", ["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.output).toContain("usage: npm run token");
+    expect(help.output).toContain("AUTH_SIGNING_KEY");
+    const bad = await runScript("infra/token.ts", ["--no-such-option"]);
+    expect(bad.output.trim().split("\n")).toEqual(["✗ Unknown option '--no-such-option' (npm run token -- --help lists the options)"]);
+  });
+
+  it("refuses a bad lifetime or user name, and more than one action", async () => {
+    for (const args of [
+      ["--user", "alice", "--expires", "1y"],
+      ["--user", "../alice"],
+      ["--user", "alice", "--revoke", "bob"],
+    ]) {
+      const { code, output } = await runScript("infra/token.ts", [...args, "--url", "https://pkg.example.org"], { AUTH_SIGNING_KEY: KEY });
+      expect(code, args.join(" ")).toBe(2);
+      expect(output).toMatch(/^✗ /);
+    }
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The revocation list: per user a cut-off (tokens issued at or before it are refused) and single
+ * token ids, kept in the bucket so every isolate and every backend sees the same list without a
+ * redeploy. Each isolate re-reads it at most every AUTH_REVOCATION_TTL_SECONDS, which bounds how
+ * long a revoked token still works.
+ */
+
+import type { ObjectStore } from "../store/store";
+import type { TokenPayload } from "./token";
+
+/** Under `_pkgedge/`, which no Pkg client ever asks for. */
+export const REVOCATION_KEY = "_pkgedge/auth/revoked.json";
+
+export interface RevocationList {
+  /** User → cut-off, seconds since the epoch. */
+  users: Record<string, number>;
+  /** Token id → when it was revoked, seconds since the epoch. */
+  tokens: Record<string, number>;
+}
+
+export function isRevoked(list: RevocationList, payload: TokenPayload): boolean {
+  const cutoff = Object.hasOwn(list.users, payload.sub) ? list.users[payload.sub]! : undefined;
+  return (cutoff !== undefined && payload.iat <= cutoff) || Object.hasOwn(list.tokens, payload.jti);
+}
+
+/** The stored list; an object of another shape is an error, never an empty list (that would un-revoke). */
+function parseList(text: string): RevocationList {
+  const json = JSON.parse(text) as Partial<RevocationList> | null;
+  const record = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!record(json) || !record(json!.users) || !record(json!.tokens)) throw new Error(`${REVOCATION_KEY} is not a revocation list`);
+  return { users: { ...json!.users }, tokens: { ...json!.tokens } };
+}
+
+const EMPTY = (): RevocationList => ({ users: {}, tokens: {} });
+
+async function readList(store: ObjectStore): Promise<{ list: RevocationList; etag: string | null }> {
+  const obj = await store.get(REVOCATION_KEY);
+  if (!obj) return { list: EMPTY(), etag: null };
+  return { list: parseList(await new Response(obj.body).text()), etag: obj.etag };
+}
+
+interface Cached {
+  list: RevocationList;
+  readAt: number;
+}
+
+/** One copy per store, so per runtime (each isolate, each configuration). */
+const cached = new WeakMap<ObjectStore, Cached>();
+
+/**
+ * The list as this isolate knows it, read again once older than `ttlSeconds`. When the bucket
+ * cannot be read the last copy is kept (and retried at the next request); with no copy at all the
+ * error goes up: a request is not let through unchecked.
+ */
+export async function revocations(store: ObjectStore, ttlSeconds: number, now = Date.now()): Promise<RevocationList> {
+  const known = cached.get(store);
+  if (known && now - known.readAt < ttlSeconds * 1000) return known.list;
+  try {
+    const { list } = await readList(store);
+    cached.set(store, { list, readAt: now });
+    return list;
+  } catch (err) {
+    if (known) return known.list;
+    throw err;
+  }
+}
+
+export type Revocation = { user: string } | { jti: string };
+
+/** Adds a revocation, written only over the copy it read (a concurrent revocation is not lost). */
+export async function revoke(store: ObjectStore, what: Revocation, now = Date.now()): Promise<void> {
+  const seconds = Math.floor(now / 1000);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { list, etag } = await readList(store);
+    if ("user" in what) list.users[what.user] = seconds;
+    else list.tokens[what.jti] = seconds;
+    const written = await store.putSmall(REVOCATION_KEY, JSON.stringify(list), { contentType: "application/json", onlyIfEtag: etag });
+    if (written) {
+      cached.set(store, { list, readAt: now });
+      return;
+    }
+  }
+  throw new Error(`${REVOCATION_KEY} kept changing while it was written`);
+}
