@@ -7,12 +7,13 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { spawnNode } from "../../infra/lib/tools.ts";
 import { freePort, portInUse } from "../fixtures/wrangler-dev.ts";
 
-function demo(port: number) {
-  const child = spawnNode("test/fixtures/demo.ts", [], { env: { PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+function demo(port: number, env: Record<string, string> = {}) {
+  const child = spawnNode("test/fixtures/demo.ts", [], { env: { PORT: String(port), ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -69,6 +70,29 @@ describe("npm run demo", () => {
       expect(await portInUse(port), "wrangler dev stopped with it").toBe(false);
     } finally {
       d.child.kill("SIGKILL");
+    }
+  });
+
+  it("with AUTH=protocol is a private mirror: it prints the auth.toml, refuses without the token, and its printed commands carry it", async () => {
+    const port = await freePort();
+    const d = demo(port, { AUTH: "protocol" });
+    try {
+      await until(() => d.output().includes("pkgedge demo:"), 120_000);
+      const out = d.output();
+      expect(out).toMatch(/^access_token = "pkgedge1\./m);
+      expect(out).toMatch(/^refresh_url = "http:\/\/127\.0\.0\.1:\d+\/auth\/refresh"$/m);
+      const depot = /JULIA_DEPOT_PATH=(\S+) JULIA_PKG_SERVER=/.exec(out)![1]!;
+      expect(existsSync(join(depot, "servers", `127.0.0.1:${port}`, "auth.toml")), "the Julia line's depot holds the auth.toml").toBe(true);
+      expect((await fetch(`http://127.0.0.1:${port}/registries`)).status).toBe(401);
+      // The printed miss-then-hit command carries the token: a MISS, not a 401.
+      const line = out.split("\n").find((l) => l.includes("x-cache"))!;
+      expect(line).toContain("Authorization: Bearer pkgedge1.");
+      expect(execFileSync("bash", ["-c", line.slice(0, line.indexOf("#")).trim()], { encoding: "utf8" }).trim()).toMatch(
+        /^x-cache: MISS$/i,
+      );
+    } finally {
+      d.child.kill("SIGTERM");
+      await d.exited;
     }
   });
 
