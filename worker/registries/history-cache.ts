@@ -46,10 +46,16 @@ export interface HistoryView {
  * the newer's last. Where they do not (more commits came since the older read than one page
  * holds), the whole older window still goes below: every commit in it is older than every commit
  * of the newer page, so no order across the gap is wrong, and the published snapshot keeps its
- * place. An empty read changes nothing.
+ * place. An empty read changes nothing, and neither does a stale one (a page whose newest commit
+ * is below the top of what was kept, as a cached answer can be): it would drop newer commits, and
+ * with them the published snapshot's place.
  */
 export function mergeWindow(newer: readonly string[], older: readonly string[]): string[] {
-  if (newer.length === 0) return [...older].slice(0, MAX_TREES);
+  const k = newer.length === 0 ? -1 : older.indexOf(newer[0]!);
+  // Stale: the page is a stretch of what was kept, starting below its top. (A revert's page also
+  // starts with a tree that was kept, but the commits after it differ.)
+  const stale = k > 0 && newer.every((tree, i) => k + i >= older.length || older[k + i] === tree);
+  if (newer.length === 0 || stale) return [...older].slice(0, MAX_TREES);
   const at = older.indexOf(newer[newer.length - 1]!);
   return (at < 0 ? [...newer, ...older] : [...newer, ...older.slice(at + 1)]).slice(0, MAX_TREES);
 }

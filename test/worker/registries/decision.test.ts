@@ -156,6 +156,11 @@ describe("the history's window", () => {
     // More commits than a page since the older read: everything in it is still older than the page.
     expect(mergeWindow(["f", "e"], ["b", "a"])).toEqual(["f", "e", "b", "a"]);
     expect(mergeWindow([], ["b", "a"])).toEqual(["b", "a"]);
+    // A stale page (its newest commit is below the top kept) never drops the newer commits.
+    expect(mergeWindow(["b", "a"], ["d", "c", "b", "a"])).toEqual(["d", "c", "b", "a"]);
+    expect(mergeWindow(["c", "b"], ["d", "c", "b", "a"])).toEqual(["d", "c", "b", "a"]);
+    // A revert restores a kept tree on top: a new page, not a stale one.
+    expect(mergeWindow(["b", "c", "b", "a"], ["c", "b", "a"])).toEqual(["b", "c", "b", "a"]);
     const long = Array.from({ length: 1500 }, (_, i) => String(i));
     expect(mergeWindow(long.slice(0, 100), long.slice(99))).toHaveLength(1000);
   });
