@@ -123,6 +123,17 @@ export default defineConfig({
             "test/worker/fill/hostile.test.ts",
             "test/worker/registries/order.test.ts",
             "test/worker/registries/decision.test.ts",
+            // Who is blamed when upstreams misbehave, and how the history orders snapshots: upstream
+            // behaviour and pure decisions, whose bucket side the suites above already cover.
+            "test/worker/fill/pass-over*.test.ts",
+            "test/worker/fill/continuation-sources.test.ts",
+            "test/worker/fill/continuation-overrun.test.ts",
+            "test/worker/fill/verify-first-patience.test.ts",
+            "test/worker/fill/single-upstream-breaks.test.ts",
+            "test/worker/fill/corrupt-then-reset.test.ts",
+            "test/worker/fill/short-body-blame.test.ts",
+            "test/worker/registries/history-hostile.test.ts",
+            "test/worker/registries/history-cache-race.test.ts",
           ],
           testTimeout: 30_000,
           provide: { storage: "s3" },

@@ -73,7 +73,8 @@ describe("npm run demo", () => {
     }
   });
 
-  it("with AUTH=protocol is a private mirror: it prints the auth.toml, refuses without the token, and its printed commands carry it", async () => {
+  // One demo start for both: a private demo (AUTH=protocol), then its wrangler dev killed.
+  it("with AUTH=protocol is a private mirror (the auth.toml printed and in the Julia line's depot, the token in its curls); and it stops when its wrangler dev dies", async () => {
     const port = await freePort();
     const d = demo(port, { AUTH: "protocol" });
     try {
@@ -90,17 +91,7 @@ describe("npm run demo", () => {
       expect(execFileSync("bash", ["-c", line.slice(0, line.indexOf("#")).trim()], { encoding: "utf8" }).trim()).toMatch(
         /^x-cache: MISS$/i,
       );
-    } finally {
-      d.child.kill("SIGTERM");
-      await d.exited;
-    }
-  });
 
-  it("stops when its wrangler dev dies, instead of printing curls for a server that is gone", async () => {
-    const port = await freePort();
-    const d = demo(port);
-    try {
-      await until(() => d.output().includes("pkgedge demo:"), 120_000);
       const wrangler = execFileSync("pgrep", ["-f", `wrangler.* dev .*--port ${port} `], { encoding: "utf8" })
         .trim()
         .split("\n")[0]!;
