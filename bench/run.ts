@@ -11,6 +11,7 @@
  *   binaries  a 150 MB release through the binary mirror, cold and warm, vs a direct download (bench/binaries.ts)
  *   prefetch  diffing two General-sized registry snapshots (heap capped at 128 MB) vs tar -tz (bench/prefetch.ts)
  *   zstd    variants: sizes and unpack times vs gzip, making them in workerd, warm zstd vs gzip hits (bench/zstd.ts)
+ *   requests  billed bucket operations and upstream requests per kind of request, for the cost estimate (bench/requests.ts)
  *
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
@@ -25,6 +26,7 @@ import { benchMemory } from "./memory.ts";
 import { benchBinaries } from "./binaries.ts";
 import { benchPrefetch } from "./prefetch.ts";
 import { benchZstd } from "./zstd.ts";
+import { benchRequests } from "./requests.ts";
 
 const sections = process.argv.slice(2);
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
@@ -39,3 +41,4 @@ if (wanted("memory")) await benchMemory();
 if (wanted("binaries")) await benchBinaries();
 if (wanted("prefetch")) await benchPrefetch();
 if (wanted("zstd")) await benchZstd();
+if (wanted("requests")) await benchRequests();
