@@ -27,15 +27,29 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * fetch for an upstream URL. Without a credential it is fetch itself. With one, redirects are
  * followed here, the Authorization header only while the origin is the upstream's own.
  */
-export async function upstreamFetch(url: string, init: RequestInit & { headers: Record<string, string> }): Promise<Response> {
+export function upstreamFetch(url: string, init: RequestInit & { headers: Record<string, string> }): Promise<Response> {
   const authorization = credentialFor(url);
   if (authorization === undefined) return fetch(url, init);
   const origin = new URL(url).origin;
+  return scopedFetch(url, init, (at) => (new URL(at).origin === origin ? authorization : null));
+}
+
+/**
+ * fetch with an Authorization header chosen for each URL it reaches: redirects (unless `init`
+ * says "manual") are followed here, so a hop elsewhere gets only what `authorizationFor` gives it.
+ */
+export async function scopedFetch(
+  url: string,
+  init: RequestInit & { headers: Record<string, string> },
+  authorizationFor: (url: string) => string | null,
+): Promise<Response> {
   const follow = (init.redirect ?? "follow") === "follow";
   let current = url;
   for (let hop = 0; ; hop++) {
     const headers = { ...init.headers };
-    if (new URL(current).origin === origin) headers.authorization = authorization;
+    delete headers.authorization;
+    const authorization = authorizationFor(current);
+    if (authorization !== null) headers.authorization = authorization;
     const res = await fetch(current, { ...init, headers, redirect: "manual" });
     const location = res.headers.get("location");
     if (!follow || !REDIRECTS.has(res.status) || location === null || hop >= MAX_REDIRECTS) return res;
