@@ -5,6 +5,7 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { manifest, outcome, sha256, testWorker, upstream } from "../harness";
+import { credentialFor } from "../../../worker/upstream/credentials";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -91,5 +92,14 @@ describe("REGISTRY_CREDENTIALS", () => {
     expect(res.status).toBe(500);
     expect(body).toContain("REGISTRY_CREDENTIALS");
     expect(body).not.toContain("s3cr3t");
+  });
+});
+
+describe("credentialFor", () => {
+  it("matches an upstream's own paths only, not a longer base that starts the same", () => {
+    const map = new Map([["https://storage.example.org/a", SECRET]]);
+    expect(credentialFor("https://storage.example.org/a/package/x", map)).toBe(SECRET);
+    expect(credentialFor("https://storage.example.org/ab/package/x", map)).toBeUndefined();
+    expect(credentialFor("https://storage.example.org.evil.test/a/package/x", map)).toBeUndefined();
   });
 });
