@@ -16,6 +16,7 @@ import { ANALYTICS_TOTALS_TTL_MS, type AnalyticsTotals } from "./ops/meta";
 import { SharedAnswer } from "./ops/shared-answer";
 import { Prefetcher, type PrefetchBindings } from "./prefetch/prefetch";
 import { log, useLogFormat } from "./log";
+import { useUpstreamCredentialsOf } from "./upstream/credentials";
 
 export interface Runtime {
   config: Config;
@@ -135,6 +136,7 @@ function buildRuntime(env: Env): Runtime | ConfigError {
   const secrets = parsed(parseSecrets);
   if (problems.length > 0 || !config || !secrets) return ConfigError.all(problems);
   useLogFormat(config.logFormat);
+  useUpstreamCredentialsOf(config, env.UPSTREAM_CREDENTIALS);
   try {
     return {
       config,

@@ -20,6 +20,7 @@ export type Fault =
   | "no-length" // chunked transfer, no Content-Length
   | "overlong-no-length" // chunked transfer, no Content-Length, the whole body and then 1024 bytes more
   | "redirect" // 302 to another path on the same upstream that serves the bytes
+  | "redirect-away" // 302 to that path on another origin (the fixture's second port), which needs no Authorization
   | "slow" // the body in small pieces over about two seconds
   | "dribble" // HEAD at once; GET headers at once, then 20 bytes a second
   | "bad-ranges" // whole GETs are right; ranged GETs answer 206 with bytes flipped
@@ -55,5 +56,10 @@ export interface UpstreamConfig {
    * `x-ratelimit-remaining: 0` (GitHub's answer), "429" 429 with `retry-after: 60`, "endless" a
    * chunked 200 (no Content-Length) of 64 MiB, "dribble" a 200 whose body comes a byte every half second for a minute.
    */
+  /**
+   * Answer 401 to every request whose Authorization header is not this value (a private upstream);
+   * what "redirect-away" redirects to is served without it, as a download host would.
+   */
+  authorization?: string;
   history?: string[] | "down" | "rate-limited" | "429" | "endless" | "dribble";
 }

@@ -305,12 +305,19 @@ describe("secrets", () => {
   });
 
   it("shows in the summary whether each secret is set, never its value", () => {
-    const secrets = parseSecrets({ GITHUB_TOKEN: "ghp_value", ANALYTICS_API_TOKEN: "token value", S3_SECRET_ACCESS_KEY: "s3 value" });
+    const secrets = parseSecrets({
+      GITHUB_TOKEN: "ghp_value",
+      ANALYTICS_API_TOKEN: "token value",
+      S3_SECRET_ACCESS_KEY: "s3 value",
+      UPSTREAM_CREDENTIALS: "https://us-east.storage.julialang.org=Bearer upstream value",
+    });
     const summary = configSummary(parseConfig({}), secrets, false);
     const text = JSON.stringify(summary);
-    for (const value of ["ghp_value", "token value", "s3 value"]) expect(text).not.toContain(value);
+    for (const value of ["ghp_value", "token value", "s3 value", "upstream value"]) expect(text).not.toContain(value);
     expect(summary.secrets_set).toEqual({
       github_token: true,
+      upstream_credentials: true,
+      registry_credentials: false,
       client_hash_key: false,
       analytics_api_token: true,
       s3_access_key_id: false,

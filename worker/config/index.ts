@@ -13,11 +13,13 @@ import { parseBinaryMirrors, parseRegistries, parseSiblings, parseUpstreams, ref
 import { analyticsSql, fillSizes, multipart, prefetch, storage, upstreamPacing } from "./rules";
 import type { Config } from "./types";
 import { auth } from "./auth";
+import { parseRegistryCredentials, parseUpstreamCredentials } from "./credentials";
 
 export { ConfigError } from "./error";
 export { parseBinaryMirrors, type BinaryMirror, type RegistryConfig } from "./lists";
 export { missingS3Secrets, parseSecrets, S3_SECRETS } from "./secrets";
 export { configSummary } from "./summary";
+export { parseRegistryCredentials } from "./credentials";
 export type { Secrets } from "./table";
 export type { Config } from "./types";
 
@@ -34,6 +36,10 @@ function pathPrefix(vars: Vars): string {
 function rawList(vars: Vars, name: "UPSTREAM_SERVERS" | "BINARY_MIRRORS"): string | undefined {
   const value = vars[name];
   return typeof value === "string" ? value : text(vars, name);
+}
+
+function secretText(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
 }
 
 /** The variables (never the secrets: parseSecrets), every problem found at once as one ConfigError. */
@@ -71,6 +77,16 @@ export function parseConfig(vars: Vars): Config {
         "BINARY_MIRRORS",
         binaryMirrors.map((m) => m.base),
         allowed,
+      ),
+    );
+  // Secrets, checked here against the lists they name; their values live only in Secrets.
+  if (upstreams && binaryMirrors)
+    c.check(() => parseUpstreamCredentials(secretText(vars.UPSTREAM_CREDENTIALS), [...upstreams, ...binaryMirrors.map((m) => m.base)]));
+  if (registries)
+    c.check(() =>
+      parseRegistryCredentials(
+        secretText(vars.REGISTRY_CREDENTIALS),
+        registries.map((r) => r.uuid),
       ),
     );
   const config: Config = {

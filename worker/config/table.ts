@@ -176,6 +176,16 @@ export const VARIABLES = {
     doc: "log lines as JSON objects, or compact text for a terminal",
   },
   GITHUB_TOKEN: { kind: "secret", field: "githubToken", doc: "authenticates origin checks on api.github.com" },
+  UPSTREAM_CREDENTIALS: {
+    kind: "secret",
+    field: "upstreamCredentials",
+    doc: "Authorization header values for private upstreams: <base URL>=<value> entries, each base one of UPSTREAM_SERVERS or BINARY_MIRRORS",
+  },
+  REGISTRY_CREDENTIALS: {
+    kind: "secret",
+    field: "registryCredentials",
+    doc: "Authorization header values for private registries' origins: <uuid>=<value> entries, each uuid one of REGISTRIES",
+  },
   CLIENT_HASH_KEY: { kind: "secret", field: "clientHashKey", doc: "logs a keyed hash of each client address" },
   ANALYTICS_ACCOUNT_ID: { kind: "text", doc: "the account /meta/stats asks Analytics Engine about" },
   ANALYTICS_API_TOKEN: { kind: "secret", field: "analyticsToken", doc: "lets /meta/stats read Analytics Engine" },

@@ -30,6 +30,7 @@ import { lifetimeOf } from "./coordinator-calls";
 import type { Committed, HeldCopy, Located, Revalidated, Streamed, Verified } from "./coordinator-calls";
 import { commitTrying, verifyFirst, waitedFillConfig } from "./verify-first";
 import { log, useLogFormat } from "../log";
+import { useUpstreamCredentialsOf } from "../upstream/credentials";
 import { VariantMaker, type Transcoded } from "../variants/zstd-variant";
 
 const KEEPALIVE_MS = 30_000;
@@ -48,6 +49,15 @@ export class FillCoordinator extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // This object fetches from upstreams in its own isolate: it needs the deployment's credentials
+    // there (a worker isolate it shares installs the same ones, so only set ones are installed).
+    if (env.UPSTREAM_CREDENTIALS) {
+      try {
+        useUpstreamCredentialsOf(parseConfig({ ...env } as Record<string, unknown>), env.UPSTREAM_CREDENTIALS);
+      } catch {
+        // A configuration that does not parse fills nothing: the worker answers every request with why.
+      }
+    }
     // Upstreams that served bad bytes for this key stay passed over when the object is evicted.
     void ctx.blockConcurrencyWhile(async () => {
       this.recent.restoreQuarantine((await ctx.storage.get<[string, number][]>("quarantine")) ?? []);

@@ -5,7 +5,8 @@
  */
 
 import { describeFailure, textUpTo, UPSTREAM_HEADERS } from "../upstream/upstream";
-import { originAuthorization } from "./origin";
+import { registryAuthorization, type RegistryCredential } from "./origin";
+import { scopedFetch } from "../upstream/credentials";
 
 export type HistoryRead =
   /** Tree hashes, newest first. */
@@ -55,14 +56,21 @@ function retryAtOf(headers: Headers, now: number): number {
   return Math.min(Math.max(at, now), now + MAX_PAUSE_MS);
 }
 
-export async function readHistory(historyUrl: string, timeoutMs: number, githubToken?: string, now = Date.now()): Promise<HistoryRead> {
+export async function readHistory(
+  historyUrl: string,
+  timeoutMs: number,
+  githubToken?: string,
+  now = Date.now(),
+  credential?: RegistryCredential,
+): Promise<HistoryRead> {
   const url = historyPageUrl(historyUrl);
   const host = new URL(url).host;
   try {
     const headers: Record<string, string> = { ...UPSTREAM_HEADERS, accept: "application/vnd.github+json" };
-    const authorization = originAuthorization(url, githubToken);
-    if (authorization !== null) headers.authorization = authorization;
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    // Redirects are followed by hand, so a hop to another host gets no credential.
+    const res = await scopedFetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) }, (at) =>
+      registryAuthorization(at, githubToken, credential),
+    );
     if (res.status === 403 || res.status === 429) {
       await res.body?.cancel();
       const limited = res.status === 429 || res.headers.get("x-ratelimit-remaining") === "0" || res.headers.has("retry-after");

@@ -6,6 +6,7 @@
 
 import type { RegistryConfig } from "../config";
 import { describeFailure, UPSTREAM_HEADERS } from "../upstream/upstream";
+import { isLoopback } from "../protocol/loopback";
 
 export type OriginAnswer = { kind: "known" } | { kind: "unknown"; status: number } | { kind: "unavailable"; error: string };
 
@@ -19,17 +20,41 @@ export function originAuthorization(url: string, githubToken?: string): string |
   return parsed.protocol === "https:" && parsed.hostname === GITHUB_API ? `Bearer ${githubToken}` : null;
 }
 
+/** A registry's own credential (REGISTRY_CREDENTIALS) and the hosts it may go to: its origin's and its history's. */
+export interface RegistryCredential {
+  value: string;
+  hosts: string[];
+}
+
+/** The hosts of a registry's origin template and history URL. */
+export function registryHosts(registry: RegistryConfig): string[] {
+  const urls = [registry.originTemplate?.replace("{hash}", "0"), registry.historyUrl].filter((u): u is string => u !== undefined);
+  return [...new Set(urls.map((u) => new URL(u).host))];
+}
+
+/**
+ * The Authorization header for a registry's origin or history URL: its own credential to its own
+ * hosts (over https, or to loopback), else GITHUB_TOKEN to GitHub's API.
+ */
+export function registryAuthorization(url: string, githubToken?: string, credential?: RegistryCredential): string | null {
+  if (!credential) return originAuthorization(url, githubToken);
+  const parsed = new URL(url);
+  const safe = parsed.protocol === "https:" || isLoopback(parsed);
+  return safe && credential.hosts.includes(parsed.host) ? credential.value : null;
+}
+
 export async function askOrigin(
   registry: RegistryConfig & { originTemplate: string },
   hash: string,
   timeoutMs: number,
   githubToken?: string,
+  credential?: RegistryCredential,
 ): Promise<OriginAnswer> {
   let url = registry.originTemplate.replace("{hash}", hash);
   try {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { ...UPSTREAM_HEADERS };
-      const authorization = originAuthorization(url, githubToken);
+      const authorization = registryAuthorization(url, githubToken, credential);
       if (authorization !== null) headers.authorization = authorization;
       const res = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
       await res.body?.cancel();

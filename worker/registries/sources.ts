@@ -4,12 +4,12 @@
  * test can stand a simulated world in for the real one.
  */
 
-import type { RegistryConfig } from "../config";
+import { parseRegistryCredentials, type RegistryConfig } from "../config";
 import type { Flavor } from "../protocol/flavors";
 import { parseRegistryList, parseResourcePath, registryPath, type RegistryRef } from "../protocol/paths";
 import { getText, probeUpstreams } from "../upstream/upstream";
 import type { RequestDeps } from "../runtime";
-import { askOrigin, type OriginAnswer } from "./origin";
+import { askOrigin, registryHosts, type OriginAnswer, type RegistryCredential } from "./origin";
 import { readHistory, type HistoryRead } from "./history";
 import { compareSnapshotsByContent, type ContentOrder } from "./content-order";
 
@@ -36,6 +36,15 @@ export interface RegistrySources {
 /** The real world: upstream storage servers over HTTP, origins, and the resource's fill coordinator. */
 export function upstreamSources(deps: RequestDeps): RegistrySources {
   const timeout = deps.config.upstreamTimeoutMs;
+  // Checked against REGISTRIES when the configuration was parsed.
+  const credentials = parseRegistryCredentials(
+    deps.secrets.registryCredentials,
+    deps.config.registries.map((r) => r.uuid),
+  );
+  const credentialOf = (registry: RegistryConfig): RegistryCredential | undefined => {
+    const value = credentials.get(registry.uuid);
+    return value === undefined ? undefined : { value, hosts: registryHosts(registry) };
+  };
   return {
     upstreams: deps.config.upstreams,
     async listed(upstream, flavor) {
@@ -49,8 +58,8 @@ export function upstreamSources(deps: RequestDeps): RegistrySources {
       const probe = await probeUpstreams(upstreams, registryPath(ref), timeout);
       return probe.found ? (await probe.all).map((h) => h.upstream) : [];
     },
-    origin: (registry, hash) => askOrigin(registry, hash, timeout, deps.secrets.githubToken),
-    history: (registry) => readHistory(registry.historyUrl, timeout, deps.secrets.githubToken),
+    origin: (registry, hash) => askOrigin(registry, hash, timeout, deps.secrets.githubToken, credentialOf(registry)),
+    history: (registry) => readHistory(registry.historyUrl, timeout, deps.secrets.githubToken, Date.now(), credentialOf(registry)),
     async contentOrder(published, candidate) {
       const key = (ref: RegistryRef) => parseResourcePath(registryPath(ref))!.key;
       const [a, b] = await Promise.all([deps.store.get(key(published)), deps.store.get(key(candidate))]);

@@ -3,6 +3,7 @@
  * refused unless it is the same object from the byte asked for.
  */
 
+import { upstreamFetch } from "./credentials";
 import { describeFailure, lengthOf, reencoded, UPSTREAM_HEADERS } from "./upstream";
 
 /** The total length a Content-Range starting at `offset` gives (undefined for `*`), or null when it starts elsewhere. */
@@ -45,7 +46,7 @@ export async function getFrom(
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
   try {
-    const res = await fetch(upstream + path, { headers, signal: abort.signal });
+    const res = await upstreamFetch(upstream + path, { headers, signal: abort.signal });
     clearTimeout(timer);
     const refuse = async (what: string, changed?: true): Promise<RangeRefusal> => {
       await res.body?.cancel();

@@ -4,6 +4,7 @@
  */
 
 import { log } from "../log";
+import { upstreamFetch } from "./credentials";
 
 export interface UpstreamHit {
   upstream: string;
@@ -106,9 +107,9 @@ export async function probeUpstreams(upstreams: readonly string[], path: string,
   const all = Promise.all(
     upstreams.map(async (upstream) => {
       try {
-        const res = await fetch(upstream + path, {
+        const res = await upstreamFetch(upstream + path, {
           method: "HEAD",
-          headers: UPSTREAM_HEADERS,
+          headers: { ...UPSTREAM_HEADERS },
           signal: AbortSignal.timeout(timeoutMs),
         });
         if (res.status === 200) {
@@ -172,7 +173,7 @@ export async function getOnce(upstream: string, path: string, timeoutMs: number,
   if (validators?.etag) headers["if-none-match"] = validators.etag;
   else if (validators?.lastModified) headers["if-modified-since"] = validators.lastModified;
   try {
-    const res = await fetch(upstream + path, { headers, signal: abort.signal, redirect: "follow" });
+    const res = await upstreamFetch(upstream + path, { headers, signal: abort.signal, redirect: "follow" });
     clearTimeout(timer);
     if (res.status === 200 && res.body) {
       const encoding = reencoded(res);
@@ -227,7 +228,11 @@ export async function headOnce(
   timeoutMs: number,
 ): Promise<{ status: number; length: number | undefined; headers: UpstreamHeaders } | { status: 0; error: string }> {
   try {
-    const res = await fetch(upstream + path, { method: "HEAD", headers: UPSTREAM_HEADERS, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await upstreamFetch(upstream + path, {
+      method: "HEAD",
+      headers: { ...UPSTREAM_HEADERS },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return { status: res.status, length: lengthOf(res), headers: headersOf(res) };
   } catch (err) {
     return { status: 0, error: `${upstream}: HEAD ${describeFailure(err, upstream, timeoutMs)}` };
@@ -259,7 +264,7 @@ export async function getText(
   timeoutMs: number,
 ): Promise<{ status: number; text?: string; error?: string }> {
   try {
-    const res = await fetch(upstream + path, { headers: UPSTREAM_HEADERS, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await upstreamFetch(upstream + path, { headers: { ...UPSTREAM_HEADERS }, signal: AbortSignal.timeout(timeoutMs) });
     if (res.status !== 200 || !res.body) {
       await res.body?.cancel();
       return { status: res.status };
