@@ -42,7 +42,7 @@ export async function refreshAnswer(rt: Runtime, request: Request, note: Request
     refresh_token: refresh.token,
     refresh_url: `${url.origin}${rt.config.pathPrefix}/auth/refresh`,
   });
-  return new Response(request.method === "HEAD" ? null : body, {
+  return new Response(body, {
     headers: { "content-type": "application/toml", ...NO_STORE },
   });
 }
