@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 // Prefetching is off for the suites that do not test it: their snapshots would otherwise queue
 // fills from the default (unreachable) upstreams in the background.
@@ -73,10 +74,31 @@ function s3Bindings(s3: { endpoint: string; accessKeyId: string; secretAccessKey
 const WORKERD_FILES_AT_ONCE = 4;
 const E2E_FILES_AT_ONCE = 3;
 
+// The files that take longest, started first whatever their project: vitest otherwise runs the
+// workerd projects' files project by project, so the two prefetch files (40–80 s each) started last
+// and ran on alone at the end of a clean clone's run.
+const LONGEST_FIRST = ["prefetch/queue.test.ts", "registries/property.test.ts", "mirror/mirror.test.ts", "fill/faults.test.ts"];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification) => {
+      const at = LONGEST_FIRST.findIndex((name) => f.moduleId.endsWith(name));
+      return at < 0 ? LONGEST_FIRST.length : at;
+    };
+    const group = (f: TestSpecification) => f.project.config.sequence.groupOrder ?? 0;
+    return sorted
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => group(a.f) - group(b.f) || rank(a.f) - rank(b.f) || a.i - b.i)
+      .map(({ f }) => f);
+  }
+}
+
 export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
     maxWorkers: WORKERD_FILES_AT_ONCE,
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         // Unit and integration tests inside workerd: the worker's own modules, a real local R2,
