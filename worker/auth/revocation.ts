@@ -23,11 +23,20 @@ export function isRevoked(list: RevocationList, payload: TokenPayload): boolean 
   return (cutoff !== undefined && payload.iat <= cutoff) || Object.hasOwn(list.tokens, payload.jti);
 }
 
+/** The stored revocation list cannot be parsed: no token is let through unchecked while it is so. */
+export class RevocationsUnreadable extends Error {}
+
 /** The stored list; an object of another shape is an error, never an empty list (that would un-revoke). */
 function parseList(text: string): RevocationList {
-  const json = JSON.parse(text) as Partial<RevocationList> | null;
+  let json: Partial<RevocationList> | null;
+  try {
+    json = JSON.parse(text) as Partial<RevocationList> | null;
+  } catch {
+    throw new RevocationsUnreadable(`${REVOCATION_KEY} is not JSON`);
+  }
   const record = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
-  if (!record(json) || !record(json!.users) || !record(json!.tokens)) throw new Error(`${REVOCATION_KEY} is not a revocation list`);
+  if (!record(json) || !record(json!.users) || !record(json!.tokens))
+    throw new RevocationsUnreadable(`${REVOCATION_KEY} is not a revocation list`);
   return { users: { ...json!.users }, tokens: { ...json!.tokens } };
 }
 

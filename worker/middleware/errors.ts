@@ -3,6 +3,7 @@
 import type { ErrorHandler } from "hono";
 import { log } from "../log";
 import { StorageError } from "../store/store";
+import { RevocationsUnreadable } from "../auth/revocation";
 import type { AppEnv } from "./context";
 
 export const errorAnswer: ErrorHandler<AppEnv> = (err, c) => {
@@ -15,6 +16,11 @@ export const errorAnswer: ErrorHandler<AppEnv> = (err, c) => {
     // The bucket failed or did not answer in time (after its retries): unavailable, not our bug.
     log("error", "storage_unavailable", { path: c.req.path, message: err.message });
     return c.json({ error: "the bucket is unavailable", detail: err.message }, 503, { "cache-control": "no-store", "retry-after": "5" });
+  }
+  if (err instanceof RevocationsUnreadable) {
+    // Designed: with no readable revocation list, no token is trusted (an operator repairs the file).
+    log("error", "auth_revocations_unreadable", { path: c.req.path, message: err.message });
+    return c.json({ error: "the token revocation list cannot be read", detail: err.message }, 500, { "cache-control": "no-store" });
   }
   log("error", "unhandled", { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return c.json({ error: "internal error" }, 500);

@@ -160,6 +160,10 @@ describe("zstd variants for Julia 1.13 clients (protocol.md §4.4)", () => {
     const path = manifest.largeArtifact;
     await (await m.fetch(path, { headers: JULIA_113 })).arrayBuffer();
     await m.settle();
+    // Made in the background after the gzip answer; under load it can outlast settle(): wait for it.
+    for (let waited = 0; !(await storedInfo(`${path.slice(1)}.tar.zst`)) && waited < 20_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const res = await m.fetch(path, { headers: JULIA_113 });
     const body = await bytesOf(res);
     expect(res.headers.get("content-type")).toBe("application/zstd");
