@@ -31,17 +31,19 @@ export default async function setup(project: TestProject) {
   project.provide("flakyS3", flakyS3.info);
   const binaries = await startBinaryBucket();
   project.provide("binaryBucketUrl", binaries.url);
-  // A fake Analytics Engine SQL API holding a day's points: 7 hits, 3 misses (sampled 1:1), 1 negative.
+  // A fake Analytics Engine SQL API holding a day's points: 7 hits, 3 misses (sampled 1:1), 1 negative;
+  // two of the hits five hours ago, the rest now.
   const account = "0123456789abcdef0123456789abcdef";
-  const point = (outcome: string, bytes: number) => ({
+  const point = (outcome: string, bytes: number, hoursAgo = 0) => ({
     indexes: ["package"],
     blobs: ["package", "", "/package/x", outcome],
     doubles: [200, bytes, 1, 0],
-    timestamp: new Date(),
+    timestamp: new Date(Date.now() - hoursAgo * 3_600_000),
     sampleInterval: 1,
   });
   const points = [
-    ...Array.from({ length: 7 }, () => point("hit", 100)),
+    ...Array.from({ length: 2 }, () => point("hit", 100, 5)),
+    ...Array.from({ length: 5 }, () => point("hit", 100)),
     ...Array.from({ length: 3 }, () => point("miss", 100)),
     point("negative", 0),
   ];

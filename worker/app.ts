@@ -41,7 +41,7 @@ for (const flavor of FLAVORS) {
   app.get(`/registries.${flavor}`, (c) => serveRegistryList(deps(c), c.get("rt").registries, flavor, c.req.raw));
 }
 
-app.get("/", (c) => statusPage(c.get("rt"), c.req.raw));
+app.get("/", (c) => statusPage(c.get("rt"), c.req.raw, (p) => c.executionCtx.waitUntil(p)));
 app.get("/meta", (c) => meta(c.get("rt"), c.req.raw));
 app.get("/meta/parents", (c) => metaJson(c.get("rt").config.upstreams));
 app.get("/meta/children", () => metaJson([]));

@@ -2,7 +2,7 @@
  * The status page in a real browser: Chromium (Debian's, or PKGEDGE_CHROMIUM) driven by
  * playwright-core against `wrangler dev`. It renders with no console errors, shows what is
  * published as fresh, and — once the upstream stops answering and the list outlives three
- * registry TTLs — shows it as stale, with the refresh's error. Without a Chromium it is skipped
+ * registry TTLs — shows it as stale, with the refresh's error; its 24-hour chart draws the requests made. Without a Chromium it is skipped
  * with a message, except in CI, where it must run.
  */
 
@@ -76,6 +76,24 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
     expect(await page.textContent("#encodings")).toMatch(
       /as gzip: 1; as zstd: 0 \(zstd variants: made for and served to clients that ask\)/,
     );
+
+    // The 24-hour chart: this isolate's hours (no Analytics Engine here), the registry tarball (stored when the list was published: a hit) in the last hour.
+    expect(await page.isVisible("svg#hourly")).toBe(true);
+    const hours = await page.$$eval("svg#hourly g.hour", (gs) =>
+      gs.map((g) => ({
+        requests: Number((g as unknown as { dataset: { requests: string } }).dataset.requests),
+        title: (g as unknown as { firstElementChild: { textContent: string } }).firstElementChild.textContent,
+      })),
+    );
+    expect(hours).toHaveLength(24);
+    expect(hours.reduce((n, h) => n + h.requests, 0)).toBe(1);
+    expect(hours.slice(-2).map((h) => h.title)).toContainEqual(expect.stringMatching(/UTC: hit: 1$/));
+    const bars = await page.$$eval("svg#hourly g.hour rect:not([fill=transparent])", (rs) =>
+      rs.map((r) => (r as unknown as { getBoundingClientRect(): { height: number } }).getBoundingClientRect().height),
+    );
+    expect(bars.length).toBeGreaterThan(0);
+    expect(Math.min(...bars)).toBeGreaterThan(0); // drawn, not collapsed
+    expect(await page.textContent("#legend")).toContain("miss (filled)");
 
     await up.reconfigure({ lists: {} }); // the upstream no longer has any list
     await new Promise((r) => setTimeout(r, 3500)); // past three 1-second TTLs

@@ -10,7 +10,9 @@ import { FLAVORS } from "../protocol/flavors";
 import { parseRegistryList, registryPath, type RegistryRef } from "../protocol/paths";
 import { listKey, readState, StateUnreadable } from "../registries/state";
 import type { Runtime } from "../runtime";
-import { ANALYTICS_DATASET, queryRollup, sqlApiUrl, TABLES } from "./rollups";
+import { ANALYTICS_DATASET, HOURLY, queryRollup, sqlApiUrl } from "./rollups";
+import { noOutcomes, type HourCounts } from "./counts";
+import type { CacheOutcome } from "./access-log";
 
 export const PKGEDGE_VERSION: string = version;
 
@@ -208,7 +210,7 @@ export const ANALYTICS_TOTALS_TTL_MS = 60_000;
 export type AnalyticsTotals = Record<string, unknown>;
 
 /**
- * The last day's requests by outcome from Analytics Engine, or why there are none. /meta/stats is
+ * The last day's requests by outcome (and by hour) from Analytics Engine, or why there are none. /meta/stats is
  * public, so the totals are shared: one query in flight per isolate, its answer (or its error)
  * kept for ANALYTICS_TOTALS_TTL_MS.
  */
@@ -227,23 +229,51 @@ export async function analyticsTotals(rt: Runtime, waitUntil: (p: Promise<unknow
 }
 
 async function queryTotals(url: string, token: string): Promise<AnalyticsTotals> {
-  const byOutcome = TABLES.find((t) => t.name === "cache")!;
   const asOf = new Date().toISOString();
   try {
-    const rows = await queryRollup(url, token, byOutcome, ANALYTICS_DATASET, 1, 5000);
-    const outcomes = Object.fromEntries(rows.map((r) => [String(r.cache), Math.round(Number(r.request_count))]));
-    const requests = rows.reduce((n, r) => n + Number(r.request_count), 0);
-    const bytes = rows.reduce((n, r) => n + Number(r.body_bytes_sent), 0);
+    const rows = await queryRollup(url, token, HOURLY, ANALYTICS_DATASET, 1, 5000);
+    const outcomes: Record<string, number> = {};
+    const hours = new Map<number, HourCounts>();
+    let requests = 0;
+    let bytes = 0;
+    for (const r of rows) {
+      const cache = String(r.cache);
+      const n = Number(r.request_count);
+      requests += n;
+      bytes += Number(r.body_bytes_sent);
+      outcomes[cache] = (outcomes[cache] ?? 0) + n;
+      const at = hourOf(r.hour);
+      if (at === null || !(cache in noOutcomes())) continue;
+      const hour = hours.get(at) ?? { at, outcomes: noOutcomes() };
+      hour.outcomes[cache as CacheOutcome] += Math.round(n);
+      hours.set(at, hour);
+    }
     return {
       scope: "every isolate, the last 24 hours (sampled)",
       as_of: asOf,
       requests: Math.round(requests),
       bytes: Math.round(bytes),
-      outcomes,
+      outcomes: Object.fromEntries(Object.entries(outcomes).map(([k, v]) => [k, Math.round(v)])),
+      hours: [...hours.values()].sort((a, b) => a.at - b.at).map((h) => ({ hour: new Date(h.at).toISOString(), outcomes: h.outcomes })),
     };
   } catch (err) {
     return { error: `Analytics Engine could not be asked: ${err instanceof Error ? err.message : String(err)}`, as_of: asOf };
   }
+}
+
+/** An hour as the SQL API writes it ("2026-12-05 13:00:00", UTC), in ms; null if it is not one. */
+function hourOf(value: unknown): number | null {
+  const m = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?Z?$/.exec(String(value));
+  return m ? Date.parse(`${m[1]}T${m[2]}Z`) : null;
+}
+
+/** The deployment's last 24 hours by the hour, when Analytics Engine answered with them. */
+export function analyticsHours(totals: AnalyticsTotals | string | null): HourCounts[] | null {
+  if (typeof totals !== "object" || totals === null || !Array.isArray(totals.hours)) return null;
+  return (totals.hours as { hour: string; outcomes: HourCounts["outcomes"] }[]).map((h) => ({
+    at: Date.parse(h.hour),
+    outcomes: h.outcomes,
+  }));
 }
 
 export function robots(): Response {

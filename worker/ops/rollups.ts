@@ -8,7 +8,7 @@
 export const ANALYTICS_DATASET = "pkgedge_requests";
 
 interface Column {
-  /** A column of the dataset (`blob2`), or `toDate(timestamp)`, `double1`. */
+  /** A column of the dataset (`blob2`, `double1`), or a time (`toDate(timestamp)`, the hour). */
   expr: string;
   as: string;
 }
@@ -34,6 +34,9 @@ const COUNTRY = "blob10";
 const COLO = "blob11";
 const STATUS = "double1";
 const DATE = "toDate(timestamp)";
+const HOUR = "toStartOfInterval(timestamp, INTERVAL '1' HOUR)";
+/** Columns that are points in time: a rollup over one is ordered by it, oldest first. */
+const TIMES = [DATE, HOUR];
 
 /** The tables printed by default: the rollups operators ask for most. */
 export const TABLES: Rollup[] = [
@@ -59,6 +62,16 @@ export const TABLES: Rollup[] = [
     limit: 25,
   },
 ];
+
+/** The last day's requests per hour by outcome, for the status page's chart and /meta/stats's totals. */
+export const HOURLY: Rollup = {
+  name: "hourly",
+  title: "Per hour and cache outcome",
+  columns: [
+    { expr: HOUR, as: "hour" },
+    { expr: OUTCOME, as: "cache" },
+  ],
+};
 
 /** The CSV files written with --csv, shaped like JuliaLang's public daily rollups of its Pkg server logs. */
 export const CSV_FILES: Rollup[] = [
@@ -129,7 +142,8 @@ function rollupSql(rollup: Rollup, dataset: string, days: number): string {
     "SUM(_sample_interval * double2) AS body_bytes_sent",
   ];
   const where = [`timestamp > NOW() - INTERVAL '${days}' DAY`, ...(rollup.where ?? [])];
-  const order = rollup.columns.some((c) => c.expr === DATE) ? "date ASC, request_count DESC" : "request_count DESC";
+  const time = rollup.columns.find((c) => TIMES.includes(c.expr));
+  const order = time ? `${time.as} ASC, request_count DESC` : "request_count DESC";
   return `SELECT ${select.join(", ")} FROM ${dataset} WHERE ${where.join(" AND ")} GROUP BY ${rollup.columns.map((c) => c.as).join(", ")} ORDER BY ${order}${rollup.limit ? ` LIMIT ${rollup.limit}` : ""} FORMAT JSON`;
 }
 

@@ -1,12 +1,14 @@
 /**
  * The status page at `/`: what this server is and how to point Julia at it, each flavor's
  * published registries and how fresh they are, the last refresh and its error, the upstreams'
- * recent health, and this isolate's answers by outcome. Plain HTML from the server: no script,
+ * and the binary mirrors' recent health, the last 24 hours' requests per hour (the whole deployment's
+ * from Analytics Engine when pkgedge may read it, else this isolate's), and this isolate's answers by outcome. Plain HTML from the server: no script,
  * no external assets. It says what it does not know (counts are one isolate's, since it started).
  */
 
 import type { Runtime, UpstreamFailure } from "../runtime";
-import { PKGEDGE_VERSION, prefetchReport, registriesReport, type FlavorReport } from "./meta";
+import { analyticsHours, analyticsTotals, PKGEDGE_VERSION, prefetchReport, registriesReport, type FlavorReport } from "./meta";
+import { chartLegend, hourlyChart } from "./chart";
 import type { Progress } from "../prefetch/ledger";
 import { esc } from "./html";
 
@@ -67,7 +69,28 @@ export function lastFailures(failures: readonly UpstreamFailure[], upstreams: re
   return last;
 }
 
-export async function statusPage(rt: Runtime, request: Request): Promise<Response> {
+/** The latest failure of each binary mirror (its keys are `mirror/<name>/…`). */
+export function mirrorFailures(failures: readonly UpstreamFailure[], names: readonly string[]): Map<string, UpstreamFailure> {
+  const last = new Map<string, UpstreamFailure>();
+  for (const f of failures) for (const name of names) if (f.key.startsWith(`mirror/${name}/`)) last.set(name, f);
+  return last;
+}
+
+/** The 24-hour chart and what it counts: the deployment's hours when Analytics Engine gave them, else this isolate's. */
+async function lastDay(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<string> {
+  const totals = await analyticsTotals(rt, waitUntil);
+  const deployment = analyticsHours(totals);
+  if (deployment) return `<p>Requests per hour, every isolate (Analytics Engine, sampled; times in UTC):</p>${hourlyChart(deployment)}`;
+  const why =
+    typeof totals === "object" && totals !== null && typeof totals.error === "string"
+      ? ` (${esc(totals.error)})`
+      : rt.analytics
+        ? ""
+        : "; bind Analytics Engine (ANALYTICS) for the whole deployment's";
+  return `<p>Requests per hour seen by this isolate only, since ${esc(rt.counts.since.toISOString())}${why}; times in UTC:</p>${hourlyChart(rt.counts.lastDay())}`;
+}
+
+export async function statusPage(rt: Runtime, request: Request, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const url = new URL(request.url);
   const server = url.origin + rt.config.pathPrefix;
   const reports = await registriesReport(rt);
@@ -112,6 +135,10 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
       return `<li><code>${esc(up)}</code>: ${f ? `<span class="error">failed ${esc(age(f.at))}: ${esc(said)}</span>` : "no failure seen by this isolate"}</li>`;
     })
     .join("");
+  const mirrorFailed = mirrorFailures(
+    rt.upstreamFailures,
+    rt.config.binaryMirrors.map((m) => m.name),
+  );
   const mirrors = (
     await Promise.all(
       rt.config.binaryMirrors.map(async (m) => {
@@ -124,7 +151,11 @@ export async function statusPage(rt: Runtime, request: Request): Promise<Respons
         const use = hasDb
           ? `<code>JULIAUP_SERVER=${url}</code> (juliaup's releases: its version database is here)`
           : `<code>JULIAUP_NIGHTLY_SERVER=${url}</code> (juliaup's nightly channels; no juliaup version database has been served from it yet, so not for <code>JULIAUP_SERVER</code> until one is)`;
-        return `<li>${use}; mirrors <code>${esc(m.base)}</code></li>`;
+        const failed = mirrorFailed.get(m.name);
+        const health = failed
+          ? `<span class="error">failed ${esc(age(failed.at))} for <code>${esc(failed.key.slice(`mirror/${m.name}/`.length))}</code>: ${esc(failed.detail)}</span>`
+          : "no failure seen by this isolate";
+        return `<li data-mirror="${esc(m.name)}">${use}; mirrors <code>${esc(m.base)}</code>. ${health}</li>`;
       }),
     )
   ).join("");
@@ -142,6 +173,7 @@ td,li,p{overflow-wrap:anywhere}td:first-child{overflow-wrap:normal;font-weight:6
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}
 .badge{font-weight:600;padding:0 .4em;border-radius:.3em}.badge.fresh{background:#d9f2d9}.badge.stale{background:#ffd9a8}.badge.unpublished{background:#eee}
 .error{color:#a40000}
+#hourly{max-width:100%;height:auto}.key{white-space:nowrap;margin-right:.8em}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:-.05em}
 </style></head>
 <body>
 <h1>pkgedge</h1>
@@ -151,13 +183,16 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 <li>PowerShell: <code>$env:JULIA_PKG_SERVER = "${esc(server)}"</code></li>
 <li>Julia's <code>~/.julia/config/startup.jl</code>: <code>ENV["JULIA_PKG_SERVER"] = "${esc(server)}"</code></li>
 </ul>
-${mirrors ? `<p>The Julia binaries are mirrored too:</p><ul>${mirrors}</ul>` : ""}
+${mirrors ? `<p>The Julia binaries are mirrored too:</p><ul id="mirrors">${mirrors}</ul>` : ""}
 <h2>Registries</h2>
 <table id="registries"><tr><th>flavor</th><th>published</th><th>since</th><th>freshness</th><th>last refresh</th></tr>${rows.join("")}</table>
 <h2>Prefetching</h2>
 ${prefetchLine}
 <h2>Upstreams</h2>
 <ul id="upstreams">${upstreams}</ul>
+<h2>Last 24 hours</h2>
+${await lastDay(rt, waitUntil)}
+<p id="legend">${chartLegend()}</p>
 <h2>Answers</h2>
 <p>This isolate's, since ${esc(c.since.toISOString())} (${c.requests} requests, ${c.broken} broken). Cloudflare runs many isolates, so these are a sample, not totals${rt.analytics ? "; Analytics Engine has every request (<code>npm run stats</code>)" : ""}.</p>
 <table id="outcomes"><tr>${outcomes}</tr></table>

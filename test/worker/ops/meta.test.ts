@@ -124,6 +124,14 @@ describe("Analytics Engine", () => {
     const vars = { ANALYTICS: fakeDataset().binding, ANALYTICS_ACCOUNT_ID: sql.account, ANALYTICS_SQL_URL: sql.url };
     const withToken = await json(await testWorker({ ...vars, ANALYTICS_API_TOKEN: sql.token }).fetch("/meta/stats"));
     expect(withToken.analytics).toMatchObject({ requests: 11, bytes: 1000, outcomes: { hit: 7, miss: 3, negative: 1 } });
+    // By the hour too (the status page's chart): two of the hits five hours before the rest.
+    const hours = withToken.analytics.hours as { hour: string; outcomes: object }[];
+    expect(hours.map((h) => h.outcomes)).toEqual([
+      { hit: 2, miss: 0, joined: 0, negative: 0, error: 0 },
+      { hit: 5, miss: 3, joined: 0, negative: 1, error: 0 },
+    ]);
+    expect(Date.parse(hours[1]!.hour) - Date.parse(hours[0]!.hour)).toBe(5 * 3_600_000);
+    expect(hours[1]!.hour).toMatch(/T\d\d:00:00\.000Z$/);
     const badToken = await json(await testWorker({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/meta/stats"));
     expect(badToken.analytics.error).toMatch(/answered 401/);
     const noToken = await json(await testWorker(vars).fetch("/meta/stats"));

@@ -1,8 +1,8 @@
 /** The status page at `/`: what it says about registries (fresh, stale, unpublished), upstreams and counts. */
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { manifest, putObject, testWorker, upstream } from "../harness";
-import { freshness, lastFailures, STALE_AFTER_TTLS } from "../../../worker/ops/status";
+import { freshness, lastFailures, mirrorFailures, STALE_AFTER_TTLS } from "../../../worker/ops/status";
 import { esc } from "../../../worker/ops/html";
 import type { FlavorReport } from "../../../worker/ops/meta";
 
@@ -102,6 +102,58 @@ describe("the status page", () => {
     expect(json.status).toBe(500);
     expect(((await json.json()) as { problems: unknown[] }).problems).toHaveLength(2);
     expect((await (await m.fetch("/meta")).json()) as object).toHaveProperty("problems");
+  });
+
+  it("charts this isolate's last 24 hours, saying whose they are, when Analytics Engine is not bound", async () => {
+    const up = await upstream();
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
+    const pkg = `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
+    for (let i = 0; i < 3; i++) await (await m.fetch(pkg)).arrayBuffer(); // a miss, then two hits
+    await (await m.fetch(`/package/${manifest.example.uuid}/${"0".repeat(40)}`)).arrayBuffer(); // not found
+    const html = await (await m.fetch("/")).text();
+    expect(html).toMatch(/Requests per hour seen by this isolate only, since [^;]*; bind Analytics Engine \(ANALYTICS\)/);
+    const hours = [...html.matchAll(/data-requests="(\d+)"><title>([^<]*)<\/title>/g)];
+    expect(hours).toHaveLength(24);
+    expect(hours.reduce((n, h) => n + Number(h[1]), 0)).toBe(4);
+    const busy = hours.filter((h) => h[1] !== "0");
+    // In this hour (or, at an hour's turn, the last two).
+    if (busy.length === 1) expect(busy[0]![2]).toMatch(/UTC: hit: 2, miss \(filled\): 1, not found: 1$/);
+    expect(hours.indexOf(busy.at(-1)!)).toBe(23);
+    expect(html).toContain('<span class="key"><span class="swatch" style="background:#2e8b57"></span>hit</span>');
+  });
+
+  it("charts the whole deployment's hours from Analytics Engine when pkgedge may read it, and says why not when it may not", async () => {
+    const sql = inject("analyticsSql");
+    const vars = { ANALYTICS: { writeDataPoint() {} }, ANALYTICS_ACCOUNT_ID: sql.account, ANALYTICS_SQL_URL: sql.url };
+    const html = await (await testWorker({ ...vars, ANALYTICS_API_TOKEN: sql.token }).fetch("/")).text();
+    expect(html).toContain("Requests per hour, every isolate (Analytics Engine, sampled; times in UTC)");
+    const hours = [...html.matchAll(/data-requests="(\d+)"><title>([^<]*)<\/title>/g)].map((h) => [Number(h[1]), h[2]]);
+    // The fake's day: two hits, and five hours later five hits, three misses and a not-found.
+    const busy = hours.flatMap((h, i) => (h[0] ? [i] : []));
+    expect(busy).toHaveLength(2);
+    expect(busy[1]! - busy[0]!).toBe(5);
+    expect(hours[busy[0]!]).toEqual([2, expect.stringMatching(/UTC: hit: 2$/)]);
+    expect(hours[busy[1]!]).toEqual([9, expect.stringMatching(/UTC: hit: 5, miss \(filled\): 3, not found: 1$/)]);
+    expect(hours.reduce((n, h) => n + Number(h[0]), 0)).toBe(11);
+    const refused = await (await testWorker({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/")).text();
+    expect(refused).toMatch(/seen by this isolate only, since [^(]*\(Analytics Engine could not be asked: the SQL API answered 401/);
+  });
+
+  it("shows each binary mirror's latest failure, and which file it was for", async () => {
+    const m = testWorker({ BINARY_MIRRORS: "rel=http://127.0.0.1:9,nightly=http://127.0.0.1:10", UPSTREAM_TIMEOUT_MS: "2000" });
+    const res = await m.fetch("/mirror/rel/bin/linux/x64/1.10/julia-1.10.4-linux-x86_64.tar.gz");
+    expect(res.status).toBeGreaterThanOrEqual(502);
+    await res.arrayBuffer();
+    const html = await (await m.fetch("/")).text();
+    const rel = /<li data-mirror="rel">(.*?)<\/li>/.exec(html)?.[1] ?? "";
+    expect(rel).toMatch(
+      /<span class="error">failed \d+ s ago for <code>bin\/linux\/x64\/1\.10\/julia-1\.10\.4-linux-x86_64\.tar\.gz<\/code>: .+/,
+    );
+    expect(/<li data-mirror="nightly">(.*?)<\/li>/.exec(html)?.[1]).toContain("no failure seen by this isolate");
+    // A mirror named as a prefix of another is not blamed for the other's failure.
+    const at = new Date().toISOString();
+    const last = mirrorFailures([{ at, key: "mirror/rel2/x", detail: "refused" }], ["rel", "rel2"]);
+    expect([...last.keys()]).toEqual(["rel2"]);
   });
 
   it("escapes what it shows", () => {
