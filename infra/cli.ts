@@ -26,11 +26,27 @@ function helpText(command: Command<NonNullable<ParseArgsConfig["options"]>>): st
   return lines.join("\n");
 }
 
+/**
+ * `--packages -3` is an option given a negative number, not two options: joined as `--packages=-3`
+ * so the option's own check refuses it in words ("expects a whole number from 1 …").
+ */
+function numbersAsValues(args: string[], options: NonNullable<ParseArgsConfig["options"]>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const takesValue = /^--[\w-]+$/.test(arg) && options[arg.slice(2)]?.type === "string";
+    if (takesValue && next !== undefined && /^-\d/.test(next)) out.push(`${arg}=${args[++i]}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
 export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(command: Command<O>, args = process.argv.slice(2)) {
   installFailureHandler();
   const name = command.usage.split(" -- ")[0];
   const config = {
-    args,
+    args: numbersAsValues(args, command.options),
     options: { ...command.options, help: { type: "boolean" as const, short: "h" } },
     allowPositionals: command.positionals ?? false,
     strict: true as const,

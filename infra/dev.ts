@@ -16,7 +16,7 @@ let args = process.argv.slice(2);
 const port = process.env.PORT?.trim();
 if (port) {
   if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-    console.error(`PORT: expected a port number from 1 to 65535, got ${JSON.stringify(process.env.PORT)}`);
+    console.error(`✗ PORT: expected a port number from 1 to 65535, got ${JSON.stringify(process.env.PORT)}`);
     process.exit(2);
   }
   args = withDefault(args, "--port", port);

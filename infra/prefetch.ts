@@ -77,6 +77,23 @@ const count = (name: "concurrency" | "rate" | "packages", fallback: number, max:
 
 const direct = values["to-bucket"] !== undefined || values["to-endpoint"] !== undefined;
 if (direct && !values.upstream) fail("--to-bucket fills a bucket without a worker: --upstream names the storage server to download from");
+/** The bucket to fill directly, checked before anything is fetched. */
+const bucketOptions = direct
+  ? (() => {
+      const accessKeyId = process.env.S3_ACCESS_KEY_ID;
+      const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
+      if (!values["to-endpoint"] || !values["to-bucket"]) fail("--to-endpoint and --to-bucket go together");
+      if (!accessKeyId || !secretAccessKey) fail("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for --to-bucket");
+      return {
+        endpoint: endpointOf("--to-endpoint", values["to-endpoint"]),
+        bucket: bucketNameOf("--to-bucket", values["to-bucket"]),
+        region: values.region,
+        virtualHost: values["virtual-host"],
+        accessKeyId,
+        secretAccessKey,
+      };
+    })()
+  : null;
 const base = (direct ? values.upstream! : (values.url ?? process.env.PKGEDGE_URL ?? "http://127.0.0.1:8787")).replace(/\/+$/, "");
 if (!/^https?:\/\//.test(base)) fail(`${direct ? "--upstream" : "--url"} expects an http(s) URL, got ${base}`);
 // The worker's verifier limits, as the operator's environment sets them (a bad value stops here).
@@ -241,24 +258,7 @@ function intoBucket(s3: S3Client, bucket: string): Target {
   };
 }
 
-function bucketTarget(): Target {
-  const accessKeyId = process.env.S3_ACCESS_KEY_ID;
-  const secretAccessKey = process.env.S3_SECRET_ACCESS_KEY;
-  if (!values["to-endpoint"] || !values["to-bucket"]) fail("--to-endpoint and --to-bucket go together");
-  if (!accessKeyId || !secretAccessKey) fail("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for --to-bucket");
-  const bucket = bucketNameOf("--to-bucket", values["to-bucket"]);
-  const s3 = s3Client({
-    endpoint: endpointOf("--to-endpoint", values["to-endpoint"]),
-    bucket,
-    region: values.region,
-    virtualHost: values["virtual-host"],
-    accessKeyId,
-    secretAccessKey,
-  });
-  return intoBucket(s3, bucket);
-}
-
-const target = direct ? bucketTarget() : throughMirror;
+const target = bucketOptions ? intoBucket(s3Client(bucketOptions), bucketOptions.bucket) : throughMirror;
 
 /** One item: already there is done; else filled, and a package's artifacts queued when asked. */
 async function visit(item: { path: string; label: string }): Promise<void> {

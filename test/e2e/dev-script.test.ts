@@ -78,6 +78,6 @@ describe("npm run dev", () => {
   it("refuses a PORT that is not a port, naming it", async () => {
     const { code, output } = await outputOf(spawnNode("infra/dev.ts", [], { env: { PORT: "80a" }, stdio: ["ignore", "pipe", "pipe"] }));
     expect(code).toBe(2);
-    expect(output).toContain('PORT: expected a port number from 1 to 65535, got "80a"');
+    expect(output).toContain('✗ PORT: expected a port number from 1 to 65535, got "80a"');
   });
 });

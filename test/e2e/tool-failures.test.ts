@@ -45,7 +45,21 @@ describe("operator commands explain a failure in one line", () => {
       /DNS lookup failed for upstream\.invalid/,
       1,
     );
-    await failsWith("prefetch.ts", ["--registry", "latest", "--packages", "-3"], {}, /--packages needs a value, and "-3" is not one/, 2);
+    await failsWith(
+      "prefetch.ts",
+      ["--registry", "latest", "--packages", "-3"],
+      {},
+      /--packages expects a whole number from 1 to 10000000, got -3/,
+      2,
+    );
+    // A bad bucket name is refused before the upstream is asked (whose DNS failure would hide it).
+    await failsWith(
+      "prefetch.ts",
+      ["--registry", "latest", "--upstream", "http://upstream.invalid", "--to-endpoint", s3.endpoint, "--to-bucket", "Bad_Name"],
+      creds,
+      /--to-bucket: "Bad_Name" is not a bucket name/,
+      2,
+    );
   });
 
   it("smoke: a refused connection and a DNS failure, per step", async () => {
