@@ -35,7 +35,7 @@ export function textLine(level: Level, event: string, fields: Record<string, unk
       f.path,
       f.status,
       typeof f.cache === "string" ? f.cache.toUpperCase() : "-",
-      size(f.bytes),
+      byteSize(f.bytes),
       `${f.duration_ms} ms`,
     ];
     if (f.broken) parts.push("BROKEN");
@@ -49,7 +49,8 @@ export function textLine(level: Level, event: string, fields: Record<string, unk
   return [level === "info" ? "" : level, event, ...rest].filter(Boolean).join(" ");
 }
 
-function size(bytes: unknown): string {
+/** A byte count as people read it: `394 B`, `1.5 MiB` ("-" when there is none). */
+export function byteSize(bytes: unknown): string {
   if (typeof bytes !== "number") return "-";
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;

@@ -87,7 +87,7 @@ describe.skipIf(!executable)("the status page in Chromium", () => {
     );
     expect(hours).toHaveLength(24);
     expect(hours.reduce((n, h) => n + h.requests, 0)).toBe(1);
-    expect(hours.slice(-2).map((h) => h.title)).toContainEqual(expect.stringMatching(/UTC: hit: 1$/));
+    expect(hours.slice(-2).map((h) => h.title)).toContainEqual(expect.stringMatching(/UTC: hit: 1, \d+ B sent$/));
     const bars = await page.$$eval("svg#hourly g.hour rect:not([fill=transparent])", (rs) =>
       rs.map((r) => (r as unknown as { getBoundingClientRect(): { height: number } }).getBoundingClientRect().height),
     );

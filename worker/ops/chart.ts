@@ -7,6 +7,7 @@
 import type { CacheOutcome } from "./access-log";
 import { HOUR_MS, HOURS_KEPT, hourStart, type HourCounts } from "./counts";
 import { esc } from "./html";
+import { byteSize } from "../log";
 
 /** Drawn bottom to top in this order, with these colours (the legend uses the same). */
 export const SERIES: readonly { outcome: CacheOutcome; label: string; colour: string }[] = [
@@ -47,6 +48,7 @@ export function hourlyChart(hours: readonly HourCounts[], now = Date.now()): str
   const byHour = new Map(hours.map((h) => [h.at, h] as const));
   const slots = Array.from({ length: HOURS_KEPT }, (_, i) => first + i * HOUR_MS);
   const sum = slots.reduce((n, at) => n + total(byHour.get(at)), 0);
+  const sent = slots.reduce((n, at) => n + (byHour.get(at)?.bytes ?? 0), 0);
   const peak = slots.reduce((best, at) => (total(byHour.get(at)) > total(byHour.get(best)) ? at : best), slots[0]!);
   const top = niceCeiling(total(byHour.get(peak)));
   const y = (n: number) => TOP + PLOT - (n / top) * PLOT;
@@ -55,6 +57,7 @@ export function hourlyChart(hours: readonly HourCounts[], now = Date.now()): str
     const h = byHour.get(at);
     const x = LEFT + i * SLOT + 1;
     const said = h ? SERIES.filter((s) => h.outcomes[s.outcome] > 0).map((s) => `${s.label}: ${h.outcomes[s.outcome]}`) : [];
+    if (h && total(h) > 0) said.push(`${byteSize(h.bytes)} sent`);
     let base = 0;
     const rects = SERIES.map((s) => {
       const n = h?.outcomes[s.outcome] ?? 0;
@@ -76,7 +79,7 @@ export function hourlyChart(hours: readonly HourCounts[], now = Date.now()): str
   const summary =
     sum === 0
       ? "No requests in the last 24 hours"
-      : `Requests per hour over the last 24 hours: ${sum} in all, at most ${total(byHour.get(peak))} (${clock(peak)} UTC)`;
+      : `Requests per hour over the last 24 hours: ${sum} in all (${byteSize(sent)} sent), at most ${total(byHour.get(peak))} (${clock(peak)} UTC)`;
   return (
     `<svg id="hourly" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="100%" role="img" aria-label="${esc(summary)}" font-size="11" font-family="system-ui,sans-serif">` +
     `<title>${esc(summary)}</title>` +

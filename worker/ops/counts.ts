@@ -9,10 +9,11 @@ export const HOUR_MS = 3_600_000;
 /** The status page's chart spans this many hours; older hours are dropped. */
 export const HOURS_KEPT = 24;
 
-/** Requests of one hour by outcome; `at` is the hour's start (ms since the epoch, UTC). */
+/** Requests of one hour by outcome, and the body bytes sent; `at` is the hour's start (ms since the epoch, UTC). */
 export interface HourCounts {
   at: number;
   outcomes: Record<CacheOutcome, number>;
+  bytes: number;
 }
 
 export function noOutcomes(): Record<CacheOutcome, number> {
@@ -37,7 +38,9 @@ export class RequestCounts {
     if (record.broken) this.broken++;
     if (record.cache) {
       this.outcomes[record.cache]++;
-      this.hour(now).outcomes[record.cache]++;
+      const hour = this.hour(now);
+      hour.outcomes[record.cache]++;
+      hour.bytes += record.bytes ?? 0;
     }
     this.bytesSent += record.bytes ?? 0;
     if (record.cache === "miss") this.bytesFilled += record.bytes ?? 0;
@@ -54,7 +57,7 @@ export class RequestCounts {
     const at = hourStart(now);
     const last = this.hours.at(-1);
     if (last && last.at === at) return last;
-    const fresh = { at, outcomes: noOutcomes() };
+    const fresh = { at, outcomes: noOutcomes(), bytes: 0 };
     this.hours.push(fresh);
     while (this.hours.length > HOURS_KEPT || this.hours[0]!.at <= at - HOURS_KEPT * HOUR_MS) this.hours.shift();
     return fresh;

@@ -244,8 +244,9 @@ async function queryTotals(url: string, token: string): Promise<AnalyticsTotals>
       outcomes[cache] = (outcomes[cache] ?? 0) + n;
       const at = hourOf(r.hour);
       if (at === null || !(cache in noOutcomes())) continue;
-      const hour = hours.get(at) ?? { at, outcomes: noOutcomes() };
+      const hour = hours.get(at) ?? { at, outcomes: noOutcomes(), bytes: 0 };
       hour.outcomes[cache as CacheOutcome] += Math.round(n);
+      hour.bytes += Math.round(Number(r.body_bytes_sent));
       hours.set(at, hour);
     }
     return {
@@ -254,7 +255,9 @@ async function queryTotals(url: string, token: string): Promise<AnalyticsTotals>
       requests: Math.round(requests),
       bytes: Math.round(bytes),
       outcomes: Object.fromEntries(Object.entries(outcomes).map(([k, v]) => [k, Math.round(v)])),
-      hours: [...hours.values()].sort((a, b) => a.at - b.at).map((h) => ({ hour: new Date(h.at).toISOString(), outcomes: h.outcomes })),
+      hours: [...hours.values()]
+        .sort((a, b) => a.at - b.at)
+        .map((h) => ({ hour: new Date(h.at).toISOString(), outcomes: h.outcomes, bytes: h.bytes })),
     };
   } catch (err) {
     return { error: `Analytics Engine could not be asked: ${err instanceof Error ? err.message : String(err)}`, as_of: asOf };
@@ -270,9 +273,10 @@ function hourOf(value: unknown): number | null {
 /** The deployment's last 24 hours by the hour, when Analytics Engine answered with them. */
 export function analyticsHours(totals: AnalyticsTotals | string | null): HourCounts[] | null {
   if (typeof totals !== "object" || totals === null || !Array.isArray(totals.hours)) return null;
-  return (totals.hours as { hour: string; outcomes: HourCounts["outcomes"] }[]).map((h) => ({
+  return (totals.hours as (Omit<HourCounts, "at"> & { hour: string })[]).map((h) => ({
     at: Date.parse(h.hour),
     outcomes: h.outcomes,
+    bytes: h.bytes,
   }));
 }
 

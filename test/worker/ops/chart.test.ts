@@ -6,9 +6,10 @@ import { HOUR_MS, noOutcomes, RequestCounts, type HourCounts } from "../../../wo
 import type { AccessRecord } from "../../../worker/ops/access-log";
 
 const now = Date.parse("2026-12-05T14:20:00Z");
-const hour = (hoursAgo: number, over: Partial<HourCounts["outcomes"]>): HourCounts => ({
+const hour = (hoursAgo: number, over: Partial<HourCounts["outcomes"]>, bytes = 0): HourCounts => ({
   at: Date.parse("2026-12-05T14:00:00Z") - hoursAgo * HOUR_MS,
   outcomes: { ...noOutcomes(), ...over },
+  bytes,
 });
 
 /** Each hour's group: its data-hour, data-requests, tooltip and the bars' heights by colour. */
@@ -23,7 +24,10 @@ function bars(svg: string) {
 
 describe("the 24-hour chart", () => {
   it("draws 24 hours ending with the current one, each stacked by outcome in proportion, with a tooltip", () => {
-    const svg = hourlyChart([hour(0, { hit: 70, miss: 30 }), hour(5, { hit: 10, error: 2 }), hour(30, { hit: 999 })], now);
+    const svg = hourlyChart(
+      [hour(0, { hit: 70, miss: 30 }, 3 * 1024 ** 2), hour(5, { hit: 10, error: 2 }, 1000), hour(30, { hit: 999 })],
+      now,
+    );
     const hours = bars(svg);
     expect(hours).toHaveLength(24);
     expect(hours[0]!.hour).toBe("2026-12-04T15:00:00.000Z");
@@ -31,13 +35,13 @@ describe("the 24-hour chart", () => {
     expect(hours.map((h) => h.requests).reduce((a, b) => a + b)).toBe(112); // the hour 30 h ago is not drawn
     const colour = (o: string) => SERIES.find((s) => s.outcome === o)!.colour;
     const last = hours[23]!;
-    expect(last.title).toBe("14:00–15:00 UTC: hit: 70, miss (filled): 30");
+    expect(last.title).toBe("14:00–15:00 UTC: hit: 70, miss (filled): 30, 3.0 MiB sent");
     // The axis tops at 100 (the peak); 70 hits are 70% of the plot, 30 misses 30%.
     expect(last.heights[colour("hit")]! / last.heights[colour("miss")]!).toBeCloseTo(70 / 30, 1);
     expect(last.heights[colour("hit")]! / bars(svg)[18]!.heights[colour("hit")]!).toBeCloseTo(7, 1);
-    expect(hours[18]!.title).toBe("09:00–10:00 UTC: hit: 10, error: 2");
+    expect(hours[18]!.title).toBe("09:00–10:00 UTC: hit: 10, error: 2, 1000 B sent");
     expect(hours[1]!.title).toBe("16:00–17:00 UTC: no requests");
-    expect(svg).toContain('aria-label="Requests per hour over the last 24 hours: 112 in all, at most 100 (14:00 UTC)"');
+    expect(svg).toContain('aria-label="Requests per hour over the last 24 hours: 112 in all (3.0 MiB sent), at most 100 (14:00 UTC)"');
     expect(svg).toMatch(/<text[^>]*text-anchor="end">100<\/text>/);
     expect(svg).not.toMatch(/<script|href=/);
   });
@@ -66,8 +70,8 @@ describe("an isolate's hourly counts", () => {
     counts.add(record(null), t0 + 2000); // no outcome (not a protocol answer): not charted
     counts.add(record("hit"), t0 + 3 * HOUR_MS);
     expect(counts.lastDay(t0 + 3 * HOUR_MS)).toEqual([
-      { at: Date.parse("2026-12-05T00:00:00Z"), outcomes: { ...noOutcomes(), hit: 1, miss: 1 } },
-      { at: Date.parse("2026-12-05T03:00:00Z"), outcomes: { ...noOutcomes(), hit: 1 } },
+      { at: Date.parse("2026-12-05T00:00:00Z"), outcomes: { ...noOutcomes(), hit: 1, miss: 1 }, bytes: 2 },
+      { at: Date.parse("2026-12-05T03:00:00Z"), outcomes: { ...noOutcomes(), hit: 1 }, bytes: 1 },
     ]);
     expect(counts.lastDay(t0 + 24 * HOUR_MS)).toHaveLength(1); // midnight's hour is a day old
     counts.add(record("error"), t0 + 48 * HOUR_MS);

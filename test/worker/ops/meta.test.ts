@@ -125,11 +125,12 @@ describe("Analytics Engine", () => {
     const withToken = await json(await testWorker({ ...vars, ANALYTICS_API_TOKEN: sql.token }).fetch("/meta/stats"));
     expect(withToken.analytics).toMatchObject({ requests: 11, bytes: 1000, outcomes: { hit: 7, miss: 3, negative: 1 } });
     // By the hour too (the status page's chart): two of the hits five hours before the rest.
-    const hours = withToken.analytics.hours as { hour: string; outcomes: object }[];
+    const hours = withToken.analytics.hours as { hour: string; outcomes: object; bytes: number }[];
     expect(hours.map((h) => h.outcomes)).toEqual([
       { hit: 2, miss: 0, joined: 0, negative: 0, error: 0 },
       { hit: 5, miss: 3, joined: 0, negative: 1, error: 0 },
     ]);
+    expect(hours.map((h) => h.bytes)).toEqual([200, 800]);
     expect(Date.parse(hours[1]!.hour) - Date.parse(hours[0]!.hour)).toBe(5 * 3_600_000);
     expect(hours[1]!.hour).toMatch(/T\d\d:00:00\.000Z$/);
     const badToken = await json(await testWorker({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/meta/stats"));

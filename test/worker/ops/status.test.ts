@@ -117,7 +117,7 @@ describe("the status page", () => {
     expect(hours.reduce((n, h) => n + Number(h[1]), 0)).toBe(4);
     const busy = hours.filter((h) => h[1] !== "0");
     // In this hour (or, at an hour's turn, the last two).
-    if (busy.length === 1) expect(busy[0]![2]).toMatch(/UTC: hit: 2, miss \(filled\): 1, not found: 1$/);
+    if (busy.length === 1) expect(busy[0]![2]).toMatch(/UTC: hit: 2, miss \(filled\): 1, not found: 1, [\d.]+ KiB sent$/);
     expect(hours.indexOf(busy.at(-1)!)).toBe(23);
     expect(html).toContain('<span class="key"><span class="swatch" style="background:#2e8b57"></span>hit</span>');
   });
@@ -132,8 +132,8 @@ describe("the status page", () => {
     const busy = hours.flatMap((h, i) => (h[0] ? [i] : []));
     expect(busy).toHaveLength(2);
     expect(busy[1]! - busy[0]!).toBe(5);
-    expect(hours[busy[0]!]).toEqual([2, expect.stringMatching(/UTC: hit: 2$/)]);
-    expect(hours[busy[1]!]).toEqual([9, expect.stringMatching(/UTC: hit: 5, miss \(filled\): 3, not found: 1$/)]);
+    expect(hours[busy[0]!]).toEqual([2, expect.stringMatching(/UTC: hit: 2, 200 B sent$/)]);
+    expect(hours[busy[1]!]).toEqual([9, expect.stringMatching(/UTC: hit: 5, miss \(filled\): 3, not found: 1, 800 B sent$/)]);
     expect(hours.reduce((n, h) => n + Number(h[0]), 0)).toBe(11);
     const refused = await (await testWorker({ ...vars, ANALYTICS_API_TOKEN: "wrong" }).fetch("/")).text();
     expect(refused).toMatch(/seen by this isolate only, since [^(]*\(Analytics Engine could not be asked: the SQL API answered 401/);
