@@ -2,7 +2,8 @@
  * Warm hits, each beside nginx serving the same files from disk (how the deployment pkgedge
  * replaces served hits) and the runtime floor (a worker answering from memory: under wrangler dev
  * a local proxy sits in front of workerd, and small requests mostly measure it):
- *   (a) a small package tarball, 32 concurrent keep-alive clients for a fixed duration
+ *   (a) a small package tarball, 32 concurrent keep-alive clients for a fixed duration, also beside
+ *       a naive worker returning the same object from its bucket (`get`, then the body)
  *   (b) one warm 300 MB artifact
  */
 
@@ -15,11 +16,15 @@ import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { artifact300MB } from "./data.ts";
-import { drain, mb, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
+import { drain, mb, med, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
+import { cpuDuring } from "./cpu.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 32;
+const NAIVE_SMALL = "naive R2 worker (one get, obj.body)";
+const FLOOR = "runtime floor (worker answering from memory)";
+const CPU_REQUESTS = 2000;
 
 interface Load {
   rps: number;
@@ -91,6 +96,33 @@ async function warmFromS3(upstream: string, path: string, size: number): Promise
   }
 }
 
+/**
+ * (a, CPU) What each server spends per warm hit, in all (wrangler, workerd) and in workerd alone,
+ * over CPU_REQUESTS requests at 32 connections, RUNS times, medians: steadier than requests/s on a
+ * shared machine. The naive worker that logs one line per request shows what the log line costs.
+ */
+async function cpuPerHit(servers: { name: string; url: string; pgid: number }[]): Promise<void> {
+  console.log(`\n## (a, CPU) CPU per warm hit: ${CPU_REQUESTS} requests, ${CONNECTIONS} connections, ${RUNS} runs, medians`);
+  const per = new Map<string, { all: number[]; workerd: number[] }>(servers.map((s) => [s.name, { all: [], workerd: [] }]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const s of servers) {
+      const cpu = await cpuDuring(s.pgid, async () => {
+        const r = await autocannon({ url: s.url, connections: CONNECTIONS, amount: CPU_REQUESTS });
+        if (r.errors + r.non2xx > 0) throw new Error(`${s.name}: ${r.errors + r.non2xx} failed requests`);
+      });
+      per.get(s.name)!.all.push(cpu.all / CPU_REQUESTS);
+      per.get(s.name)!.workerd.push(cpu.workerd / CPU_REQUESTS);
+    }
+  }
+  const first = per.get(servers[0]!.name)!;
+  const rows = [["server", "CPU per request", "of which workerd", "pkgedge's CPU / its CPU"]];
+  for (const s of servers) {
+    const m = per.get(s.name)!;
+    rows.push([s.name, `${med(m.all).toFixed(2)} ms`, `${med(m.workerd).toFixed(2)} ms`, ratio(med(first.all), med(m.all))]);
+  }
+  table(rows);
+}
+
 export async function benchHits(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "pkgedge-bench-"));
   try {
@@ -133,15 +165,28 @@ export async function benchHits(): Promise<void> {
       };
       add("pkgedge (wrangler dev, local R2)", await load(dev.url + pkg));
       if (nginx) add("nginx static", await load(nginx.url + pkg));
-      await withBenchWorker(async (floor) =>
-        add("runtime floor (worker answering from memory)", await load(`${floor}/floor?size=${size}`)),
-      );
-      table(rows);
-      const p = results["pkgedge (wrangler dev, local R2)"]!;
-      if (nginx) console.log(`  pkgedge / nginx: ${ratio(p.rps, results["nginx static"]!.rps)} the requests/s`);
-      console.log(
-        `  pkgedge / runtime floor: ${ratio(p.rps, results["runtime floor (worker answering from memory)"]!.rps)} the requests/s`,
-      );
+      await withBenchWorker(async (bench, benchPgid) => {
+        // The same object from the same kind of local bucket by a worker that does nothing else.
+        const put = (await (
+          await fetch(`${bench}/r2-put?part=0&url=${encodeURIComponent(fixture.configure("naive-small", {}) + pkg)}`)
+        ).json()) as {
+          key: string;
+          size: number;
+        };
+        if (put.size !== size) throw new Error(`the naive worker stored ${put.size} bytes, expected ${size}`);
+        add(NAIVE_SMALL, await load(`${bench}/naive-get?key=${put.key}`));
+        add(FLOOR, await load(`${bench}/floor?size=${size}`));
+        table(rows);
+        const p = results["pkgedge (wrangler dev, local R2)"]!;
+        if (nginx) console.log(`  pkgedge / nginx: ${ratio(p.rps, results["nginx static"]!.rps)} the requests/s`);
+        console.log(`  pkgedge / naive R2 worker: ${ratio(p.rps, results[NAIVE_SMALL]!.rps)} the requests/s (the goal: ≥ 0.90×)`);
+        console.log(`  pkgedge / runtime floor: ${ratio(p.rps, results[FLOOR]!.rps)} the requests/s`);
+        await cpuPerHit([
+          { name: "pkgedge (access log on)", url: dev.url + pkg, pgid: dev.process.pid! },
+          { name: NAIVE_SMALL, url: `${bench}/naive-get?key=${put.key}`, pgid: benchPgid },
+          { name: "naive R2 worker logging one line per request", url: `${bench}/naive-get?key=${put.key}&log=1`, pgid: benchPgid },
+        ]);
+      });
 
       console.log(`\n## (b) one warm ${mb(t.size)} artifact`);
       const big2 = [["server", "median time", "rate", "pkgedge vs it"]];

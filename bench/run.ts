@@ -3,7 +3,8 @@
  * machine and data, reported as ratios (absolute numbers on these machines are noisy). Sections:
  *
  *   verify  the tree-hash verifier inside workerd vs `gzip -dc FILE | sha1sum`         (bench/verify.ts)
- *   hits    (a) small warm hits at 32 connections, (b) a warm 300 MB artifact, vs nginx (bench/hits.ts)
+ *   hits    (a) small warm hits at 32 connections (requests/s, and CPU per request beside a naive R2
+ *           worker with and without a log line), (b) a warm 300 MB artifact, vs nginx (bench/hits.ts)
  *   cold    (c) cold 300 MB vs direct and nginx proxy_cache, (d) memory, (e) 50 at once (bench/cold.ts)
  *   packages  cold 1 MB and 8 MB packages vs direct; a cold 34 MB fill whose upstream resets halfway (bench/packages.ts)
  *   tree    the verifier's memory per archive entry beside a bare Map of the same entries (bench/tree-memory.ts)

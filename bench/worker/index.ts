@@ -5,7 +5,8 @@
  *   GET /r2-put?url=U&part=N      U's body written straight into the bucket: one put, or multipart
  *                                 with N-byte parts (the bucket's own write speed, nothing else)
  *   GET /floor?size=N             N bytes from memory: the runtime floor for small responses
- *   GET /naive-get?key=K          one bucket get, obj.body returned: the runtime floor for warm reads
+ *   GET /naive-get?key=K[&log=1]  one bucket get, obj.body returned: the runtime floor for warm reads
+ *                                 (log=1: and one JSON line of an access log's size logged)
  *   GET /naive-s3?endpoint=E&bucket=B&key=K
  *                                 one signed GET to an S3 server (the test server's fixed credentials),
  *                                 its body returned: the floor for warm reads from an S3 bucket
@@ -59,6 +60,11 @@ export default {
     if (pathname === "/naive-get") {
       const obj = await env.BUCKET.get(searchParams.get("key") ?? "");
       if (!obj) return new Response("no such object", { status: 404 });
+      // With log=1, one JSON line per request of an access log's size: what logging alone costs.
+      if (searchParams.has("log"))
+        console.log(
+          JSON.stringify({ level: "info", event: "request", path: pathname, key: obj.key, size: obj.size, pad: "x".repeat(600) }),
+        );
       return new Response(obj.body, { headers: { "content-type": "application/x-gzip", "content-length": String(obj.size) } });
     }
     if (pathname === "/naive-s3") {
