@@ -4,9 +4,9 @@
  * admin token minted the same way. The tokens are the worker's own (worker/auth/token.ts).
  */
 
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { authFilePlace, authToml } from "../worker/auth/answers.ts";
-import { issueToken, MIN_SIGNING_KEY_LENGTH, parseLifetime } from "../worker/auth/token.ts";
+import { issueToken, MAX_GRANT_SECONDS, MIN_SIGNING_KEY_LENGTH, parseLifetime } from "../worker/auth/token.ts";
 import { parseCommand } from "./cli.ts";
 
 const { values } = parseCommand({
@@ -49,15 +49,15 @@ if (actions.length !== 1) refuse("give exactly one of --user, --revoke, --revoke
 if (values.user !== undefined) {
   const grant = parseLifetime(values.expires!);
   const first = parseLifetime(values["access-expires"]!);
-  if (grant === null) refuse(`--expires ${JSON.stringify(values.expires)}: expected e.g. 90d, 12h, 30m or 3600s`);
+  if (grant === null)
+    refuse(`--expires ${JSON.stringify(values.expires)}: expected e.g. 90d, 12h, 30m or 3600s, at most ${MAX_GRANT_SECONDS / 86400}d`);
   if (first === null) refuse(`--access-expires ${JSON.stringify(values["access-expires"])}: expected e.g. 1d, 12h or 3600s`);
   const now = Math.floor(Date.now() / 1000);
   let issued: [Awaited<ReturnType<typeof issueToken>>, Awaited<ReturnType<typeof issueToken>>];
   try {
-    issued = [
-      await issueToken(key, values.user, "access", Math.min(first, grant), now),
-      await issueToken(key, values.user, "refresh", grant, now),
-    ];
+    // One grant: the refresh token starts it, the first access token belongs to it.
+    const refresh = await issueToken(key, values.user, "refresh", grant, now);
+    issued = [await issueToken(key, values.user, "access", Math.min(first, grant), now, refresh.payload), refresh];
   } catch (err) {
     refuse(err instanceof Error ? err.message : String(err));
   }
@@ -69,10 +69,12 @@ if (values.user !== undefined) {
     refresh_url: `${url}/auth/refresh`,
   });
   const where = authFilePlace(url);
-  if (values.out) writeFileSync(values.out, file, { mode: 0o600 });
-  else process.stdout.write(file);
+  if (values.out) {
+    writeFileSync(values.out, file, { mode: 0o600 });
+    chmodSync(values.out, 0o600); // an existing file keeps its own mode through a write
+  } else process.stdout.write(file);
   console.error(
-    `✓ ${values.user}: access token id ${access.payload.jti}, refresh token id ${refresh.payload.jti}, until ${new Date(refresh.payload.exp * 1000).toISOString()}`,
+    `✓ ${values.user}: grant id ${refresh.payload.gid} (--revoke-token it to cut this file and every refresh of it), until ${new Date(refresh.payload.exp * 1000).toISOString()}`,
   );
   console.error(`  ${values.out ? `written to ${values.out}; ` : ""}the user installs it as ${where} (with JULIA_PKG_SERVER=${url})`);
 } else {

@@ -1,6 +1,9 @@
 /** `npm run token`: the auth.toml a user installs, from the signing key in the environment, or a one-line refusal. */
 
 import { describe, expect, it } from "vitest";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { verifyToken } from "../../worker/auth/token.ts";
 import { runScript } from "./run-script.ts";
 
@@ -32,6 +35,21 @@ describe("npm run token", () => {
     expect(field("refresh_url")).toBe("https://pkg.example.org:8443/julia/auth/refresh");
     expect(output).toContain("~/.julia/servers/pkg.example.org_8443/auth.toml");
     expect((await verifyToken("another-key-0123456789abcdef0123456789", field("access_token")!, "access")).ok).toBe(false);
+    // One grant: the id printed is the one both tokens carry (and every refresh of them will).
+    expect(access.ok && refresh.ok && access.payload.gid).toBe(refresh.ok && refresh.payload.gid);
+    expect(output).toContain(`grant id ${refresh.ok && refresh.payload.gid}`);
+  });
+
+  it("--out writes a file only its owner reads, also over an existing file that others could", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "pkgedge-token-")), "auth.toml");
+    writeFileSync(out, "old\n");
+    chmodSync(out, 0o644);
+    const { code, output } = await runScript("infra/token.ts", ["--user", "alice", "--url", "https://pkg.example.org", "--out", out], {
+      AUTH_SIGNING_KEY: KEY,
+    });
+    expect(code, output).toBe(0);
+    expect((statSync(out).mode & 0o777).toString(8)).toBe("600");
+    expect(readFileSync(out, "utf8")).toMatch(/^access_token = "pkgedge1\./);
   });
 
   it("answers --help, and refuses an unknown option in one line", async () => {
@@ -46,6 +64,7 @@ describe("npm run token", () => {
   it("refuses a bad lifetime or user name, and more than one action", async () => {
     for (const args of [
       ["--user", "alice", "--expires", "1y"],
+      ["--user", "alice", "--expires", "1826d"], // past five years: a typo, not a grant
       ["--user", "../alice"],
       ["--user", "alice", "--revoke", "bob"],
     ]) {

@@ -4,7 +4,7 @@
  */
 
 /** Why a request was refused, for the access log and the 401: a token's own problem, or none sent. */
-export type AuthRefusal = "missing" | "malformed" | "signature" | "expired" | "wrong-type" | "revoked";
+export type AuthRefusal = "missing" | "malformed" | "signature" | "expired" | "wrong-type" | "revoked" | "future";
 
 const WHY: Record<AuthRefusal, string> = {
   missing: "no token was sent",
@@ -13,6 +13,7 @@ const WHY: Record<AuthRefusal, string> = {
   expired: "the token has expired",
   "wrong-type": "the token sent is not an access token (a refresh token only works at /auth/refresh)",
   revoked: "the token was revoked",
+  future: "the token was issued in the future (the clock of the machine that issued it is ahead): ask for a new one",
 };
 
 const DEFAULT_HELP = "ask the operator of this server";

@@ -26,14 +26,15 @@ export async function refreshAnswer(rt: Runtime, request: Request, note: Request
     note.authRefusal = grant.reason;
     return unauthorized(grant.reason, request, rt.config.auth.help, rt.config.pathPrefix);
   }
-  const { sub, exp } = grant.payload;
+  const { sub, exp, gid, giat } = grant.payload;
   note.authUser = sub;
   const now = Math.floor(Date.now() / 1000);
   const key = rt.secrets.authSigningKey!;
-  // An access token never outlives the grant it came from; the new refresh token keeps its expiry.
+  // An access token never outlives the grant it came from; the new refresh token keeps its expiry;
+  // both stay in the grant, so revoking it (or its user) reaches them too.
   const lifetime = Math.min(rt.config.auth.accessTtlSeconds, exp - now);
-  const access = await issueToken(key, sub, "access", lifetime, now);
-  const refresh = await issueToken(key, sub, "refresh", exp - now, now);
+  const access = await issueToken(key, sub, "access", lifetime, now, { gid, giat });
+  const refresh = await issueToken(key, sub, "refresh", exp - now, now, { gid, giat });
   const url = new URL(request.url);
   const body = authToml({
     access_token: access.token,

@@ -18,9 +18,12 @@ export interface RevocationList {
   tokens: Record<string, number>;
 }
 
+/** A user's cut-off covers every grant issued at or before it; a token id names one token, or a whole grant. */
 export function isRevoked(list: RevocationList, payload: TokenPayload): boolean {
   const cutoff = Object.hasOwn(list.users, payload.sub) ? list.users[payload.sub]! : undefined;
-  return (cutoff !== undefined && payload.iat <= cutoff) || Object.hasOwn(list.tokens, payload.jti);
+  return (
+    (cutoff !== undefined && payload.giat <= cutoff) || Object.hasOwn(list.tokens, payload.jti) || Object.hasOwn(list.tokens, payload.gid)
+  );
 }
 
 /** The stored revocation list cannot be parsed: no token is let through unchecked while it is so. */

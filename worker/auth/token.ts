@@ -18,10 +18,32 @@ export interface TokenPayload {
   exp: number;
   /** A random identifier: what the log may show and what /auth/revoke can name. */
   jti: string;
+  /**
+   * The grant a token belongs to: every token `npm run token` issues together, and every token
+   * refreshed from them, share its id and its issue time. Revoking the grant's id, or a user at or
+   * after the grant's issue time, reaches them all (a refreshed token is not a way out).
+   */
+  gid: string;
+  giat: number;
+}
+
+/** The grant a token starts or continues. */
+export interface Grant {
+  gid: string;
+  giat: number;
 }
 
 /** Why a token was refused: each becomes its own sentence in a 401. */
-type TokenRefusal = "malformed" | "signature" | "expired" | "wrong-type" | "revoked";
+type TokenRefusal = "malformed" | "signature" | "expired" | "wrong-type" | "revoked" | "future";
+
+/**
+ * How far ahead of this server's clock a token's issue time may be (the operator's machine signs
+ * `npm run token`'s). A token from further ahead is refused: it would escape a user revocation made
+ * before its issue time.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+/** The longest grant `npm run token` issues: five years. */
+export const MAX_GRANT_SECONDS = 5 * 365 * 86400;
 
 export type TokenCheck = { ok: true; payload: TokenPayload } | { ok: false; reason: TokenRefusal };
 
@@ -40,14 +62,18 @@ function base64url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** The bytes of base64url text, or null; only the canonical spelling (so one token has one spelling). */
 function fromBase64url(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  let bytes: Uint8Array;
   try {
     const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
   } catch {
     return null;
   }
+  // atob ignores the unused low bits of the last character: a sibling spelling decodes the same.
+  return base64url(bytes) === text ? bytes : null;
 }
 
 /**
@@ -70,16 +96,20 @@ function newTokenId(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(12)));
 }
 
-/** A new token for `sub`, of type `typ`, valid from `now` for `lifetimeSeconds` (times in seconds). */
+/**
+ * A new token for `sub`, of type `typ`, valid from `now` for `lifetimeSeconds` (times in seconds),
+ * in `grant` (a refresh continues its grant), or starting a grant of its own.
+ */
 export async function issueToken(
   key: string,
   sub: string,
   typ: TokenType,
   lifetimeSeconds: number,
   now = Math.floor(Date.now() / 1000),
+  grant: Grant = { gid: newTokenId(), giat: now },
 ): Promise<{ token: string; payload: TokenPayload }> {
   if (!USER_RE.test(sub)) throw new Error(`a user name is letters, digits and . _ @ + - (at most 64), got ${JSON.stringify(sub)}`);
-  const payload: TokenPayload = { sub, typ, iat: now, exp: now + lifetimeSeconds, jti: newTokenId() };
+  const payload: TokenPayload = { sub, typ, iat: now, exp: now + lifetimeSeconds, jti: newTokenId(), gid: grant.gid, giat: grant.giat };
   return { token: await sign(key, payload), payload };
 }
 
@@ -96,7 +126,11 @@ function payloadOf(json: unknown): TokenPayload | null {
   if (typeof p.sub !== "string" || !USER_RE.test(p.sub)) return null;
   if (typeof p.typ !== "string" || !TYPES.includes(p.typ)) return null;
   if (!whole(p.iat) || !whole(p.exp) || typeof p.jti !== "string" || !JTI_RE.test(p.jti)) return null;
-  return { sub: p.sub, typ: p.typ as TokenType, iat: p.iat as number, exp: p.exp as number, jti: p.jti };
+  // Tokens issued before grants were recorded are each a grant of their own.
+  const gid = p.gid ?? p.jti;
+  const giat = p.giat ?? p.iat;
+  if (typeof gid !== "string" || !JTI_RE.test(gid) || !whole(giat) || (giat as number) > (p.iat as number)) return null;
+  return { sub: p.sub, typ: p.typ as TokenType, iat: p.iat as number, exp: p.exp as number, jti: p.jti, gid, giat: giat as number };
 }
 
 /**
@@ -125,6 +159,7 @@ export async function verifyToken(
   if (!payload) return { ok: false, reason: "malformed" };
   if (payload.typ !== expected) return { ok: false, reason: "wrong-type" };
   if (payload.exp <= now) return { ok: false, reason: "expired" };
+  if (payload.iat > now + MAX_CLOCK_SKEW_SECONDS) return { ok: false, reason: "future" };
   return { ok: true, payload };
 }
 
@@ -134,10 +169,10 @@ export function bearerToken(header: string | null): string | null {
   return m ? m[1]! : null;
 }
 
-/** Lifetimes as the operator writes them: 90d, 12h, 30m, 3600s (or a bare number of seconds). */
+/** Lifetimes as the operator writes them: 90d, 12h, 30m, 3600s (or a bare number of seconds), up to MAX_GRANT_SECONDS. */
 export function parseLifetime(text: string): number | null {
   const m = /^(\d{1,9})([smhd]?)$/.exec(text.trim());
   if (!m) return null;
   const n = Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
-  return n > 0 ? n : null;
+  return n > 0 && n <= MAX_GRANT_SECONDS ? n : null;
 }

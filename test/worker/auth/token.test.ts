@@ -5,7 +5,17 @@
 
 import { describe, expect, it } from "vitest";
 import { ConfigError, configSummary, parseConfig, parseSecrets } from "../../../worker/config";
-import { bearerToken, constantTimeEqual, issueToken, parseLifetime, sign, verifyToken } from "../../../worker/auth/token";
+import {
+  bearerToken,
+  constantTimeEqual,
+  issueToken,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_GRANT_SECONDS,
+  parseLifetime,
+  sign,
+  verifyToken,
+  type TokenPayload,
+} from "../../../worker/auth/token";
 
 const KEY = "k".repeat(32);
 const OTHER = "o".repeat(32);
@@ -74,8 +84,38 @@ describe("tokens", () => {
   });
 
   it("refuse a well-signed payload that is not a token's (no subject, fractional times)", async () => {
-    const bad = await sign(KEY, { sub: "", typ: "access", iat: NOW, exp: NOW + 1.5, jti: "abcdefgh" });
+    const bad = await sign(KEY, { sub: "", typ: "access", iat: NOW, exp: NOW + 1.5, jti: "abcdefgh", gid: "abcdefgh", giat: NOW });
     expect(await verifyToken(KEY, bad, "access", NOW)).toEqual({ ok: false, reason: "malformed" });
+    // A grant cannot start after the token that continues it.
+    const later = await sign(KEY, {
+      sub: "alice",
+      typ: "access",
+      iat: NOW,
+      exp: NOW + 60,
+      jti: "abcdefgh",
+      gid: "abcdefgh",
+      giat: NOW + 1,
+    });
+    expect(await verifyToken(KEY, later, "access", NOW)).toEqual({ ok: false, reason: "malformed" });
+  });
+
+  it("read a token issued before grants were recorded as a grant of its own", async () => {
+    const old = await sign(KEY, { sub: "alice", typ: "access", iat: NOW, exp: NOW + 60, jti: "abcdefgh" } as TokenPayload);
+    const check = await verifyToken(KEY, old, "access", NOW);
+    expect(check.ok && check.payload).toMatchObject({ gid: "abcdefgh", giat: NOW });
+  });
+
+  it("refuse a token issued further ahead of this server's clock than MAX_CLOCK_SKEW_SECONDS", async () => {
+    const ahead = (s: number) => issueToken(KEY, "alice", "access", 3600, NOW + s);
+    expect((await verifyToken(KEY, (await ahead(MAX_CLOCK_SKEW_SECONDS)).token, "access", NOW)).ok).toBe(true);
+    expect(await verifyToken(KEY, (await ahead(MAX_CLOCK_SKEW_SECONDS + 1)).token, "access", NOW)).toEqual({ ok: false, reason: "future" });
+  });
+
+  it("accept one spelling of a token only (a sibling spelling of the MAC's last character is not it)", async () => {
+    const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const { token } = await issueToken(KEY, "alice", "access", 3600, NOW);
+    const sibling = token.slice(0, -1) + B64[B64.indexOf(token.at(-1)!) ^ 1];
+    expect(await verifyToken(KEY, sibling, "access", NOW)).toEqual({ ok: false, reason: "malformed" });
   });
 
   it("read the bearer header and operator lifetimes", () => {
@@ -88,6 +128,9 @@ describe("tokens", () => {
     expect(parseLifetime("300")).toBe(300);
     expect(parseLifetime("0d")).toBeNull();
     expect(parseLifetime("1y")).toBeNull();
+    expect(parseLifetime(`${5 * 365}d`)).toBe(MAX_GRANT_SECONDS);
+    expect(parseLifetime(`${5 * 365 + 1}d`)).toBeNull(); // a typo is not an eternal grant
+    expect(parseLifetime("999999999d")).toBeNull();
   });
 });
 
