@@ -56,25 +56,39 @@ interface Cached {
   readAt: number;
 }
 
-/** One copy per store, so per runtime (each isolate, each configuration). */
+/** One copy per store, so per runtime (each isolate, each configuration)... */
 const cached = new WeakMap<ObjectStore, Cached>();
+/** ...and at most one read of it at a time: requests that find the copy stale share that read. */
+const reading = new WeakMap<ObjectStore, Promise<RevocationList>>();
+
+/** After a failed read, how long a known copy is used before the bucket is asked again. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
 
 /**
  * The list as this isolate knows it, read again once older than `ttlSeconds`. When the bucket
- * cannot be read the last copy is kept (and retried at the next request); with no copy at all the
- * error goes up: a request is not let through unchecked.
+ * cannot be read the last copy is kept (and the read retried a few seconds later, not by every
+ * request); with no copy at all the error goes up: a request is not let through unchecked.
  */
 export async function revocations(store: ObjectStore, ttlSeconds: number, now = Date.now()): Promise<RevocationList> {
   const known = cached.get(store);
   if (known && now - known.readAt < ttlSeconds * 1000) return known.list;
-  try {
-    const { list } = await readList(store);
-    cached.set(store, { list, readAt: now });
-    return list;
-  } catch (err) {
-    if (known) return known.list;
-    throw err;
-  }
+  const inFlight = reading.get(store);
+  if (inFlight) return inFlight;
+  const read = (async () => {
+    try {
+      const { list } = await readList(store);
+      cached.set(store, { list, readAt: now });
+      return list;
+    } catch (err) {
+      if (!known) throw err;
+      cached.set(store, { list: known.list, readAt: Math.min(now, now - ttlSeconds * 1000 + RETRY_AFTER_FAILURE_MS) });
+      return known.list;
+    } finally {
+      reading.delete(store);
+    }
+  })();
+  reading.set(store, read);
+  return read;
 }
 
 export type Revocation = { user: string } | { jti: string };
