@@ -59,14 +59,24 @@ export async function askOrigin(
       const res = await fetch(url, { method: "HEAD", headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
       await res.body?.cancel();
       // A moved resource (a renamed repository: GitHub answers 301 whatever the hash) says nothing
-      // about the hash yet: asked again where it moved, a few times at most.
+      // about the hash yet: asked again where it moved, a few times at most. So does a temporary
+      // redirect within the origin's host (a private Git host's web route sends a request it does
+      // not authorize to its sign-in page, whatever the hash), and, for a registry with a credential,
+      // any temporary redirect: only where it leads can say.
       const location = res.headers.get("location");
-      if (MOVED.has(res.status) && location && hop < MAX_MOVES) {
-        url = new URL(location, url).href;
+      const next = location ? new URL(location, url) : null;
+      const followed =
+        MOVED.has(res.status) || (TO_DOWNLOAD.has(res.status) && (credential !== undefined || next?.host === new URL(url).host));
+      if (followed && next && hop < MAX_MOVES) {
+        url = next.href;
         continue;
       }
       // A temporary redirect to the download (GitHub answers 302 to its download host) says the origin knows the hash.
-      if ((res.status >= 200 && res.status < 300) || TO_DOWNLOAD.has(res.status)) return { kind: "known" };
+      if (TO_DOWNLOAD.has(res.status) && !followed) return { kind: "known" };
+      // A web page is not a download: a sign-in page answers 200 for every hash.
+      if (res.status >= 200 && res.status < 300 && /^text\/html\b/i.test(res.headers.get("content-type") ?? ""))
+        return { kind: "unavailable", error: `${new URL(url).host} answered a web page, not a download (does the credential reach it?)` };
+      if (res.status >= 200 && res.status < 300) return { kind: "known" };
       if (res.status === 404 || res.status === 410 || res.status === 422) return { kind: "unknown", status: res.status };
       // 401/403/429 (GitHub's rate limit: 60 an hour per address without a token), 5xx and other 3xx say nothing.
       const limit = res.headers.get("x-ratelimit-remaining") === "0" ? " (rate limited: set GITHUB_TOKEN)" : "";

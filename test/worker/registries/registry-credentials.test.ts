@@ -38,6 +38,39 @@ describe("REGISTRY_CREDENTIALS", () => {
     expect(lines).not.toContain("s3cr3t");
   });
 
+  it("a private origin's redirect to its sign-in page vouches for no hash, and /meta says why", async () => {
+    const up = await upstream({ lists: { conservative: list(1) } });
+    const origin = await upstream({});
+    const m = testWorker({
+      UPSTREAM_SERVERS: up.url,
+      REGISTRIES: `${manifest.registryUuid}=${origin.url}/signin-origin/{hash}`,
+      REGISTRY_CREDENTIALS: `${manifest.registryUuid}=${SECRET}`,
+    });
+    await m.scheduled();
+    await m.settle();
+    expect((await origin.log()).map((r) => r.path)).toContain("/users/sign_in"); // followed to where it led
+    const meta = await (await m.fetch("/meta")).text();
+    await m.settle();
+    // The origin could not be asked (as with a 401): not "confirmed by the origin", and /meta says why.
+    const info = (JSON.parse(meta) as any).registries.conservative.by_registry[manifest.registryUuid];
+    expect(info.confirmed_by).not.toBe("origin");
+    expect(meta).toContain("answered a web page, not a download");
+  });
+
+  it("a private origin's redirect to a download is followed, and the download vouches", async () => {
+    const up = await upstream({ lists: { conservative: list(1) } });
+    const origin = await upstream({ authorization: SECRET, origin: [manifest.objects[manifest.snapshots[1]!]!.treeHash] });
+    // The origin template answers 302 to /origin/<hash> on its own host (what moved-origin does with 301).
+    const m = testWorker({
+      UPSTREAM_SERVERS: up.url,
+      REGISTRIES: `${manifest.registryUuid}=${origin.url}/moved-origin/{hash}`,
+      REGISTRY_CREDENTIALS: `${manifest.registryUuid}=${SECRET}`,
+    });
+    await m.scheduled();
+    await m.settle();
+    expect(await storedText("registries.conservative")).toBe(list(1));
+  });
+
   it("is scoped to the hosts of the registry's origin and history, over https or to loopback", () => {
     const registry = {
       uuid: manifest.registryUuid,
