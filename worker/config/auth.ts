@@ -8,7 +8,7 @@ import type { AuthConfig } from "./types";
 export function auth(vars: Vars): AuthConfig {
   const c = new Checker();
   const mode = c.check(() => choice(vars, "AUTH"));
-  if (mode !== undefined && mode !== "off")
+  if (mode !== undefined && mode !== "off" && mode !== "external")
     c.check(() => {
       const key = vars.AUTH_SIGNING_KEY;
       if (typeof key !== "string" || key.length < MIN_SIGNING_KEY_LENGTH)

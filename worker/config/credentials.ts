@@ -5,6 +5,7 @@
 
 import { ConfigError } from "./error";
 import { baseUrl, items } from "./kinds";
+import { isLoopback } from "../protocol/loopback";
 
 /** Target (an upstream base URL, or a registry UUID) to the Authorization header value sent to it. */
 export type CredentialMap = ReadonlyMap<string, string>;
@@ -36,6 +37,10 @@ export function parseUpstreamCredentials(raw: string | undefined, known: readonl
       throw new ConfigError(name, `entry ${index + 1} does not start with an upstream base URL`);
     }
     if (!known.includes(base)) throw new ConfigError(name, `${base} is neither in UPSTREAM_SERVERS nor a BINARY_MIRRORS base`);
+    // A secret never goes out in the clear (an http upstream is allowed only with ALLOW_INSECURE_UPSTREAMS).
+    const url = new URL(base);
+    if (url.protocol !== "https:" && !isLoopback(url))
+      throw new ConfigError(name, `${base} is not https: its credential would be sent in the clear`);
     if (map.has(base)) throw new ConfigError(name, `${base} is listed twice`);
     map.set(base, value);
   });

@@ -14,6 +14,7 @@ import { analyticsSql, fillSizes, multipart, prefetch, storage, upstreamPacing }
 import type { Config } from "./types";
 import { auth } from "./auth";
 import { parseRegistryCredentials, parseUpstreamCredentials } from "./credentials";
+import { isLoopback } from "../protocol/loopback";
 
 export { ConfigError } from "./error";
 export { parseBinaryMirrors, type BinaryMirror, type RegistryConfig } from "./lists";
@@ -79,16 +80,43 @@ export function parseConfig(vars: Vars): Config {
         allowed,
       ),
     );
-  // Secrets, checked here against the lists they name; their values live only in Secrets.
+  // Secrets, checked here against the lists they name; their values live only in Secrets. What a
+  // credential reaches must not be served to anyone: a private upstream needs AUTH on (or access
+  // controlled in front: external), a private registry all of pkgedge behind it (its hashes and
+  // package names show on the status page and /meta otherwise).
+  const authConfig = c.check(() => auth(vars));
+  const mode = authConfig?.mode;
+  if (mode !== undefined && secretText(vars.UPSTREAM_CREDENTIALS) && mode === "off")
+    c.check(() => {
+      throw new ConfigError(
+        "UPSTREAM_CREDENTIALS",
+        "with AUTH=off pkgedge would serve what these credentials reach to anyone: set AUTH=protocol or all, or AUTH=external when access is controlled in front of pkgedge",
+      );
+    });
+  if (mode !== undefined && secretText(vars.REGISTRY_CREDENTIALS) && (mode === "off" || mode === "protocol"))
+    c.check(() => {
+      throw new ConfigError(
+        "REGISTRY_CREDENTIALS",
+        `with AUTH=${mode} a private registry's snapshots and package names would be public (the status page, /meta): set AUTH=all, or AUTH=external when access is controlled in front of pkgedge`,
+      );
+    });
   if (upstreams && binaryMirrors)
     c.check(() => parseUpstreamCredentials(secretText(vars.UPSTREAM_CREDENTIALS), [...upstreams, ...binaryMirrors.map((m) => m.base)]));
   if (registries)
-    c.check(() =>
-      parseRegistryCredentials(
+    c.check(() => {
+      const credentials = parseRegistryCredentials(
         secretText(vars.REGISTRY_CREDENTIALS),
         registries.map((r) => r.uuid),
-      ),
-    );
+      );
+      // pkgedge sends a registry's credential only over https or to loopback: one it never sends is a mistake to say.
+      for (const r of registries.filter((r) => credentials.has(r.uuid)))
+        for (const url of [r.originTemplate?.replace("{hash}", "0"), r.historyUrl])
+          if (url !== undefined && new URL(url).protocol !== "https:" && !isLoopback(new URL(url)))
+            throw new ConfigError(
+              "REGISTRY_CREDENTIALS",
+              `${r.uuid}: ${new URL(url).origin} is not https, so its credential would never be sent`,
+            );
+    });
   const config: Config = {
     upstreams,
     registries,
@@ -127,7 +155,7 @@ export function parseConfig(vars: Vars): Config {
     s3TimeoutMs: c.check(() => integer(vars, "S3_TIMEOUT_MS")),
     storage: c.check(() => storage(vars)),
     prefetch: c.check(() => prefetch(vars)),
-    auth: c.check(() => auth(vars)),
+    auth: authConfig,
     zstd: {
       mode: c.check(() => choice(vars, "ZSTD")),
       level: c.check(() => integer(vars, "ZSTD_LEVEL")),

@@ -197,8 +197,8 @@ export const VARIABLES = {
   AUTH: {
     kind: "choice",
     default: "off",
-    choices: ["off", "protocol", "all"],
-    doc: "which routes need a bearer token: none, the protocol routes and /mirror/, or all but /robots.txt",
+    choices: ["off", "protocol", "all", "external"],
+    doc: "which routes need a bearer token: none, the protocol routes and /mirror/, or all but /robots.txt; external: none, access being controlled in front of pkgedge",
   },
   AUTH_SIGNING_KEY: {
     kind: "secret",

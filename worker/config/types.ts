@@ -79,8 +79,12 @@ export interface Config {
 }
 
 export interface AuthConfig {
-  /** `off`: every route public; `protocol`: the protocol routes and /mirror/; `all`: all but /robots.txt and /metrics. */
-  mode: "off" | "protocol" | "all";
+  /**
+   * `off`: every route public; `protocol`: the protocol routes and /mirror/; `all`: all but
+   * /robots.txt and /metrics; `external`: no token asked, access being controlled in front of
+   * pkgedge (Cloudflare Access, a private network), which private upstreams and registries need.
+   */
+  mode: "off" | "protocol" | "all" | "external";
   /** Lifetime of an access token /auth/refresh hands out (never past its refresh token's expiry). */
   accessTtlSeconds: number;
   /** How old an isolate's copy of the revocation list may get. */

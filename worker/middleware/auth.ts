@@ -20,7 +20,7 @@ const PROTOCOL_PREFIXES = ["/registries", "/registry/", "/package/", "/artifact/
  * has its own bearer token (METRICS_TOKEN) that a scraper sends instead.
  */
 function isProtected(mode: AuthConfig["mode"], path: string): boolean {
-  if (mode === "off") return false;
+  if (mode === "off" || mode === "external") return false;
   if (mode === "all") return path !== "/robots.txt" && path !== "/metrics";
   return PROTOCOL_PREFIXES.some((p) => path.startsWith(p));
 }
@@ -40,7 +40,7 @@ export function privately(cacheControl: string | null): string {
 export const clientAuth = createMiddleware<AppEnv>(async (c, next) => {
   const rt = c.get("rt");
   const { mode, help } = rt.config.auth;
-  if (mode === "off") return next();
+  if (mode === "off" || mode === "external") return next();
   const path = c.req.path;
   const note = c.get("note");
   if (path === "/auth/refresh") return refreshAnswer(rt, c.req.raw, note);

@@ -7,16 +7,18 @@ import type { Config } from "../config";
 import { parseUpstreamCredentials, type CredentialMap } from "../config/credentials";
 
 let credentials: CredentialMap = new Map();
+/** Every upstream base (with a credential or not): a URL belongs to the longest it lies under. */
+let bases: readonly string[] = [];
 
-/** Installs the credentials of the configuration in effect (parsed and checked by the config). */
-function useUpstreamCredentials(map: CredentialMap): void {
-  credentials = map;
-}
-
-/** The credential of the upstream `url` lies under (its base URL, then `/`), if any. */
-export function credentialFor(url: string, map: CredentialMap = credentials): string | undefined {
-  for (const [base, value] of map) if (url.startsWith(`${base}/`) || url === base) return value;
-  return undefined;
+/**
+ * The credential of the upstream `url` belongs to, if it has one: the upstream whose base is the
+ * longest `url` lies under (base, then `/`), so an upstream nested under another's base is itself.
+ */
+export function credentialFor(url: string, map: CredentialMap = credentials, known: readonly string[] = bases): string | undefined {
+  let owner: string | undefined;
+  for (const base of [...known, ...map.keys()])
+    if ((url === base || url.startsWith(`${base}/`)) && (owner === undefined || base.length > owner.length)) owner = base;
+  return owner === undefined ? undefined : map.get(owner);
 }
 
 /** Redirects followed at most, as fetch's own limit would. */
@@ -60,6 +62,6 @@ export async function scopedFetch(
 
 /** Installs UPSTREAM_CREDENTIALS from an environment whose configuration parsed (so they were checked). */
 export function useUpstreamCredentialsOf(config: Config, raw: unknown): void {
-  const bases = [...config.upstreams, ...config.binaryMirrors.map((m) => m.base)];
-  useUpstreamCredentials(parseUpstreamCredentials(typeof raw === "string" ? raw : undefined, bases));
+  bases = [...config.upstreams, ...config.binaryMirrors.map((m) => m.base)];
+  credentials = parseUpstreamCredentials(typeof raw === "string" ? raw : undefined, bases);
 }

@@ -23,6 +23,7 @@ describe("REGISTRY_CREDENTIALS", () => {
       REGISTRIES: `${uuid}=${origin.url}/origin/{hash}`,
       REGISTRY_HISTORY: `${uuid}=${origin.url}/history`,
       REGISTRY_CREDENTIALS: `${uuid}=${SECRET}`,
+      AUTH: "external",
     });
     await m.scheduled();
     await m.settle();
@@ -45,6 +46,7 @@ describe("REGISTRY_CREDENTIALS", () => {
       UPSTREAM_SERVERS: up.url,
       REGISTRIES: `${manifest.registryUuid}=${origin.url}/signin-origin/{hash}`,
       REGISTRY_CREDENTIALS: `${manifest.registryUuid}=${SECRET}`,
+      AUTH: "external",
     });
     await m.scheduled();
     await m.settle();
@@ -65,10 +67,40 @@ describe("REGISTRY_CREDENTIALS", () => {
       UPSTREAM_SERVERS: up.url,
       REGISTRIES: `${manifest.registryUuid}=${origin.url}/moved-origin/{hash}`,
       REGISTRY_CREDENTIALS: `${manifest.registryUuid}=${SECRET}`,
+      AUTH: "external",
     });
     await m.scheduled();
     await m.settle();
     expect(await storedText("registries.conservative")).toBe(list(1));
+  });
+
+  it("is refused for a registry whose origin is plain http and not loopback (it would never be sent), naming the variable", async () => {
+    const m = testWorker({
+      REGISTRIES: `${manifest.registryUuid}=http://git.example.org/{hash}`,
+      REGISTRY_CREDENTIALS: `${manifest.registryUuid}=${SECRET}`,
+      AUTH: "external",
+    });
+    const res = await m.fetch("/registries");
+    const body = await res.text();
+    expect(res.status).toBe(500);
+    expect(body).toContain("REGISTRY_CREDENTIALS");
+    expect(body).toContain("http://git.example.org is not https");
+    expect(body).not.toContain("s3cr3t");
+  });
+
+  it("is refused unless all of pkgedge is behind authentication (AUTH=all or external), naming the variable", async () => {
+    for (const mode of [undefined, "protocol"]) {
+      const m = testWorker({
+        REGISTRIES: `${manifest.registryUuid}=https://git.example.org/{hash}`,
+        REGISTRY_CREDENTIALS: `${manifest.registryUuid}=${SECRET}`,
+        ...(mode ? { AUTH: mode, AUTH_SIGNING_KEY: "k".repeat(32) } : {}),
+      });
+      const res = await m.fetch("/", { headers: { accept: "application/json" } });
+      const body = await res.text();
+      expect(res.status, String(mode)).toBe(500);
+      expect(body).toContain(`REGISTRY_CREDENTIALS: with AUTH=${mode ?? "off"} a private registry`);
+      expect(body).not.toContain("s3cr3t");
+    }
   });
 
   it("is scoped to the hosts of the registry's origin and history, over https or to loopback", () => {
