@@ -104,7 +104,7 @@ export async function getOnly(
   const upstream = target.upstreams[0]!;
   const answer = await getOnce(upstream, target.path, config.upstreamTimeoutMs, validators);
   if (answer.kind === "not-modified" || answer.kind === "body") return answer;
-  if (answer.kind === "status" && isAnswerAboutPath(answer.status)) {
+  if (answer.kind === "status" && isAnswerAboutPath(answer.status, upstream)) {
     log("info", "upstream_miss", { key: target.key, status: answer.status });
     recent.remember(target.key, { kind: "absent", status: answer.status }, config.negativeTtlSeconds);
     return { kind: "not-found", status: answer.status };

@@ -189,7 +189,7 @@ async function headCold(deps: RequestDeps, mirror: BinaryMirror, file: MirrorFil
     const headers = answerHeaders(answer.headers, cacheControl(file, lifetimeOf(deps, file)));
     return coldHead(deps, headers, answer.length, mirror.base);
   }
-  if (isAnswerAboutPath(answer.status)) return absent(deps, answer.status);
+  if (isAnswerAboutPath(answer.status, mirror.base)) return absent(deps, answer.status);
   const detail = "error" in answer ? answer.error : `${mirror.base}: HEAD answered ${statusInWords(answer.status)}`;
   return upstreamFailed(deps, file.key, { detail, retryAfterSeconds: deps.config.failureTtlSeconds });
 }

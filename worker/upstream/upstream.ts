@@ -4,7 +4,7 @@
  */
 
 import { log } from "../log";
-import { upstreamFetch } from "./credentials";
+import { credentialFor, upstreamFetch } from "./credentials";
 
 export interface UpstreamHit {
   upstream: string;
@@ -64,7 +64,10 @@ export function statusInWords(status: number): string {
  * A 4xx other than "try later" (408, 429): the upstream's answer about this path, passed on by the
  * binary mirror (S3 says 403 for a key it does not have when its list is private).
  */
-export function isAnswerAboutPath(status: number): boolean {
+export function isAnswerAboutPath(status: number, upstream: string): boolean {
+  // With pkgedge's own credential for the upstream, a refusal is about that credential (expired,
+  // rotated), not about the path: an outage, never passed to a client as if its own.
+  if ((status === 401 || status === 403) && credentialFor(upstream) !== undefined) return false;
   return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
