@@ -208,7 +208,8 @@ export const VARIABLES = {
   AUTH_ACCESS_TTL_SECONDS: {
     kind: "integer",
     default: 86400,
-    min: 60,
+    // Pkg refreshes a token that expires within 10 minutes: a shorter one would refresh before every request.
+    min: 900,
     max: 30 * 86400,
     doc: "how long an access token from /auth/refresh lives",
   },

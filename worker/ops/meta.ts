@@ -160,7 +160,9 @@ export async function meta(rt: Runtime, request: Request): Promise<Response> {
         max_transcode_bytes: rt.config.zstd.maxTranscodeBytes,
       },
       // The latest upstream failures requests to this isolate ran into, each with its cause in words.
-      upstream_failures: rt.upstreamFailures,
+      // With AUTH=protocol this page is public: which paths failed would say what token holders asked for.
+      upstream_failures:
+        rt.config.auth.mode === "protocol" ? rt.upstreamFailures.map(({ at, detail }) => ({ at, detail })) : rt.upstreamFailures,
       isolate_started_at: rt.startedAt.toISOString(),
       registries,
       // What each published snapshot adds, and how much of it is in the bucket (PREFETCH).

@@ -152,8 +152,10 @@ export async function statusPage(rt: Runtime, request: Request, waitUntil: (p: P
           ? `<code>JULIAUP_SERVER=${url}</code> (juliaup's releases: its version database is here)`
           : `<code>JULIAUP_NIGHTLY_SERVER=${url}</code> (juliaup's nightly channels; no juliaup version database has been served from it yet, so not for <code>JULIAUP_SERVER</code> until one is)`;
         const failed = mirrorFailed.get(m.name);
+        // With AUTH=protocol the page is public: the file would say what token holders asked for.
+        const what = rt.config.auth.mode === "protocol" ? "" : ` for <code>${esc(failed?.key.slice(`mirror/${m.name}/`.length))}</code>`;
         const health = failed
-          ? `<span class="error">failed ${esc(age(failed.at))} for <code>${esc(failed.key.slice(`mirror/${m.name}/`.length))}</code>: ${esc(failed.detail)}</span>`
+          ? `<span class="error">failed ${esc(age(failed.at))}${what}: ${esc(failed.detail)}</span>`
           : "no failure seen by this isolate";
         return `<li data-mirror="${esc(m.name)}">${use}; mirrors <code>${esc(m.base)}</code>. ${health}</li>`;
       }),

@@ -40,7 +40,7 @@ const revokeWith = async (m: ReturnType<typeof testWorker>, body: unknown, typ: 
 
 describe("/auth/refresh", () => {
   it("answers Pkg's TOML for a refresh token: a new access token, its expiry, and a new refresh token for the same grant", async () => {
-    const m = testWorker(await vars({ AUTH_ACCESS_TTL_SECONDS: "600" }));
+    const m = testWorker(await vars({ AUTH_ACCESS_TTL_SECONDS: "900" }));
     const grant = await issueToken(KEY, "alice", "refresh", 7200);
     const res = await m.fetch("/auth/refresh", bearer(grant.token));
     expect(res.status).toBe(200);
@@ -48,10 +48,10 @@ describe("/auth/refresh", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     const answer = toml(await res.text());
     expect(Object.keys(answer).sort()).toEqual(["access_token", "expires_at", "expires_in", "refresh_token", "refresh_url"]);
-    expect(answer.expires_in).toBe(600);
+    expect(answer.expires_in).toBe(900);
     expect(answer.refresh_url).toBe("http://pkgedge.test/auth/refresh");
     const now = Math.floor(Date.now() / 1000);
-    expect(Math.abs((answer.expires_at as number) - (now + 600))).toBeLessThanOrEqual(2);
+    expect(Math.abs((answer.expires_at as number) - (now + 900))).toBeLessThanOrEqual(2);
     const refreshed = await verifyToken(KEY, answer.refresh_token as string, "refresh");
     expect(refreshed.ok && refreshed.payload.exp).toBe(grant.payload.exp);
     const served = await m.fetch(pkgPath(), bearer(answer.access_token as string));

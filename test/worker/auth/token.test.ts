@@ -169,6 +169,7 @@ describe("AUTH configuration", () => {
     for (const [name, value] of [
       ["AUTH", "yes"],
       ["AUTH_ACCESS_TTL_SECONDS", "10"],
+      ["AUTH_ACCESS_TTL_SECONDS", "600"], // Pkg would refresh it before every request
       ["AUTH_REVOCATION_TTL_SECONDS", "0"],
     ] as const) {
       expect(() => parseConfig({ [name]: value }), name).toThrow(ConfigError);

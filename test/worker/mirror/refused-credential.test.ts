@@ -30,12 +30,17 @@ describe("a refused mirror credential", () => {
     await m.settle();
     const asked = await bucket.log();
     expect(asked.length, "the private bucket was asked").toBeGreaterThan(0);
-    const meta = (await (await m.fetch("/meta")).json()) as { upstream_failures: { key: string }[] };
+    const meta = (await (await m.fetch("/meta")).json()) as { upstream_failures: { key?: string; detail: string }[] };
+    const page = await (await m.fetch("/")).text();
     await m.settle();
     expect(
-      { ...statuses, on_meta: meta.upstream_failures.some((f) => f.key.startsWith("mirror/priv/")) },
+      { ...statuses, on_meta: meta.upstream_failures.some((f) => f.detail.includes(bucket.url)) },
       "what the client and the operator see when the mirror's credential is refused",
     ).toEqual({ HEAD: 502, GET: 502, on_meta: true });
+    // AUTH=protocol leaves /meta and the status page public: they say a failure, not which file token holders asked for.
+    for (const f of meta.upstream_failures) expect(f.key).toBeUndefined();
+    expect(/<li data-mirror="priv">(.*?)<\/li>/.exec(page)?.[1]).toMatch(/failed \d+ s ago: /);
+    expect(page).not.toContain("julia-1.10.0-linux-x86_64");
   });
 
   it("a GET of versions.json with the refused credential is not a 401 remembered as an absence", async () => {
