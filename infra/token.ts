@@ -94,4 +94,8 @@ if (values.user !== undefined) {
   if (!res.ok) refuse(`${url}/auth/revoke answered ${res.status}: ${text.split("\n")[0]}`);
   const answer = JSON.parse(text) as { takes_effect_within_seconds?: number };
   console.log(`✓ revoked ${JSON.stringify(body)}: every isolate refuses it within ${answer.takes_effect_within_seconds ?? "?"} s`);
+  // Tokens are stateless: pkgedge keeps no list of what it issued, so a mistyped name "succeeds".
+  console.log(
+    `  pkgedge keeps no list of issued ${"user" in body ? "users (names are case-sensitive)" : "ids"}: check it against the access log's auth_user`,
+  );
 }

@@ -72,6 +72,34 @@ describe("a private pkgedge (AUTH=protocol) under wrangler dev", () => {
     expect(await after.text()).toContain("revoked");
   });
 
+  it("npm run token -- --revoke-token <grant id> ends one file's access, refreshes of it included, and no other", async () => {
+    const issueFor = async (user: string) => {
+      const out = join(scratch, `${user}-${crypto.randomUUID()}.toml`);
+      const run = await runScript("infra/token.ts", ["--user", user, "--url", dev.url, "--out", out], { AUTH_SIGNING_KEY: KEY });
+      expect(run.code, run.output).toBe(0);
+      return { toml: readFileSync(out, "utf8"), grant: /grant id ([\w-]+)/.exec(run.output)![1]! };
+    };
+    const laptop = await issueFor("gus");
+    const desktop = await issueFor("gus");
+    const refreshed = await fetch(field(laptop.toml, "refresh_url")!, {
+      headers: { authorization: `Bearer ${field(laptop.toml, "refresh_token")}` },
+    });
+    expect(refreshed.status).toBe(200);
+    const laterToken = field(await refreshed.text(), "access_token")!;
+    const revoke = await runScript("infra/token.ts", ["--revoke-token", laptop.grant, "--url", dev.url], { AUTH_SIGNING_KEY: KEY });
+    expect(revoke.code, revoke.output).toBe(0);
+    expect(revoke.output).toContain("pkgedge keeps no list of issued ids");
+    await new Promise((r) => setTimeout(r, 1100));
+    const status = async (token: string) => {
+      const res = await fetch(`${dev.url}/registries.eager`, { headers: { authorization: `Bearer ${token}` } });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await status(field(laptop.toml, "access_token")!)).toBe(401);
+    expect(await status(laterToken)).toBe(401);
+    expect(await status(field(desktop.toml, "access_token")!)).toBe(200);
+  });
+
   describe.skipIf(!haveJulia)("with the real Julia client", () => {
     /** Installs `from` (if any) where this Julia's Pkg looks for it, adds Example, copies the file back to `back`. */
     const script = (from: string | null, back: string) => `

@@ -8,7 +8,7 @@ import type { Runtime } from "../runtime";
 import type { RequestNote } from "../ops/access-log";
 import { authToml, unauthorized } from "./answers";
 import { authenticate } from "./check";
-import { revoke, type Revocation } from "./revocation";
+import { revoke, RevocationContended, type Revocation } from "./revocation";
 import { issueToken } from "./token";
 
 const NO_STORE = { "cache-control": "no-store" };
@@ -67,15 +67,46 @@ export async function revokeAnswer(rt: Runtime, request: Request, note: RequestN
     return unauthorized(admin.reason, request, rt.config.auth.help, rt.config.pathPrefix);
   }
   note.authUser = admin.payload.sub;
-  const text = await new Response(request.body).text();
+  const text = await textUpTo(request.body, MAX_BODY_BYTES);
   let what: Revocation | null = null;
   try {
-    what = text.length <= MAX_BODY_BYTES ? revocationOf(JSON.parse(text)) : null;
+    what = text === null ? null : revocationOf(JSON.parse(text));
   } catch {
     what = null;
   }
   if (!what)
-    return Response.json({ error: 'expected a JSON body {"user": "<name>"} or {"jti": "<token id>"}' }, { status: 400, headers: NO_STORE });
-  await revoke(rt.store, what);
+    return Response.json(
+      { error: `expected a JSON body of at most ${MAX_BODY_BYTES} bytes, {"user": "<name>"} or {"jti": "<token or grant id>"}` },
+      { status: 400, headers: NO_STORE },
+    );
+  try {
+    await revoke(rt.store, what);
+  } catch (err) {
+    if (!(err instanceof RevocationContended)) throw err;
+    return Response.json({ error: err.message }, { status: 503, headers: { "retry-after": "1", ...NO_STORE } });
+  }
   return Response.json({ revoked: what, takes_effect_within_seconds: rt.config.auth.revocationTtlSeconds }, { headers: NO_STORE });
+}
+
+/** A body as text when it is at most `max` bytes; null (and the rest left unread) when longer. */
+async function textUpTo(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | null> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    size += r.value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(r.value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
 }

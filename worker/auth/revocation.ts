@@ -93,6 +93,9 @@ export async function revocations(store: ObjectStore, ttlSeconds: number, now = 
 
 export type Revocation = { user: string } | { jti: string };
 
+/** Other revocations kept winning the conditional write: the caller may try again. */
+export class RevocationContended extends Error {}
+
 /** Adds a revocation, written only over the copy it read (a concurrent revocation is not lost). */
 export async function revoke(store: ObjectStore, what: Revocation, now = Date.now()): Promise<void> {
   const seconds = Math.floor(now / 1000);
@@ -106,5 +109,5 @@ export async function revoke(store: ObjectStore, what: Revocation, now = Date.no
       return;
     }
   }
-  throw new Error(`${REVOCATION_KEY} kept changing while it was written`);
+  throw new RevocationContended(`${REVOCATION_KEY} kept changing while it was written (other revocations at the same time): try again`);
 }

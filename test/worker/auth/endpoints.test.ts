@@ -103,6 +103,18 @@ describe("/auth/revoke", () => {
     expect((await revokeWith(m, { user: "../x" })).status).toBe(400);
     expect((await revokeWith(m, { user: "a", jti: "abcdefgh" })).status).toBe(400);
     expect((await m.fetch("/auth/revoke")).status).toBe(405);
+    // A body past 4 KiB is refused without being read whole (a stream that would never end).
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled++;
+        c.enqueue(new Uint8Array(1024).fill(0x20));
+      },
+    });
+    const admin = (await issueToken(KEY, "operator", "admin", 300)).token;
+    const long = await m.fetch("/auth/revoke", { method: "POST", headers: { authorization: `Bearer ${admin}` }, body: endless });
+    expect(long.status).toBe(400);
+    expect(pulled).toBeLessThan(64);
     expect(await bucketKeys()).toEqual([]);
   });
 

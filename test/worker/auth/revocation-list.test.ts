@@ -6,7 +6,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { revocations } from "../../../worker/auth/revocation";
+import { revocations, revoke, RevocationContended } from "../../../worker/auth/revocation";
 import type { ObjectStore } from "../../../worker/store/store";
 
 /** A store whose reads wait for `release`, then answer `answer()` (a list, or a thrown failure). */
@@ -57,5 +57,20 @@ describe("the revocation list's reads", () => {
     const { store, release } = countingStore(() => new Error("bucket down"));
     release();
     await expect(revocations(store, 60, 1_000)).rejects.toThrow("bucket down");
+  });
+});
+
+describe("a revocation", () => {
+  it("that keeps losing the conditional write to other revocations says so, to be tried again (the endpoint's 503)", async () => {
+    let writes = 0;
+    const store = {
+      get: async () => null,
+      putSmall: async () => {
+        writes++;
+        return false; // another revocation wrote first, every time
+      },
+    } as unknown as ObjectStore;
+    await expect(revoke(store, { user: "alice" })).rejects.toBeInstanceOf(RevocationContended);
+    expect(writes).toBe(5);
   });
 });
