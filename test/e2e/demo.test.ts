@@ -95,6 +95,8 @@ describe("npm run demo", () => {
       const wrangler = execFileSync("pgrep", ["-f", `wrangler.* dev .*--port ${port} `], { encoding: "utf8" })
         .trim()
         .split("\n")[0]!;
+      // The signing key reached the worker (the token above worked) from a file, not from wrangler's command line.
+      expect(execFileSync("ps", ["-o", "args=", "-p", wrangler], { encoding: "utf8" })).not.toContain("AUTH_SIGNING_KEY");
       process.kill(Number(wrangler), "SIGKILL");
       expect(await d.exited).toBe(1);
       expect(d.output()).toContain("wrangler dev exited");
