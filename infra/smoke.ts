@@ -48,6 +48,8 @@ const headers = {
 };
 
 let failed = false;
+/** The last step's failure when no HTTP answer came at all (refused, DNS, TLS, timeout): fetch's own error. */
+let unreachable = false;
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
   const start = performance.now();
   try {
@@ -56,6 +58,7 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefine
     return value;
   } catch (err) {
     failed = true;
+    unreachable = err instanceof TypeError || (err instanceof DOMException && err.name === "TimeoutError");
     console.error(`✗ ${name}: ${describeFailure(err)}`);
     return undefined;
   }
@@ -136,6 +139,11 @@ const meta = await step("GET /meta", async () => {
   if (!meta.pkgedge_version) throw new Error("no pkgedge_version in /meta");
   return meta;
 });
+// A server that cannot be reached fails every step the same way: said once.
+if (!meta && unreachable) {
+  console.log("smoke test FAILED");
+  process.exit(1);
+}
 const list = await step("GET /registries (following redirects)", async () => {
   const text = await (await get("/registries")).text();
   const refs = parseRegistryList(text);

@@ -72,6 +72,8 @@ export function describeFailure(err: unknown, bucket?: string): string {
   if (!(err instanceof Error)) return String(err) || "failed (no reason given)";
   // "fetch failed" says nothing: its cause says what ("bad port", …).
   const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof Error && cause.message === "bad port")
+    return "fetch refuses that port (one of the ports browsers block, such as 6000 or 10080): use another";
   const because = cause instanceof Error && cause.message && !err.message.includes(cause.message) ? `: ${cause.message}` : "";
   return `${err.message.split("\n")[0] || err.name}${because}`;
 }

@@ -66,6 +66,13 @@ describe("operator commands explain a failure in one line", () => {
     const port = await freePort();
     await failsWith("smoke.ts", [`http://127.0.0.1:${port}`], {}, /GET \/meta: connection refused by 127\.0\.0\.1/, 1);
     await failsWith("smoke.ts", ["http://mirror.invalid"], {}, /GET \/meta: DNS lookup failed for mirror\.invalid/, 1);
+    await failsWith("smoke.ts", ["http://127.0.0.1:6000"], {}, /GET \/meta: fetch refuses that port/, 1);
+    // Said once: the steps after it would fail the same way.
+    const { output } = await runScript(join("infra", "smoke.ts"), [`http://127.0.0.1:${port}`], {});
+    expect(
+      output.split("\n").filter((l) => l.startsWith("✗")),
+      output,
+    ).toHaveLength(1);
   });
 
   it("infra:bucket and infra:export: unreachable endpoints, a missing bucket, malformed names", async () => {
