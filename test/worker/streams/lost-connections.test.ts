@@ -1,7 +1,13 @@
 /**
  * The runtime alone, for the "Network connection lost" lines `npm test` prints around the fixture
  * upstreams' designed faults. No pkgedge code runs in this file. Run
- * `npx vitest run --project worker test/worker/streams/broken-bodies.test.ts` and count:
+ * `npx vitest run --project worker test/worker/streams/lost-connections.test.ts` and count:
+ * - a fetch whose connection is refused (an upstream that is down: 127.0.0.1:9) prints three lines:
+ *   `exception = rust/worker/ffi.rs:110: disconnected: Connection refused (os error 111)`,
+ *   `uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost.`
+ *   and `uncaught exception; exception = workerd/jsg/value.h:1535: disconnected: jsg.Error: Network
+ *   connection lost.`, although the fetch's own rejection is handled (awaited here): six lines for
+ *   the two fetches here.
  * - a response body the upstream cuts short (fault "truncate": the socket ends halfway through the
  *   announced length; "reset": the socket is reset) prints one
  *   `exception = rust/worker/ffi.rs:110: disconnected: HTTP body: error reading a body from connection`
@@ -11,9 +17,10 @@
  *   fetch, among them `uncaught exception; source = Uncaught (in promise); stack = Error: Network
  *   connection lost.`, although the fetch's own rejection is handled: the promise is the
  *   runtime's (it pumps the body), and no `unhandledrejection` event reaches the isolate.
- * pkgedge meets the first whenever an upstream breaks a body (and logs `fill_continued` or
- * `fill_rejected`, whose reason repeats "Network connection lost."); the second is what breaking a
- * streamed bucket write off looks like on the S3 backend (docs/operations.md).
+ * pkgedge meets the first whenever an upstream is down, and the second whenever an upstream breaks
+ * a body (it logs `fill_continued` or `fill_rejected`, whose reason repeats "Network connection
+ * lost."). It never meets the third with a fetch: the S3 store reads a part whole before sending
+ * it. The third is the shape of an R2 put whose body pkgedge breaks off (r2-put-broken.test.ts).
  */
 
 import { describe, expect, it } from "vitest";
@@ -21,6 +28,23 @@ import { manifest, upstream } from "../harness";
 
 const pkg = () => `/package/${manifest.example.uuid}/${manifest.example.versions["0.5.2"]}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("a connection refused", () => {
+  it("fails the fetch, and no rejection reaches the isolate", async () => {
+    const unhandled: unknown[] = [];
+    const listener = (e: PromiseRejectionEvent) => unhandled.push(e.reason);
+    addEventListener("unhandledrejection", listener);
+    try {
+      for (const method of ["HEAD", "GET"]) {
+        await expect(fetch("http://127.0.0.1:9/", { method })).rejects.toThrow("Network connection lost.");
+      }
+      await sleep(200);
+      expect(unhandled).toEqual([]);
+    } finally {
+      removeEventListener("unhandledrejection", listener);
+    }
+  });
+});
 
 describe("a response body the upstream cuts short", () => {
   it.each(["truncate", "reset"] as const)("%s: reading it rejects with the runtime's own error", async (fault) => {
