@@ -21,6 +21,27 @@ function demo(port: number, env: Record<string, string> = {}) {
   return { child, output: () => out, exited };
 }
 
+/**
+ * A demo on a free port, once it printed its banner. A port chosen free can be taken by another
+ * process before wrangler binds it (the demo then refuses it, as the first test checks): another
+ * port is tried. A demo that exits otherwise fails with what it printed.
+ */
+async function readyDemo(env: Record<string, string> = {}): Promise<{ d: ReturnType<typeof demo>; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const d = demo(port, env);
+    let exited = false;
+    void d.exited.then(() => (exited = true));
+    await until(() => exited || d.output().includes("pkgedge demo:"), 120_000).catch(() => {
+      d.child.kill("SIGKILL");
+      throw new Error(`the demo was not ready in 120 s:\n${d.output().slice(-2000)}`);
+    });
+    if (!exited) return { d, port };
+    if (attempt < 3 && d.output().includes("already in use")) continue;
+    throw new Error(`the demo exited before it was ready:\n${d.output().slice(-2000)}`);
+  }
+}
+
 async function until(what: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!what()) {
@@ -44,10 +65,8 @@ describe("npm run demo", () => {
   });
 
   it("serves as this run, and a closed terminal (SIGHUP) stops wrangler and removes the run's state", async () => {
-    const port = await freePort();
-    const d = demo(port);
+    const { d, port } = await readyDemo();
     try {
-      await until(() => d.output().includes("pkgedge demo:"), 120_000);
       const runId = /\(run ([0-9a-f-]{36})\)/.exec(d.output())![1];
       const meta = (await (await fetch(`http://127.0.0.1:${port}/meta`)).json()) as { run_id: string };
       expect(meta.run_id).toBe(runId);
@@ -75,10 +94,8 @@ describe("npm run demo", () => {
 
   // One demo start for both: a private demo (AUTH=protocol), then its wrangler dev killed.
   it("with AUTH=protocol is a private mirror (the auth.toml printed and in the Julia line's depot, the token in its curls); and it stops when its wrangler dev dies", async () => {
-    const port = await freePort();
-    const d = demo(port, { AUTH: "protocol" });
+    const { d, port } = await readyDemo({ AUTH: "protocol" });
     try {
-      await until(() => d.output().includes("pkgedge demo:"), 120_000);
       const out = d.output();
       expect(out).toMatch(/^access_token = "pkgedge1\./m);
       expect(out).toMatch(/^refresh_url = "http:\/\/127\.0\.0\.1:\d+\/auth\/refresh"$/m);
