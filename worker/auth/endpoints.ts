@@ -10,6 +10,7 @@ import { authToml, unauthorized } from "./answers";
 import { authenticate } from "./check";
 import { revoke, RevocationContended, type Revocation } from "./revocation";
 import { issueToken } from "./token";
+import { textUpTo } from "../streams/bytes";
 
 const NO_STORE = { "cache-control": "no-store" };
 
@@ -67,7 +68,7 @@ export async function revokeAnswer(rt: Runtime, request: Request, note: RequestN
     return unauthorized(admin.reason, request, rt.config.auth.help, rt.config.pathPrefix);
   }
   note.authUser = admin.payload.sub;
-  const text = await textUpTo(request.body, MAX_BODY_BYTES);
+  const text = request.body ? await textUpTo(request.body, MAX_BODY_BYTES) : "";
   let what: Revocation | null = null;
   try {
     what = text === null ? null : revocationOf(JSON.parse(text));
@@ -86,27 +87,4 @@ export async function revokeAnswer(rt: Runtime, request: Request, note: RequestN
     return Response.json({ error: err.message }, { status: 503, headers: { "retry-after": "1", ...NO_STORE } });
   }
   return Response.json({ revoked: what, takes_effect_within_seconds: rt.config.auth.revocationTtlSeconds }, { headers: NO_STORE });
-}
-
-/** A body as text when it is at most `max` bytes; null (and the rest left unread) when longer. */
-async function textUpTo(body: ReadableStream<Uint8Array> | null, max: number): Promise<string | null> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    size += r.value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(r.value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
 }

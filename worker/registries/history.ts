@@ -4,7 +4,8 @@
  * to 100 commits. Answers are values, never thrown: a rate limit or an outage says when to ask again.
  */
 
-import { describeFailure, textUpTo, UPSTREAM_HEADERS } from "../upstream/upstream";
+import { describeFailure, UPSTREAM_HEADERS } from "../upstream/upstream";
+import { textUpTo } from "../streams/bytes";
 import { registryAuthorization, type RegistryCredential } from "./origin";
 import { scopedFetch } from "../upstream/credentials";
 

@@ -219,3 +219,18 @@ export function withLength(body: ReadableStream<Uint8Array>, length: number): Re
   void pump(body, outlet);
   return outlet.readable;
 }
+
+/**
+ * A small text body, read chunk by chunk and given up (cancelled) past `max` bytes, so a body
+ * without a Content-Length that goes on and on is never read into memory whole; null when larger.
+ */
+export async function textUpTo(body: ReadableStream<Uint8Array>, max: number): Promise<string | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > max) return null; // leaving the loop cancels the body
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
+}

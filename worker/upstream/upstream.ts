@@ -5,6 +5,7 @@
 
 import { log } from "../log";
 import { credentialFor, upstreamFetch } from "./credentials";
+import { textUpTo } from "../streams/bytes";
 
 export interface UpstreamHit {
   upstream: string;
@@ -240,21 +241,6 @@ export async function headOnce(
   } catch (err) {
     return { status: 0, error: `${upstream}: HEAD ${describeFailure(err, upstream, timeoutMs)}` };
   }
-}
-
-/**
- * A small text body, read chunk by chunk and given up (cancelled) past `max` bytes, so a body
- * without a Content-Length that goes on and on is never read into memory whole; null when larger.
- */
-export async function textUpTo(body: ReadableStream<Uint8Array>, max: number): Promise<string | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > max) return null; // leaving the loop cancels the body
-    chunks.push(chunk);
-  }
-  return new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
 }
 
 /** A registry list is a few lines; anything bigger is not one, and is not read into memory. */
