@@ -27,16 +27,21 @@ function helpText(command: Command<NonNullable<ParseArgsConfig["options"]>>): st
 }
 
 /**
- * `--packages -3` is an option given a negative number, not two options: joined as `--packages=-3`
- * so the option's own check refuses it in words ("expects a whole number from 1 …").
+ * A value after an option that takes one is that option's value even when it starts with `-` and
+ * is no option of the command: `--packages -3` (refused by the option's own check, "expects a
+ * whole number from 1 …"), `--revoke-token -Xxf…` (a token id may start with `-`). Joined as
+ * `--option=value`, which parseArgs reads as meant.
  */
-function numbersAsValues(args: string[], options: NonNullable<ParseArgsConfig["options"]>): string[] {
+function dashedValues(args: string[], options: NonNullable<ParseArgsConfig["options"]>): string[] {
+  // The command's own options (and --help, -h): anything else starting with "-" is a value.
+  const isOption = (arg: string) =>
+    arg === "-h" || (arg.startsWith("--") && [...Object.keys(options), "help"].includes(arg.slice(2).split("=")[0]!));
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const next = args[i + 1];
     const takesValue = /^--[\w-]+$/.test(arg) && options[arg.slice(2)]?.type === "string";
-    if (takesValue && next !== undefined && /^-\d/.test(next)) out.push(`${arg}=${args[++i]}`);
+    if (takesValue && next?.startsWith("-") && !isOption(next)) out.push(`${arg}=${args[++i]}`);
     else out.push(arg);
   }
   return out;
@@ -46,7 +51,7 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig["options"]>>(
   installFailureHandler();
   const name = command.usage.split(" -- ")[0];
   const config = {
-    args: numbersAsValues(args, command.options),
+    args: dashedValues(args, command.options),
     options: { ...command.options, help: { type: "boolean" as const, short: "h" } },
     allowPositionals: command.positionals ?? false,
     strict: true as const,

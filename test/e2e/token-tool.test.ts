@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyToken } from "../../worker/auth/token.ts";
 import { runScript } from "./run-script.ts";
+import { freePort } from "../fixtures/wrangler-dev.ts";
 
 const KEY = "tool-test-signing-key-0123456789abcdef";
 
@@ -50,6 +51,20 @@ describe("npm run token", () => {
     expect(code, output).toBe(0);
     expect((statSync(out).mode & 0o777).toString(8)).toBe("600");
     expect(readFileSync(out, "utf8")).toMatch(/^access_token = "pkgedge1\./);
+  });
+
+  it("takes a token or grant id that starts with '-' (base64url ids may) as --revoke-token's value", async () => {
+    const port = await freePort();
+    const { code, output } = await runScript(
+      "infra/token.ts",
+      ["--revoke-token", "-XxfF9lIkbnWNG2u", "--url", `http://127.0.0.1:${port}`],
+      {
+        AUTH_SIGNING_KEY: KEY,
+      },
+    );
+    expect(code, output).toBe(2);
+    expect(output).toMatch(/auth\/revoke could not be reached/); // it went as far as asking the server
+    expect(output).not.toContain("needs a value");
   });
 
   it("answers --help, and refuses an unknown option in one line", async () => {
