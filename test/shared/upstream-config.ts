@@ -10,6 +10,8 @@ export type Fault =
   | "overlong" // sends more bytes than its Content-Length
   | "corrupt-gzip" // right length, bytes flipped in the middle
   | "status-500" // HEAD and GET answer 500
+  | "status-403" // HEAD and GET answer 403 (a refusal that is not an absence to a Pkg server's client)
+  | "status-410" // HEAD and GET answer 410 (gone: an absence)
   | "status-503" // HEAD and GET answer 503
   | "get-503" // HEAD 200, GET 503
   | "get-hang" // HEAD 200, GET never answered (no status line)

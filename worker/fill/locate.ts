@@ -92,19 +92,21 @@ export function recalled(deps: FillDeps, target: FillTarget): NoFill | null {
 
 /**
  * One GET of a target's one upstream (conditional when `validators` are given). Its status is the
- * answer when it is not a body: the bucket's answer about the path (404, 403, 410) is passed on and
- * remembered like a 404; anything else is an outage.
+ * answer when it is not a body: an answer about the path is passed on and remembered like a 404
+ * (for a binary mirror's bucket: 404, 403, 410; for a Pkg server, `absent` says: 404 and 410, as
+ * a probe reads them); anything else is an outage.
  */
 export async function getOnly(
   deps: FillDeps,
   target: FillTarget,
   validators?: Validators,
+  absent: (status: number, upstream: string) => boolean = isAnswerAboutPath,
 ): Promise<NoFill | { kind: "body"; response: UpstreamBody }> {
   const { config, recent } = deps;
   const upstream = target.upstreams[0]!;
   const answer = await getOnce(upstream, target.path, config.upstreamTimeoutMs, validators);
   if (answer.kind === "not-modified" || answer.kind === "body") return answer;
-  if (answer.kind === "status" && isAnswerAboutPath(answer.status, upstream)) {
+  if (answer.kind === "status" && absent(answer.status, upstream)) {
     log("info", "upstream_miss", { key: target.key, status: answer.status });
     recent.remember(target.key, { kind: "absent", status: answer.status }, config.negativeTtlSeconds);
     return { kind: "not-found", status: answer.status };

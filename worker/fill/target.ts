@@ -21,6 +21,7 @@ import type { PutOptions } from "../store/store";
 import { publishedDigestCheck, treeHashCheck, versionsDocumentCheck } from "./checks";
 import { fillFromBody, fillFromUpstream, oversize, type FillDeps, type FillOptions, type FillStart } from "./fill";
 import { getOnly, outage, recalled, type Location } from "./locate";
+import { isAbsent, isAnswerAboutPath } from "../upstream/upstream";
 import { backoffLeftSeconds, type Attempts } from "./attempts";
 import type { Unavailable } from "./coordinator-calls";
 import type { SharedFillOptions } from "./shared/shared-fill";
@@ -133,8 +134,15 @@ export function targetFor(config: Config, spec: FillSpec): FillTarget {
   return target;
 }
 
-/** A tarball: the upstreams are probed (HEAD), then the fill GETs from the first that has it. */
-async function beginTarball(target: FillTarget, { deps, attempts, locate }: BeginContext): Promise<Beginning> {
+/**
+ * A tarball: the upstreams are probed (HEAD), then the fill GETs from the first that has it. With
+ * one upstream there is nobody to choose between: its GET is the probe, a round trip fewer before
+ * the first byte (a 404 or 410 is an absence, anything else an outage, as a probe reads them).
+ */
+async function beginTarball(target: FillTarget, context: BeginContext): Promise<Beginning> {
+  const { deps, attempts, locate } = context;
+  // Memory of a probe (a cold HEAD asked first) already says where and how large: no GET needed to learn it.
+  if (target.upstreams.length === 1 && deps.recent.lookup(target.key)?.kind !== "hits") return beginWithGet(target, context, isAbsent);
   const location = await locate();
   if (location.kind === "absent") return { kind: "not-found" };
   if (location.kind === "unavailable") return { kind: "upstream-failed", ...outage(deps.config, location.errors) };
@@ -144,13 +152,28 @@ async function beginTarball(target: FillTarget, { deps, attempts, locate }: Begi
 }
 
 /** A binary-mirror file: one GET of its one upstream, whose status is the answer when it is not a body. */
-async function beginMirrorFile(target: FillTarget, { deps, attempts, validators }: BeginContext): Promise<Beginning> {
+function beginMirrorFile(target: FillTarget, context: BeginContext): Promise<Beginning> {
+  return beginWithGet(target, context, isAnswerAboutPath);
+}
+
+/** One GET of the target's one upstream; `absent` says which of its statuses mean it is not there. */
+async function beginWithGet(
+  target: FillTarget,
+  { deps, attempts, validators }: BeginContext,
+  absent: (status: number, upstream: string) => boolean,
+): Promise<Beginning> {
   const known = recalled(deps, target);
   if (known) return known;
   const refused = refusal(deps.config, target, undefined, attempts);
   if (refused) return { kind: "upstream-failed", ...refused };
-  const answer = await getOnly(deps, target, validators);
+  const answer = await getOnly(deps, target, validators, absent);
   if (answer.kind !== "body") return answer;
+  // Refused for its size as a HEAD would have had it refused.
+  const tooLarge = refusal(deps.config, target, answer.response.length, attempts);
+  if (tooLarge) {
+    void answer.response.body.cancel();
+    return { kind: "upstream-failed", ...tooLarge };
+  }
   return { kind: "ready", start: (options) => fillFromBody(deps, target, answer.response, options) };
 }
 

@@ -353,6 +353,19 @@ describe("within the Workers CPU limit", () => {
     expect(warn.mock.calls.some((c) => String(c[0]).includes('"fill_too_large"'))).toBe(true);
   });
 
+  it("refuses a cold GET over FILL_MAX_BYTES from one upstream by the GET's length, its body left unread", async () => {
+    const warn = vi.spyOn(console, "warn");
+    const up = await upstream();
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "1000" });
+    const res = await m.fetch(big());
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/over FILL_MAX_BYTES \(1000\)/);
+    await m.settle();
+    expect((await up.log()).map((r) => r.method)).toEqual(["GET"]);
+    expect(warn.mock.calls.some((c) => String(c[0]).includes('"fill_too_large"'))).toBe(true);
+    expect(await bucketKeys()).toEqual([]);
+  });
+
   it("breaks a body of unknown length once it passes FILL_MAX_BYTES, and stores nothing", async () => {
     const up = await upstream({ faults: { [big()]: "no-length" } });
     const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "100000" });

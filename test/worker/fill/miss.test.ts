@@ -40,7 +40,29 @@ describe("miss path (protocol.md §6.3)", () => {
     const warm = await m.fetch(pkg());
     expect(warm.headers.has("x-cache-miss")).toBe(false);
     expect(await body(warm)).toEqual(expected);
-    expect((await up.log()).map((r) => r.method)).toEqual(["HEAD", "GET"]);
+    // One upstream: its GET is the probe (no HEAD first); the warm request asks nobody.
+    expect((await up.log()).map((r) => r.method)).toEqual(["GET"]);
+  });
+
+  it("probes with HEAD first where there are upstreams to choose between", async () => {
+    const [a, b] = [await upstream(), await upstream()];
+    const m = testWorker({ UPSTREAM_SERVERS: `${a.url},${b.url}` });
+    expect(await body(await m.fetch(pkg()))).toEqual(await fixtureBytes(pkg()));
+    await m.settle();
+    const asked = [...(await a.log()), ...(await b.log())].map((r) => r.method).sort();
+    expect(asked).toEqual(["GET", "HEAD", "HEAD"]);
+  });
+
+  it("with one upstream, reads a 404 or 410 to its GET as absence and anything else as an outage, as a probe would", async () => {
+    const up = await upstream({ faults: { [pkg()]: "status-410" } });
+    const m = testWorker({ UPSTREAM_SERVERS: up.url });
+    expect((await m.fetch(pkg())).status).toBe(404);
+    const failing = await upstream({ faults: { [pkg()]: "status-403" } });
+    const n = testWorker({ UPSTREAM_SERVERS: failing.url });
+    const res = await n.fetch(pkg());
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/GET answered HTTP 403 Forbidden/);
+    expect(await bucketKeys()).toEqual([]);
   });
 
   it("never asks upstream for zstd, even when the client does (protocol.md §4.4)", async () => {

@@ -90,7 +90,7 @@ describe("bad input never reaches upstream or the bucket", () => {
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     await m.settle();
-    expect((await up.log()).map((r) => r.path)).toEqual([pkgPath(), pkgPath()]); // HEAD probe + GET, no query
+    expect((await up.log()).map((r) => r.path)).toEqual([pkgPath()]); // one GET (one upstream: no probe), no query
   });
 });
 
