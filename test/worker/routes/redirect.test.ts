@@ -167,7 +167,7 @@ describe("zstd: the client is sent only to an encoding that is stored and that i
   it("sends a client that does not ask for zstd to the gzip tarball, whatever is stored", async () => {
     await store(packagePath());
     await putObject(variantKey(), new Uint8Array([0x28, 0xb5, 0x2f, 0xfd]), "application/zstd");
-    for (const headers of [{}, { "accept-encoding": "gzip" }, { "accept-encoding": "br, identity" }]) {
+    for (const headers of [{}, { "accept-encoding": "gzip" }, { "accept-encoding": "br, identity" }] as Record<string, string>[]) {
       const res = await m.fetch(packagePath(), { headers });
       expect(res.headers.get("location"), JSON.stringify(headers)).toBe(`${BASE}${packagePath()}`);
     }
