@@ -101,6 +101,24 @@ describe("a stored tarball is redirected to the bucket's domain", () => {
   });
 });
 
+describe("analytics", () => {
+  it("writes one data point per redirected download: outcome redirect, status 302, 0 bytes", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const counted = testWorker({
+      UPSTREAM_SERVERS: up.url,
+      STORED_REDIRECT_BASE: BASE,
+      ANALYTICS: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) },
+    });
+    await store(packagePath());
+    expect((await counted.fetch(packagePath(), { headers: { "Julia-Version": "1.5.3" } })).status).toBe(302);
+    await counted.settle();
+    expect(points).toHaveLength(1);
+    const point = points[0]!;
+    expect(point.blobs?.slice(0, 5)).toEqual(["package", manifest.example.uuid, packagePath(), "redirect", "1.5.3"]);
+    expect(point.doubles?.slice(0, 2)).toEqual([302, 0]);
+  });
+});
+
 describe("what is not known to be stored is never redirected", () => {
   it("streams a miss from upstream, and redirects the next request once it is stored", async () => {
     const first = await m.fetch(packagePath());
