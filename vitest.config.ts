@@ -134,6 +134,7 @@ export default defineConfig({
             "test/worker/routes/protocol.test.ts",
             "test/worker/routes/tarball-hit.test.ts",
             "test/worker/routes/zstd.test.ts",
+            "test/worker/routes/redirect.test.ts",
             "test/worker/mirror/mirror.test.ts",
             "test/worker/auth/routes.test.ts",
             "test/worker/auth/endpoints.test.ts",

@@ -355,3 +355,46 @@ describe("zstd variants (ZSTD*)", () => {
     expect(String(err)).toMatch(message);
   });
 });
+
+describe("redirecting stored hits to the bucket's domain (STORED_REDIRECT_BASE)", () => {
+  const SIGNING = "k".repeat(40);
+
+  it("is off by default, and takes an https base (with or without a path) or plain http to loopback, without trailing slash", () => {
+    expect(parseConfig({}).storedRedirectBase).toBeNull();
+    expect(parseConfig({ STORED_REDIRECT_BASE: "https://pkg-cdn.example.org/" }).storedRedirectBase).toBe("https://pkg-cdn.example.org");
+    expect(parseConfig({ STORED_REDIRECT_BASE: "https://cdn.example.org/julia" }).storedRedirectBase).toBe("https://cdn.example.org/julia");
+    expect(parseConfig({ STORED_REDIRECT_BASE: "http://127.0.0.1:9100" }).storedRedirectBase).toBe("http://127.0.0.1:9100");
+    expect(parseConfig({ STORED_REDIRECT_BASE: "https://cdn.example.org", AUTH: "off" }).storedRedirectBase).toBe(
+      "https://cdn.example.org",
+    );
+  });
+
+  it.each([
+    ["plain http to a host that is not loopback", "http://cdn.example.org", /not https/],
+    ["a scheme other than https", "ftp://cdn.example.org", /not https/],
+    ["something that is not a URL", "cdn.example.org", /not a URL/],
+    ["a query", "https://cdn.example.org/?x=1", /without credentials, query or fragment/],
+    ["an empty query", "https://cdn.example.org/?", /without credentials, query or fragment/],
+    ["a fragment", "https://cdn.example.org/#top", /without credentials, query or fragment/],
+    ["credentials", "https://user:pw@cdn.example.org", /without credentials, query or fragment/],
+    ["trailing junk the URL parser would rewrite", "https://cdn.example.org/a b", /not written as a plain URL/],
+    ["dot segments", "https://cdn.example.org/x/../y", /not written as a plain URL/],
+    ["a backslash", "https://cdn.example.org\\x", /not written as a plain URL/],
+  ])("refuses %s, naming the variable", (_what, base, message) => {
+    const err = errorOf({ STORED_REDIRECT_BASE: base });
+    expect(err.variable).toBe("STORED_REDIRECT_BASE");
+    expect(String(err)).toMatch(message);
+  });
+
+  it.each(["protocol", "all", "external"])("is refused with AUTH=%s, the message naming both variables", (mode) => {
+    const err = errorOf({ STORED_REDIRECT_BASE: "https://cdn.example.org", AUTH: mode, AUTH_SIGNING_KEY: SIGNING });
+    expect(err.variable).toBe("STORED_REDIRECT_BASE");
+    expect(String(err)).toContain(`AUTH=${mode}`);
+    expect(String(err)).toContain("STORED_REDIRECT_BASE");
+  });
+
+  it("is shown in the configuration summary", () => {
+    const config = parseConfig({ STORED_REDIRECT_BASE: "https://cdn.example.org" });
+    expect(configSummary(config, {}, false).stored_redirect_base).toBe("https://cdn.example.org");
+  });
+});

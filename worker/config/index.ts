@@ -10,7 +10,7 @@
 import { Checker, ConfigError } from "./error";
 import { flag, integer, text, choice, type Vars } from "./kinds";
 import { parseBinaryMirrors, parseRegistries, parseSiblings, parseUpstreams, refuseInsecure } from "./lists";
-import { analyticsSql, fillSizes, multipart, prefetch, storage, upstreamPacing } from "./rules";
+import { analyticsSql, fillSizes, multipart, prefetch, storage, storedRedirect, upstreamPacing } from "./rules";
 import type { Config } from "./types";
 import { auth } from "./auth";
 import { parseRegistryCredentials, parseUpstreamCredentials } from "./credentials";
@@ -138,6 +138,7 @@ export function parseConfig(vars: Vars): Config {
     multipartThresholdBytes: parts.thresholdBytes,
     multipartPartBytes: parts.partBytes,
     pathPrefix: c.check(() => pathPrefix(vars)),
+    storedRedirectBase: c.check(() => storedRedirect(vars, mode)),
     fillWindowBytes: c.check(() => integer(vars, "FILL_WINDOW_BYTES")),
     unattendedFillMaxBytes: c.check(() => integer(vars, "UNATTENDED_FILL_MAX_BYTES")),
     unattendedFillGraceSeconds: c.check(() => integer(vars, "UNATTENDED_FILL_GRACE_SECONDS")),

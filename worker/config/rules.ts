@@ -4,7 +4,7 @@ import { isLoopback } from "../protocol/loopback";
 import { Checker, ConfigError } from "./error";
 import { baseUrl, choice, flag, integer, text, textOr, type Vars } from "./kinds";
 import { parsePlatforms } from "./lists";
-import type { PrefetchConfig, StorageConfig } from "./types";
+import type { AuthConfig, PrefetchConfig, StorageConfig } from "./types";
 
 /** Parts, and a threshold that is 0 (always multipart) or at least one part. */
 export function multipart(vars: Vars, c: Checker): { partBytes: number; thresholdBytes: number } {
@@ -138,4 +138,41 @@ export function storage(vars: Vars): StorageConfig {
   const forcePathStyle = c.check(() => flag(vars, "S3_FORCE_PATH_STYLE"));
   c.done();
   return { kind: "s3", endpoint, bucket, region: textOr(vars, "S3_REGION")!, forcePathStyle };
+}
+
+/**
+ * `STORED_REDIRECT_BASE`: the bucket's public address, where stored tarballs are redirected. It is
+ * written into every redirect's Location, so it must read exactly as it will be sent: https (plain
+ * http only to loopback, for local runs), no credentials, query or fragment. The bucket's domain
+ * serves every object to anyone, so it cannot go with a token check: AUTH must be off.
+ */
+export function storedRedirect(vars: Vars, authMode: AuthConfig["mode"] | undefined): string | null {
+  const raw = text(vars, "STORED_REDIRECT_BASE");
+  if (raw === undefined) return null;
+  if (authMode !== undefined && authMode !== "off")
+    throw new ConfigError(
+      "STORED_REDIRECT_BASE",
+      `cannot be set with AUTH=${authMode}: the bucket's public domain would hand out to anyone what AUTH keeps to token holders (unset STORED_REDIRECT_BASE, or set AUTH=off)`,
+    );
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("STORED_REDIRECT_BASE", `${JSON.stringify(raw)} is not a URL`);
+  }
+  const base = url.href.replace(/\/+$/, "");
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url)))
+    throw new ConfigError("STORED_REDIRECT_BASE", `${JSON.stringify(raw)} is not https (plain http is only for loopback)`);
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || raw.includes("?") || raw.includes("#"))
+    throw new ConfigError(
+      "STORED_REDIRECT_BASE",
+      `${JSON.stringify(raw)} must be a plain base URL, without credentials, query or fragment`,
+    );
+  // Anything the URL parser had to rewrite (spaces, backslashes, dot segments, case) is a typo, not a base.
+  if (raw.replace(/\/+$/, "") !== base)
+    throw new ConfigError(
+      "STORED_REDIRECT_BASE",
+      `${JSON.stringify(raw)} is not written as a plain URL (it reads as ${JSON.stringify(base)})`,
+    );
+  return base;
 }

@@ -15,6 +15,7 @@ export function configSummary(c: Config, secrets: Secrets, analyticsBound: boole
     registries: c.registries.map((r) => ({ uuid: r.uuid, origin: r.originTemplate ?? null, history: r.historyUrl ?? null })),
     binary_mirrors: c.binaryMirrors.map((m) => `${m.name}=${m.base}`),
     path_prefix: c.pathPrefix || "/",
+    stored_redirect_base: c.storedRedirectBase,
     ttl_seconds: {
       registry: c.registryTtlSeconds,
       negative: c.negativeTtlSeconds,

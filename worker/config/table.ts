@@ -76,6 +76,11 @@ export const VARIABLES = {
   },
   ALLOW_INSECURE_UPSTREAMS: { kind: "flag", default: false, doc: "allow plain-http upstreams and origins beyond loopback" },
   PATH_PREFIX: { kind: "text", doc: "serve under a path, for JULIA_PKG_SERVER=https://host/julia" },
+  // Rules (rules.ts): https (http only to loopback), no query, and AUTH=off: the bucket's domain is public.
+  STORED_REDIRECT_BASE: {
+    kind: "text",
+    doc: "the bucket's public address (a custom domain); a GET of a stored tarball is then redirected there instead of streamed (unset: off)",
+  },
   FILL_WINDOW_BYTES: {
     kind: "integer",
     default: 16 * MiB,

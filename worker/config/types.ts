@@ -50,6 +50,12 @@ export interface Config {
   verifyMaxDecompressedBytes: number;
   /** Timeout for one request to an S3-compatible bucket (response headers; bodies are watched for stalls). */
   s3TimeoutMs: number;
+  /**
+   * The bucket's public address (a custom domain in front of it), without trailing slash: a GET of
+   * a tarball the bucket holds is answered with a redirect to `<base>/<key>` (null: streamed, as
+   * always). Only with AUTH=off.
+   */
+  storedRedirectBase: string | null;
   /** Where the mirror is mounted, e.g. `/julia` for JULIA_PKG_SERVER=https://host/julia; "" for the root. */
   pathPrefix: string;
   /** The registries pkgedge publishes (an allowlist), each with how to ask its origin about a hash. */

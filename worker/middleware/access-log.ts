@@ -14,7 +14,7 @@ import { parseResourcePath } from "../protocol/paths";
 import { sentPath } from "../protocol/request-path";
 import type { AppEnv } from "./context";
 
-const X_CACHE: Partial<Record<CacheOutcome, string>> = { hit: "HIT", miss: "MISS", joined: "JOINED" };
+const X_CACHE: Partial<Record<CacheOutcome, string>> = { hit: "HIT", redirect: "REDIRECT", miss: "MISS", joined: "JOINED" };
 
 /** What kind of path this is, for the access log and analytics. */
 function classify(path: string, note: RequestNote): void {

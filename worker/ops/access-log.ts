@@ -16,8 +16,12 @@ import { truncateUtf8 } from "./bounded-text.ts";
  */
 const MAX_LOGGED_VALUE_BYTES = 1024;
 
-/** How a request was answered: from the bucket, by a fill it started or joined, "nobody has it", or a failure. */
-export type CacheOutcome = "hit" | "miss" | "joined" | "negative" | "error";
+/**
+ * How a request was answered: from the bucket, by a redirect to the bucket's public copy
+ * (STORED_REDIRECT_BASE: the bytes went from there, unseen here), by a fill it started or joined,
+ * "nobody has it", or a failure.
+ */
+export type CacheOutcome = "hit" | "redirect" | "miss" | "joined" | "negative" | "error";
 
 /** What the routes note about a request as they answer it. */
 export class RequestNote {

@@ -6,7 +6,7 @@
  *
  *   index1   resource kind (package, artifact, registry, mirror, registries): the sampling key
  *   blob1    resource kind           blob2  package or registry UUID ("" for others)
- *   blob3    path                    blob4  cache outcome (hit, miss, joined, negative, error)
+ *   blob3    path                    blob4  cache outcome (hit, redirect, miss, joined, negative, error)
  *   blob5    Julia-Version           blob6  Julia-System
  *   blob7    client type (ci, user, "" when not a Julia client)
  *   blob8    Julia-Interactive       blob9  Julia-CI-Variables

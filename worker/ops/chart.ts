@@ -12,6 +12,7 @@ import { byteSize } from "../log";
 /** Drawn bottom to top in this order, with these colours (the legend uses the same). */
 export const SERIES: readonly { outcome: CacheOutcome; label: string; colour: string }[] = [
   { outcome: "hit", label: "hit", colour: "#2e8b57" },
+  { outcome: "redirect", label: "hit, redirected to the bucket", colour: "#5fa87f" },
   { outcome: "joined", label: "joined a fill", colour: "#8fd19e" },
   { outcome: "miss", label: "miss (filled)", colour: "#3b6fb6" },
   { outcome: "negative", label: "not found", colour: "#b0b0b0" },

@@ -17,7 +17,7 @@ export interface HourCounts {
 }
 
 export function noOutcomes(): Record<CacheOutcome, number> {
-  return { hit: 0, miss: 0, joined: 0, negative: 0, error: 0 };
+  return { hit: 0, redirect: 0, miss: 0, joined: 0, negative: 0, error: 0 };
 }
 
 export class RequestCounts {

@@ -184,13 +184,14 @@ export function metaJson(value: unknown): Response {
  */
 export async function metaStats(rt: Runtime, waitUntil: (p: Promise<unknown>) => void): Promise<Response> {
   const c = rt.counts;
-  const served = c.outcomes.hit + c.outcomes.miss + c.outcomes.joined;
+  // A redirected hit is counted as served from the cache, though its bytes went from the bucket's domain.
+  const served = c.outcomes.hit + c.outcomes.redirect + c.outcomes.miss + c.outcomes.joined;
   return metaJson({
     lru: [],
     packages_cached: null,
     artifacts_cached: null,
     total_hits: served,
-    cached_hits: c.outcomes.hit,
+    cached_hits: c.outcomes.hit + c.outcomes.redirect,
     fetch_hits: c.outcomes.miss + c.outcomes.joined,
     total_misses: c.outcomes.negative + c.outcomes.error,
     payload_bytes_received: c.bytesFilled,

@@ -35,6 +35,16 @@ export function hit(deps: RequestDeps, answer: Response): Response {
   return answer;
 }
 
+/**
+ * A hit sent to the bucket's public domain: no upstream was asked, no body goes from here (the
+ * access log shows 0 bytes), and the encoding is that of the object the Location names.
+ */
+export function redirected(deps: RequestDeps, answer: Response, encoding: "gzip" | "zstd"): Response {
+  noteCache(deps, "redirect", null);
+  deps.note.encoding = encoding;
+  return answer;
+}
+
 /** A resource no upstream has (or, for the binary mirror, the status its bucket gave). */
 export function absent(deps: RequestDeps, status = 404): Response {
   noteCache(deps, "negative");

@@ -15,6 +15,7 @@ import type { RequestDeps } from "../runtime";
 import { acceptsZstd, clientAcceptEncoding } from "../protocol/encoding";
 import { ZSTD_CONTENT_TYPE, zstdKey } from "../variants/zstd-variant";
 import { log } from "../log";
+import { redirectIfStored } from "./redirect";
 
 function baseHeaders(): Headers {
   return new Headers({ "content-type": TARBALL_CONTENT_TYPE, "accept-ranges": "bytes", "cache-control": IMMUTABLE });
@@ -48,17 +49,19 @@ const VARIANT: Presentation = { headers: variantHeaders, immutable: false };
 /**
  * A tarball, as gzip or, to a client whose Accept-Encoding names zstd, as its zstd variant when
  * the bucket holds one. Neither is a content coding. With ZSTD on, a zstd client answered with
- * gzip has the variant made in the background for the clients after it.
+ * gzip has the variant made in the background for the clients after it. With STORED_REDIRECT_BASE,
+ * a GET of a stored copy is redirected to the bucket's public domain instead (redirect.ts).
  */
 export async function serveTarball(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const mode = deps.config.zstd.mode;
   const zstd = mode !== "off" && acceptsZstd(clientAcceptEncoding(request));
-  const answer = (zstd && (await serveVariant(deps, resource, request))) || (await serveGzip(deps, resource, request));
+  const base = deps.config.storedRedirectBase;
+  const redirect = base !== null && request.method === "GET" ? await redirectIfStored(deps, base, resource, zstd) : null;
+  const answer = redirect ?? ((zstd && (await serveVariant(deps, resource, request))) || (await serveGzip(deps, resource, request)));
   if (mode !== "off" && answer.status < 400) answer.headers.set("vary", "accept-encoding");
-  const served = answer.headers.get("content-type");
-  if (answer.status < 400) deps.note.encoding = served === ZSTD_CONTENT_TYPE ? "zstd" : "gzip";
+  if (!redirect && answer.status < 400) deps.note.encoding = answer.headers.get("content-type") === ZSTD_CONTENT_TYPE ? "zstd" : "gzip";
   // A GET answered with gzip: a HEAD (a cold one fills nothing) does not start the work.
-  if (zstd && mode === "on" && request.method === "GET" && answer.status < 400 && served !== ZSTD_CONTENT_TYPE) {
+  if (zstd && mode === "on" && request.method === "GET" && answer.status < 400 && deps.note.encoding !== "zstd") {
     deps.waitUntil(deps.fills.transcode(resource).catch((err) => log("warn", "zstd_failed", { key: resource.key, detail: String(err) })));
   }
   return answer;

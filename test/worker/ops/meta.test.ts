@@ -127,8 +127,8 @@ describe("Analytics Engine", () => {
     // By the hour too (the status page's chart): two of the hits five hours before the rest.
     const hours = withToken.analytics.hours as { hour: string; outcomes: object; bytes: number }[];
     expect(hours.map((h) => h.outcomes)).toEqual([
-      { hit: 2, miss: 0, joined: 0, negative: 0, error: 0 },
-      { hit: 5, miss: 3, joined: 0, negative: 1, error: 0 },
+      { hit: 2, redirect: 0, miss: 0, joined: 0, negative: 0, error: 0 },
+      { hit: 5, redirect: 0, miss: 3, joined: 0, negative: 1, error: 0 },
     ]);
     expect(hours.map((h) => h.bytes)).toEqual([200, 800]);
     expect(Date.parse(hours[1]!.hour) - Date.parse(hours[0]!.hour)).toBe(5 * 3_600_000);
