@@ -50,6 +50,18 @@ async function growth(
   return { growth: peak - idle, ms };
 }
 
+/** Peak workerd RSS growth while a bench worker stage runs to its answer. */
+async function growthOf(dev: WranglerDev, url: string): Promise<{ growth: number; ms: number; answer: string }> {
+  const rss = sampleRss(dev.process.pid!);
+  const start = performance.now();
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  const answer = await res.text();
+  const ms = performance.now() - start;
+  const { idle, peak } = rss.stop();
+  return { growth: peak - idle, ms, answer };
+}
+
 export async function benchMemory(): Promise<void> {
   console.log("\n## memory: peak workerd RSS above idle during a cold fill (bucket outside workerd, V8 heap capped at 128 MB)");
   const sizes: BenchTarball[] = [artifact300MB(), artifact1GiB()];
@@ -78,18 +90,24 @@ export async function benchMemory(): Promise<void> {
       rows.push([`  a worker streaming the same bytes straight through`, mb(pass.growth), `${pass.ms.toFixed(0)} ms`]);
       const js = await withDev({}, bench, (dev) => growth(dev, `${dev.url}/pass-js?url=${encodeURIComponent(upstream + path)}`, t.size));
       rows.push([`  the same through a JS stage copying each chunk`, mb(js.growth), `${js.ms.toFixed(0)} ms`]);
-      const verifier = await withDev({}, bench, async (dev) => {
-        const rss = sampleRss(dev.process.pid!);
-        const start = performance.now();
-        const hashes = (await (await fetch(`${dev.url}/verify?form=push&url=${encodeURIComponent(upstream + path)}`)).json()) as {
-          skip: string;
-        };
-        if (hashes.skip !== t.treeHash) throw new Error(`the verifier computed ${hashes.skip}, git says ${t.treeHash}`);
-        const ms = performance.now() - start;
-        const { idle, peak } = rss.stop();
-        return { growth: peak - idle, ms };
-      });
+      const verifier = await withDev({}, bench, (dev) =>
+        growthOf(dev, `${dev.url}/verify?form=push&url=${encodeURIComponent(upstream + path)}`),
+      );
+      const { skip } = JSON.parse(verifier.answer) as { skip: string };
+      if (skip !== t.treeHash) throw new Error(`the verifier computed ${skip}, git says ${t.treeHash}`);
       rows.push([`  pkgedge's verifier alone, fed as a fill feeds it`, mb(verifier.growth), `${verifier.ms.toFixed(0)} ms`]);
+      // Where a fill's growth comes from: the stages alone, and a candidate gunzip beside pkgedge's.
+      for (const [query, what] of [
+        ["/read", "  the upstream body read in JS into one reused buffer, dropped"],
+        ["/inflate?feed=pipe&sink=tar", "  gunzip (workerd's) fed natively, read by the tar reader"],
+        ["/inflate?feed=js&sink=tar", "  gunzip (workerd's) fed from JS as the verifier feeds it, read by the tar reader"],
+        ["/inflate?feed=pako&sink=tar", "  candidate: gunzip in the isolate (pako, reused buffers), read by the tar reader"],
+      ] as const) {
+        const stage = await withDev({}, bench, (dev) =>
+          growthOf(dev, `${dev.url}${query}${query.includes("?") ? "&" : "?"}url=${encodeURIComponent(upstream + path)}`),
+        );
+        rows.push([what, mb(stage.growth), `${stage.ms.toFixed(0)} ms`]);
+      }
     }
     table(rows);
     console.log("  (target: the 1 GiB fill under 64 MB, and within 16 MB of the 300 MB one; local figures: Cloudflare");

@@ -11,6 +11,12 @@
  *                                 one signed GET to an S3 server (the test server's fixed credentials),
  *                                 its body returned: the floor for warm reads from an S3 bucket
  *   GET /pass?url=U               U's body returned as it is: the memory floor for streaming a download
+ *   GET /read?url=U               U's body read in JS into one reused 64 KiB buffer, and dropped: the
+ *                                 floor under anything that looks at a fill's bytes
+ *   GET /inflate?url=U&feed=F&sink=S  U's body gunzipped, fed natively (F=pipe), from JS in 64 KiB
+ *                                 batches (js: as the verifier feeds it) or by pako in the isolate
+ *                                 (pako: ./gunzip.ts); the output dropped (S=drop) or read by the tar
+ *                                 reader without hashing (tar)
  *   GET /pass-js?url=U            the same through a JS TransformStream that copies each chunk: what
  *                                 merely touching every chunk in JS costs
  *   GET /diff?url=BASE&next=NEXT  the prefetch diff of two registry snapshots (what the queue consumer runs)
@@ -18,7 +24,9 @@
  */
 import { createTarGzHasher, treeHashOfTarGz, type TreeHashes } from "../../worker/verify/verify";
 import { partsOf } from "../../worker/store/parts";
-import { ChunkReader } from "../../worker/streams/bytes";
+import { Batch, ChunkReader } from "../../worker/streams/bytes";
+import { TarReader } from "../../worker/verify/tar";
+import { Gunzip } from "./gunzip";
 import { addedVersions } from "../../worker/prefetch/snapshot";
 import { compareSnapshotsByContent } from "../../worker/registries/content-order";
 import { AwsClient } from "aws4fetch";
@@ -48,6 +56,47 @@ async function pushed(body: ReadableStream<Uint8Array>): Promise<TreeHashes> {
     if (pending) await pending;
   }
   return hasher.finish();
+}
+
+/**
+ * The verifier's first stages alone, for the memory bench: gunzip fed natively (`pipe`), from JS in
+ * 64 KiB batches as the verifier feeds it (`js`), or in the isolate (`pako`); the output dropped
+ * (`drop`) or read by the tar reader without hashing (`tar`).
+ */
+async function inflateOnly(body: ReadableStream<Uint8Array>, feed: string, sink: string): Promise<{ out: number }> {
+  const tar = sink === "tar" ? new TarReader({ entry() {}, data() {}, entryEnd() {} }) : null;
+  let out = 0;
+  const take = (bytes: Uint8Array) => {
+    out += bytes.byteLength;
+    return tar?.push(bytes);
+  };
+  if (feed === "pako") {
+    const inflater = new Gunzip();
+    const reader = new ChunkReader(body);
+    for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await inflater.write(chunk, take);
+    inflater.finish();
+    return { out };
+  }
+  const gunzip = new DecompressionStream("gzip");
+  const fed = feed === "pipe" ? body.pipeTo(gunzip.writable) : feedInBatches(body, gunzip.writable);
+  const reader = new ChunkReader(gunzip.readable);
+  for (let chunk = await reader.read(); chunk; chunk = await reader.read()) await take(chunk);
+  await fed;
+  return { out };
+}
+
+async function feedInBatches(body: ReadableStream<Uint8Array>, into: WritableStream<Uint8Array>): Promise<void> {
+  const writer = into.getWriter();
+  const reader = new ChunkReader(body);
+  const batch = new Batch(64 * 1024);
+  for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+    for (let offset = 0; offset < chunk.byteLength; ) {
+      offset = batch.take(chunk, offset);
+      if (batch.full) await writer.write(batch.drain());
+    }
+  }
+  if (!batch.empty) await writer.write(batch.drain());
+  await writer.close();
 }
 
 export default {
@@ -90,6 +139,14 @@ export default {
       const next = await fetch(searchParams.get("next") ?? "");
       return Response.json({ order: await compareSnapshotsByContent(upstream.body, next.body!) });
     }
+    if (pathname === "/read") {
+      const reader = new ChunkReader(upstream.body, Number(searchParams.get("buf") ?? 65536));
+      let out = 0;
+      for (let chunk = await reader.read(); chunk; chunk = await reader.read()) out += chunk.byteLength;
+      return Response.json({ out });
+    }
+    if (pathname === "/inflate")
+      return Response.json(await inflateOnly(upstream.body, searchParams.get("feed") ?? "pipe", searchParams.get("sink") ?? "drop"));
     if (pathname === "/r2-put") return Response.json(await r2Put(env.BUCKET, upstream.body, Number(searchParams.get("part") ?? 0)));
     const hashes = searchParams.get("form") === "piped" ? await treeHashOfTarGz(upstream.body) : await pushed(upstream.body);
     return Response.json(hashes);
