@@ -43,7 +43,7 @@ export const accessLog = createMiddleware<AppEnv>(async (c, next) => {
   if (head) await res.body?.cancel();
   const declared = headers.get("content-length");
   const what = `${c.req.method} ${new URL(c.req.url).pathname}`;
-  const { body, delivered } = deliver(head ? null : res.body, declared === null ? undefined : Number(declared), note.cache === "hit", what);
+  const { body, delivered } = deliver(head ? null : res.body, declared === null ? undefined : Number(declared), what);
   c.res = undefined;
   c.res = new Response(body, { status: res.status, statusText: res.statusText, headers });
   // Unset when the configuration is bad: the request is still logged.

@@ -99,7 +99,7 @@ describe("the access log", () => {
     expect(outcomes).toEqual(["joined", "miss"]);
   });
 
-  it("logs a download that broke as broken, with the status that went out and the bytes before the break", async () => {
+  it("logs a download that broke as broken, with the status that went out (bytes null: a body of known length is streamed natively, which does not say how far it got)", async () => {
     const lines = capture();
     const bad = await upstream({ faults: { [pkg()]: "truncate" } });
     // A cold package streams (rather than waiting for its verdict) when too large to wait for.
@@ -107,8 +107,7 @@ describe("the access log", () => {
     const res = await m.fetch(pkg(), { headers: { "X-Request-ID": "req-broken" } });
     expect((await outcome(res)).clean).toBe(false);
     const line = await lineFor(m, lines, "req-broken");
-    expect(line).toMatchObject({ level: "warn", status: 200, broken: true, cache: "miss" });
-    expect(line.bytes as number).toBeLessThan(manifest.objects[pkg()]!.size);
+    expect(line).toMatchObject({ level: "warn", status: 200, broken: true, cache: "miss", bytes: null });
   });
 
   it("logs a hit the client stopped reading as broken", async () => {
