@@ -170,6 +170,18 @@ async function coldTable(t: BenchTarball, path: string, upstream: string, withFl
   return cold;
 }
 
+/** `npm run bench -- crowd`: (e) alone. */
+export async function benchCrowd(): Promise<void> {
+  const mid = artifact32MB();
+  const path = `/artifact/${mid.treeHash}`;
+  const fixture = await startFixtureServer({ files: new Map([[path, mid.file]]) });
+  try {
+    await fiftyConcurrent(fixture, mid, path);
+  } finally {
+    await fixture.close();
+  }
+}
+
 async function fiftyConcurrent(fixture: FixtureServer, t: BenchTarball, path: string): Promise<void> {
   console.log(`\n## (e) 50 concurrent cold requests for one ${mb(t.size)} artifact`);
   const rows = [["what", "upstream GETs", "all 50 complete", "vs one cold request"]];

@@ -6,6 +6,7 @@
  *   hits    (a) small warm hits at 32 connections (requests/s, and CPU per request beside a naive R2
  *           worker with and without a log line), (b) a warm 300 MB artifact, vs nginx (bench/hits.ts)
  *   cold    (c) cold 300 MB vs direct and nginx proxy_cache, (d) memory, (e) 50 at once (bench/cold.ts)
+ *   crowd   (e) alone: 50 concurrent cold requests for one artifact vs nginx proxy_cache_lock (bench/cold.ts)
  *   first-byte  a cold first byte step by step (warm hit, cold GET with one and two upstreams, cold HEAD) vs direct (bench/first-byte.ts)
  *   packages  cold 1 MB and 8 MB packages vs direct; a cold 34 MB fill whose upstream resets halfway (bench/packages.ts)
  *   tree    the verifier's memory per archive entry beside a bare Map of the same entries (bench/tree-memory.ts)
@@ -18,7 +19,7 @@
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
 
-import { benchCold } from "./cold.ts";
+import { benchCold, benchCrowd } from "./cold.ts";
 import { benchPackages } from "./packages.ts";
 import { benchFirstByte } from "./first-byte.ts";
 import { benchHits } from "./hits.ts";
@@ -38,6 +39,7 @@ console.log(`pkgedge benchmarks (${RUNS} runs each, medians; same machine, same 
 if (wanted("verify")) await benchVerify();
 if (wanted("hits")) await benchHits();
 if (wanted("cold")) await benchCold();
+if (sections.includes("crowd")) await benchCrowd(); // part of "cold"
 if (wanted("first-byte")) await benchFirstByte();
 if (wanted("packages")) await benchPackages();
 if (wanted("tree")) await benchTreeMemory();
