@@ -386,6 +386,16 @@ describe("redirecting stored hits to the bucket's domain (STORED_REDIRECT_BASE)"
     expect(String(err)).toMatch(message);
   });
 
+  it.each([
+    ["a bare percent sign (not a percent-escape: every Location would be malformed)", "https://cdn.example.org/%"],
+    ["a truncated percent-escape", "https://cdn.example.org/julia%2"],
+    ["port 0 (nobody can connect to it: every redirect would fail)", "https://cdn.example.org:0"],
+    ["an encoded slash hiding a dot segment the parser does not see", "https://cdn.example.org/julia%2F..%2Fother"],
+  ])("refuses a base with %s, naming the variable", (_what, base) => {
+    const err = errorOf({ STORED_REDIRECT_BASE: base });
+    expect(err.variable).toBe("STORED_REDIRECT_BASE");
+  });
+
   it.each(["protocol", "all", "external"])("is refused with AUTH=%s, the message naming both variables", (mode) => {
     const err = errorOf({ STORED_REDIRECT_BASE: "https://cdn.example.org", AUTH: mode, AUTH_SIGNING_KEY: SIGNING });
     expect(err.variable).toBe("STORED_REDIRECT_BASE");

@@ -366,6 +366,22 @@ describe("within the Workers CPU limit", () => {
     expect(await bucketKeys()).toEqual([]);
   });
 
+  it("remembers a cold GET's refusal over FILL_MAX_BYTES from one upstream as a probe would: the requests after it ask no upstream", async () => {
+    // With a HEAD probe, the length was remembered (NEGATIVE_TTL_SECONDS) and every later request
+    // was refused from memory. A GET that is the probe must be remembered the same way, or every
+    // request for an oversize artifact opens a whole GET of it upstream (one per request, not per TTL).
+    const up = await upstream();
+    const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "1000" });
+    for (let i = 0; i < 3; i++) {
+      const res = await m.fetch(big());
+      expect(res.status).toBe(502);
+      await res.arrayBuffer();
+    }
+    expect((await m.fetch(big(), { method: "HEAD" })).status, "a HEAD says what the GET did").toBe(502);
+    await m.settle();
+    expect((await up.log()).map((r) => r.method)).toEqual(["GET"]);
+  });
+
   it("breaks a body of unknown length once it passes FILL_MAX_BYTES, and stores nothing", async () => {
     const up = await upstream({ faults: { [big()]: "no-length" } });
     const m = testWorker({ UPSTREAM_SERVERS: up.url, FILL_MAX_BYTES: "100000" });
