@@ -163,6 +163,9 @@ export function storedRedirect(vars: Vars, authMode: AuthConfig["mode"] | undefi
   const base = url.href.replace(/\/+$/, "");
   if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url)))
     throw new ConfigError("STORED_REDIRECT_BASE", `${JSON.stringify(raw)} is not https (plain http is only for loopback)`);
+  // A percent sign in a base is a typo or a disguise (an escaped slash hiding a dot segment); port 0 reaches nobody.
+  if (raw.includes("%") || url.port === "0")
+    throw new ConfigError("STORED_REDIRECT_BASE", `${JSON.stringify(raw)} must be a plain base URL, without percent-escapes or port 0`);
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || raw.includes("?") || raw.includes("#"))
     throw new ConfigError(
       "STORED_REDIRECT_BASE",

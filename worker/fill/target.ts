@@ -168,8 +168,12 @@ async function beginWithGet(
   if (refused) return { kind: "upstream-failed", ...refused };
   const answer = await getOnly(deps, target, validators, absent);
   if (answer.kind !== "body") return answer;
+  // Remembered as a probe's answer is: a cold HEAD meanwhile answers from it, and a key refused for
+  // its size is refused again from memory, without another GET (tarballs read it, locate.ts).
+  const { upstream, length } = answer.response;
+  deps.recent.remember(target.key, { kind: "hits", hits: [{ upstream, length }] }, deps.config.negativeTtlSeconds);
   // Refused for its size as a HEAD would have had it refused.
-  const tooLarge = refusal(deps.config, target, answer.response.length, attempts);
+  const tooLarge = refusal(deps.config, target, length, attempts);
   if (tooLarge) {
     void answer.response.body.cancel();
     return { kind: "upstream-failed", ...tooLarge };

@@ -28,7 +28,7 @@ export class RequestCounts {
   bytesSent = 0;
   /** Bytes of the misses that started a fill: what came from upstream to this isolate's requesters. */
   bytesFilled = 0;
-  /** Tarballs answered (200, 206) by how they were compressed. */
+  /** Tarballs answered (200, 206, or a redirect to the bucket's domain) by how they were compressed. */
   readonly encodings = { gzip: 0, zstd: 0 };
   /** The last HOURS_KEPT hours with any request that had an outcome, oldest first. */
   private readonly hours: HourCounts[] = [];
@@ -44,7 +44,8 @@ export class RequestCounts {
     }
     this.bytesSent += record.bytes ?? 0;
     if (record.cache === "miss") this.bytesFilled += record.bytes ?? 0;
-    if (record.encoding && (record.status === 200 || record.status === 206)) this.encodings[record.encoding]++;
+    if (record.encoding && (record.status === 200 || record.status === 206 || record.cache === "redirect"))
+      this.encodings[record.encoding]++;
   }
 
   /** The hours of the last day this isolate saw requests in, oldest first. */

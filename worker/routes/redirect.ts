@@ -17,7 +17,8 @@ import { redirected } from "./answers";
  * is then answered as a miss, as without the setting). A client that accepts zstd is sent to the
  * zstd variant when it is stored, else to the gzip tarball, which it accepts too. A HEAD is not
  * redirected (answered from metadata here, it costs no bytes, and keeps Content-Length and the
- * cold-HEAD coordination of protocol.md §6.3.7); a Range is (the bucket's domain serves ranges).
+ * cold-HEAD coordination of protocol.md §6.3.7); a Range is (the bucket's domain serves ranges),
+ * but not one with If-Range (tarball.ts judges it here).
  */
 export async function redirectIfStored(deps: RequestDeps, base: string, resource: Resource, zstd: boolean): Promise<Response | null> {
   const gzip = { key: resource.key, encoding: "gzip" } as const;

@@ -55,9 +55,13 @@ const VARIANT: Presentation = { headers: variantHeaders, immutable: false };
 export async function serveTarball(deps: RequestDeps, resource: Resource, request: Request): Promise<Response> {
   const mode = deps.config.zstd.mode;
   const zstd = mode !== "off" && acceptsZstd(clientAcceptEncoding(request));
-  const base = deps.config.storedRedirectBase;
-  const redirect = base !== null && request.method === "GET" ? await redirectIfStored(deps, base, resource, zstd) : null;
-  const answer = redirect ?? ((zstd && (await serveVariant(deps, resource, request))) || (await serveGzip(deps, resource, request)));
+  // An If-Range is judged here (by ETag alone on a negotiated tarball, see NEGOTIATED_TARBALL): the
+  // bucket's domain would take a date, which both copies of a tarball may share.
+  const base = request.method === "GET" && !request.headers.has("if-range") ? deps.config.storedRedirectBase : null;
+  const redirect = base !== null ? await redirectIfStored(deps, base, resource, zstd) : null;
+  // Not redirected: the bucket held neither copy a moment ago, so the variant is not asked for again.
+  const variant = zstd && base === null ? await serveVariant(deps, resource, request) : null;
+  const answer = redirect ?? (variant || (await serveGzip(deps, resource, request)));
   if (mode !== "off" && answer.status < 400) answer.headers.set("vary", "accept-encoding");
   if (!redirect && answer.status < 400) deps.note.encoding = answer.headers.get("content-type") === ZSTD_CONTENT_TYPE ? "zstd" : "gzip";
   // A GET answered with gzip: a HEAD (a cold one fills nothing) does not start the work.
