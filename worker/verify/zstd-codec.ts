@@ -8,7 +8,7 @@ import { constants, createZstdCompress, createZstdDecompress } from "node:zlib";
 
 /** What this module uses of a Node zstd stream (workerd's and Node's alike). */
 interface ZstdStream {
-  write(chunk: Uint8Array): boolean;
+  write(chunk: Uint8Array, done: (err?: Error | null) => void): boolean;
   end(): void;
   destroy(error?: Error): void;
   on(event: string, listener: (err: Error) => void): unknown;
@@ -18,7 +18,7 @@ interface ZstdStream {
 }
 
 export interface Codec {
-  /** Resolves once the codec can take more (its own buffer drained); rejects once it failed. */
+  /** Resolves once the codec has taken the chunk in; rejects once it failed. */
   write(chunk: Uint8Array): Promise<void>;
   /** No more input. */
   end(): void;
@@ -35,18 +35,17 @@ function codecOf(stream: ZstdStream): Codec {
   return {
     async write(chunk) {
       if (failure) throw failure;
-      if (stream.write(chunk)) return;
+      // Resolved once the codec has run on the chunk, not when it was merely queued: a zstd encoder
+      // ended while input is still queued ends its frame on that input and then writes a second,
+      // empty frame (node:zlib, in Node 22 and workerd alike), which pkgedge's check then refuses.
       await new Promise<void>((resolve, reject) => {
-        const drained = () => {
+        const failed = (err: Error) => reject(failure ?? err);
+        stream.once("error", failed); // a codec that failed may never call back
+        stream.write(chunk, (err) => {
           stream.off("error", failed);
-          resolve();
-        };
-        const failed = (err: Error) => {
-          stream.off("drain", drained);
-          reject(err);
-        };
-        stream.once("drain", drained);
-        stream.once("error", failed);
+          if (err) reject(failure ?? err);
+          else resolve();
+        });
       });
     },
     end: () => stream.end(),
