@@ -57,3 +57,20 @@ export function julia(server: string, script: string): Promise<{ code: number; o
     });
   });
 }
+
+/**
+ * What the end-to-end tests have Pkg do: add a package and a JLL (its artifact), load the package,
+ * and print what the test checks (`HELLO=`, `JULIA_VERSION=`, `ARTIFACT=`), then `more`.
+ */
+export function installScript(artifactHash: string, more = ""): string {
+  return `
+    using Pkg
+    Pkg.add("Example")
+    Pkg.add("Hello_jll")
+    using Example
+    println("HELLO=", Example.hello("pkgedge"))
+    println("JULIA_VERSION=", VERSION)
+    println("ARTIFACT=", Pkg.Artifacts.artifact_exists(Base.SHA1("${artifactHash}")))
+    ${more}
+  `;
+}

@@ -16,7 +16,7 @@ import { AwsClient } from "aws4fetch";
 import { createUpstream, type Upstream } from "../shared/control.ts";
 import "../shared/manifest.ts";
 import { freePort, requestLines, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
-import { haveJulia, julia } from "./julia-client.ts";
+import { haveJulia, installScript, julia } from "./julia-client.ts";
 
 const manifest = inject("manifest");
 const s3 = inject("s3");
@@ -101,15 +101,7 @@ describe.skipIf(!haveJulia)("Julia 1.5's Pkg follows pkgedge's redirects of stor
     if (persistTo) rmSync(persistTo, { recursive: true, force: true });
   });
 
-  const script = () => `
-    using Pkg
-    Pkg.add("Example")
-    Pkg.add("Hello_jll")
-    using Example
-    println("HELLO=", Example.hello("pkgedge"))
-    println("JULIA_VERSION=", VERSION)
-    println("ARTIFACT=", Pkg.Artifacts.artifact_exists(Base.SHA1("${artifactHash()}")))
-  `;
+  const script = () => installScript(artifactHash());
 
   async function install(): Promise<{ output: string; lines: Record<string, unknown>[] }> {
     const { code, output } = await julia(dev.url, script());

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { createUpstream, type Upstream } from "../shared/control.ts";
 import "../shared/manifest.ts";
 import { requestLines, startWranglerDev, type WranglerDev } from "../fixtures/wrangler-dev.ts";
-import { haveJulia, julia } from "./julia-client.ts";
+import { haveJulia, installScript, julia } from "./julia-client.ts";
 
 const manifest = inject("manifest");
 describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", () => {
@@ -35,20 +35,15 @@ describe.skipIf(!haveJulia)("a real Julia client (Pkg) against wrangler dev", ()
     if (persistTo) rmSync(persistTo, { recursive: true, force: true });
   });
 
-  const script = () => `
-    using Pkg
-    Pkg.add("Example")
-    Pkg.add("Hello_jll")
-    using Example
-    println("HELLO=", Example.hello("pkgedge"))
-    println("JULIA_VERSION=", VERSION)
-    println("ARTIFACT=", Pkg.Artifacts.artifact_exists(Base.SHA1("${artifactHash()}")))
-    println("ARTIFACT_EXE=", isfile(joinpath(Pkg.Artifacts.artifact_path(Base.SHA1("${artifactHash()}")), "bin", "hello")))
+  const script = () =>
+    installScript(
+      artifactHash(),
+      `println("ARTIFACT_EXE=", isfile(joinpath(Pkg.Artifacts.artifact_path(Base.SHA1("${artifactHash()}")), "bin", "hello")))
     # Julia 1.7+ keeps the registry as a tarball beside General.toml; 1.5 unpacks it with .tree_info.toml.
     regs = joinpath(DEPOT_PATH[1], "registries")
     info = isfile(joinpath(regs, "General.toml")) ? joinpath(regs, "General.toml") : joinpath(regs, "General", ".tree_info.toml")
-    println("REGISTRY=", read(info, String))
-  `;
+    println("REGISTRY=", read(info, String))`,
+    );
 
   for (const phase of ["cold", "warm"]) {
     it(`installs a registry, packages and an artifact from pkgedge (${phase}), with no git fallback (C53)`, async () => {
