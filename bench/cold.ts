@@ -28,10 +28,15 @@ async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh pkgedge (empty bucket) filling from `upstream`. */
-export function withPkgedge<T>(upstream: string, fn: (dev: WranglerDev) => Promise<T>, env?: Record<string, string>): Promise<T> {
+/** A fresh pkgedge (empty bucket) filling from `upstream` (`env`: wrangler's environment; `vars`: pkgedge's other variables). */
+export function withPkgedge<T>(
+  upstream: string,
+  fn: (dev: WranglerDev) => Promise<T>,
+  env?: Record<string, string>,
+  vars: Record<string, string> = {},
+): Promise<T> {
   return withTemp(async (state) => {
-    const dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: upstream }, persistTo: state, env });
+    const dev = await startWranglerDev({ vars: { UPSTREAM_SERVERS: upstream, ...vars }, persistTo: state, env });
     try {
       return await fn(dev);
     } finally {

@@ -4,6 +4,7 @@
  * on a shared machine: other work slows a server down, but does not make it spend more CPU per request.
  */
 
+import autocannon from "autocannon";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
@@ -43,4 +44,27 @@ export async function cpuDuring(pgid: number, work: () => Promise<void>): Promis
   await work();
   const after = groupCpuMs(pgid);
   return { all: sum(after) - sum(before), workerd: sum(after, "workerd") - sum(before, "workerd") };
+}
+
+/**
+ * CPU milliseconds per request of `requests` GETs of `url` at `connections` keep-alive
+ * connections, spent by group `pgid` (in all, and in workerd). A failed request fails the measure.
+ */
+export async function cpuPerRequest(
+  pgid: number,
+  url: string,
+  requests: number,
+  connections: number,
+): Promise<{ all: number; workerd: number }> {
+  const cpu = await cpuDuring(pgid, async () => {
+    const r = await autocannon({ url, connections, amount: requests });
+    if (r.errors + r.non2xx > 0) throw new Error(`${url}: ${r.errors + r.non2xx} failed requests`);
+  });
+  return { all: cpu.all / requests, workerd: cpu.workerd / requests };
+}
+
+/** CPU milliseconds per second group `pgid` spends doing nothing asked of it (over `ms`). */
+export async function idleCpuPerSecond(pgid: number, ms = 3000): Promise<{ all: number; workerd: number }> {
+  const cpu = await cpuDuring(pgid, () => new Promise((r) => setTimeout(r, ms)));
+  return { all: (cpu.all * 1000) / ms, workerd: (cpu.workerd * 1000) / ms };
 }

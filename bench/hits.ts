@@ -17,7 +17,7 @@ import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { artifact300MB } from "./data.ts";
 import { drain, mb, med, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
-import { cpuDuring } from "./cpu.ts";
+import { cpuPerRequest } from "./cpu.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -106,12 +106,9 @@ async function cpuPerHit(servers: { name: string; url: string; pgid: number }[])
   const per = new Map<string, { all: number[]; workerd: number[] }>(servers.map((s) => [s.name, { all: [], workerd: [] }]));
   for (let run = 0; run < RUNS; run++) {
     for (const s of servers) {
-      const cpu = await cpuDuring(s.pgid, async () => {
-        const r = await autocannon({ url: s.url, connections: CONNECTIONS, amount: CPU_REQUESTS });
-        if (r.errors + r.non2xx > 0) throw new Error(`${s.name}: ${r.errors + r.non2xx} failed requests`);
-      });
-      per.get(s.name)!.all.push(cpu.all / CPU_REQUESTS);
-      per.get(s.name)!.workerd.push(cpu.workerd / CPU_REQUESTS);
+      const cpu = await cpuPerRequest(s.pgid, s.url, CPU_REQUESTS, CONNECTIONS);
+      per.get(s.name)!.all.push(cpu.all);
+      per.get(s.name)!.workerd.push(cpu.workerd);
     }
   }
   const first = per.get(servers[0]!.name)!;

@@ -15,6 +15,7 @@
  *   prefetch  diffing two General-sized registry snapshots (heap capped at 128 MB) vs tar -tz (bench/prefetch.ts)
  *   zstd    variants: sizes and unpack times vs gzip, making them in workerd, warm zstd vs gzip hits (bench/zstd.ts)
  *   requests  billed bucket operations and upstream requests per kind of request, for the cost estimate (bench/requests.ts)
+ *   cost    CPU ms per warm hit, per cold MB, per registry refresh round and per prefetched item (bench/cost.ts)
  *
  * Data is built once under bench/out/. BENCH_RUNS (default 3) and BENCH_SECONDS (default 10) tune it.
  */
@@ -31,6 +32,7 @@ import { benchBinaries } from "./binaries.ts";
 import { benchPrefetch } from "./prefetch.ts";
 import { benchZstd } from "./zstd.ts";
 import { benchRequests } from "./requests.ts";
+import { benchCost } from "./cost.ts";
 
 const sections = process.argv.slice(2);
 const wanted = (name: string) => sections.length === 0 || sections.includes(name);
@@ -48,3 +50,4 @@ if (wanted("binaries")) await benchBinaries();
 if (wanted("prefetch")) await benchPrefetch();
 if (wanted("zstd")) await benchZstd();
 if (wanted("requests")) await benchRequests();
+if (wanted("cost")) await benchCost();
