@@ -15,7 +15,7 @@
 import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { withPkgedge } from "./cold.ts";
 import { package1MB, package8MB } from "./data.ts";
-import { med, RUNS, table, timedDownload } from "./lib.ts";
+import { med, RUNS, table, timedDownload, untilHit } from "./lib.ts";
 
 const PACKAGE_UUID = "7876af07-990d-54b4-ab0e-23690620f79a";
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -47,11 +47,7 @@ async function stepsThrough(upstreams: string, paths: Paths, size: number): Prom
       steps.coldHead.push(performance.now() - start);
       steps.coldPackage.push((await timedDownload(dev.url + paths.pkg)).ttfb);
       // Warm hits once the cold GET's copy is stored (a HEAD without X-Cache-Miss).
-      for (;;) {
-        const res = await fetch(dev.url + paths.artifact, { method: "HEAD" });
-        if (!res.headers.has("x-cache-miss")) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await untilHit(dev.url + paths.artifact);
       for (let j = 0; j < 5; j++) steps.warm.push((await timedDownload(dev.url + paths.artifact)).ttfb);
     });
   }

@@ -16,7 +16,7 @@ import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { startWranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { artifact300MB } from "./data.ts";
-import { drain, mb, med, median, rate, ratio, RUNS, table, withBenchWorker } from "./lib.ts";
+import { drain, mb, med, median, rate, ratio, RUNS, table, untilHit, withBenchWorker } from "./lib.ts";
 import { cpuPerRequest } from "./cpu.ts";
 import { nginxAvailable, startNginx } from "./nginx.ts";
 
@@ -50,7 +50,7 @@ async function warmFromS3(upstream: string, path: string, size: number): Promise
   const dev = await startWranglerDev({ vars, persistTo: join(dir, "state") });
   try {
     await drain(await fetch(dev.url + path));
-    while ((await fetch(dev.url + path, { method: "HEAD" })).headers.has("x-cache-miss")) await new Promise((r) => setTimeout(r, 100));
+    await untilHit(dev.url + path);
     // The reference first: a read that breaks there is the local S3 server's doing, not pkgedge's.
     const nv = await withBenchWorker(async (bench) => {
       const key = path.slice(1);
@@ -146,11 +146,7 @@ export async function benchHits(): Promise<void> {
       // Warm pkgedge's bucket.
       for (const path of [pkg, big]) {
         await drain(await fetch(dev.url + path));
-        for (;;) {
-          const res = await fetch(dev.url + path, { method: "HEAD" });
-          if (!res.headers.has("x-cache-miss")) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await untilHit(dev.url + path);
       }
 
       console.log(`\n## (a) warm hits on a ${size}-byte package tarball: ${CONNECTIONS} keep-alive connections, ${SECONDS} s each`);

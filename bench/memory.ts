@@ -14,7 +14,7 @@ import { startFixtureServer } from "../test/fixtures/upstream-server.ts";
 import { s3StorageVars, startS3Server } from "../test/fixtures/s3-server.ts";
 import { freePort, REPO, startWranglerDev, type WranglerDev } from "../test/fixtures/wrangler-dev.ts";
 import { artifact1GiB, artifact300MB, type BenchTarball } from "./data.ts";
-import { drain, lastWarnings, mb, table } from "./lib.ts";
+import { drain, lastWarnings, mb, table, untilHit } from "./lib.ts";
 import { sampleRss } from "./rss.ts";
 import { sampleHeap } from "./heap.ts";
 
@@ -88,15 +88,6 @@ async function download(url: string, size: number): Promise<void> {
   if (bytes !== size) throw new Error(`${url} delivered ${bytes} of ${size} bytes`);
 }
 
-/** Until pkgedge answers a HEAD for `url` from the bucket: the fill committed. */
-async function committed(url: string): Promise<void> {
-  for (;;) {
-    const res = await fetch(url, { method: "HEAD" });
-    if (res.status === 200 && !res.headers.has("x-cache-miss")) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** A bench worker stage run to its answer. */
 async function stage(url: string): Promise<string> {
   const res = await fetch(url);
@@ -127,7 +118,7 @@ export async function benchMemory(): Promise<void> {
             d,
             async () => {
               await download(d.dev.url + path, t.size);
-              await committed(d.dev.url + path);
+              await untilHit(d.dev.url + path);
             },
             { heap },
           ),
@@ -161,7 +152,7 @@ export async function benchMemory(): Promise<void> {
         Promise.all(
           sizes.map(async (t) => {
             await download(`${d.dev.url}/artifact/${t.treeHash}`, t.size);
-            await committed(`${d.dev.url}/artifact/${t.treeHash}`);
+            await untilHit(`${d.dev.url}/artifact/${t.treeHash}`);
           }),
         ),
       ),
